@@ -1,0 +1,104 @@
+"""CRI-O: ``crio.conf`` and ``crio.conf.d`` drop-ins (pure decision logic on plain trees)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from . import gotoml
+from .common import Handler, RuntimeOptions, go_list, log, template_candidates
+from .gotoml import delete_path, get_path, get_str, prune_empty, set_path
+from .plan import FileChange, Plan
+from .sources import Snapshot
+from .tomledit import TomlFile
+
+DEFAULT_CONFIG = "/etc/crio/crio.conf"
+DEFAULT_DROP_IN = "/etc/crio/crio.conf.d/99-nvidia.toml"
+RUNTIMES = ["crio", "runtime", "runtimes"]
+DEFAULT_KEY = ["crio", "runtime", "default_runtime"]
+
+
+def default_runtime(tree: dict) -> str:
+    return get_str(tree, DEFAULT_KEY)
+
+
+def find_template(source: dict) -> tuple[dict | None, list[str]]:
+    cands = template_candidates(default_runtime(source))
+    for c in cands:
+        t = get_path(source, RUNTIMES + [c])
+        if isinstance(t, dict):
+            return copy.deepcopy(t), cands
+    return None, cands
+
+
+def binary_path(tree: dict, name: str) -> str:
+    return get_str(tree, RUNTIMES + [name, "runtime_path"])
+
+
+def low_level_runtimes(tree: dict) -> list[str]:
+    out: list[str] = []
+    for c in template_candidates(default_runtime(tree)):
+        p = binary_path(tree, c)
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+def add_runtime(dest: dict, source: dict, handler: Handler, opts: RuntimeOptions) -> None:
+    """Add ``handler`` to ``dest``, inheriting the whole default/runc/crun handler table."""
+    tmpl, cands = find_template(source)
+    if tmpl is None:
+        log.warning("Could not infer options from runtimes %s", go_list(cands))
+        tmpl = {}
+    tmpl["runtime_path"] = handler.path
+    tmpl["runtime_type"] = "oci"
+    set_path(dest, RUNTIMES + [handler.name], tmpl)
+    if opts.is_default(handler):
+        set_path(dest, DEFAULT_KEY, handler.name)
+    elif get_str(dest, DEFAULT_KEY) == handler.name:
+        delete_path(dest, DEFAULT_KEY)
+
+
+def remove_runtime(tree: dict, name: str) -> None:
+    if get_str(tree, DEFAULT_KEY) == name:
+        delete_path(tree, DEFAULT_KEY)
+    delete_path(tree, RUNTIMES + [name])
+    prune_empty(tree, RUNTIMES)
+
+
+@dataclass(slots=True)
+class CrioResult:
+    plan: Plan
+    previous_default: str
+
+
+def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,
+                   existing_drop_in: bytes | None = None) -> CrioResult:
+    """The drop-in (a fresh tree with only our handlers) or, with ``drop_in == ""``, the
+    user's ``crio.conf`` edited in place (upstream overwrote it with the handlers alone)."""
+    src = source.tree
+    plan = Plan()
+    di: dict = {}
+    for h in opts.handlers:
+        add_runtime(di, src, h, opts)
+    di_text = gotoml.dumps(di)
+    plan.documents.append(("", di_text))
+    previous_default = default_runtime(src)
+    if drop_in:
+        plan.changes.append(FileChange(drop_in, existing_drop_in, di_text.encode() or None, "drop-in"))
+    else:
+        new_top = top.copy_tree()
+        for h in opts.handlers:
+            add_runtime(new_top, src, h, opts)
+        plan.changes.append(FileChange(top.path, top.before, top.render(new_top), "top-level"))
+    return CrioResult(plan, previous_default)
+
+
+def unconfigure_tree(tree: dict, names: list[str], previous_default: str | None) -> dict:
+    out = copy.deepcopy(tree)
+    was_ours = get_str(out, DEFAULT_KEY) in names
+    for n in names:
+        remove_runtime(out, n)
+    if was_ours and previous_default and previous_default not in names:
+        set_path(out, DEFAULT_KEY, previous_default)
+    return out

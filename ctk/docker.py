@@ -1,0 +1,139 @@
+"""Docker: ``daemon.json`` (one JSON object; key order, indentation and numbers kept)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from . import jsonfmt
+from .common import RuntimeOptions, log
+from .errors import ConfigContentError, ConfigLoadError
+from .plan import FileChange, Plan
+
+DEFAULT_CONFIG = "/etc/docker/daemon.json"
+
+
+class DockerConfig:
+    """A ``daemon.json`` (or its absence) read for editing."""
+
+    def __init__(self, path: str, data: bytes | None):
+        self.path = path
+        self.before = data
+        self.style = jsonfmt.JsonStyle()
+        if data is None:
+            log.info("Config file does not exist; using empty config")
+            self.tree: dict = {}
+            return
+        value, style, trailing = jsonfmt.loads(data)
+        if value is None:
+            raise ConfigLoadError("the top-level value is null, not an object")
+        if not isinstance(value, dict):
+            kind = "array" if isinstance(value, list) else type(value).__name__
+            raise ConfigLoadError(f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")
+        if trailing:
+            log.warning("Ignoring data after the first JSON value in %s", path)
+        self.tree = value
+        self.style = style
+
+    def render(self, tree: dict) -> bytes:
+        return jsonfmt.dumps(tree, self.style).encode()
+
+
+def default_runtime(tree: dict) -> str:
+    v = tree.get("default-runtime")
+    return v if isinstance(v, str) else ""
+
+
+def runtimes_table(tree: dict, path: str) -> dict | None:
+    """The ``runtimes`` object, None when absent; raises :class:`ConfigContentError` when it
+    is of another type (upstream crashes)."""
+    if "runtimes" not in tree:
+        return None
+    r = tree["runtimes"]
+    if not isinstance(r, dict):
+        kind = {type(None): "null", list: "an array", str: "a string", bool: "a boolean"}.get(
+            type(r), "a number" if isinstance(r, jsonfmt.Number) else type(r).__name__)
+        raise ConfigContentError(f'"runtimes" in {path} is {kind}, not an object')
+    return r
+
+
+def binary_path(tree: dict, name: str) -> str:
+    r = tree.get("runtimes")
+    if isinstance(r, dict) and isinstance(r.get(name), dict):
+        p = r[name].get("path")
+        return p if isinstance(p, str) else ""
+    return ""
+
+
+def low_level_runtimes(tree: dict) -> list[str]:
+    from .common import template_candidates
+    out: list[str] = []
+    for c in template_candidates(default_runtime(tree)):
+        p = binary_path(tree, c)
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+def add_runtimes(tree: dict, opts: RuntimeOptions, path: str) -> dict:
+    """A copy of ``tree`` with the handlers (``{"args": [], "path": ...}``), the default and
+    ``features.cdi``.  Other features are kept (upstream replaced the whole object)."""
+    out = copy.deepcopy(tree)
+    runtimes = runtimes_table(out, path)
+    if runtimes is None:
+        runtimes = out["runtimes"] = {}
+    for h in opts.handlers:
+        runtimes[h.name] = {"args": [], "path": h.path}
+        if opts.is_default(h):
+            out["default-runtime"] = h.name
+    if opts.enable_cdi:
+        features = out.get("features")
+        if isinstance(features, dict):
+            features["cdi"] = True
+        else:
+            out["features"] = {"cdi": True}
+    return out
+
+
+def remove_runtimes(tree: dict, names: list[str], previous_default: str | None,
+                    cdi_added: bool, path: str, reset_default: str | None = None) -> dict:
+    """A copy of ``tree`` without the handlers; a default naming one of them is restored to
+    ``previous_default`` (or removed, so dockerd uses its built-in ``runc``)."""
+    out = copy.deepcopy(tree)
+    runtimes = runtimes_table(out, path)
+    if runtimes is not None:
+        for n in names:
+            runtimes.pop(n, None)
+        if not runtimes:
+            del out["runtimes"]
+    if default_runtime(out) in names:
+        if previous_default and previous_default not in names:
+            out["default-runtime"] = previous_default
+        elif reset_default:
+            out["default-runtime"] = reset_default
+        else:
+            del out["default-runtime"]
+    if cdi_added and isinstance(out.get("features"), dict):
+        out["features"].pop("cdi", None)
+        if not out["features"]:
+            del out["features"]
+    return out
+
+
+@dataclass(slots=True)
+class DockerResult:
+    plan: Plan
+    previous_default: str
+    cdi_added: bool
+
+
+def plan_configure(cfg: DockerConfig, opts: RuntimeOptions) -> DockerResult:
+    new = add_runtimes(cfg.tree, opts, cfg.path)
+    data = cfg.render(new)
+    plan = Plan()
+    plan.documents.append(("", data.decode().rstrip("\n")))
+    plan.changes.append(FileChange(cfg.path, cfg.before, data, "config"))
+    features: Any = cfg.tree.get("features")
+    cdi_added = opts.enable_cdi and not (isinstance(features, dict) and features.get("cdi") is True)
+    return DockerResult(plan, default_runtime(cfg.tree), cdi_added)

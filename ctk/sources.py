@@ -1,0 +1,345 @@
+"""Config sources: where the *effective* runtime configuration comes from.
+
+Every source returns a :class:`Snapshot`: the parsed tree (plain dicts), a description of
+where it came from, and a fingerprint of everything that was read (file contents, command
+output), so a later step can check that what it is about to modify is still what was read
+(:func:`Snapshot.changes`).
+
+Kinds (see docs/runtime-config.md):
+
+* :class:`FileSource` - one TOML file; missing file -> empty tree (upstream ``file``).
+* :class:`CommandSource` - run a command, parse its stdout (upstream ``command``:
+  ``containerd config dump``, ``crio status config`` with ``crio-status config`` fallback).
+* :class:`FirstOf` - the first source that loads (upstream's list semantics).
+* :class:`ContainerdImportsSource` - main file plus its ``imports``, merged the way
+  containerd merges them (``replace``: containerd < 2.1 replaces whole plugin tables;
+  ``deep``: 2.1+ merges them key by key).
+* :class:`CrioDropInSource` - ``crio.conf`` plus ``crio.conf.d`` files in lexical order.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+from .errors import ConfigLoadError, SourceError
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _canonical(tree: Any) -> bytes:
+    return json.dumps(tree, sort_keys=True, default=str).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A loaded configuration.
+
+    ``inputs`` maps what was read ("file:<path>" or "command:<argv>") to the SHA-256 of its
+    bytes (None: the file did not exist).  ``digest`` is the SHA-256 of the parsed tree.
+    """
+
+    tree: dict
+    origin: str
+    inputs: tuple[tuple[str, str | None], ...] = ()
+    digest: str = ""
+
+    @staticmethod
+    def make(tree: dict, origin: str, inputs: Sequence[tuple[str, str | None]]) -> "Snapshot":
+        return Snapshot(tree, origin, tuple(inputs), hashlib.sha256(_canonical(tree)).hexdigest())
+
+    @property
+    def empty(self) -> bool:
+        return not self.tree
+
+    def fingerprint(self) -> dict:
+        return {"origin": self.origin, "digest": self.digest, "inputs": [list(i) for i in self.inputs]}
+
+    def changes(self, other: "Snapshot") -> list[str]:
+        """Human-readable differences between what ``self`` and ``other`` read (empty: same)."""
+        out: list[str] = []
+        mine, theirs = dict(self.inputs), dict(other.inputs)
+        for key in sorted(set(mine) | set(theirs)):
+            a, b = mine.get(key, "<not read>"), theirs.get(key, "<not read>")
+            if a != b:
+                kind, _, what = key.partition(":")
+                if kind == "file":
+                    if a is None:
+                        out.append(f"{what} was created")
+                    elif b is None:
+                        out.append(f"{what} was removed")
+                    else:
+                        out.append(f"{what} was modified")
+                else:
+                    out.append(f"the output of `{what}` changed")
+        if not out and self.digest != other.digest:
+            out.append(f"the configuration read from {self.origin} changed")
+        return out
+
+
+class Source(Protocol):
+    def load(self) -> Snapshot: ...
+
+    def describe(self) -> str: ...
+
+
+def _parse_toml(data: bytes, what: str) -> dict:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigLoadError(f"{what}: invalid UTF-8 at byte {exc.start}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigLoadError(f"{what}: {exc}") from None
+
+
+def read_file(path: str) -> bytes | None:
+    """File bytes, None if missing; raises :class:`ConfigLoadError` for other read errors."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise ConfigLoadError(f"unable to read config: read {path}: is a directory") from None
+    except OSError as exc:
+        raise ConfigLoadError(f"unable to read config: {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EmptySource:
+    def load(self) -> Snapshot:
+        return Snapshot.make({}, "empty", [])
+
+    def describe(self) -> str:
+        return "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """One TOML file; ``""`` or a missing file is an empty tree."""
+
+    path: str
+
+    def load(self) -> Snapshot:
+        if not self.path:
+            return Snapshot.make({}, "empty", [])
+        data = read_file(self.path)
+        if data is None:
+            return Snapshot.make({}, f"file {self.path}", [(f"file:{self.path}", None)])
+        return Snapshot.make(_parse_toml(data, self.path), f"file {self.path}",
+                             [(f"file:{self.path}", _sha(data))])
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSource:
+    """Run ``argv`` (no shell) and parse its standard output as TOML."""
+
+    argv: tuple[str, ...]
+    timeout: float = 60.0
+
+    def load(self) -> Snapshot:
+        shown = f"{self.argv[0]} [{' '.join(self.argv[1:])}]"
+        try:
+            proc = subprocess.run(list(self.argv), stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=self.timeout)
+        except FileNotFoundError:
+            raise SourceError(f"failed to run command {shown}: exec: \"{self.argv[0]}\": "
+                              "executable file not found in $PATH") from None
+        except subprocess.TimeoutExpired:
+            raise SourceError(f"failed to run command {shown}: timed out after {self.timeout:g}s") from None
+        except OSError as exc:
+            raise SourceError(f"failed to run command {shown}: {exc.strerror}") from None
+        if proc.returncode != 0:
+            status = (f"exit status {proc.returncode}" if proc.returncode > 0
+                      else f"signal {-proc.returncode}")
+            raise SourceError(f"failed to run command {shown}: {status}")
+        key = f"command:{' '.join(self.argv)}"
+        return Snapshot.make(_parse_toml(proc.stdout, f"output of {' '.join(self.argv)}"),
+                             f"command {' '.join(self.argv)}", [(key, _sha(proc.stdout))])
+
+    def describe(self) -> str:
+        return f"command {' '.join(self.argv)}"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstOf:
+    """The first of ``sources`` that loads; all errors joined when none does."""
+
+    sources: tuple[Any, ...]
+
+    def load(self) -> Snapshot:
+        errors = []
+        for s in self.sources:
+            if s is None:
+                continue
+            try:
+                return s.load()
+            except ConfigLoadError as exc:
+                errors.append(str(exc))
+        raise ConfigLoadError("; ".join(errors) if errors else "no config source")
+
+    def describe(self) -> str:
+        return " or ".join(s.describe() for s in self.sources if s is not None)
+
+
+def merge_containerd(base: dict, overlay: dict, mode: str) -> dict:
+    """Merge an imported containerd file into ``base`` like containerd does.
+
+    ``replace`` (containerd 1.x and 2.0): each top-level ``plugins.<id>`` table of the
+    overlay replaces the base's table; other top-level keys overwrite.  ``deep`` (2.1+):
+    tables merge key by key.  ``version`` and ``imports`` of imported files are ignored.
+    """
+    out = dict(base)
+    for k, v in overlay.items():
+        if k in ("version", "imports"):
+            continue
+        if k == "plugins" and isinstance(v, dict) and isinstance(out.get("plugins"), dict):
+            plugins = dict(out["plugins"])
+            for pk, pv in v.items():
+                if mode == "deep" and isinstance(pv, dict) and isinstance(plugins.get(pk), dict):
+                    plugins[pk] = deep_merge(plugins[pk], pv)
+                else:
+                    plugins[pk] = pv
+            out["plugins"] = plugins
+        elif mode == "deep" and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    out = dict(base)
+    for k, v in overlay.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def expand_imports(imports: Any, base_dir: str) -> list[str]:
+    """Paths matched by a containerd ``imports`` list (relative entries are relative to the
+    importing file's directory; globs are sorted)."""
+    out: list[str] = []
+    if not isinstance(imports, list):
+        return out
+    for entry in imports:
+        if not isinstance(entry, str):
+            continue
+        pattern = entry if os.path.isabs(entry) else os.path.join(base_dir, entry)
+        if glob.has_magic(pattern):
+            out.extend(sorted(glob.glob(pattern)))
+        else:
+            out.append(pattern)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerdImportsSource:
+    """``config.toml`` plus every file it imports (recursively), merged like containerd."""
+
+    path: str
+    mode: str = "replace"
+    exclude: tuple[str, ...] = field(default=())
+
+    def load(self) -> Snapshot:
+        inputs: list[tuple[str, str | None]] = []
+        data = read_file(self.path)
+        inputs.append((f"file:{self.path}", _sha(data)))
+        if data is None:
+            return Snapshot.make({}, self.describe(), inputs)
+        tree = _parse_toml(data, self.path)
+        seen = {os.path.realpath(self.path)}
+        excluded = {os.path.realpath(p) for p in self.exclude}
+        queue = expand_imports(tree.get("imports"), os.path.dirname(self.path))
+        while queue:
+            p = queue.pop(0)
+            rp = os.path.realpath(p)
+            if rp in seen or rp in excluded:
+                continue
+            seen.add(rp)
+            raw = read_file(p)
+            inputs.append((f"file:{p}", _sha(raw)))
+            if raw is None:
+                continue
+            sub = _parse_toml(raw, p)
+            tree = merge_containerd(tree, sub, self.mode)
+            queue.extend(expand_imports(sub.get("imports"), os.path.dirname(p)))
+        return Snapshot.make(tree, self.describe(), inputs)
+
+    def describe(self) -> str:
+        return f"file {self.path} with its imports ({self.mode} merge)"
+
+
+def merge_crio(base: dict, overlay: dict) -> dict:
+    """CRI-O drop-in semantics: keys override, ``crio.runtime.runtimes.<h>`` replaced whole."""
+    out = deep_merge(base, {k: v for k, v in overlay.items()})
+    handlers = (overlay.get("crio", {}) or {}).get("runtime", {}) if isinstance(overlay.get("crio"), dict) else {}
+    if isinstance(handlers, dict) and isinstance(handlers.get("runtimes"), dict):
+        for name, h in handlers["runtimes"].items():
+            out["crio"]["runtime"]["runtimes"][name] = h
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CrioDropInSource:
+    """``crio.conf`` plus the files of its drop-in directory in lexical order."""
+
+    path: str
+    dropin_dir: str
+    exclude: tuple[str, ...] = field(default=())
+
+    def load(self) -> Snapshot:
+        inputs: list[tuple[str, str | None]] = []
+        data = read_file(self.path)
+        inputs.append((f"file:{self.path}", _sha(data)))
+        tree = _parse_toml(data, self.path) if data is not None else {}
+        excluded = {os.path.realpath(p) for p in self.exclude}
+        try:
+            names = sorted(os.listdir(self.dropin_dir))
+        except FileNotFoundError:
+            names = []
+        except OSError as exc:
+            raise ConfigLoadError(f"unable to list {self.dropin_dir}: {exc.strerror}") from None
+        for name in names:
+            p = os.path.join(self.dropin_dir, name)
+            if not os.path.isfile(p) or os.path.realpath(p) in excluded:
+                continue
+            raw = read_file(p)
+            inputs.append((f"file:{p}", _sha(raw)))
+            if raw is not None:
+                tree = merge_crio(tree, _parse_toml(raw, p))
+        return Snapshot.make(tree, self.describe(), inputs)
+
+    def describe(self) -> str:
+        return f"file {self.path} with drop-ins in {self.dropin_dir}"
+
+
+def chroot_argv(host_root: str, argv: Sequence[str]) -> tuple[str, ...]:
+    """``argv`` run inside ``host_root`` (no chroot for ``""`` or ``/``)."""
+    if host_root in ("", "/"):
+        return tuple(argv)
+    return ("chroot", host_root, *argv)
+
+
+def containerd_command(executable: str = "", host_root: str = "") -> CommandSource:
+    """``[chroot <host-root>] <executable|containerd> config dump``."""
+    return CommandSource(chroot_argv(host_root, [executable or "containerd", "config", "dump"]))
+
+
+def crio_command(executable: str = "", host_root: str = "") -> FirstOf:
+    """``crio status config``, falling back to ``crio-status config`` (exact upstream order)."""
+    return FirstOf((CommandSource(chroot_argv(host_root, [executable or "crio", "status", "config"])),
+                    CommandSource(chroot_argv(host_root, ["crio-status", "config"]))))

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Build dist/nvidia-container-runtime-hook: one static-libpython executable with
+# the hook and the standard-library modules it imports frozen in (see
+# docs/performance.md for why this and not PyInstaller).
+#
+#   PYTHON=.venv/bin/python freeze/build.sh [--root DIR] [--out FILE] [--no-ext NAME]...
+#                                           [--finalize] [--optimize N]
+#
+# PYTHON must be CPython 3.11 whose base installation ships libpython3.11.a
+# (pyenv and python.org builds do; Debian's python3.11-dev has it too).  It must
+# be able to import the hook's third-party dependencies (orjson, cffi), whose
+# compiled modules are embedded and loaded from memory at run time.
+#   --root DIR    directory holding the `hook` package (default: the repository)
+#   --out FILE    output (default: dist/nvidia-container-runtime-hook)
+#   --no-ext NAME do not embed extension module NAME (the hook then sees ImportError)
+#   --finalize    run Py_FinalizeEx at exit (default: atexit + flush, then _exit)
+#   --optimize N  compile frozen code with optimize=N (default 0, like the venv)
+#   --build DIR   scratch directory (default: build/freeze)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+CC=${CC:-gcc}
+
+src_root=$ROOT
+out=$ROOT/dist/nvidia-container-runtime-hook
+build=$ROOT/build/freeze
+mk_args=()
+cflags=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --root) src_root=$(cd "$2" && pwd); shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --build) build=$2; shift 2 ;;
+        --no-ext) mk_args+=(--no-ext "$2"); shift 2 ;;
+        --optimize) mk_args+=(--optimize "$2"); shift 2 ;;
+        --finalize) cflags+=(-DFROZEN_FINALIZE); shift ;;
+        *) echo "freeze/build.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+command -v "$CC" >/dev/null || { echo "freeze/build.sh: no C compiler ($CC); apt-get install gcc libc6-dev" >&2; exit 1; }
+
+# Where the static libpython and headers are.
+eval "$("$PYTHON" - <<'EOF'
+import shlex, sys, sysconfig
+v = sysconfig.get_config_var
+if sys.version_info[:2] != (3, 11) or sys.implementation.name != "cpython":
+    sys.exit(f"freeze/build.sh: needs CPython 3.11, PYTHON is {sys.version.split()[0]}")
+for key, val in (("LIBPL", v("LIBPL")), ("INCLUDEPY", v("INCLUDEPY")),
+                 ("PYLIBS", " ".join(filter(None, (v("LIBS"), v("SYSLIBS"), v("MODLIBS")))))):
+    print(f"{key}={shlex.quote(val or '')}")
+EOF
+)"
+LIBA=$LIBPL/libpython3.11.a
+[ -f "$LIBA" ] || { echo "freeze/build.sh: $LIBA not found (the base Python needs its static library)" >&2; exit 1; }
+
+rm -rf "$build"
+mkdir -p "$build" "$(dirname "$out")"
+(cd "$ROOT" && "$PYTHON" -m freeze.mkfrozen "$build" --root "$src_root" "${mk_args[@]}")
+
+# -rdynamic: the embedded extension modules resolve the C API from this executable.
+# shellcheck disable=SC2086
+"$CC" -O2 -pipe -no-pie -fno-plt -I"$INCLUDEPY" -I"$build" \
+    -DFROZEN_BLOB_PATH="\"$build/frozen.bin\"" "${cflags[@]}" \
+    -o "$build/hook.bin" "$HERE/launcher.c" "$LIBA" \
+    -rdynamic -Wl,-O1 -Wl,--as-needed $PYLIBS -ldl -lm -lpthread -lutil
+strip --strip-unneeded "$build/hook.bin"
+chmod 0755 "$build/hook.bin"
+mv -f "$build/hook.bin" "$out"
+echo "freeze/build.sh: built $out ($(stat -c %s "$out") bytes)" >&2

@@ -1,0 +1,1 @@
+"""A drop-in Python replacement for NVIDIA's ``nvidia-container-runtime-hook``."""

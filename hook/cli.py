@@ -1,0 +1,158 @@
+"""Locating and executing ``nvidia-container-cli`` exactly as the reference does (hook.md §7.6-§7.8).
+
+:func:`command` is pure given the hook's environment and a file probe; it
+returns the :class:`Command` (path, argv, raw environment list).  :func:`execute`
+replaces the process with it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import gocompat
+from .errors import CliError
+from .plan import Plan
+
+CLI_NAME = "nvidia-container-cli"
+DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+@dataclass(slots=True, frozen=True)
+class Command:
+    """What gets exec'd: ``path`` with ``argv`` (``argv[0] == path``) and the raw ``env`` list."""
+
+    path: str
+    argv: tuple[str, ...]
+    env: tuple[str, ...]
+
+
+def raw_environ() -> list[str]:
+    """The hook's own environment as the kernel gave it (entries without ``=`` included)."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            data = f.read()
+        return [e.decode("utf-8", "surrogateescape") for e in data.split(b"\0") if e]
+    except OSError:
+        return [f"{k}={v}" for k, v in os.environ.items()]
+
+
+def go_environ(raw: list[str]) -> list[str]:
+    """Go's ``os.Environ()``: the first occurrence of each name wins."""
+    seen: set[str] = set()
+    out = []
+    for entry in raw:
+        name, sep, _ = entry.partition("=")
+        if sep:
+            if name in seen:
+                continue
+            seen.add(name)
+        out.append(entry)
+    return out
+
+
+def _getenv(env: list[str], name: str) -> str | None:
+    prefix = name + "="
+    for entry in env:
+        if entry.startswith(prefix):
+            return entry[len(prefix):]
+    return None
+
+
+def _setenv(env: list[str], name: str, value: str) -> None:
+    prefix = name + "="
+    for i, entry in enumerate(env):
+        if entry.startswith(prefix):
+            env[i] = prefix + value
+            return
+    env.append(prefix + value)
+
+
+def search_path(hook_path: str | None, root: str) -> list[str]:
+    """The PATH the CLI is looked up in (and inherits): hook.md §7.7 step 1."""
+    dirs = hook_path.split(":") if hook_path else []
+    for d in DEFAULT_PATH_DIRS:
+        if d not in dirs:
+            dirs.append(d)
+    if root and root != "/":
+        dirs = [gocompat.join(root, d) for d in dirs] + dirs
+    return dirs
+
+
+def _is_executable(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    import stat as _stat
+    if _stat.S_ISDIR(st.st_mode):
+        return False
+    try:
+        return os.access(path, os.X_OK, effective_ids=os.access in os.supports_effective_ids)
+    except (OSError, ValueError):
+        return bool(st.st_mode & 0o111)
+
+
+def look_path(dirs: list[str], is_executable=_is_executable) -> str:
+    """Go ``exec.LookPath`` over ``dirs``; raises :class:`CliError`."""
+    prefix = f'couldn\'t find binary {CLI_NAME} in PATH: exec: "{CLI_NAME}": '
+    for d in dirs:
+        candidate = gocompat.clean((d or ".") + "/" + CLI_NAME)
+        if is_executable(candidate):
+            if not candidate.startswith("/"):
+                raise CliError(prefix + "cannot run executable found relative to current directory")
+            return candidate
+    raise CliError(prefix + "executable file not found in $PATH")
+
+
+def command(plan: Plan, cli_path: str, extra_env: tuple[str, ...], hook_env: list[str],
+            is_executable=_is_executable) -> Command:
+    """Build the exec request.  Raises :class:`CliError` when the CLI cannot be found."""
+    env = go_environ(hook_env)
+    if cli_path:
+        path = cli_path
+    else:
+        dirs = search_path(_getenv(env, "PATH"), plan.options.root)
+        _setenv(env, "PATH", ":".join(dirs))
+        path = look_path(dirs, is_executable)
+    env.extend(extra_env)
+    return Command(path=path, argv=(path, *plan.cli_args()), env=tuple(env))
+
+
+def execute(cmd: Command) -> None:
+    """``execve`` the command with its raw environment list; returns only by raising :class:`CliError`."""
+    import signal
+    import sys
+
+    for name in ("SIGPIPE", "SIGXFSZ"):  # CPython ignores these; the CLI must not inherit that
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    err = _execve(cmd.path, cmd.argv, cmd.env)
+    raise CliError(f"exec failed: {gocompat.errno_text(err)}")
+
+
+def _encode(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _execve(path: str, argv: tuple[str, ...], env: tuple[str, ...]) -> int:
+    """Call execve(2) with a raw environment list; returns errno on failure."""
+    try:
+        from _hookexec import execve as native_execve  # provided by the frozen binary
+    except ImportError:
+        native_execve = None
+    if native_execve is not None:
+        return native_execve(_encode(path), [_encode(a) for a in argv], [_encode(e) for e in env])
+    if any("\0" in s for s in (path, *argv, *env)):
+        import errno
+        return errno.EINVAL
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    argv_c = (ctypes.c_char_p * (len(argv) + 1))(*[_encode(a) for a in argv], None)
+    env_c = (ctypes.c_char_p * (len(env) + 1))(*[_encode(e) for e in env], None)
+    libc.execve(_encode(path), argv_c, env_c)
+    return ctypes.get_errno()

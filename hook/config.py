@@ -1,0 +1,293 @@
+"""The hook's configuration file, ``config.toml`` (hook.md §9).
+
+:func:`locate` picks the file, :func:`load` parses it into a :class:`HookConfig`
+with go-toml's rules (lower-case or ALL-UPPER key names, strict types on every
+key of the schema, unknown keys ignored) and validates it.  Errors are
+:class:`~hook.errors.ConfigError` with the reference's messages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .log import go_quote
+
+DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
+ALL_CAPS_TEXT = "compat32,compute,display,graphics,ngx,utility,video"
+KNOWN_CAPS = frozenset(ALL_CAPS_TEXT.split(","))
+INJECTORS = ("auto", "library", "cli")
+
+_PREFIX = "error getting hook config: failed to load config: "
+
+# Schema: key -> "bool" | "str" | "strs" | nested schema.  Every key is
+# type-checked even when the hook does not use it (go-toml unmarshals the whole
+# upstream Config struct).
+_SCHEMA: dict = {
+    "disable-require": "bool",
+    "swarm-resource": "str",
+    "accept-nvidia-visible-devices-envvar-when-unprivileged": "bool",
+    "accept-nvidia-visible-devices-as-volume-mounts": "bool",
+    "supported-driver-capabilities": "str",
+    "nvidia-container-cli": {
+        "root": "str", "path": "str", "environment": "strs", "debug": "str",
+        "ldcache": "str", "load-kmods": "bool", "no-pivot": "bool",
+        "no-cgroups": "bool", "user": "str", "ldconfig": "str",
+    },
+    "nvidia-container-runtime": {
+        "debug": "str", "log-level": "str", "runtimes": "strs", "mode": "str",
+        "modes": {
+            "csv": {"mount-spec-path": "str", "compat-container-root": "str"},
+            "cdi": {"spec-dirs": "strs", "default-kind": "str", "annotation-prefixes": "strs"},
+            "jit-cdi": {"nvcdi-feature-flags": "strs", "nvcdi-disable-hooks": "strs"},
+            "legacy": {"cuda-compat-mode": "str"},
+        },
+    },
+    "nvidia-container-runtime-hook": {
+        "path": "str", "skip-mode-detection": "bool",
+        # Ours (issue 3): which injector runs, and where the library is.
+        "injector": "str", "library-path": "str",
+    },
+    "nvidia-ctk": {"path": "str"},
+    "features": {
+        "allow-cuda-compat-libs-from-container": "bool",
+        "allow-ldconfig-from-container": "bool",
+        "disable-imex-channel-creation": "bool",
+        "ignore-imex-channel-requests": "bool",
+        "allow-unknown-oci-spec-fields": "bool",
+        "disable-cuda-compat-lib-hook": "bool",
+        "no-additional-gids-for-device-nodes": "bool",
+    },
+}
+
+
+@dataclass(slots=True)
+class HookConfig:
+    """The settings the hook acts on, with the reference's defaults (hook.md §9.3).
+
+    ``user`` is None until :func:`default_user` is consulted (it reads
+    /etc/os-release); ``ldconfig`` is as configured (normalised at plan time).
+    ``sources`` maps each key that came from the file to True (for ``explain``).
+    """
+
+    disable_require: bool = False
+    swarm_resource: str = ""
+    accept_envvar_unprivileged: bool = True
+    accept_volume_mounts: bool = False
+    supported_driver_capabilities: str = ALL_CAPS_TEXT
+    cli_root: str = ""
+    cli_path: str = ""
+    cli_environment: tuple[str, ...] = ()
+    cli_debug: str = ""
+    cli_ldcache: str = ""
+    cli_load_kmods: bool = True
+    cli_no_pivot: bool = False
+    cli_no_cgroups: bool = False
+    cli_user: str | None = None
+    cli_ldconfig: str = "@/sbin/ldconfig"
+    mode: str = "auto"
+    cuda_compat_mode: str = "ldconfig"
+    skip_mode_detection: bool = False
+    injector: str = "cli"
+    library_path: str = ""
+    allow_cuda_compat_libs_from_container: bool = False
+    allow_ldconfig_from_container: bool = False
+    disable_imex_channel_creation: bool = False
+    ignore_imex_channel_requests: bool = False
+    path: str | None = None
+    sources: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def supported_caps(self) -> frozenset[str]:
+        from .gocompat import split_list
+        return frozenset(split_list(self.supported_driver_capabilities))
+
+    def user(self) -> str:
+        """``nvidia-container-cli.user``, defaulting per host (SUSE-like: ``root:video``)."""
+        if self.cli_user is None:
+            return default_user()
+        return self.cli_user
+
+
+# (path in the TOML tree) -> HookConfig attribute
+_ATTRS = {
+    ("disable-require",): "disable_require",
+    ("swarm-resource",): "swarm_resource",
+    ("accept-nvidia-visible-devices-envvar-when-unprivileged",): "accept_envvar_unprivileged",
+    ("accept-nvidia-visible-devices-as-volume-mounts",): "accept_volume_mounts",
+    ("supported-driver-capabilities",): "supported_driver_capabilities",
+    ("nvidia-container-cli", "root"): "cli_root",
+    ("nvidia-container-cli", "path"): "cli_path",
+    ("nvidia-container-cli", "environment"): "cli_environment",
+    ("nvidia-container-cli", "debug"): "cli_debug",
+    ("nvidia-container-cli", "ldcache"): "cli_ldcache",
+    ("nvidia-container-cli", "load-kmods"): "cli_load_kmods",
+    ("nvidia-container-cli", "no-pivot"): "cli_no_pivot",
+    ("nvidia-container-cli", "no-cgroups"): "cli_no_cgroups",
+    ("nvidia-container-cli", "user"): "cli_user",
+    ("nvidia-container-cli", "ldconfig"): "cli_ldconfig",
+    ("nvidia-container-runtime", "mode"): "mode",
+    ("nvidia-container-runtime", "modes", "legacy", "cuda-compat-mode"): "cuda_compat_mode",
+    ("nvidia-container-runtime-hook", "skip-mode-detection"): "skip_mode_detection",
+    ("nvidia-container-runtime-hook", "injector"): "injector",
+    ("nvidia-container-runtime-hook", "library-path"): "library_path",
+    ("features", "allow-cuda-compat-libs-from-container"): "allow_cuda_compat_libs_from_container",
+    ("features", "allow-ldconfig-from-container"): "allow_ldconfig_from_container",
+    ("features", "disable-imex-channel-creation"): "disable_imex_channel_creation",
+    ("features", "ignore-imex-channel-requests"): "ignore_imex_channel_requests",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Location:
+    """Which config file to read, and whether its absence is an error."""
+
+    path: str
+    required: bool
+    source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "default"
+
+
+def locate(flag_value: str, environ) -> Location:
+    """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc."""
+    if flag_value:
+        return Location(flag_value, True, "-config")
+    env_path = environ.get("NVIDIA_CTK_CONFIG_FILE_PATH", "")
+    if env_path:
+        return Location(env_path, True, "NVIDIA_CTK_CONFIG_FILE_PATH")
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if xdg:
+        return Location(xdg + "/nvidia-container-runtime/config.toml", False, "XDG_CONFIG_HOME")
+    return Location(DEFAULT_CONFIG_PATH, False, "default")
+
+
+def load(location: Location) -> HookConfig:
+    """Read, parse and validate the file at ``location``.
+
+    A missing optional file gives the defaults.  Raises :class:`ConfigError`.
+    """
+    from . import gocompat
+
+    try:
+        os.stat(location.path)
+    except FileNotFoundError:
+        if location.required:
+            raise ConfigError(_PREFIX + "couldn't open required configuration file: file does not exist") from None
+        return HookConfig()
+    except OSError:
+        pass  # let open() report it
+    try:
+        with open(location.path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        op = "read" if isinstance(exc, IsADirectoryError) else "open"
+        raise ConfigError(
+            _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
+            f"{op} {location.path}: {gocompat.errno_text(exc.errno)}") from None
+    return parse(data, path=location.path)
+
+
+def parse(data: bytes, path: str | None = None) -> HookConfig:
+    """Parse config bytes (see :func:`load`); raises :class:`ConfigError`."""
+    import tomllib
+
+    text = data.decode("utf-8", "replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        tree = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
+            f"{exc}") from None
+    cfg = HookConfig(path=path)
+    try:
+        _apply(tree, _SCHEMA, (), cfg)
+    except _TypeMismatch as exc:
+        raise ConfigError(_PREFIX + f"failed to unmarshal config: {exc}") from None
+    if not cfg.cli_ldconfig.startswith("@") and not cfg.allow_ldconfig_from_container:
+        raise ConfigError(
+            _PREFIX + f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
+            "(does not start with a '@')\ninvalid config value")
+    validate_supported(cfg)
+    return cfg
+
+
+def validate_supported(cfg: HookConfig) -> None:
+    """hook.md §9.2 step 6: ``all`` expands; every token must be a known capability.
+
+    Raises :class:`ConfigError`.  (The reference exits silently here; we name
+    the option, see docs/compatibility.md.)
+    """
+    from .gocompat import split_list
+
+    value = cfg.supported_driver_capabilities
+    if value == "all":
+        cfg.supported_driver_capabilities = value = ALL_CAPS_TEXT
+    unknown = [c for c in split_list(value) if c not in KNOWN_CAPS]
+    if unknown:
+        raise ConfigError(
+            f"Invalid value for config option 'supported-driver-capabilities'; {value} "
+            f"(supported: {ALL_CAPS_TEXT})")
+
+
+class _TypeMismatch(Exception):
+    pass
+
+
+def _lookup(table: dict, key: str):
+    """go-toml key matching: the lower-case name wins over the ALL-UPPER one."""
+    if key in table:
+        return True, table[key]
+    upper = key.upper()
+    if upper in table:
+        return True, table[upper]
+    return False, None
+
+
+def _apply(table: dict, schema: dict, prefix: tuple[str, ...], cfg: HookConfig) -> None:
+    for key, kind in schema.items():
+        present, value = _lookup(table, key)
+        if not present:
+            continue
+        path = prefix + (key,)
+        if isinstance(kind, dict):
+            if not isinstance(value, dict):
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to {key}(struct)")
+            _apply(value, kind, path, cfg)
+            continue
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to bool")
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to string")
+        elif kind == "strs":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to []string(slice)")
+            value = tuple(value)
+        attr = _ATTRS.get(path)
+        if attr is not None:
+            setattr(cfg, attr, value)
+            cfg.sources[".".join(path)] = True
+
+
+def _describe(value) -> str:
+    names = {bool: "bool", str: "string", int: "int64", float: "float64", list: "[]interface {}",
+             dict: "map[string]interface {}"}
+    return f"{value}({names.get(type(value), type(value).__name__)})"
+
+
+def default_user(os_release: str = "/etc/os-release") -> str:
+    """``root:video`` on SUSE-like hosts (``ID_LIKE`` lists suse/opensuse), else ``""``."""
+    try:
+        with open(os_release, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        if line.startswith("ID_LIKE="):
+            value = line[len("ID_LIKE="):].strip('"')
+            if {"suse", "opensuse"} & set(value.split(" ")):
+                return "root:video"
+    return ""

@@ -1,0 +1,48 @@
+"""Exception families of the hook.
+
+Every failure the hook reports is a :class:`HookError` whose ``str()`` is the
+exact one-line (sometimes two-line) message written to stderr before exiting
+with status 1.  The subclasses say which stage failed; callers that only print
+and exit catch :class:`HookError`.
+"""
+
+from __future__ import annotations
+
+
+class HookError(Exception):
+    """A fatal error of ``prestart``: ``str(err)`` is the message, exit status 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(HookError):
+    """The hook's config.toml is missing (when required), unreadable, malformed or invalid."""
+
+
+class StateError(HookError):
+    """The OCI state on stdin cannot be decoded."""
+
+
+class SpecError(HookError):
+    """The bundle's config.json cannot be opened, decoded or is incomplete."""
+
+
+class ImageError(HookError):
+    """The container's request is invalid (environment, MIG, capabilities, requirements)."""
+
+
+class ModeError(HookError):
+    """The runtime mode is not 'legacy': the hook refuses to run."""
+
+
+class CliError(HookError):
+    """``nvidia-container-cli`` cannot be found or executed."""
+
+
+class UsageError(Exception):
+    """Bad command line: ``str(err)`` is the message (may be empty); exit status 2 after the usage text."""

@@ -1,0 +1,176 @@
+"""``explain``: what ``prestart`` would do for a bundle, and why.  Never execs anything.
+
+Usage: ``nvidia-container-runtime-hook [-config FILE] explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]``
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from .errors import HookError, UsageError
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """The parsed ``explain`` arguments."""
+
+    spec_path: str
+    as_json: bool
+    pid: int
+
+
+def parse_args(args: tuple[str, ...]) -> Request:
+    """Raises :class:`UsageError` for unknown or malformed arguments."""
+    spec_path = None
+    as_json = False
+    pid = 0
+    rest = list(args)
+    while rest:
+        a = rest.pop(0)
+        if a == "--json":
+            as_json = True
+        elif a in ("--bundle", "--pid") or a.startswith(("--bundle=", "--pid=")):
+            name, eq, value = a.partition("=")
+            if not eq:
+                if not rest:
+                    raise UsageError(f"explain: {name} needs a value")
+                value = rest.pop(0)
+            if name == "--bundle":
+                spec_path = os.path.join(value, "config.json")
+            else:
+                try:
+                    pid = int(value)
+                except ValueError:
+                    raise UsageError(f"explain: --pid must be an integer, not {value!r}") from None
+        elif a.startswith("-"):
+            raise UsageError(f"explain: unknown option {a!r} "
+                             "(usage: explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N])")
+        elif spec_path is None:
+            spec_path = a if not os.path.isdir(a) else os.path.join(a, "config.json")
+        else:
+            raise UsageError(f"explain: unexpected argument {a!r}")
+    return Request(spec_path or "config.json", as_json, pid)
+
+
+def run(inv) -> int:
+    """Print the explanation; exit 0 when prestart would succeed, 1 when it would fail."""
+    req = parse_args(inv.args[1:])
+    report = build_report(inv, req)
+    if req.as_json:
+        import json
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return 0 if report["outcome"] != "error" else 1
+
+
+def build_report(inv, req: Request) -> dict:
+    """The explanation as a JSON-able dict (``outcome``: noop, inject, refuse or error)."""
+    from . import config as config_mod
+    from .resolve import Host, build_plan, decide
+    from .spec import load_spec
+    from .state import HookState
+
+    report: dict = {"spec": req.spec_path, "warnings": [], "reasons": []}
+    location = config_mod.locate(inv.config, os.environ)
+    report["config"] = {"path": location.path, "source": location.source,
+                        "present": os.path.exists(location.path)}
+    try:
+        cfg = config_mod.load(location)
+        report["config"]["keys_set"] = sorted(cfg.sources)
+        spec = load_spec(req.spec_path)
+        bundle = os.path.dirname(os.path.abspath(req.spec_path))
+        decision = decide(cfg, spec, warn=report["warnings"].append)
+    except HookError as exc:
+        report.update(outcome="error", error=str(exc))
+        return report
+    report["privileged"] = decision.privileged
+    report["legacy_image"] = decision.legacy
+    report["reasons"] = [{"topic": t, "why": w} for t, w in decision.reasons]
+    if not decision.is_gpu:
+        report["outcome"] = "noop"
+        return report
+    report.update(devices=list(decision.devices), mig_config=decision.mig_config,
+                  mig_monitor=decision.mig_monitor, imex_channels=list(decision.imex_channels),
+                  capabilities=list(decision.capabilities), requirements=list(decision.requirements))
+    try:
+        if cfg.skip_mode_detection:
+            report["mode"] = {"mode": None, "why": "skipped: skip-mode-detection = true"}
+        else:
+            from . import mode
+            result = mode.resolve_mode(cfg.mode, decision.devices, mode.Platform())
+            report["mode"] = {"mode": result.mode, "why": result.reason}
+            mode.check_mode(result)
+        cwd = os.getcwd()
+        try:
+            os.chdir(bundle)  # runc runs hooks in the bundle directory
+            plan = build_plan(decision, cfg, spec, HookState(pid=req.pid, bundle=bundle),
+                              debug_flag=inv.debug, host=Host())
+        finally:
+            os.chdir(cwd)
+        from . import injector
+        choice = injector.choose(plan, cfg)
+        report["injector"] = {"kind": choice.kind, "why": choice.reason}
+        from . import cli
+        report["cli_args"] = plan.cli_args()
+        if choice.kind == "cli":
+            cmd = cli.command(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
+            report["command"] = list(cmd.argv)
+            hook_env = set(cli.go_environ(cli.raw_environ()))
+            report["env_added"] = [e for e in cmd.env if e not in hook_env]
+    except HookError as exc:
+        report.update(outcome="refuse" if type(exc).__name__ == "ModeError" else "error", error=str(exc))
+        return report
+    report["outcome"] = "inject"
+    return report
+
+
+def render_text(r: dict) -> str:
+    lines = []
+    cfg = r["config"]
+    state = "present" if cfg["present"] else "absent: built-in defaults"
+    lines.append(f"config:        {cfg['path']} (from {cfg['source']}; {state})")
+    if cfg.get("keys_set"):
+        lines.append(f"               keys set: {', '.join(cfg['keys_set'])}")
+    lines.append(f"spec:          {r['spec']}")
+    for w in r["warnings"]:
+        lines.append(f"warning:       {w}")
+    if "privileged" in r:
+        lines.append(f"privileged:    {'yes' if r['privileged'] else 'no'}")
+        lines.append(f"legacy image:  {'yes' if r['legacy_image'] else 'no'}")
+    if r["reasons"]:
+        lines.append("why:")
+        lines.extend(f"  - {reason['topic']}: {reason['why']}" for reason in r["reasons"])
+    outcome = r["outcome"]
+    if outcome == "noop":
+        lines.append("outcome:       not a GPU container: prestart exits 0 and changes nothing")
+        return "\n".join(lines) + "\n"
+    if "devices" in r:
+        lines.append(f"devices:       {','.join(r['devices']) or '(none: driver only)'}")
+        lines.append(f"capabilities:  {','.join(r['capabilities']) or '(none)'}")
+        lines.append(f"requirements:  {'; '.join(r['requirements']) or '(none)'}")
+        if r["mig_config"] or r["mig_monitor"]:
+            lines.append(f"MIG:           config={r['mig_config']!r} monitor={r['mig_monitor']!r}")
+        lines.append(f"IMEX channels: {','.join(r['imex_channels']) or '(none)'}")
+    if "mode" in r:
+        lines.append(f"mode:          {r['mode']['mode'] or '-'} ({r['mode']['why']})")
+    if "injector" in r:
+        lines.append(f"injector:      {r['injector']['kind']} ({r['injector']['why']})")
+    if "command" in r:
+        lines.append("command:       " + " ".join(_shell_quote(a) for a in r["command"]))
+        if r.get("env_added"):
+            lines.append(f"env added:     {' '.join(r['env_added'])}")
+    elif "cli_args" in r:
+        lines.append("request:       " + " ".join(_shell_quote(a) for a in r["cli_args"]))
+    if outcome in ("error", "refuse"):
+        lines.append(f"outcome:       prestart fails (exit 1): {r['error']}")
+    else:
+        lines.append("outcome:       prestart injects the GPUs above")
+    return "\n".join(lines) + "\n"
+
+
+def _shell_quote(s: str) -> str:
+    import shlex
+    return shlex.quote(s)

@@ -1,0 +1,102 @@
+"""Command-line parsing with Go's ``flag`` package semantics (hook.md §1.2-§1.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+USAGE = """Usage of nvidia-container-runtime-hook:
+  -config string
+    \tconfiguration file
+  -debug
+    \tenable debug output
+  -version
+    \tenable version output
+
+Commands:
+  prestart
+        run the prestart hook
+  poststart
+        no-op
+  poststop
+        no-op
+  explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]
+        print what prestart would do for a bundle, and why
+  hooks-json [--hook-path PATH]
+        print the OCI hooks.d JSON that registers this hook
+"""
+
+_BOOL_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_BOOL_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+
+class HelpRequested(Exception):
+    """``-h``/``-help``: print the usage and exit 0."""
+
+
+@dataclass(slots=True, frozen=True)
+class Invocation:
+    """The parsed command line: flag values and the positional arguments (command first)."""
+
+    debug: bool = False
+    version: bool = False
+    config: str = ""
+    args: tuple[str, ...] = ()
+
+    @property
+    def command(self) -> str | None:
+        return self.args[0] if self.args else None
+
+
+def parse(argv: list[str]) -> Invocation:
+    """Parse ``argv`` (without the program name).
+
+    Raises :class:`HelpRequested`, or :class:`~hook.errors.UsageError` with Go's message.
+    """
+    values = {"debug": False, "version": False, "config": ""}
+    i = 0
+    n = len(argv)
+    while i < n:
+        s = argv[i]
+        if len(s) < 2 or s[0] != "-":
+            break
+        minuses = 1
+        if s[1] == "-":
+            minuses = 2
+            if len(s) == 2:
+                i += 1
+                break
+        name = s[minuses:]
+        if not name or name[0] in "-=":
+            raise UsageError(f"bad flag syntax: {s}")
+        i += 1
+        has_value = False
+        value = ""
+        eq = name.find("=", 1)
+        if eq != -1:
+            name, value, has_value = name[:eq], name[eq + 1:], True
+        if name not in values:
+            if name in ("help", "h"):
+                raise HelpRequested()
+            raise UsageError(f"flag provided but not defined: -{name}")
+        if name in ("debug", "version"):
+            if has_value:
+                if value in _BOOL_TRUE:
+                    values[name] = True
+                elif value in _BOOL_FALSE:
+                    values[name] = False
+                else:
+                    raise UsageError(f'invalid boolean value "{value}" for -{name}: parse error')
+            else:
+                values[name] = True
+        else:
+            if not has_value:
+                if i < n:
+                    value = argv[i]
+                    i += 1
+                else:
+                    raise UsageError(f"flag needs an argument: -{name}")
+            values[name] = value
+    return Invocation(debug=values["debug"], version=values["version"], config=values["config"],
+                      args=tuple(argv[i:]))

@@ -1,0 +1,123 @@
+"""Small re-implementations of Go standard-library behaviour the reference relies on.
+
+Pure functions, stdlib only, cheap to import: Go's whitespace trimming
+(``strings.TrimSpace``), lexical path cleaning (``path.Clean``), boolean
+parsing (``strconv.ParseBool``) and errno spelling.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+# unicode.IsSpace: note U+001C..U+001F are NOT spaces in Go (they are for str.strip()).
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+
+def trim(s: str) -> str:
+    """Go ``strings.TrimSpace``."""
+    return s.strip(GO_SPACE)
+
+
+def split_list(value: str) -> list[str]:
+    """Split on ``,``, Go-trim each piece, drop empty pieces."""
+    out = []
+    for piece in value.split(","):
+        piece = piece.strip(GO_SPACE)
+        if piece:
+            out.append(piece)
+    return out
+
+
+def parse_bool(value: str) -> bool | None:
+    """Go ``strconv.ParseBool``: True/False, or None when the text is not a boolean."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def clean(path: str) -> str:
+    """Go ``path.Clean``: lexical cleaning; ``//x`` becomes ``/x``; empty becomes ``.``."""
+    if path == "":
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "" or part == ".":
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    out = "/".join(parts)
+    if rooted:
+        return "/" + out
+    return out or "."
+
+
+def join(*elems: str) -> str:
+    """Go ``path.Join``: join the non-empty elements with ``/`` and clean; all empty gives ``""``."""
+    nonempty = [e for e in elems if e]
+    if not nonempty:
+        return ""
+    return clean("/".join(nonempty))
+
+
+def getwd() -> str:
+    """Go ``os.Getwd``: ``$PWD`` when it names the current directory, else ``getcwd()``.
+
+    Raises OSError when the working directory cannot be determined.
+    """
+    pwd = os.environ.get("PWD", "")
+    if pwd.startswith("/"):
+        try:
+            a = os.stat(pwd)
+            b = os.stat(".")
+            if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+                return pwd
+        except OSError:
+            pass
+    return os.getcwd()
+
+
+def abspath(path: str) -> str:
+    """Go ``filepath.Abs``: clean if absolute, else clean(cwd + "/" + path)."""
+    if path.startswith("/"):
+        return clean(path)
+    return clean(getwd() + "/" + path)
+
+
+_ERRNO_TEXT = {
+    _errno.ENOENT: "no such file or directory",
+    _errno.EACCES: "permission denied",
+    _errno.EPERM: "operation not permitted",
+    _errno.ENOTDIR: "not a directory",
+    _errno.EISDIR: "is a directory",
+    _errno.ENOEXEC: "exec format error",
+    _errno.ELOOP: "too many levels of symbolic links",
+    _errno.ENAMETOOLONG: "file name too long",
+    _errno.ETXTBSY: "text file busy",
+    _errno.E2BIG: "argument list too long",
+    _errno.ENOMEM: "cannot allocate memory",
+    _errno.EIO: "input/output error",
+    _errno.EINVAL: "invalid argument",
+}
+
+
+def errno_text(err: int | None) -> str:
+    """Go's spelling of an errno: the C text with a lower-case first letter."""
+    if err is None:
+        return "unknown error"
+    text = _ERRNO_TEXT.get(err)
+    if text is None:
+        text = os.strerror(err)
+        text = text[:1].lower() + text[1:]
+    return text

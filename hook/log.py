@@ -1,0 +1,66 @@
+"""The hook's two kinds of stderr output: plain lines and logrus-style warnings (hook.md §1.7)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def line(text: str) -> None:
+    """A plain diagnostic line (no timestamp, no level)."""
+    sys.stderr.write(text + "\n")
+
+
+def warning(message: str) -> None:
+    """A warning in logrus' text format (``WARN[0000]`` on a terminal)."""
+    try:
+        tty = os.isatty(2)
+    except OSError:
+        tty = False
+    if tty:
+        sys.stderr.write(f"\x1b[33mWARN\x1b[0m[0000] {message}\n")
+        return
+    import time
+
+    now = time.time()
+    lt = time.localtime(now)
+    off = lt.tm_gmtoff or 0
+    if off == 0:
+        zone = "Z"
+    else:
+        sign = "+" if off > 0 else "-"
+        off = abs(off)
+        zone = f"{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
+    sys.stderr.write(f'time="{stamp}" level=warning msg={go_quote(message)}\n')
+
+
+def go_quote(s: str) -> str:
+    """Go ``%q`` (``strconv.Quote``) for printable text and the usual escapes."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif ch == "\v":
+            out.append("\\v")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif not ch.isprintable():
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)

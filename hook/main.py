@@ -1,0 +1,125 @@
+"""Entry point of ``nvidia-container-runtime-hook`` (alias ``nvidia-container-toolkit``).
+
+Only what the chosen path needs is imported: ``poststart``/``-version`` touch
+nothing else, a non-GPU ``prestart`` stops after the spec and image model, and
+the GPU path alone imports the CLI/library injectors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+VERSION = "1.20.0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the hook; returns the exit status (or never returns, after exec)."""
+    from . import flags
+    from .errors import HookError, UsageError
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        inv = flags.parse(args)
+    except flags.HelpRequested:
+        sys.stderr.write(flags.USAGE)
+        return 0
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n{flags.USAGE}")
+        return 2
+    if inv.version:
+        sys.stdout.write(f"NVIDIA Container Runtime Hook version {VERSION}\n")
+        return 0
+    command = inv.command
+    try:
+        if command == "prestart":
+            return prestart(inv)
+        if command in ("poststart", "poststop"):
+            return 0
+        if command == "explain":
+            from . import explain
+            return explain.run(inv)
+        if command == "hooks-json":
+            return hooks_json(inv.args[1:])
+    except HookError as exc:
+        _fail(str(exc), inv.debug)
+        return 1
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug of ours: one line, never a traceback unless -debug
+        _fail(f"internal error: {type(exc).__name__}: {exc}", inv.debug)
+        return 1
+    sys.stderr.write(flags.USAGE)
+    return 2
+
+
+def _fail(message: str, debug: bool) -> None:
+    sys.stderr.write(message + "\n")
+    if debug:
+        import traceback
+        traceback.print_exc(file=sys.stderr)
+
+
+def load_config(inv):
+    """The hook config chosen by ``-config`` / environment.  Raises ConfigError."""
+    from . import config
+    return config.load(config.locate(inv.config, os.environ))
+
+
+def prestart(inv) -> int:
+    """hook.md §2.3: returns 0 for a non-GPU container; execs (or injects) for a GPU one."""
+    from . import log
+    from .resolve import decide
+    from .spec import load_spec
+    from .state import parse_state
+
+    cfg = load_config(inv)
+    state = parse_state(sys.stdin.buffer.read())
+    spec = load_spec(state.spec_path)
+    decision = decide(cfg, spec, warn=log.warning)
+    if not decision.is_gpu:
+        return 0
+    return _inject(inv, cfg, spec, state, decision)
+
+
+def _inject(inv, cfg, spec, state, decision) -> int:
+    from . import log
+    from .resolve import build_plan
+
+    if not cfg.skip_mode_detection:
+        from . import cdi, mode
+        try:
+            result = mode.resolve_mode(cfg.mode, decision.devices, mode.Platform())
+        except cdi.CdiNameError:
+            log.line("Auto-detected mode as ''")
+            raise
+        log.line(result.announcement)
+        mode.check_mode(result)
+    plan = build_plan(decision, cfg, spec, state, debug_flag=inv.debug)
+    from . import injector
+    return injector.run(plan, cfg)
+
+
+def hooks_json(args: tuple[str, ...]) -> int:
+    """``hooks-json [--hook-path PATH]``: print the hooks.d registration."""
+    from . import hooksd
+    from .errors import UsageError
+
+    path = hooksd.DEFAULT_HOOK_PATH
+    rest = list(args)
+    while rest:
+        a = rest.pop(0)
+        if a.startswith("--hook-path="):
+            path = a.split("=", 1)[1]
+        elif a == "--hook-path" and rest:
+            path = rest.pop(0)
+        else:
+            raise UsageError(f"hooks-json: unexpected argument {a!r} (usage: hooks-json [--hook-path PATH])")
+    try:
+        sys.stdout.write(hooksd.render(path))
+    except hooksd.HooksdError as exc:
+        raise UsageError(f"hooks-json: {exc}") from None
+    return 0

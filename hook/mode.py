@@ -1,0 +1,129 @@
+"""The runtime-mode assertion (hook.md §9.4): the hook only runs in 'legacy' mode.
+
+:func:`resolve_mode` is pure given a :class:`Platform`; :class:`Platform`'s
+default probes dlopen libdxcore / libnvidia-ml and read the Tegra files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import cdi
+from .errors import ModeError
+
+REFUSAL = ("invoking the NVIDIA Container Runtime Hook directly (e.g. specifying the docker --gpus flag) "
+           "is not supported. Please use the NVIDIA Container Runtime (e.g. specify the --runtime=nvidia "
+           "flag) instead")
+
+
+@dataclass(slots=True, frozen=True)
+class ModeResult:
+    """The mode, the stderr line announcing it, and the reason (for ``explain``)."""
+
+    mode: str
+    announcement: str
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.mode == "legacy"
+
+
+class Platform:
+    """Host probes for auto mode.  Each method returns a bool and never raises."""
+
+    def has_dxcore(self) -> bool:
+        return _dlopen("libdxcore.so")
+
+    def has_tegra_files(self) -> bool:
+        import os
+        try:
+            if os.path.exists("/etc/nv_tegra_release") and not os.path.isdir("/etc/nv_tegra_release"):
+                return True
+        except OSError:
+            pass
+        try:
+            with open("/sys/devices/soc0/family", "rb") as f:
+                return f.read(5).lower().startswith(b"tegra")
+        except OSError:
+            return False
+
+    def has_nvml(self) -> bool:
+        return _dlopen("libnvidia-ml.so.1")
+
+    def has_integrated_gpu(self) -> bool:
+        return _nvml_integrated()
+
+
+def _dlopen(name: str) -> bool:
+    import ctypes
+    try:
+        ctypes.CDLL(name, mode=ctypes.RTLD_LOCAL)
+        return True
+    except OSError:
+        return False
+
+
+def _nvml_integrated() -> bool:
+    import ctypes
+    try:
+        nvml = ctypes.CDLL("libnvidia-ml.so.1")
+        if nvml.nvmlInit_v2() != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    try:
+        count = ctypes.c_uint(0)
+        if nvml.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
+            return False
+        for i in range(count.value):
+            handle = ctypes.c_void_p()
+            if nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) != 0:
+                return False
+            buf = ctypes.create_string_buffer(96)
+            if nvml.nvmlDeviceGetName(handle, buf, 96) != 0:
+                return False
+            name = buf.value.decode("utf-8", "replace")
+            if name in ("DGX Display", "NVIDIA DGX Display"):
+                continue
+            if "(nvgpu)" in name or "NVIDIA Thor" in name:
+                return True
+        return False
+    except (OSError, AttributeError):
+        return False
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except (OSError, AttributeError):
+            pass
+
+
+def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) -> ModeResult:
+    """Resolve the mode for a GPU container.
+
+    Raises :class:`~hook.cdi.CdiNameError` (after which the reference prints
+    ``Auto-detected mode as ''``) for a device name it cannot validate.
+    """
+    if configured != "auto":
+        return ModeResult(configured, f"Using requested mode '{configured}'",
+                          f"nvidia-container-runtime.mode = {configured!r}")
+    if devices and all(cdi.is_qualified(dev) for dev in devices):
+        return ModeResult("cdi", "Auto-detected mode as 'cdi'",
+                          "auto: every requested device is a fully-qualified CDI name")
+    dxcore = platform.has_dxcore()
+    tegra = platform.has_tegra_files()
+    nvml = platform.has_nvml()
+    igpu = platform.has_integrated_gpu() if nvml else False
+    if dxcore:
+        mode, why = "legacy", "auto: WSL (libdxcore.so loads)"
+    elif (tegra and not nvml) or igpu:
+        mode, why = "csv", "auto: Tegra platform" + (" (integrated GPU)" if igpu else " without NVML")
+    else:
+        mode, why = "legacy", "auto: " + ("NVML found" if nvml else "no NVML, Tegra or WSL found")
+    return ModeResult(mode, f"Auto-detected mode as '{mode}'", why)
+
+
+def check_mode(result: ModeResult) -> None:
+    """Raise :class:`ModeError` (the refusal) unless the mode is legacy."""
+    if not result.ok:
+        raise ModeError(REFUSAL)

@@ -1,0 +1,204 @@
+"""Device, MIG-config/monitor and IMEX selection of ``nvidia-container-cli configure`` (pure).
+
+Follows libnvidia-container.md §4: tokens of the joined ``--device`` list are
+matched in this order, first match wins: ``all`` (stops parsing), GPU UUID,
+PCI bus id, index, MIG UUID, MIG ``gpu:mig`` index; anything else is an
+unknown device.  Selecting a MIG device also selects its parent GPU.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_C_SPACE = " \t\n\v\f\r"
+_UINTMAX = 1 << 64
+_IMEX_LIMIT = 1 << 20
+
+
+class SelectionError(Exception):
+    """A device/MIG/IMEX list cannot be satisfied; ``stage`` is the CLI's error stage word."""
+
+    def __init__(self, stage: str, detail: str):
+        super().__init__(f"{stage}: {detail}")
+        self.stage = stage
+        self.detail = detail
+
+
+@dataclass(slots=True, frozen=True)
+class Mig:
+    """One MIG device: parent GPU index, position in that GPU's MIG list, UUID."""
+
+    gpu: int
+    index: int
+    uuid: str
+
+
+@dataclass(slots=True, frozen=True)
+class Gpu:
+    """One GPU as reported by ``nvc_device_info_new`` (index = NVML order)."""
+
+    index: int
+    uuid: str
+    busid: str
+    arch: str | None = None
+    brand: str | None = None
+    mig_capable: bool = False
+    migs: tuple[Mig, ...] = ()
+
+    def label(self) -> str:
+        return f"GPU {self.index} ({self.uuid})"
+
+
+@dataclass(slots=True, frozen=True)
+class Selection:
+    """Selected GPUs (indices, in order of first selection, MIG parents included) and MIG devices."""
+
+    gpus: tuple[int, ...] = ()
+    migs: tuple[Mig, ...] = ()
+    all: bool = False
+
+
+def _strtoumax_whole(token: str) -> int | None:
+    """Value of ``strtoumax(token, &end, 10)`` when it consumes the whole non-empty token, else None."""
+    m = re.fullmatch(r"[" + _C_SPACE + r"]*([+-]?)([0-9]+)", token)
+    if m is None:
+        return None
+    value = min(int(m.group(2)), _UINTMAX - 1)
+    return (_UINTMAX - value) % _UINTMAX if m.group(1) == "-" else value
+
+
+_HEX = r"[" + _C_SPACE + r"]*[+-]?(?:0[xX])?[0-9a-fA-F]+"
+_UNS = r"[" + _C_SPACE + r"]*[+-]?[0-9]+"
+
+
+def _scan_int(text: str, base: int, bits: int) -> int:
+    text = text.strip(_C_SPACE)
+    neg = text.startswith("-")
+    text = text.lstrip("+-")
+    value = int(text, base) if text else 0
+    if neg:
+        value = -value
+    return value % (1 << bits)
+
+
+def _pci(token: str) -> str | None:
+    """``sscanf("%x:%hhx:%hhx")`` normalised to ``%08x:%02x:%02x.0``, or None."""
+    m = re.match(f"({_HEX}):({_HEX}):({_HEX})", token)
+    if m is None:
+        return None
+    dom = _scan_int(m.group(1), 16, 32)
+    bus = _scan_int(m.group(2), 16, 8)
+    dev = _scan_int(m.group(3), 16, 8)
+    return f"{dom:08x}:{bus:02x}:{dev:02x}.0"
+
+
+def _mig_index(token: str) -> tuple[int, int] | None:
+    m = re.match(f"({_UNS}):({_UNS})", token)
+    if m is None:
+        return None
+    return _scan_int(m.group(1), 10, 32), _scan_int(m.group(2), 10, 32)
+
+
+def _find(token: str, gpus: tuple[Gpu, ...]) -> Gpu | Mig | None:
+    low = token.lower()
+    if low.startswith("gpu-") and len(token) > 4:
+        for gpu in gpus:
+            if gpu.uuid.lower() == low:
+                return gpu
+    pci = _pci(token)
+    if pci is not None:
+        for gpu in gpus:
+            if gpu.busid.lower().startswith(pci):
+                return gpu
+    index = _strtoumax_whole(token)
+    if index is not None and index < len(gpus):
+        return gpus[index]
+    if low.startswith("mig-"):
+        for gpu in gpus:
+            for mig in gpu.migs:
+                if mig.uuid.lower() == low:
+                    return mig
+    pair = _mig_index(token)
+    if pair is not None and pair[0] < len(gpus) and pair[1] < len(gpus[pair[0]].migs):
+        return gpus[pair[0]].migs[pair[1]]
+    return None
+
+
+def select_devices(devices: str | None, gpus: tuple[Gpu, ...]) -> Selection:
+    """Select from ``devices`` (the joined ``--device`` value; None or "" = no flag).
+
+    Raises SelectionError("device error", "<token>: unknown device").  With no
+    GPU on the host nothing is selected and every string is accepted (CLI).
+    """
+    if not devices or not gpus:
+        return Selection()
+    chosen: list[int] = []
+    migs: list[Mig] = []
+    for token in devices.split(","):
+        if not token:
+            continue
+        if token.lower() == "all":
+            for gpu in gpus:
+                if gpu.index not in chosen:
+                    chosen.append(gpu.index)
+            for gpu in gpus:
+                for mig in gpu.migs:
+                    if mig not in migs:
+                        migs.append(mig)
+            return Selection(tuple(chosen), tuple(migs), True)
+        found = _find(token, gpus)
+        if found is None:
+            raise SelectionError("device error", f"{token}: unknown device")
+        if isinstance(found, Mig):
+            if found not in migs:
+                migs.append(found)
+            index = found.gpu
+        else:
+            index = found.index
+        if index not in chosen:
+            chosen.append(index)
+    return Selection(tuple(chosen), tuple(migs), False)
+
+
+def select_mig_caps(kind: str, spec: str, selection: Selection, gpus: tuple[Gpu, ...]) -> tuple[bool, tuple[int, ...]]:
+    """``(all_active, gpu indices)`` for ``--mig-config`` / ``--mig-monitor`` (``kind``).
+
+    Raises SelectionError(f"{kind} error", ...) for a token other than ``all``
+    or for ``all`` with specific MIG devices selected.
+    """
+    active = False
+    for token in spec.split(","):
+        if not token:
+            continue
+        if token.lower() != "all":
+            raise SelectionError(f"{kind} error", f"{token}: only 'all' devices are currently supported")
+        active = True
+    if not active:
+        return False, ()
+    if not selection.all and selection.migs:
+        raise SelectionError(f"{kind} error", f"cannot enable {kind} with specific MIG devices selected")
+    chosen: list[int] = []
+    for index in selection.gpus:
+        if gpus[index].mig_capable and index not in chosen:
+            chosen.append(index)
+    for mig in selection.migs:
+        if gpus[mig.gpu].mig_capable and mig.gpu not in chosen:
+            chosen.append(mig.gpu)
+    return True, tuple(chosen)
+
+
+def parse_imex(channels: str) -> tuple[int, ...]:
+    """Channel ids of the joined ``--imex-channel`` value, in order, duplicates kept.
+
+    Raises SelectionError("error parsing IMEX info", "unsupported IMEX channel value: <token>").
+    """
+    ids: list[int] = []
+    for token in channels.split(","):
+        if not token:
+            continue
+        value = _strtoumax_whole(token)
+        if value is None or value >= _IMEX_LIMIT:
+            raise SelectionError("error parsing IMEX info", f"unsupported IMEX channel value: {token}")
+        ids.append(value)
+    return tuple(ids)

@@ -1,0 +1,201 @@
+"""The parts of the bundle's OCI runtime spec (``config.json``) the hook reads (hook.md §2.2, §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import gocompat, gojson
+from .errors import SpecError
+from .version import Version, VersionError, parse_version
+
+_UINT32 = (0, 0xFFFFFFFF)
+
+
+@dataclass(slots=True, frozen=True)
+class Mount:
+    """One entry of ``mounts`` (only ``source`` and ``destination`` matter to the hook)."""
+
+    destination: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Spec:
+    """The decoded spec.
+
+    ``capabilities`` is the raw decoded ``process.capabilities`` value (None
+    when absent or null); :func:`is_privileged` interprets it.
+    """
+
+    oci_version: str
+    env: tuple[str, ...]
+    capabilities: object
+    root_path: str
+    mounts: tuple[Mount, ...]
+
+    @property
+    def privileged(self) -> bool:
+        return is_privileged(self)
+
+
+def load_spec(path: str) -> Spec:
+    """Read and decode ``path``.
+
+    Raises :class:`SpecError` with the reference's messages: "could not open
+    OCI spec: ...", "could not decode OCI spec: ...", "Version is empty in OCI
+    spec", "Process is empty in OCI spec", "Root is empty in OCI spec".
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise SpecError(f"could not open OCI spec: open {path}: {gocompat.errno_text(exc.errno)}") from None
+    with f:
+        try:
+            data = f.read()
+        except OSError as exc:
+            raise SpecError(
+                f"could not decode OCI spec: read {path}: {gocompat.errno_text(exc.errno)}") from None
+    return parse_spec(data)
+
+
+def parse_spec(data: bytes) -> Spec:
+    """Decode spec bytes; raises :class:`SpecError` (see :func:`load_spec`)."""
+    try:
+        version, process, root, mounts = _decode(data)
+    except gojson.DecodeError as exc:
+        raise SpecError(f"could not decode OCI spec: {exc}") from None
+    if version is None:
+        raise SpecError("Version is empty in OCI spec")
+    if process is None:
+        raise SpecError("Process is empty in OCI spec")
+    if root is None:
+        raise SpecError("Root is empty in OCI spec")
+    env, caps = process
+    return Spec(oci_version=version, env=tuple(env), capabilities=caps, root_path=root, mounts=mounts)
+
+
+def _decode(data: bytes):
+    value = gojson.decode_first(data)
+    if value is None:
+        return None, None, None, ()
+    if not isinstance(value, gojson.Obj):
+        raise gojson.type_error(value, "value", "specs.Spec")
+    f = gojson.fields(value, ("ociversion", "process", "root", "mounts"))
+    version = gojson.as_string_or_none(f.get("ociversion", []), "struct field Spec.ociVersion")
+
+    process = None
+    pobj = gojson.as_struct(f.get("process", []), "struct field Spec.process", "specs.Process")
+    if pobj is not None:
+        pf = gojson.fields(pobj, ("env", "capabilities"))
+        env: list[str] = []
+        for v in pf.get("env", ()):
+            env = gojson.as_string_list(v, "struct field .process.env") or []
+        caps = None
+        for v in pf.get("capabilities", ()):
+            caps = v
+        process = (env, caps)
+
+    root = None
+    robj = gojson.as_struct(f.get("root", []), "struct field Spec.root", "specs.Root")
+    if robj is not None:
+        rf = gojson.fields(robj, ("path",))
+        root = gojson.as_string(rf.get("path", []), "", "struct field .root.path")
+
+    mounts: tuple[Mount, ...] = ()
+    for v in f.get("mounts", ()):
+        mounts = _mounts(v)
+    return version, process, root, mounts
+
+
+_MOUNT_FIELDS = ("destination", "type", "source", "options", "uidmappings", "gidmappings")
+
+
+def _mounts(value) -> tuple[Mount, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or isinstance(value, gojson.Obj):
+        raise gojson.type_error(value, "struct field Spec.mounts", "[]specs.Mount")
+    out = []
+    for item in value:
+        if item is None:
+            out.append(Mount())
+            continue
+        if not isinstance(item, gojson.Obj):
+            raise gojson.type_error(item, "struct field Spec.mounts", "specs.Mount")
+        mf = gojson.fields(item, _MOUNT_FIELDS)
+        dest = gojson.as_string(mf.get("destination", []), "", "struct field Mount.mounts.destination")
+        gojson.as_string(mf.get("type", []), "", "struct field Mount.mounts.type")
+        source = gojson.as_string(mf.get("source", []), "", "struct field Mount.mounts.source")
+        for v in mf.get("options", ()):
+            gojson.as_string_list(v, "struct field Mount.mounts.options")
+        for key in ("uidmappings", "gidmappings"):
+            for v in mf.get(key, ()):
+                _id_mappings(v)
+        out.append(Mount(destination=dest, source=source))
+    return tuple(out)
+
+
+def _id_mappings(value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or isinstance(value, gojson.Obj):
+        raise gojson.type_error(value, "struct field Mount.mounts.uidMappings", "[]specs.LinuxIDMapping")
+    for item in value:
+        if item is None:
+            continue
+        if not isinstance(item, gojson.Obj):
+            raise gojson.type_error(item, "struct field Mount.mounts.uidMappings", "specs.LinuxIDMapping")
+        for key, vals in gojson.fields(item, ("containerid", "hostid", "size")).items():
+            for v in vals:
+                if v is not None:
+                    gojson.as_int(v, f"struct field LinuxIDMapping.{key}", "uint32", *_UINT32)
+
+
+# --- privileged detection (hook.md §3) --------------------------------------
+
+_RC1 = Version(1, 0, 0, "rc1")
+_RC5 = Version(1, 0, 0, "rc5")
+
+
+def uses_list_capabilities(oci_version: str) -> bool:
+    """True when ``ociVersion`` selects the rc1..rc4 list layout of ``process.capabilities``."""
+    try:
+        v = parse_version(oci_version)
+    except VersionError:
+        return False
+    return v.compare(_RC1) >= 0 and v.compare(_RC5) < 0
+
+
+_CAP_FIELDS = ("bounding", "effective", "inheritable", "permitted", "ambient")
+
+
+def capability_list(spec: Spec) -> list[str]:
+    """The capability list the reference tests for ``CAP_SYS_ADMIN``.
+
+    Raises :class:`SpecError` ("could not decode Process.Capabilities in OCI
+    spec: ...") when the value has the wrong shape for the spec's version.
+    """
+    caps = spec.capabilities
+    if caps is None:
+        return []
+    try:
+        if uses_list_capabilities(spec.oci_version):
+            if isinstance(caps, gojson.Obj):
+                raise gojson.type_error(caps, "value", "[]string")
+            return gojson.as_string_list(caps, "value") or []
+        if not isinstance(caps, gojson.Obj):
+            raise gojson.type_error(caps, "value", "specs.LinuxCapabilities")
+        bounding: list[str] = []
+        for key, values in gojson.fields(caps, _CAP_FIELDS).items():
+            for v in values:
+                lst = gojson.as_string_list(v, f"struct field LinuxCapabilities.{key}") or []
+                if key == "bounding":
+                    bounding = lst
+        return bounding
+    except gojson.DecodeError as exc:
+        raise SpecError(f"could not decode Process.Capabilities in OCI spec: {exc}") from None
+
+
+def is_privileged(spec: Spec) -> bool:
+    """True iff the capability list holds the exact string ``CAP_SYS_ADMIN`` (hook.md §3)."""
+    return "CAP_SYS_ADMIN" in capability_list(spec)

@@ -1,0 +1,60 @@
+"""The OCI container state the runtime writes on the hook's stdin (hook.md §2.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import gocompat, gojson
+from .errors import StateError
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+@dataclass(slots=True, frozen=True)
+class HookState:
+    """The fields of the state the hook uses.
+
+    ``pid`` is as given (may be negative); ``bundle`` is the ``bundle`` field,
+    or ``bundlePath`` when ``bundle`` is empty.
+    """
+
+    pid: int = 0
+    bundle: str = ""
+
+    @property
+    def cli_pid(self) -> int:
+        """The pid as the reference prints it: unsigned 64-bit two's complement."""
+        return self.pid & 0xFFFFFFFFFFFFFFFF
+
+    @property
+    def spec_path(self) -> str:
+        """Go ``path.Join(bundle, "config.json")``."""
+        return gocompat.join(self.bundle, "config.json")
+
+
+def parse_state(data: bytes) -> HookState:
+    """Decode the state from stdin bytes.
+
+    Raises :class:`StateError` ("could not decode container state: ...").
+    """
+    try:
+        return _decode(data)
+    except gojson.DecodeError as exc:
+        raise StateError(f"could not decode container state: {exc}") from None
+
+
+def _decode(data: bytes) -> HookState:
+    value = gojson.decode_first(data)
+    if value is None:
+        return HookState()
+    if not isinstance(value, gojson.Obj):
+        raise gojson.type_error(value, "value", "main.HookState")
+    f = gojson.fields(value, ("pid", "bundle", "bundlepath"))
+    pid = 0
+    for v in f.get("pid", ()):
+        if v is None:
+            continue
+        pid = gojson.as_int(v, "struct field HookState.pid", "int", *_INT64)
+    bundle = gojson.as_string(f.get("bundle", []), "", "struct field HookState.bundle")
+    bundle_path = gojson.as_string(f.get("bundlepath", []), "", "struct field HookState.bundlePath")
+    return HookState(pid=pid, bundle=bundle or bundle_path)

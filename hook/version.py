@@ -1,0 +1,97 @@
+"""Lenient semantic versions (Masterminds semver v3 "coerce" rules, hook.md §3.1-§3.2).
+
+Used for ``ociVersion`` (capabilities layout) and ``CUDA_VERSION`` (legacy requirement).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SEMVER = re.compile(
+    r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?"
+    r"(?:-([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
+    r"(?:\+([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
+)
+
+
+class VersionError(ValueError):
+    """A version string that Masterminds semver (coerce mode) rejects; ``str()`` is its message."""
+
+
+@dataclass(slots=True, frozen=True, order=False)
+class Version:
+    """A lenient semantic version (hook.md §3.1)."""
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: str = ""
+
+    def _key(self):
+        return (self.major, self.minor, self.patch)
+
+    def compare(self, other: Version) -> int:
+        """-1, 0 or 1 per hook.md §3.2 (metadata ignored)."""
+        a, b = self._key(), other._key()
+        if a != b:
+            return -1 if a < b else 1
+        return _compare_prerelease(self.prerelease, other.prerelease)
+
+
+def parse_version(text: str) -> Version:
+    """Parse like Masterminds ``semver.NewVersion``; raises :class:`VersionError`."""
+    if len(text.encode("utf-8", "surrogatepass")) > 256:
+        raise VersionError("version string is too long (max 256 bytes)")
+    m = _SEMVER.fullmatch(text)
+    if m is None or not text.isascii():
+        raise VersionError("invalid semantic version")
+    nums = []
+    for part in m.group(1, 2, 3):
+        if part is None:
+            nums.append(0)
+            continue
+        n = int(part)
+        if n > 0xFFFFFFFFFFFFFFFF:
+            raise VersionError(f'error parsing version segment: strconv.ParseUint: parsing "{part}": value out of range')
+        nums.append(n)
+    pre = m.group(4) or ""
+    if pre:
+        for ident in pre.split("."):
+            if ident.isdigit() and len(ident) > 1 and ident[0] == "0":
+                raise VersionError("version segment starts with 0")
+    return Version(nums[0], nums[1], nums[2], pre)
+
+
+def _compare_prerelease(a: str, b: str) -> int:
+    if a == b:
+        return 0
+    if not a:
+        return 1
+    if not b:
+        return -1
+    pa, pb = a.split("."), b.split(".")
+    for i in range(max(len(pa), len(pb))):
+        x = pa[i] if i < len(pa) else ""
+        y = pb[i] if i < len(pb) else ""
+        c = _compare_ident(x, y)
+        if c:
+            return c
+    return 0
+
+
+def _compare_ident(x: str, y: str) -> int:
+    if x == y:
+        return 0
+    if not x:  # a missing identifier is the smallest
+        return -1
+    if not y:
+        return 1
+    xd, yd = x.isdigit(), y.isdigit()
+    if xd and yd:
+        return (int(x) > int(y)) - (int(x) < int(y))
+    if xd:
+        return -1
+    if yd:
+        return 1
+    return (x > y) - (x < y)
