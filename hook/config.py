@@ -174,16 +174,16 @@ def load(location: Location) -> HookConfig:
         if location.required:
             raise ConfigError(_PREFIX + "couldn't open required configuration file: file does not exist") from None
         return HookConfig()
-    except OSError:
+    except (OSError, ValueError):
         pass  # let open() report it
     try:
         with open(location.path, "rb") as f:
             data = f.read()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         op = "read" if isinstance(exc, IsADirectoryError) else "open"
         raise ConfigError(
             _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
-            f"{op} {location.path}: {gocompat.errno_text(exc.errno)}") from None
+            f"{op} {location.path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
     return parse(data, path=location.path)
 
 

@@ -115,7 +115,7 @@ _ERRNO_TEXT = {
 def errno_text(err: int | None) -> str:
     """Go's spelling of an errno: the C text with a lower-case first letter."""
     if err is None:
-        return "unknown error"
+        return "invalid argument"
     text = _ERRNO_TEXT.get(err)
     if text is None:
         text = os.strerror(err)

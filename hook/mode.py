@@ -113,7 +113,7 @@ def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) 
     dxcore = platform.has_dxcore()
     tegra = platform.has_tegra_files()
     nvml = platform.has_nvml()
-    igpu = platform.has_integrated_gpu() if nvml else False
+    igpu = platform.has_integrated_gpu()  # needs NVML: the real probe is false without it
     if dxcore:
         mode, why = "legacy", "auto: WSL (libdxcore.so loads)"
     elif (tegra and not nvml) or igpu:

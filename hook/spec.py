@@ -45,16 +45,24 @@ def load_spec(path: str) -> Spec:
     OCI spec: ...", "could not decode OCI spec: ...", "Version is empty in OCI
     spec", "Process is empty in OCI spec", "Root is empty in OCI spec".
     """
+    import os
+
     try:
-        f = open(path, "rb")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"could not open OCI spec: open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
     except OSError as exc:
-        raise SpecError(f"could not open OCI spec: open {path}: {gocompat.errno_text(exc.errno)}") from None
-    with f:
-        try:
-            data = f.read()
-        except OSError as exc:
-            raise SpecError(
-                f"could not decode OCI spec: read {path}: {gocompat.errno_text(exc.errno)}") from None
+        raise SpecError(f"could not decode OCI spec: read {path}: {gocompat.errno_text(exc.errno)}") from None
+    finally:
+        os.close(fd)
     return parse_spec(data)
 
 

@@ -64,7 +64,9 @@ def _strtoumax_whole(token: str) -> int | None:
     m = re.fullmatch(r"[" + _C_SPACE + r"]*([+-]?)([0-9]+)", token)
     if m is None:
         return None
-    value = min(int(m.group(2)), _UINTMAX - 1)
+    value = int(m.group(2))
+    if value >= _UINTMAX:
+        return _UINTMAX - 1  # ERANGE: UINTMAX_MAX whatever the sign
     return (_UINTMAX - value) % _UINTMAX if m.group(1) == "-" else value
 
 

@@ -1,0 +1,58 @@
+"""In-process GPU injection through libnvidia-container (issue 3).
+
+The API the hook calls (docs/injector.md):
+
+* :func:`reproduce_blocker` — why the library path cannot reproduce a plan exactly (None if it can);
+* :func:`find_library` — where the library would be loaded from, without loading it;
+* :func:`inject` — load the library and do what ``nvidia-container-cli configure`` does.
+
+Importing this package loads neither cffi nor the library; :func:`inject`
+imports the generated ``_nvc_ffi_*`` modules (``_cffi_backend`` only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..plan import Plan
+
+__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "find_library", "inject"]
+
+
+class LibraryUnavailable(Exception):
+    """libnvidia-container.so.1 (or its generated cffi module) cannot be loaded, or its version is unsupported."""
+
+
+class InjectionError(Exception):
+    """The injection failed; ``str()`` is the one-line message for the user (exit status 1)."""
+
+
+def reproduce_blocker(plan: Plan) -> str | None:
+    """Why the library path cannot reproduce ``plan`` exactly (e.g. no-pivot), or None.  Raises nothing."""
+    from .request import reproduce_blocker as _blocker
+    return _blocker(plan)
+
+
+def find_library(library_path: str | None, root: str) -> str | None:
+    """The library file :func:`inject` would try first (explicit path, else under ``root``, else host dirs), or None."""
+    from .binding import find_library as _find
+    return _find(library_path, root)
+
+
+def inject(plan: Plan, *, library_path: str | None, root: str) -> None:
+    """Perform the whole ``configure`` sequence for ``plan`` through the library.
+
+    ``library_path``: explicit library file; else it is searched under ``root``
+    (``nvidia-container-cli.root``) first, then by the dynamic loader.
+    Raises LibraryUnavailable if it cannot be loaded, InjectionError for
+    refused inputs, library errors (``nvc_error``) and failed requirements.
+    """
+    from .binding import load
+    from .injector import configure
+
+    library = load(library_path, root)
+    try:
+        configure(plan, library)
+    finally:
+        library.close()

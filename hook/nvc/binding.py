@@ -1,0 +1,132 @@
+"""Loading libnvidia-container.so.1 through the generated out-of-line cffi modules.
+
+The modules ``hook.nvc._nvc_ffi_<variant>`` are written by
+``native/build_ffi.py`` at build time and need only ``_cffi_backend``.  The
+library's version (``nvc_version()``) and a symbol probe choose the struct
+layout variant:
+
+* ``115``: ``nvc_imex_channel_mount`` exported (>= 1.15: 40-byte ``nvc_config`` with ``imex``);
+* ``105``: no IMEX symbol, version >= 1.5 (``nvc_driver_info.firmwares``);
+* ``101``: 1.1 - 1.4;
+
+versions before 1.1 (no MIG members) and other majors are refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from . import LibraryUnavailable
+
+LIB_NAME = "libnvidia-container.so.1"
+# Directories searched under the driver root (nvidia-container-cli.root), then on the host.
+LIB_DIRS: tuple[str, ...] = (
+    "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
+)
+MIN_VERSION = (1, 1, 0)
+
+
+@dataclass(slots=True)
+class Library:
+    """A loaded library: the cffi ``ffi`` of its layout, the ``lib`` handle and what was detected."""
+
+    ffi: Any
+    lib: Any
+    path: str
+    version: tuple[int, int, int]
+    version_string: str
+    variant: int
+    has_imex: bool
+    handles: list[tuple[Any, Any]]  # (ffi, lib) pairs to dlclose
+
+    def close(self) -> None:
+        """dlclose every handle (after nvc_shutdown and the frees).  Raises nothing."""
+        while self.handles:
+            ffi, lib = self.handles.pop()
+            try:
+                ffi.dlclose(lib)
+            except Exception:  # already closed: nothing to do
+                pass
+
+    def error(self, ctx: Any) -> str:
+        """``nvc_error(ctx)`` as one line (``unknown error`` when the library set none)."""
+        msg = self.lib.nvc_error(ctx)
+        if msg == self.ffi.NULL:
+            return "unknown error"
+        text = self.ffi.string(msg).decode("utf-8", "replace")
+        return " ".join(text.splitlines()) or "unknown error"
+
+
+def candidates(library_path: str | None, root: str) -> list[str]:
+    """Paths to try, in order: the explicit path only; else under ``root`` (when not ``/``), then the host dirs."""
+    if library_path:
+        return [library_path]
+    out: list[str] = []
+    if root and root.rstrip("/"):
+        out += [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
+    out += [os.path.join("/", d, LIB_NAME) for d in LIB_DIRS]
+    return out
+
+
+def find_library(library_path: str | None, root: str) -> str | None:
+    """The first existing candidate file (see :func:`candidates`), or None.  Loads nothing."""
+    for path in candidates(library_path, root):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _ffi(variant: int) -> Any:
+    try:
+        return importlib.import_module(f"hook.nvc._nvc_ffi_{variant}").ffi
+    except ImportError as exc:
+        raise LibraryUnavailable(f"the cffi module for {LIB_NAME} is not built (run ./build.sh native): {exc}") from None
+
+
+def choose_variant(version: tuple[int, int, int], has_imex: bool) -> int:
+    """Layout variant for a library ``version``; raises LibraryUnavailable when unsupported."""
+    if version[0] != 1 or version < MIN_VERSION:
+        raise LibraryUnavailable(f"{LIB_NAME} version {'.'.join(map(str, version))} is not supported (need 1.x >= 1.1.0)")
+    if has_imex:
+        return 115
+    return 105 if version >= (1, 5, 0) else 101
+
+
+def load(library_path: str | None, root: str) -> Library:
+    """Load the library (explicit path; else under ``root``; else the dynamic loader's search).
+
+    Raises LibraryUnavailable when no candidate loads or the version is unsupported.
+    """
+    boot = _ffi(115)
+    paths = [p for p in candidates(library_path, root) if library_path or os.path.isfile(p)]
+    if not library_path:
+        paths.append(LIB_NAME)  # the default loader path (LD_LIBRARY_PATH, ld.so.cache)
+    errors: list[str] = []
+    for path in paths:
+        try:
+            handle = boot.dlopen(path)
+        except OSError as exc:
+            errors.append(str(exc))
+            continue
+        v = handle.nvc_version()
+        version = (int(v.major), int(v.minor), int(v.patch))
+        text = boot.string(v.string).decode("utf-8", "replace") if v.string != boot.NULL else ".".join(map(str, version))
+        try:
+            handle.nvc_imex_channel_mount
+            has_imex = True
+        except (AttributeError, boot.error):  # cffi raises ffi.error for a missing symbol
+            has_imex = False
+        try:
+            variant = choose_variant(version, has_imex)
+            ffi = boot if variant == 115 else _ffi(variant)
+            lib = handle if variant == 115 else ffi.dlopen(path)
+        except BaseException:
+            boot.dlclose(handle)
+            raise
+        handles = [(boot, handle)] if variant == 115 else [(boot, handle), (ffi, lib)]
+        return Library(ffi, lib, path, version, text, variant, has_imex, handles)
+    detail = errors[-1] if errors else f"{LIB_NAME}: not found"
+    raise LibraryUnavailable(f"cannot load {LIB_NAME}: {detail}")

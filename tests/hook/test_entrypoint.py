@@ -1,0 +1,194 @@
+"""The entry point end to end, in-process: subcommands, prestart scenarios (hook.md §11.15), explain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hook import main as hook_main
+from hook.flags import USAGE
+
+from conftest import ROOT
+from harness import gpu_spec, run, state, write_bundle
+
+CLI = "/opt/test/nvidia-container-cli"
+SKIP = f'[nvidia-container-cli]\npath = "{CLI}"\n[nvidia-container-runtime-hook]\nskip-mode-detection = true\n'
+BASE = ["--load-kmods", "configure", "--cuda-compat-mode=ldconfig"]
+
+
+def prestart(tmp_path, monkeypatch, capsys, env, config=SKIP, args=("prestart",), **spec_kw):
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(env, **spec_kw), config)
+    return run([*lead, *args], state(bundle), monkeypatch, capsys, cwd=bundle), bundle
+
+
+def configure_args(outcome) -> list[str]:
+    assert outcome.cmd is not None, outcome.stderr
+    args = list(outcome.cmd.argv[1:])
+    assert args[:3] == BASE and args[3].startswith("--ldconfig=@/sbin/ldconfig")
+    return args[4:]
+
+
+@pytest.mark.parametrize("args,rc,stream,text", [
+    (["poststart"], 0, "err", ""), (["poststop"], 0, "err", ""),
+    (["-version"], 0, "out", "NVIDIA Container Runtime Hook version 1.20.0\n"),
+    (["-version", "foo"], 0, "out", "NVIDIA Container Runtime Hook version 1.20.0\n"),
+    (["-h"], 0, "err", USAGE), ([], 2, "err", USAGE), (["create"], 2, "err", USAGE),
+    (["PRESTART"], 2, "err", USAGE), (["-x"], 2, "err", "flag provided but not defined: -x\n" + USAGE),
+])
+def test_subcommands(args, rc, stream, text, monkeypatch, capsys):
+    out = run(args, b"", monkeypatch, capsys)
+    assert out.rc == rc
+    assert (out.stdout if stream == "out" else out.stderr) == text
+
+
+def test_gpu_prestart_B01(tmp_path, monkeypatch, capsys):
+    out, bundle = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=all"])
+    assert configure_args(out) == ["--device=all", "--compute", "--utility", "--pid=42", f"{bundle}/rootfs"]
+    assert out.cmd.path == CLI and out.stderr == ""
+
+
+def test_non_gpu_container_is_a_noop(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["PATH=/bin"], config=None)
+    assert (out.rc, out.cmd, out.stderr) == (0, None, "")
+
+
+@pytest.mark.parametrize("env,expected", [
+    (["NVIDIA_VISIBLE_DEVICES=0,1,0"], ["--device=0,1", "--compute", "--utility"]),
+    (["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_DRIVER_CAPABILITIES=,"], ["--device=0"]),
+    (["CUDA_VERSION=10.0", "NVIDIA_DRIVER_CAPABILITIES= "], ["--device=all", "--require=cuda>=10.0"]),
+    (["CUDA_VERSION=11.0", "NVIDIA_REQUIRE_CUDA="],
+     ["--device=all", "--compat32", "--compute", "--display", "--graphics", "--ngx", "--utility", "--video",
+      "--require=", "--require=cuda>=11.0"]),
+    (["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_IMEX_CHANNELS=3,4"], ["--device=0", "--imex-channel=3,4", "--compute",
+                                                                "--utility"]),
+])
+def test_prestart_scenarios(env, expected, tmp_path, monkeypatch, capsys):
+    out, bundle = prestart(tmp_path, monkeypatch, capsys, env)
+    assert configure_args(out) == [*expected, "--pid=42", f"{bundle}/rootfs"]
+
+
+def test_auto_mode_announces_legacy_B76(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    assert out.cmd is not None and out.stderr == "Auto-detected mode as 'legacy'\n"
+
+
+def test_cdi_request_is_refused_in_auto_mode_B77(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    assert out.rc == 1 and out.cmd is None
+    assert out.stderr == ("Auto-detected mode as 'cdi'\ninvoking the NVIDIA Container Runtime Hook directly "
+                          "(e.g. specifying the docker --gpus flag) is not supported. Please use the NVIDIA "
+                          "Container Runtime (e.g. specify the --runtime=nvidia flag) instead\n")
+
+
+def test_one_letter_cdi_vendor_in_auto_mode_B85(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=a/b=c"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    assert out.rc == 1 and out.cmd is None
+    first, second = out.stderr.splitlines()
+    assert first == "Auto-detected mode as ''"
+    assert "runtime error: slice bounds out of range [1:0]" in second
+
+
+def test_debug_flag_B88(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=0"],
+                      config=SKIP.replace("[nvidia-container-runtime-hook]", 'debug = "/var/log/x.log"\n'
+                                          "[nvidia-container-runtime-hook]"), args=("-debug", "prestart"))
+    assert out.cmd.argv[1:3] == ("--load-kmods", "--debug=/dev/stderr")
+
+
+def test_debug_prints_a_traceback_only_with_debug(tmp_path, monkeypatch, capsys):
+    env = ["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_DRIVER_CAPABILITIES=foo"]
+    out, _ = prestart(tmp_path, monkeypatch, capsys, env)
+    assert out.rc == 1 and out.stderr == "unsupported capabilities found in 'foo' (allowed '')\n"
+    out, _ = prestart(tmp_path, monkeypatch, capsys, env, args=("-debug", "prestart"))
+    assert out.rc == 1 and out.stderr.startswith("unsupported capabilities found in 'foo' (allowed '')\nTraceback")
+
+
+def test_warnings_use_logrus_format(tmp_path, monkeypatch, capsys):
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=0"],
+                      config="accept-nvidia-visible-devices-envvar-when-unprivileged = false\n" + SKIP)
+    assert out.rc == 0 and out.cmd is None
+    line = out.stderr.strip()
+    assert line.startswith('time="') and line.endswith(
+        ' level=warning msg="Ignoring devices requested by environment variable(s) in unprivileged container: '
+        '[NVIDIA_VISIBLE_DEVICES]"')
+
+
+def test_rootfs_relative_to_cwd_B98(tmp_path, monkeypatch, capsys):
+    out, bundle = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=0"], root="a/../b/./c/")
+    assert out.cmd.argv[-1] == f"{bundle}/b/c"
+
+
+def test_hooks_json(monkeypatch, capsys):
+    out = run(["hooks-json", "--hook-path", "/opt/nvidia/toolkit/nvidia-container-runtime-hook"], b"",
+              monkeypatch, capsys)
+    assert out.rc == 0
+    doc = json.loads(out.stdout)
+    assert doc["hook"] == {"path": "/opt/nvidia/toolkit/nvidia-container-runtime-hook",
+                           "args": ["nvidia-container-runtime-hook", "prestart"],
+                           "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:"
+                                   "/opt/nvidia/toolkit"]}
+    out = run(["hooks-json"], b"", monkeypatch, capsys)
+    assert out.stdout == (ROOT / "tests" / "hook" / "data" / "oci-nvidia-hook.json").read_text()
+    out = run(["hooks-json", "--hook-path", "relative"], b"", monkeypatch, capsys)
+    assert out.rc == 2 and out.stderr == "hooks-json: the hook path must be absolute: 'relative'\n"
+
+
+def test_explain_text_and_json(tmp_path, monkeypatch, capsys):
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=1", "NVIDIA_REQUIRE_ARCH=arch>=8.0"]),
+                        f'nvidia-container-cli.path = "{CLI}"\n')
+    out = run([*lead, "explain", "--bundle", str(bundle), "--pid", "7", "--json"], b"", monkeypatch, capsys)
+    assert out.rc == 0 and out.cmd is None
+    r = json.loads(out.stdout)
+    assert (r["outcome"], r["devices"], r["capabilities"], r["requirements"]) == (
+        "inject", ["1"], ["compute", "utility"], ["arch>=8.0"])
+    assert r["command"][0] == CLI and r["command"][-2:] == ["--pid=7", f"{bundle}/rootfs"]
+    assert {"topic": "devices", "why": "from NVIDIA_VISIBLE_DEVICES='1' (unprivileged, accepted: "
+            "accept-nvidia-visible-devices-envvar-when-unprivileged = true)"} in r["reasons"]
+    assert r["injector"] == {"kind": "cli", "why": "injector = 'cli'"}
+    out = run([*lead, "explain", str(bundle / "config.json")], b"", monkeypatch, capsys)
+    assert "devices:       1\n" in out.stdout and "outcome:       prestart injects the GPUs above" in out.stdout
+
+
+def test_explain_says_why_a_request_is_ignored(tmp_path, monkeypatch, capsys):
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=all"]),
+                        "accept-nvidia-visible-devices-envvar-when-unprivileged = false\n")
+    out = run([*lead, "explain", "--bundle", str(bundle)], b"", monkeypatch, capsys)
+    assert out.rc == 0
+    assert ("devices: request by environment (NVIDIA_VISIBLE_DEVICES='all') ignored: the container is "
+            "unprivileged and accept-nvidia-visible-devices-envvar-when-unprivileged = false") in out.stdout
+    assert "outcome:       not a GPU container: prestart exits 0 and changes nothing" in out.stdout
+
+
+def test_explain_reports_errors(tmp_path, monkeypatch, capsys):
+    bundle = tmp_path / "b"
+    write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_DRIVER_CAPABILITIES=foo"]))
+    out = run(["explain", "--bundle", str(bundle)], b"", monkeypatch, capsys)
+    assert out.rc == 1
+    assert "outcome:       prestart fails (exit 1): unsupported capabilities found in 'foo' (allowed '')" \
+        in out.stdout
+    out = run(["explain", "--frobnicate"], b"", monkeypatch, capsys)
+    assert out.rc == 2 and out.stderr.startswith("explain: unknown option '--frobnicate'")
+
+
+def test_non_gpu_path_imports_only_what_it_needs(tmp_path):
+    """The no-op path must not load the GPU-path modules (checked with -X importtime)."""
+    bundle = tmp_path / "b"
+    write_bundle(bundle, gpu_spec(["PATH=/bin"]))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "hook", "prestart"], input=state(bundle),
+                          capture_output=True, cwd=bundle, env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": "/x"})
+    assert proc.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "hook.spec" in imported  # the measurement works
+    for heavy in ("ctypes", "hook.cli", "hook.mode", "hook.injector", "hook.explain", "hook.nvc", "cffi",
+                  "_cffi_backend", "orjson", "tomllib", "tomlkit", "semver", "subprocess", "signal", "traceback"):
+        assert heavy not in imported, heavy

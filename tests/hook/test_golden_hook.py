@@ -1,0 +1,23 @@
+"""The golden hook corpus (spec_fixtures/hook, a copy of ../shared/golden/hook) against .venv/bin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import check_hook
+from conftest import FIXTURES
+
+CASES = sorted(p for p in (FIXTURES / "hook").iterdir() if (p / "expected.json").exists())
+
+
+def test_corpus_is_present():
+    assert len(CASES) >= 397
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_case(case, hook_bin):
+    expected = json.loads((case / "expected.json").read_text())
+    observed = check_hook.run_case([str(hook_bin)], case)
+    assert check_hook.compare(expected, observed) == []
