@@ -9,10 +9,10 @@ key of the schema, unknown keys ignored) and validates it.  Errors are
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from .errors import ConfigError
 from .log import go_quote
+from .values import REQUIRED, Factory, Value
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
 ALL_CAPS_TEXT = "compat32,compute,display,graphics,ngx,utility,video"
@@ -62,8 +62,7 @@ _SCHEMA: dict = {
 }
 
 
-@dataclass(slots=True)
-class HookConfig:
+class HookConfig(Value):
     """The settings the hook acts on, with the reference's defaults (hook.md §9.3).
 
     ``user`` is None until :func:`default_user` is consulted (it reads
@@ -71,32 +70,61 @@ class HookConfig:
     ``sources`` maps each key that came from the file to True (for ``explain``).
     """
 
-    disable_require: bool = False
-    swarm_resource: str = ""
-    accept_envvar_unprivileged: bool = True
-    accept_volume_mounts: bool = False
-    supported_driver_capabilities: str = ALL_CAPS_TEXT
-    cli_root: str = ""
-    cli_path: str = ""
-    cli_environment: tuple[str, ...] = ()
-    cli_debug: str = ""
-    cli_ldcache: str = ""
-    cli_load_kmods: bool = True
-    cli_no_pivot: bool = False
-    cli_no_cgroups: bool = False
-    cli_user: str | None = None
-    cli_ldconfig: str = "@/sbin/ldconfig"
-    mode: str = "auto"
-    cuda_compat_mode: str = "ldconfig"
-    skip_mode_detection: bool = False
-    injector: str = "cli"
-    library_path: str = ""
-    allow_cuda_compat_libs_from_container: bool = False
-    allow_ldconfig_from_container: bool = False
-    disable_imex_channel_creation: bool = False
-    ignore_imex_channel_requests: bool = False
-    path: str | None = None
-    sources: dict[str, bool] = field(default_factory=dict)
+    disable_require: bool
+    swarm_resource: str
+    accept_envvar_unprivileged: bool
+    accept_volume_mounts: bool
+    supported_driver_capabilities: str
+    cli_root: str
+    cli_path: str
+    cli_environment: tuple[str, ...]
+    cli_debug: str
+    cli_ldcache: str
+    cli_load_kmods: bool
+    cli_no_pivot: bool
+    cli_no_cgroups: bool
+    cli_user: str | None
+    cli_ldconfig: str
+    mode: str
+    cuda_compat_mode: str
+    skip_mode_detection: bool
+    injector: str
+    library_path: str
+    allow_cuda_compat_libs_from_container: bool
+    allow_ldconfig_from_container: bool
+    disable_imex_channel_creation: bool
+    ignore_imex_channel_requests: bool
+    path: str | None
+    sources: dict[str, bool]
+    _defaults = {
+        "disable_require": False,
+        "swarm_resource": "",
+        "accept_envvar_unprivileged": True,
+        "accept_volume_mounts": False,
+        "supported_driver_capabilities": ALL_CAPS_TEXT,
+        "cli_root": "",
+        "cli_path": "",
+        "cli_environment": (),
+        "cli_debug": "",
+        "cli_ldcache": "",
+        "cli_load_kmods": True,
+        "cli_no_pivot": False,
+        "cli_no_cgroups": False,
+        "cli_user": None,
+        "cli_ldconfig": "@/sbin/ldconfig",
+        "mode": "auto",
+        "cuda_compat_mode": "ldconfig",
+        "skip_mode_detection": False,
+        "injector": "cli",
+        "library_path": "",
+        "allow_cuda_compat_libs_from_container": False,
+        "allow_ldconfig_from_container": False,
+        "disable_imex_channel_creation": False,
+        "ignore_imex_channel_requests": False,
+        "path": None,
+        "sources": Factory(dict),
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def supported_caps(self) -> frozenset[str]:
@@ -139,13 +167,18 @@ _ATTRS = {
 }
 
 
-@dataclass(slots=True, frozen=True)
-class Location:
+class Location(Value):
     """Which config file to read, and whether its absence is an error."""
 
     path: str
     required: bool
     source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "default"
+    _defaults = {
+        "path": REQUIRED,
+        "required": REQUIRED,
+        "source": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
 
 def locate(flag_value: str, environ) -> Location:
@@ -189,17 +222,21 @@ def load(location: Location) -> HookConfig:
 
 def parse(data: bytes, path: str | None = None) -> HookConfig:
     """Parse config bytes (see :func:`load`); raises :class:`ConfigError`."""
-    import tomllib
+    from . import minitoml
 
     text = data.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        tree = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
-            f"{exc}") from None
+        tree = minitoml.loads(text)
+    except minitoml.Unsupported:
+        import tomllib
+        try:
+            tree = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
+                f"{exc}") from None
     cfg = HookConfig(path=path)
     try:
         _apply(tree, _SCHEMA, (), cfg)

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 from .errors import HookError, UsageError
+from .values import REQUIRED, Value
 
 
-@dataclass(slots=True, frozen=True)
-class Request:
+class Request(Value):
     """The parsed ``explain`` arguments."""
 
     spec_path: str
     as_json: bool
     pid: int
+    _defaults = {
+        "spec_path": REQUIRED,
+        "as_json": REQUIRED,
+        "pid": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
 
 def parse_args(args: tuple[str, ...]) -> Request:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import UsageError
+from .values import Value
 
 USAGE = """Usage of nvidia-container-runtime-hook:
   -config string
@@ -35,14 +34,20 @@ class HelpRequested(Exception):
     """``-h``/``-help``: print the usage and exit 0."""
 
 
-@dataclass(slots=True, frozen=True)
-class Invocation:
+class Invocation(Value):
     """The parsed command line: flag values and the positional arguments (command first)."""
 
-    debug: bool = False
-    version: bool = False
-    config: str = ""
-    args: tuple[str, ...] = ()
+    debug: bool
+    version: bool
+    config: str
+    args: tuple[str, ...]
+    _defaults = {
+        "debug": False,
+        "version": False,
+        "config": "",
+        "args": (),
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def command(self) -> str | None:

@@ -14,8 +14,6 @@ The typed accessors raise :class:`DecodeError` with Go-like wording.
 
 from __future__ import annotations
 
-import json
-
 _WS = " \t\n\r"
 
 
@@ -39,12 +37,32 @@ def _reject_constant(name: str):
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=Obj,
-    parse_int=Number,
-    parse_float=Number,
-    parse_constant=_reject_constant,
-)
+class _Context:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``, without importing ``json``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = Obj
+    parse_int = Number
+    parse_float = Number
+    parse_constant = staticmethod(_reject_constant)
+
+
+_scan = None
+
+
+def _scanner():
+    """The C scanner of ``_json`` (importing the ``json`` package would import ``re``)."""
+    global _scan
+    if _scan is None:
+        try:
+            from _json import make_scanner
+            _scan = make_scanner(_Context())
+        except ImportError:  # a Python without _json
+            import json
+            _scan = json.JSONDecoder(object_pairs_hook=Obj, parse_int=Number, parse_float=Number,
+                                     parse_constant=_reject_constant).scan_once
+    return _scan
 
 
 def decode_first(data: bytes):
@@ -61,22 +79,27 @@ def decode_first(data: bytes):
     if i == n:
         raise DecodeError("EOF")
     try:
-        value, _ = _DECODER.raw_decode(text, i)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= n or _truncated(text, exc):
+        try:
+            value, _ = _scanner()(text, i)
+        except SystemError:
+            # The C scanner reports syntax errors with json.decoder.JSONDecodeError, which it
+            # cannot import itself: import it (error path only) and scan again.
+            import json.decoder  # noqa: F401
+            value, _ = _scanner()(text, i)
+    except StopIteration as exc:
+        if exc.value >= n:
             raise DecodeError("unexpected EOF") from None
-        ch = text[exc.pos] if exc.pos < n else ""
-        raise DecodeError(f"invalid character {ch!r} ({exc.msg})") from None
-    except ValueError as exc:
-        raise DecodeError(str(exc)) from None
+        raise DecodeError(f"invalid character {text[exc.value]!r} looking for beginning of value") from None
     except RecursionError:
         raise DecodeError("exceeded max depth") from None
+    except ValueError as exc:  # json.JSONDecodeError (has .pos), or a rejected constant
+        pos = getattr(exc, "pos", None)
+        if pos is None:
+            raise DecodeError(str(exc)) from None
+        if pos >= n or text[pos:].strip(_WS) == "" or str(exc).startswith("Unterminated string"):
+            raise DecodeError("unexpected EOF") from None
+        raise DecodeError(f"invalid character {text[pos]!r} ({getattr(exc, 'msg', exc)})") from None
     return value
-
-
-def _truncated(text: str, exc: json.JSONDecodeError) -> bool:
-    rest = text[exc.pos:]
-    return rest.strip(_WS) == "" or exc.msg.startswith("Unterminated string")
 
 
 def fold(key: str) -> str:

@@ -6,11 +6,10 @@ environment.  Errors are :class:`~hook.errors.ImageError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import cdi, gocompat
 from .errors import ImageError
 from .version import VersionError, parse_version
+from .values import Value
 
 VISIBLE_DEVICES = "NVIDIA_VISIBLE_DEVICES"
 DRIVER_CAPABILITIES = "NVIDIA_DRIVER_CAPABILITIES"
@@ -80,13 +79,18 @@ def devices_from_env(env: dict[str, str], names: list[str], legacy: bool) -> lis
     return _unique(tokens)
 
 
-@dataclass(slots=True, frozen=True)
-class MountRequests:
+class MountRequests(Value):
     """Device and IMEX requests made by ``/dev/null`` mounts under DEVICES_ROOT (hook.md §5)."""
 
-    devices: tuple[str, ...] = ()
-    imex_channels: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    devices: tuple[str, ...]
+    imex_channels: tuple[str, ...]
+    warnings: tuple[str, ...]
+    _defaults = {
+        "devices": (),
+        "imex_channels": (),
+        "warnings": (),
+    }
+    __slots__ = tuple(_defaults)
 
 
 def mount_requests(mounts) -> MountRequests:

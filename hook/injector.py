@@ -6,19 +6,22 @@ way), ``library`` or ``auto`` (docs/injector.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .config import HookConfig
 from .errors import ConfigError
 from .plan import Plan
+from .values import REQUIRED, Value
 
 
-@dataclass(slots=True, frozen=True)
-class Choice:
+class Choice(Value):
     """Which injector runs (``"cli"`` or ``"library"``) and why."""
 
     kind: str
     reason: str
+    _defaults = {
+        "kind": REQUIRED,
+        "reason": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
 
 def choose(plan: Plan, cfg: HookConfig) -> Choice:

@@ -6,23 +6,27 @@ default probes dlopen libdxcore / libnvidia-ml and read the Tegra files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import cdi
 from .errors import ModeError
+from .values import REQUIRED, Value
 
 REFUSAL = ("invoking the NVIDIA Container Runtime Hook directly (e.g. specifying the docker --gpus flag) "
            "is not supported. Please use the NVIDIA Container Runtime (e.g. specify the --runtime=nvidia "
            "flag) instead")
 
 
-@dataclass(slots=True, frozen=True)
-class ModeResult:
+class ModeResult(Value):
     """The mode, the stderr line announcing it, and the reason (for ``explain``)."""
 
     mode: str
     announcement: str
     reason: str
+    _defaults = {
+        "mode": REQUIRED,
+        "announcement": REQUIRED,
+        "reason": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def ok(self) -> bool:

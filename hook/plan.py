@@ -8,7 +8,7 @@ same request through libnvidia-container.  Both read only this value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .values import REQUIRED, Value
 
 # Driver capabilities in flag order (alphabetical, hook.md §7.2).
 ALL_CAPABILITIES: tuple[str, ...] = (
@@ -16,17 +16,26 @@ ALL_CAPABILITIES: tuple[str, ...] = (
 )
 
 
-@dataclass(slots=True, frozen=True)
-class GlobalOptions:
+class GlobalOptions(Value):
     """Options placed before ``configure`` (hook.md §7.1 rows 1-7)."""
 
-    root: str = ""
-    load_kmods: bool = True
-    no_create_imex_channels: bool = False
-    no_pivot: bool = False
-    debug: str = ""
-    ldcache: str = ""
-    user: str = ""
+    root: str
+    load_kmods: bool
+    no_create_imex_channels: bool
+    no_pivot: bool
+    debug: str
+    ldcache: str
+    user: str
+    _defaults = {
+        "root": "",
+        "load_kmods": True,
+        "no_create_imex_channels": False,
+        "no_pivot": False,
+        "debug": "",
+        "ldcache": "",
+        "user": "",
+    }
+    __slots__ = tuple(_defaults)
 
     def cli_args(self) -> list[str]:
         args: list[str] = []
@@ -47,8 +56,7 @@ class GlobalOptions:
         return args
 
 
-@dataclass(slots=True, frozen=True)
-class Plan:
+class Plan(Value):
     """One GPU injection request, fully resolved.
 
     ``devices`` and ``imex_channels`` are the id lists; an empty joined string
@@ -70,6 +78,21 @@ class Plan:
     requirements: tuple[str, ...]
     pid: int
     rootfs: str
+    _defaults = {
+        "options": REQUIRED,
+        "cuda_compat_mode": REQUIRED,
+        "ldconfig": REQUIRED,
+        "no_cgroups": REQUIRED,
+        "devices": REQUIRED,
+        "mig_config": REQUIRED,
+        "mig_monitor": REQUIRED,
+        "imex_channels": REQUIRED,
+        "capabilities": REQUIRED,
+        "requirements": REQUIRED,
+        "pid": REQUIRED,
+        "rootfs": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def device_list(self) -> str:

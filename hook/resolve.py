@@ -10,17 +10,16 @@ comes from the host (ldconfig path, default user, cwd) through a :class:`Host`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from . import gocompat, image
 from .config import HookConfig
 from .plan import GlobalOptions, Plan
 from .spec import Spec
 from .state import HookState
+from .values import REQUIRED, Factory, Value
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(Value):
     """What the container asks for, after the privilege and acceptance rules.
 
     ``devices`` is None for a non-GPU container (the hook is a no-op).
@@ -30,16 +29,31 @@ class Decision:
 
     privileged: bool
     legacy: bool
-    devices: tuple[str, ...] | None = None
-    device_variables: tuple[str, ...] = ()
-    mig_config: str = ""
-    mig_monitor: str = ""
-    imex_channels: tuple[str, ...] = ()
-    capabilities: tuple[str, ...] = ()
-    requirements: tuple[str, ...] = ()
-    warnings: list[str] = field(default_factory=list)
-    reasons: list[tuple[str, str]] = field(default_factory=list)
-    sink: object = None  # callable(str) that prints a warning as soon as it is raised
+    devices: tuple[str, ...] | None
+    device_variables: tuple[str, ...]
+    mig_config: str
+    mig_monitor: str
+    imex_channels: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    requirements: tuple[str, ...]
+    warnings: list[str]
+    reasons: list[tuple[str, str]]
+    sink: object  # callable(str) that prints a warning as soon as it is raised
+    _defaults = {
+        "privileged": REQUIRED,
+        "legacy": REQUIRED,
+        "devices": None,
+        "device_variables": (),
+        "mig_config": "",
+        "mig_monitor": "",
+        "imex_channels": (),
+        "capabilities": (),
+        "requirements": (),
+        "warnings": Factory(list),
+        "reasons": Factory(list),
+        "sink": None,
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def is_gpu(self) -> bool:

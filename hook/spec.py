@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import gocompat, gojson
 from .errors import SpecError
 from .version import Version, VersionError, parse_version
+from .values import REQUIRED, Value
 
 _UINT32 = (0, 0xFFFFFFFF)
 
 
-@dataclass(slots=True, frozen=True)
-class Mount:
+class Mount(Value):
     """One entry of ``mounts`` (only ``source`` and ``destination`` matter to the hook)."""
 
-    destination: str = ""
-    source: str = ""
+    destination: str
+    source: str
+    _defaults = {
+        "destination": "",
+        "source": "",
+    }
+    __slots__ = tuple(_defaults)
 
 
-@dataclass(slots=True, frozen=True)
-class Spec:
+class Spec(Value):
     """The decoded spec.
 
     ``capabilities`` is the raw decoded ``process.capabilities`` value (None
@@ -32,6 +34,14 @@ class Spec:
     capabilities: object
     root_path: str
     mounts: tuple[Mount, ...]
+    _defaults = {
+        "oci_version": REQUIRED,
+        "env": REQUIRED,
+        "capabilities": REQUIRED,
+        "root_path": REQUIRED,
+        "mounts": REQUIRED,
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def privileged(self) -> bool:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import gocompat, gojson
 from .errors import StateError
+from .values import Value
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-@dataclass(slots=True, frozen=True)
-class HookState:
+class HookState(Value):
     """The fields of the state the hook uses.
 
     ``pid`` is as given (may be negative); ``bundle`` is the ``bundle`` field,
     or ``bundlePath`` when ``bundle`` is empty.
     """
 
-    pid: int = 0
-    bundle: str = ""
+    pid: int
+    bundle: str
+    _defaults = {
+        "pid": 0,
+        "bundle": "",
+    }
+    __slots__ = tuple(_defaults)
 
     @property
     def cli_pid(self) -> int:

@@ -5,28 +5,34 @@ Used for ``ociVersion`` (capabilities layout) and ``CUDA_VERSION`` (legacy requi
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from .values import REQUIRED, Value
 
-_SEMVER = re.compile(
-    r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?"
-    r"(?:-([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
-    r"(?:\+([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
-)
+_IDENT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
+
+
+def _identifiers_ok(text: str) -> bool:
+    """One or more dot-separated non-empty identifiers of ``[0-9A-Za-z-]``."""
+    return all(ident and _IDENT_CHARS.issuperset(ident) for ident in text.split("."))
 
 
 class VersionError(ValueError):
     """A version string that Masterminds semver (coerce mode) rejects; ``str()`` is its message."""
 
 
-@dataclass(slots=True, frozen=True, order=False)
-class Version:
+class Version(Value):
     """A lenient semantic version (hook.md §3.1)."""
 
     major: int
     minor: int
     patch: int
-    prerelease: str = ""
+    prerelease: str
+    _defaults = {
+        "major": REQUIRED,
+        "minor": REQUIRED,
+        "patch": REQUIRED,
+        "prerelease": "",
+    }
+    __slots__ = tuple(_defaults)
 
     def _key(self):
         return (self.major, self.minor, self.patch)
@@ -43,19 +49,25 @@ def parse_version(text: str) -> Version:
     """Parse like Masterminds ``semver.NewVersion``; raises :class:`VersionError`."""
     if len(text.encode("utf-8", "surrogatepass")) > 256:
         raise VersionError("version string is too long (max 256 bytes)")
-    m = _SEMVER.fullmatch(text)
-    if m is None or not text.isascii():
+    # The anchored grammar: v? MAJOR (.MINOR)? (.PATCH)? (-PRERELEASE)? (+METADATA)?, ASCII only
+    # (written out by hand: importing ``re`` costs more than the hook's whole start-up budget).
+    if not text.isascii():
+        raise VersionError("invalid semantic version")
+    rest, plus, meta = text.partition("+")
+    core, dash, pre = rest.partition("-")
+    if (plus and not _identifiers_ok(meta)) or (dash and not _identifiers_ok(pre)):
+        raise VersionError("invalid semantic version")
+    if core.startswith("v"):
+        core = core[1:]
+    parts = core.split(".")
+    if len(parts) > 3 or not all(p.isdigit() for p in parts):
         raise VersionError("invalid semantic version")
     nums = []
-    for part in m.group(1, 2, 3):
-        if part is None:
-            nums.append(0)
-            continue
+    for part in parts + ["0"] * (3 - len(parts)):
         n = int(part)
         if n > 0xFFFFFFFFFFFFFFFF:
             raise VersionError(f'error parsing version segment: strconv.ParseUint: parsing "{part}": value out of range')
         nums.append(n)
-    pre = m.group(4) or ""
     if pre:
         for ident in pre.split("."):
             if ident.isdigit() and len(ident) > 1 and ident[0] == "0":

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
 from typing import Any
 
+from ..values import REQUIRED, Value
 from . import LibraryUnavailable
 
 LIB_NAME = "libnvidia-container.so.1"
@@ -29,9 +29,11 @@ LIB_DIRS: tuple[str, ...] = (
 MIN_VERSION = (1, 1, 0)
 
 
-@dataclass(slots=True)
-class Library:
-    """A loaded library: the cffi ``ffi`` of its layout, the ``lib`` handle and what was detected."""
+class Library(Value):
+    """A loaded library: the cffi ``ffi`` of its layout, the ``lib`` handle and what was detected.
+
+    ``handles``: the (ffi, lib) pairs to dlclose.
+    """
 
     ffi: Any
     lib: Any
@@ -40,7 +42,10 @@ class Library:
     version_string: str
     variant: int
     has_imex: bool
-    handles: list[tuple[Any, Any]]  # (ffi, lib) pairs to dlclose
+    handles: list[tuple[Any, Any]]
+    _defaults = dict.fromkeys(("ffi", "lib", "path", "version", "version_string", "variant", "has_imex",
+                               "handles"), REQUIRED)
+    __slots__ = tuple(_defaults)
 
     def close(self) -> None:
         """dlclose every handle (after nvc_shutdown and the frees).  Raises nothing."""

@@ -11,7 +11,7 @@ the deciding term go unnoticed there too.  A property whose value is unknown
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..values import Value
 
 NAMES: tuple[str, ...] = ("cuda", "driver", "arch", "brand")
 _OPERATORS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
@@ -23,15 +23,19 @@ class RequirementError(Exception):
     """A requirement is invalid or unsatisfied; ``str()`` is the CLI-style detail (no stage word)."""
 
 
-@dataclass(slots=True, frozen=True)
-class Properties:
-    """The values a requirement is checked against (``None`` = unknown, term is true)."""
+class Properties(Value):
+    """The values a requirement is checked against (``None`` = unknown, term is true).
 
-    cuda: str | None = None
-    driver: str | None = None
-    arch: str | None = None
-    brand: str | None = None
-    device: str | None = None  # "GPU 0 (GPU-...)" for messages; None when no device is evaluated
+    ``device`` labels the GPU in messages ("GPU 0 (GPU-...)"); None when no device is evaluated.
+    """
+
+    cuda: str | None
+    driver: str | None
+    arch: str | None
+    brand: str | None
+    device: str | None
+    _defaults = {"cuda": None, "driver": None, "arch": None, "brand": None, "device": None}
+    __slots__ = tuple(_defaults)
 
     def get(self, name: str) -> str | None:
         return getattr(self, name)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan import Plan
+from ..values import Factory, Value
 from . import InjectionError
 from . import dsl
 from .binding import Library
@@ -23,25 +23,33 @@ from .request import Request, RequestError, build, reproduce_blocker
 from .select import Gpu, Mig, Selection, SelectionError, parse_imex, select_devices, select_mig_caps
 
 MESSAGE_PREFIX = "nvidia-container-cli: "
+# PATH for the library's binary lookup when the hook has none (runtimes often start hooks with an empty
+# environment; the reference hook always hands the CLI a PATH, hook.md §7.7).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _fail(stage: str, detail: str) -> InjectionError:
     return InjectionError(f"{MESSAGE_PREFIX}{stage} error: {detail}")
 
 
-@dataclass(slots=True)
-class Report:
-    """What one run decided and called (for ``explain``, logs and the equivalence tests)."""
+class Report(Value):
+    """What one run decided and called (for ``explain``, logs and tests).
 
-    library: str = ""
-    version: str = ""
-    request: Request | None = None
-    gpus: tuple[Gpu, ...] = ()
-    selection: Selection = field(default_factory=Selection)
-    mig_config: tuple[bool, tuple[int, ...]] = (False, ())
-    mig_monitor: tuple[bool, tuple[int, ...]] = (False, ())
-    imex: tuple[int, ...] = ()
-    checked: list[tuple[str, str | None]] = field(default_factory=list)  # (requirement, device label)
+    ``checked``: (requirement, device label or None) in evaluation order.
+    """
+
+    library: str
+    version: str
+    request: Request | None
+    gpus: tuple[Gpu, ...]
+    selection: Selection
+    mig_config: tuple[bool, tuple[int, ...]]
+    mig_monitor: tuple[bool, tuple[int, ...]]
+    imex: tuple[int, ...]
+    checked: list[tuple[str, str | None]]
+    _defaults = {"library": "", "version": "", "request": None, "gpus": (), "selection": Factory(Selection),
+                 "mig_config": (False, ()), "mig_monitor": (False, ()), "imex": (), "checked": Factory(list)}
+    __slots__ = tuple(_defaults)
 
 
 def thread_count() -> int:
@@ -129,7 +137,10 @@ def configure(plan: Plan, library: Library, report: Report | None = None) -> Rep
     ctx = cfg = ccfg = cnt = drv = dev = ffi.NULL
     old_sigchld = signal.getsignal(signal.SIGCHLD)
     old_debug = os.environ.get("NVC_DEBUG_FILE")
+    set_path = not os.environ.get("PATH")
     try:
+        if set_path:
+            os.environ["PATH"] = DEFAULT_PATH
         if old_sigchld is not signal.SIG_DFL:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if req.debug_file:
@@ -212,6 +223,8 @@ def configure(plan: Plan, library: Library, report: Report | None = None) -> Rep
         lib.nvc_container_config_free(ccfg)
         lib.nvc_config_free(cfg)
         lib.nvc_context_free(ctx)
+        if set_path:
+            os.environ.pop("PATH", None)
         if req.debug_file:
             if old_debug is None:
                 os.environ.pop("NVC_DEBUG_FILE", None)

@@ -8,11 +8,10 @@ in argv order followed by ``supervised``, driver options NULL.
 
 from __future__ import annotations
 
-import glob
 import os
-from dataclasses import dataclass
 
 from ..plan import Plan
+from ..values import REQUIRED, Value
 
 PID_MAX = (1 << 31) - 1
 MAX_REQUIREMENTS = 32
@@ -25,8 +24,7 @@ class RequestError(Exception):
     """The plan cannot be turned into library inputs; ``str()`` is ``<stage> error: <detail>``-style."""
 
 
-@dataclass(slots=True, frozen=True)
-class Request:
+class Request(Value):
     """Everything the library calls need, derived from a plan for one library version."""
 
     root: str | None
@@ -40,12 +38,19 @@ class Request:
     rootfs: str
     ldconfig: str | None
     debug_file: str | None
+    _defaults = dict.fromkeys(("root", "ldcache", "uid", "gid", "init_opts", "container_opts", "driver_opts",
+                               "pid", "rootfs", "ldconfig", "debug_file"), REQUIRED)
+    __slots__ = tuple(_defaults)
 
 
 def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[str]:
     """Container CUDA forward-compat libraries the library would discover (``<rootfs>/usr/local/cuda/compat/lib*.so.*``)."""
-    pattern = os.path.join(rootfs, cudart_dir.lstrip("/"), "compat", "lib*.so.*")
-    return sorted(glob.glob(pattern))
+    directory = os.path.join(rootfs, cudart_dir.lstrip("/"), "compat")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(os.path.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)
 
 
 def reproduce_blocker(plan: Plan) -> str | None:

@@ -9,7 +9,8 @@ unknown device.  Selecting a MIG device also selects its parent GPU.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ..values import REQUIRED, Value
 
 _C_SPACE = " \t\n\v\f\r"
 _UINTMAX = 1 << 64
@@ -25,38 +26,42 @@ class SelectionError(Exception):
         self.detail = detail
 
 
-@dataclass(slots=True, frozen=True)
-class Mig:
+class Mig(Value):
     """One MIG device: parent GPU index, position in that GPU's MIG list, UUID."""
 
     gpu: int
     index: int
     uuid: str
+    _defaults = {"gpu": REQUIRED, "index": REQUIRED, "uuid": REQUIRED}
+    __slots__ = tuple(_defaults)
 
 
-@dataclass(slots=True, frozen=True)
-class Gpu:
+class Gpu(Value):
     """One GPU as reported by ``nvc_device_info_new`` (index = NVML order)."""
 
     index: int
     uuid: str
     busid: str
-    arch: str | None = None
-    brand: str | None = None
-    mig_capable: bool = False
-    migs: tuple[Mig, ...] = ()
+    arch: str | None
+    brand: str | None
+    mig_capable: bool
+    migs: tuple[Mig, ...]
+    _defaults = {"index": REQUIRED, "uuid": REQUIRED, "busid": REQUIRED, "arch": None, "brand": None,
+                 "mig_capable": False, "migs": ()}
+    __slots__ = tuple(_defaults)
 
     def label(self) -> str:
         return f"GPU {self.index} ({self.uuid})"
 
 
-@dataclass(slots=True, frozen=True)
-class Selection:
+class Selection(Value):
     """Selected GPUs (indices, in order of first selection, MIG parents included) and MIG devices."""
 
-    gpus: tuple[int, ...] = ()
-    migs: tuple[Mig, ...] = ()
-    all: bool = False
+    gpus: tuple[int, ...]
+    migs: tuple[Mig, ...]
+    all: bool
+    _defaults = {"gpus": (), "migs": (), "all": False}
+    __slots__ = tuple(_defaults)
 
 
 def _strtoumax_whole(token: str) -> int | None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hook import gocompat
 from hook.errors import SpecError, StateError
@@ -199,3 +202,19 @@ def test_go_trim_keeps_unit_separators():
     assert gocompat.split_list(",cap") == ["cap"]
     assert sorted(gocompat.split_list("cap1,cap0,cap3")) == ["cap0", "cap1", "cap3"]
     assert gocompat.split_list("  ") == [] and gocompat.split_list(",") == []
+
+
+# The reference's anchored grammar (Masterminds semver, coerce mode), as a regular expression.
+SEMVER = re.compile(r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+                    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0129.-+vVrcaZ_ \u0661", max_size=14))
+def test_version_grammar_matches_the_reference_regex(text):
+    try:
+        parse_version(text)
+        accepted = True
+    except VersionError as exc:
+        accepted = str(exc) == "version segment starts with 0"  # grammar ok, rejected later
+    assert accepted == bool(SEMVER.fullmatch(text))

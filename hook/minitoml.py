@@ -1,0 +1,205 @@
+"""A small, strict TOML reader for the common shape of config.toml, with no imports.
+
+``tomllib`` costs more to import than the hook's whole start-up budget (it
+pulls in ``typing``, ``re`` and ``datetime``), and the hook reads its config for
+every container.  :func:`loads` handles the subset real config files use:
+comments, ``[table]`` headers with bare (dotted) keys, ``key = value`` with
+bare dotted keys, basic strings without escapes, literal strings, booleans,
+decimal integers and (multi-line) arrays of those.  On anything else, or on
+anything that might be invalid TOML, it raises :class:`Unsupported` and the
+caller parses with ``tomllib``, which gives the real result or the real error.
+The result, when there is one, is exactly ``tomllib.loads(text)``
+(property-tested in tests/hook/test_minitoml.py).
+"""
+
+from __future__ import annotations
+
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DIGITS = frozenset("0123456789")
+
+
+class Unsupported(Exception):
+    """Not in the subset (or possibly invalid): parse with tomllib instead."""
+
+
+def _bad_char(c: str) -> bool:
+    o = ord(c)
+    return (o < 0x20 and c != "\t") or o == 0x7F
+
+
+class _Reader:
+    __slots__ = ("s", "i", "n")
+
+    def __init__(self, s: str) -> None:
+        self.s, self.i, self.n = s, 0, len(s)
+
+    def skip_ws(self) -> None:
+        s, i, n = self.s, self.i, self.n
+        while i < n and s[i] in " \t":
+            i += 1
+        self.i = i
+
+    def skip_comment(self) -> None:
+        if self.i < self.n and self.s[self.i] == "#":
+            j = self.s.find("\n", self.i)
+            end = self.n if j == -1 else j
+            for c in self.s[self.i + 1:end]:
+                if _bad_char(c):
+                    raise Unsupported()
+            self.i = end
+
+    def end_of_line(self) -> None:
+        """Whitespace, an optional comment, then a newline or the end."""
+        self.skip_ws()
+        self.skip_comment()
+        if self.i == self.n:
+            return
+        if self.s[self.i] == "\n":
+            self.i += 1
+            return
+        raise Unsupported()
+
+    def skip_blank(self) -> None:
+        """Whitespace, comments and newlines (inside arrays)."""
+        while True:
+            self.skip_ws()
+            self.skip_comment()
+            if self.i < self.n and self.s[self.i] == "\n":
+                self.i += 1
+                continue
+            return
+
+    def key(self) -> list[str]:
+        parts = []
+        while True:
+            self.skip_ws()
+            start = self.i
+            while self.i < self.n and self.s[self.i] in _BARE:
+                self.i += 1
+            if self.i == start:
+                raise Unsupported()
+            parts.append(self.s[start:self.i])
+            self.skip_ws()
+            if self.i < self.n and self.s[self.i] == ".":
+                self.i += 1
+                continue
+            return parts
+
+    def value(self):
+        if self.i >= self.n:
+            raise Unsupported()
+        c = self.s[self.i]
+        if c == '"' or c == "'":
+            if self.s.startswith(c * 3, self.i):
+                raise Unsupported()
+            j = self.s.find(c, self.i + 1)
+            if j == -1:
+                raise Unsupported()
+            text = self.s[self.i + 1:j]
+            if any(_bad_char(ch) for ch in text) or (c == '"' and "\\" in text):
+                raise Unsupported()
+            self.i = j + 1
+            return text
+        if c == "[":
+            self.i += 1
+            items = []
+            while True:
+                self.skip_blank()
+                if self.i < self.n and self.s[self.i] == "]":
+                    self.i += 1
+                    return items
+                items.append(self.value())
+                self.skip_blank()
+                if self.i < self.n and self.s[self.i] == ",":
+                    self.i += 1
+                    continue
+                self.skip_blank()
+                if self.i < self.n and self.s[self.i] == "]":
+                    self.i += 1
+                    return items
+                raise Unsupported()
+        start = self.i
+        while self.i < self.n and self.s[self.i] not in " \t\n,]#":
+            self.i += 1
+        word = self.s[start:self.i]
+        if word == "true":
+            return True
+        if word == "false":
+            return False
+        digits = word[1:] if word[:1] in "+-" else word
+        if digits and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
+            return int(word)
+        raise Unsupported()
+
+
+def loads(text: str) -> dict:
+    """Parse ``text`` (see the module docstring).  Raises :class:`Unsupported`."""
+    if "\r" in text:
+        raise Unsupported()
+    root: dict = {}
+    # id() of every table that exists, with how it came to be: "header" (defined by [x]),
+    # "implicit" (a prefix of a header), "dotted" (made by a dotted key in section `section`).
+    kinds: dict[int, str] = {id(root): "header"}
+    owner: dict[int, int] = {}
+    current = root
+    section = 0
+    r = _Reader(text)
+    while True:
+        r.skip_ws()
+        if r.i >= r.n:
+            return root
+        c = r.s[r.i]
+        if c == "\n":
+            r.i += 1
+            continue
+        if c == "#":
+            r.end_of_line()
+            continue
+        if c == "[":
+            if r.s.startswith("[[", r.i):
+                raise Unsupported()
+            r.i += 1
+            path = r.key()
+            if r.i >= r.n or r.s[r.i] != "]":
+                raise Unsupported()
+            r.i += 1
+            r.end_of_line()
+            section += 1
+            table = root
+            for name in path[:-1]:
+                nxt = table.get(name)
+                if nxt is None:
+                    nxt = table[name] = {}
+                    kinds[id(nxt)] = "implicit"
+                elif type(nxt) is not dict or kinds.get(id(nxt)) == "dotted":
+                    raise Unsupported()
+                table = nxt
+            last = path[-1]
+            existing = table.get(last)
+            if existing is None:
+                existing = table[last] = {}
+            elif type(existing) is not dict or kinds.get(id(existing)) != "implicit":
+                raise Unsupported()
+            kinds[id(existing)] = "header"
+            current = existing
+            continue
+        path = r.key()
+        if r.i >= r.n or r.s[r.i] != "=":
+            raise Unsupported()
+        r.i += 1
+        r.skip_ws()
+        value = r.value()
+        r.end_of_line()
+        table = current
+        for name in path[:-1]:
+            nxt = table.get(name)
+            if nxt is None:
+                nxt = table[name] = {}
+                kinds[id(nxt)] = "dotted"
+                owner[id(nxt)] = section
+            elif type(nxt) is not dict or kinds.get(id(nxt)) != "dotted" or owner.get(id(nxt)) != section:
+                raise Unsupported()
+            table = nxt
+        if path[-1] in table:
+            raise Unsupported()
+        table[path[-1]] = value
