@@ -77,12 +77,23 @@ def prestart(inv) -> int:
     from .state import parse_state
 
     cfg = load_config(inv)
-    state = parse_state(sys.stdin.buffer.read())
+    state = parse_state(_read_stdin())
     spec = load_spec(state.spec_path)
     decision = decide(cfg, spec, warn=log.warning)
     if not decision.is_gpu:
         return 0
     return _inject(inv, cfg, spec, state, decision)
+
+
+def _read_stdin() -> bytes:
+    """All of stdin.  Raises StateError when it cannot be read."""
+    try:
+        return sys.stdin.buffer.read()
+    except (OSError, AttributeError, ValueError) as exc:
+        from .errors import StateError
+        from .gocompat import errno_text
+        raise StateError("could not decode container state: read /dev/stdin: "
+                         f"{errno_text(getattr(exc, 'errno', None) or 9)}") from None
 
 
 def _inject(inv, cfg, spec, state, decision) -> int:

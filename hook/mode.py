@@ -60,12 +60,18 @@ class Platform:
 
 
 def _dlopen(name: str) -> bool:
-    import ctypes
+    """dlopen(name, RTLD_LAZY) succeeds (through ``_ctypes``: the ``ctypes`` package is slow to import)."""
+    import os
     try:
-        ctypes.CDLL(name, mode=ctypes.RTLD_LOCAL)
-        return True
+        from _ctypes import dlclose, dlopen
+    except ImportError:
+        from _hookexec import dlclose, dlopen  # the frozen binary's built-in equivalent
+    try:
+        handle = dlopen(name, os.RTLD_LAZY | os.RTLD_LOCAL)
     except OSError:
         return False
+    dlclose(handle)
+    return True
 
 
 def _nvml_integrated() -> bool:
