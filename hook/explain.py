@@ -115,6 +115,7 @@ def build_report(inv, req: Request) -> dict:
                               debug_flag=inv.debug, host=Host())
         finally:
             os.chdir(cwd)
+        report["reasons"].extend({"topic": t, "why": w} for t, w in _option_reasons(cfg, plan))
         from . import injector
         choice = injector.choose(plan, cfg)
         report["injector"] = {"kind": choice.kind, "why": choice.reason}
@@ -130,6 +131,30 @@ def build_report(inv, req: Request) -> dict:
         return report
     report["outcome"] = "inject"
     return report
+
+
+def _option_reasons(cfg, plan) -> list[tuple[str, str]]:
+    """Why the CLI options that come from the config (not the container) are what they are."""
+    def origin(key: str) -> str:
+        return f"{key} in {cfg.path}" if key in cfg.sources else f"{key} default"
+
+    out = []
+    mode = cfg.cuda_compat_mode
+    if plan.cuda_compat_mode is None:
+        out.append(("cuda-compat", f"no flag: {origin('nvidia-container-runtime.modes.legacy.cuda-compat-mode')} "
+                                   f"{mode!r} is unknown and allow-cuda-compat-libs-from-container = true"))
+    else:
+        out.append(("cuda-compat", f"--cuda-compat-mode={plan.cuda_compat_mode} from "
+                                   f"{origin('nvidia-container-runtime.modes.legacy.cuda-compat-mode')} {mode!r}"))
+    if plan.ldconfig != cfg.cli_ldconfig:
+        out.append(("ldconfig", f"{plan.ldconfig} ({origin('nvidia-container-cli.ldconfig')} {cfg.cli_ldconfig!r}; "
+                                "the '.real' file decides)"))
+    elif plan.ldconfig:
+        out.append(("ldconfig", f"{plan.ldconfig} ({origin('nvidia-container-cli.ldconfig')})"))
+    if plan.options.user:
+        why = origin("nvidia-container-cli.user") if cfg.cli_user is not None else "SUSE-like host (/etc/os-release)"
+        out.append(("user", f"--user={plan.options.user} ({why})"))
+    return out
 
 
 def render_text(r: dict) -> str:

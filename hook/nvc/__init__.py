@@ -12,10 +12,7 @@ imports the generated ``_nvc_ffi_*`` modules (``_cffi_backend`` only).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Plan
+from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
 
 __all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "find_library", "inject"]
 

@@ -14,9 +14,7 @@ versions before 1.1 (no MIG members) and other majors are refused.
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
 
 from ..values import REQUIRED, Value
 from . import LibraryUnavailable
@@ -35,14 +33,14 @@ class Library(Value):
     ``handles``: the (ffi, lib) pairs to dlclose.
     """
 
-    ffi: Any
-    lib: Any
+    ffi: object
+    lib: object
     path: str
     version: tuple[int, int, int]
     version_string: str
     variant: int
     has_imex: bool
-    handles: list[tuple[Any, Any]]
+    handles: list[tuple[object, object]]
     _defaults = dict.fromkeys(("ffi", "lib", "path", "version", "version_string", "variant", "has_imex",
                                "handles"), REQUIRED)
     __slots__ = tuple(_defaults)
@@ -56,7 +54,7 @@ class Library(Value):
             except Exception:  # already closed: nothing to do
                 pass
 
-    def error(self, ctx: Any) -> str:
+    def error(self, ctx: object) -> str:
         """``nvc_error(ctx)`` as one line (``unknown error`` when the library set none)."""
         msg = self.lib.nvc_error(ctx)
         if msg == self.ffi.NULL:
@@ -84,9 +82,15 @@ def find_library(library_path: str | None, root: str) -> str | None:
     return None
 
 
-def _ffi(variant: int) -> Any:
+def _ffi(variant: int) -> object:
     try:
-        return importlib.import_module(f"hook.nvc._nvc_ffi_{variant}").ffi
+        if variant == 115:
+            from ._nvc_ffi_115 import ffi
+        elif variant == 105:
+            from ._nvc_ffi_105 import ffi
+        else:
+            from ._nvc_ffi_101 import ffi
+        return ffi
     except ImportError as exc:
         raise LibraryUnavailable(f"the cffi module for {LIB_NAME} is not built (run ./build.sh native): {exc}") from None
 

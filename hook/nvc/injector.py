@@ -10,9 +10,8 @@ default ``SIGCHLD`` disposition (the library reaps its helpers itself).
 from __future__ import annotations
 
 import os
-import signal
-import threading
-from typing import Any
+
+import _signal  # not ``signal``: that one imports enum; only get/set of one handler is needed here
 
 from ..plan import Plan
 from ..values import Factory, Value
@@ -53,8 +52,8 @@ class Report(Value):
 
 
 def thread_count() -> int:
-    """Threads of this process (``/proc/self/status``), at least what ``threading`` knows."""
-    n = threading.active_count()
+    """Threads of this process (``/proc/self/status``; 1 when unreadable)."""
+    n = 1
     try:
         with open("/proc/self/status", "rb") as f:
             for line in f:
@@ -66,7 +65,7 @@ def thread_count() -> int:
     return n
 
 
-def _cstr(ffi: Any, text: str | None, keep: list[Any]) -> Any:
+def _cstr(ffi: object, text: str | None, keep: list[object]) -> object:
     if text is None:
         return ffi.NULL
     buf = ffi.new("char[]", os.fsencode(text))
@@ -74,8 +73,8 @@ def _cstr(ffi: Any, text: str | None, keep: list[Any]) -> Any:
     return buf
 
 
-def _gpus(ffi: Any, info: Any) -> tuple[Gpu, ...]:
-    def s(p: Any) -> str | None:
+def _gpus(ffi: object, info: object) -> tuple[Gpu, ...]:
+    def s(p: object) -> str | None:
         return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
 
     out = []
@@ -133,16 +132,16 @@ def configure(plan: Plan, library: Library, report: Report | None = None) -> Rep
         raise _fail("initialization", f"the library injector needs a single-threaded process ({threads} threads)")
 
     ffi, lib = library.ffi, library.lib
-    keep: list[Any] = []
+    keep: list[object] = []
     ctx = cfg = ccfg = cnt = drv = dev = ffi.NULL
-    old_sigchld = signal.getsignal(signal.SIGCHLD)
+    old_sigchld = _signal.getsignal(_signal.SIGCHLD)
     old_debug = os.environ.get("NVC_DEBUG_FILE")
     set_path = not os.environ.get("PATH")
     try:
         if set_path:
             os.environ["PATH"] = DEFAULT_PATH
-        if old_sigchld is not signal.SIG_DFL:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if old_sigchld != _signal.SIG_DFL:
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         if req.debug_file:
             os.environ["NVC_DEBUG_FILE"] = req.debug_file
         ctx = lib.nvc_context_new()
@@ -230,5 +229,5 @@ def configure(plan: Plan, library: Library, report: Report | None = None) -> Rep
                 os.environ.pop("NVC_DEBUG_FILE", None)
             else:
                 os.environ["NVC_DEBUG_FILE"] = old_debug
-        if old_sigchld is not signal.SIG_DFL and old_sigchld is not None:
-            signal.signal(signal.SIGCHLD, old_sigchld)
+        if old_sigchld != _signal.SIG_DFL and old_sigchld is not None:
+            _signal.signal(_signal.SIGCHLD, old_sigchld)

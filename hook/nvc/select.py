@@ -8,8 +8,6 @@ unknown device.  Selecting a MIG device also selects its parent GPU.
 
 from __future__ import annotations
 
-import re
-
 from ..values import REQUIRED, Value
 
 _C_SPACE = " \t\n\v\f\r"
@@ -64,47 +62,73 @@ class Selection(Value):
     __slots__ = tuple(_defaults)
 
 
+_HEXDIGITS = "0123456789abcdefABCDEF"
+_DECDIGITS = "0123456789"
+
+
 def _strtoumax_whole(token: str) -> int | None:
     """Value of ``strtoumax(token, &end, 10)`` when it consumes the whole non-empty token, else None."""
-    m = re.fullmatch(r"[" + _C_SPACE + r"]*([+-]?)([0-9]+)", token)
-    if m is None:
+    i = 0
+    while i < len(token) and token[i] in _C_SPACE:
+        i += 1
+    neg = i < len(token) and token[i] == "-"
+    if i < len(token) and token[i] in "+-":
+        i += 1
+    digits = token[i:]
+    if not digits or any(ch not in _DECDIGITS for ch in digits):
         return None
-    value = int(m.group(2))
+    value = int(digits)
     if value >= _UINTMAX:
         return _UINTMAX - 1  # ERANGE: UINTMAX_MAX whatever the sign
-    return (_UINTMAX - value) % _UINTMAX if m.group(1) == "-" else value
+    return (_UINTMAX - value) % _UINTMAX if neg else value
 
 
-_HEX = r"[" + _C_SPACE + r"]*[+-]?(?:0[xX])?[0-9a-fA-F]+"
-_UNS = r"[" + _C_SPACE + r"]*[+-]?[0-9]+"
+def _scan(text: str, pos: int, base: int, bits: int) -> tuple[int, int] | None:
+    """One ``sscanf`` ``%x``/``%u`` conversion at ``pos``: (value modulo 2**bits, end) or None."""
+    n = len(text)
+    while pos < n and text[pos] in _C_SPACE:
+        pos += 1
+    neg = pos < n and text[pos] == "-"
+    if pos < n and text[pos] in "+-":
+        pos += 1
+    digits = _HEXDIGITS if base == 16 else _DECDIGITS
+    if base == 16 and text[pos:pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in digits:
+        pos += 2
+    start = pos
+    while pos < n and text[pos] in digits:
+        pos += 1
+    if pos == start:
+        return None
+    value = int(text[start:pos], base)
+    return (-value if neg else value) % (1 << bits), pos
 
 
-def _scan_int(text: str, base: int, bits: int) -> int:
-    text = text.strip(_C_SPACE)
-    neg = text.startswith("-")
-    text = text.lstrip("+-")
-    value = int(text, base) if text else 0
-    if neg:
-        value = -value
-    return value % (1 << bits)
+def _fields(token: str, specs: tuple[tuple[int, int], ...]) -> list[int] | None:
+    """``sscanf`` of ``:``-separated conversions (base, bits); trailing text ignored."""
+    values: list[int] = []
+    pos = 0
+    for k, (base, bits) in enumerate(specs):
+        if k:
+            if pos >= len(token) or token[pos] != ":":
+                return None
+            pos += 1
+        scanned = _scan(token, pos, base, bits)
+        if scanned is None:
+            return None
+        value, pos = scanned
+        values.append(value)
+    return values
 
 
 def _pci(token: str) -> str | None:
     """``sscanf("%x:%hhx:%hhx")`` normalised to ``%08x:%02x:%02x.0``, or None."""
-    m = re.match(f"({_HEX}):({_HEX}):({_HEX})", token)
-    if m is None:
-        return None
-    dom = _scan_int(m.group(1), 16, 32)
-    bus = _scan_int(m.group(2), 16, 8)
-    dev = _scan_int(m.group(3), 16, 8)
-    return f"{dom:08x}:{bus:02x}:{dev:02x}.0"
+    f = _fields(token, ((16, 32), (16, 8), (16, 8)))
+    return None if f is None else f"{f[0]:08x}:{f[1]:02x}:{f[2]:02x}.0"
 
 
 def _mig_index(token: str) -> tuple[int, int] | None:
-    m = re.match(f"({_UNS}):({_UNS})", token)
-    if m is None:
-        return None
-    return _scan_int(m.group(1), 10, 32), _scan_int(m.group(2), 10, 32)
+    f = _fields(token, ((10, 32), (10, 32)))
+    return None if f is None else (f[0], f[1])
 
 
 def _find(token: str, gpus: tuple[Gpu, ...]) -> Gpu | Mig | None:
