@@ -53,6 +53,11 @@ step_deps() {
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
+    # The real components the tests drive must be there: fail, never skip.
+    local cmd
+    for cmd in gcc runc crun dockerd containerd ctr podman busybox umoci; do
+        command -v "$cmd" >/dev/null || { echo "build.sh: $cmd is missing after the install" >&2; exit 1; }
+    done
 }
 
 step_test() {

@@ -110,17 +110,25 @@ def look_path(dirs: list[str], is_executable=_is_executable) -> str:
     raise CliError(prefix + "executable file not found in $PATH")
 
 
-def command(plan: Plan, cli_path: str, extra_env: tuple[str, ...], hook_env: list[str],
-            is_executable=_is_executable) -> Command:
-    """Build the exec request.  Raises :class:`CliError` when the CLI cannot be found."""
+def environment(plan: Plan, cli_path: str, extra_env: tuple[str, ...], hook_env: list[str]) -> list[str]:
+    """The CLI's raw environment (hook.md §7.6): the hook's (first occurrence wins), ``PATH``
+    rewritten in place when the CLI is looked up, then the configured entries verbatim."""
     env = go_environ(hook_env)
+    if not cli_path:
+        _setenv(env, "PATH", ":".join(search_path(_getenv(env, "PATH"), plan.options.root)))
+    env.extend(extra_env)
+    return env
+
+
+def command(plan: Plan, cli_path: str, env: list[str], is_executable=_is_executable) -> Command:
+    """The exec request for ``plan`` with ``env`` from :func:`environment`.
+
+    Raises :class:`CliError` when the CLI cannot be found.
+    """
     if cli_path:
         path = cli_path
     else:
-        dirs = search_path(_getenv(env, "PATH"), plan.options.root)
-        _setenv(env, "PATH", ":".join(dirs))
-        path = look_path(dirs, is_executable)
-    env.extend(extra_env)
+        path = look_path(_getenv(env, "PATH").split(":"), is_executable)
     return Command(path=path, argv=(path, *plan.cli_args()), env=tuple(env))
 
 

@@ -122,7 +122,8 @@ def build_report(inv, req: Request) -> dict:
         from . import cli
         report["cli_args"] = plan.cli_args()
         if choice.kind == "cli":
-            cmd = cli.command(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
+            env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
+            cmd = cli.command(plan, cfg.cli_path, env)
             report["command"] = list(cmd.argv)
             hook_env = set(cli.go_environ(cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]

@@ -1,10 +1,15 @@
 """Choosing and running the injector: exec ``nvidia-container-cli``, or libnvidia-container in-process.
 
 ``[nvidia-container-runtime-hook] injector`` selects ``cli`` (the reference's
-way), ``library`` or ``auto`` (docs/injector.md).
+way), ``library`` or ``auto`` (docs/injector.md).  ``auto`` uses the library
+when it loads and the request needs nothing the direct path cannot reproduce
+exactly; otherwise, and whenever the library turns out not to load, it execs
+the CLI as before.
 """
 
 from __future__ import annotations
+
+import os
 
 from .config import HookConfig
 from .errors import ConfigError
@@ -13,19 +18,21 @@ from .values import REQUIRED, Value
 
 
 class Choice(Value):
-    """Which injector runs (``"cli"`` or ``"library"``) and why."""
+    """Which injector runs (``"cli"`` or ``"library"``), why, and whether a CLI fallback is allowed."""
 
     kind: str
     reason: str
+    fallback: bool
     _defaults = {
         "kind": REQUIRED,
         "reason": REQUIRED,
+        "fallback": False,
     }
     __slots__ = tuple(_defaults)
 
 
 def choose(plan: Plan, cfg: HookConfig) -> Choice:
-    """Decide the injector without side effects beyond probing for the library file.
+    """Decide the injector; the only side effect is looking for the library file.
 
     Raises :class:`ConfigError` for an unknown ``injector`` value.
     """
@@ -35,12 +42,8 @@ def choose(plan: Plan, cfg: HookConfig) -> Choice:
     if setting not in ("auto", "library"):
         raise ConfigError(f"invalid value for nvidia-container-runtime-hook.injector: {setting!r} "
                           "(expected 'auto', 'library' or 'cli')")
-    try:
-        from . import nvc
-    except ImportError:
-        if setting == "library":
-            return Choice("library", "injector = 'library'")
-        return Choice("cli", "injector = 'auto': the library binding is not available in this build")
+    from . import nvc
+
     if setting == "library":
         return Choice("library", "injector = 'library'")
     blocker = nvc.reproduce_blocker(plan)
@@ -50,21 +53,43 @@ def choose(plan: Plan, cfg: HookConfig) -> Choice:
     if found is None:
         return Choice("cli", "injector = 'auto': libnvidia-container.so.1 not found")
     return Choice("library", f"injector = 'auto': {found} found and the request needs nothing the library "
-                             "path cannot reproduce")
+                             "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True)
 
 
 def run(plan: Plan, cfg: HookConfig) -> int:
-    """Inject with the chosen injector.  Execs (no return) or returns 0; raises HookError subclasses."""
+    """Inject with the chosen injector: returns 0 after the library did it, or execs the CLI.
+
+    Raises :class:`~hook.errors.HookError` subclasses.
+    """
+    from . import cli
+
     choice = choose(plan, cfg)
+    env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
     if choice.kind == "library":
         from . import nvc
         from .errors import HookError
+
+        _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
             nvc.inject(plan, library_path=cfg.library_path or None, root=plan.options.root)
-        except (nvc.LibraryUnavailable, nvc.InjectionError) as exc:
+            return 0
+        except nvc.LibraryUnavailable as exc:
+            if not choice.fallback:
+                raise HookError(str(exc)) from None
+        except nvc.InjectionError as exc:
             raise HookError(str(exc)) from None
-        return 0
-    from . import cli
-    cmd = cli.command(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
-    cli.execute(cmd)
+    cli.execute(cli.command(plan, cfg.cli_path, env))
     return 1  # not reached: execute() raises on failure
+
+
+def _apply_environment(env: list[str]) -> None:
+    """Make ``os.environ`` what the CLI's environment would be (first occurrence wins, as getenv)."""
+    wanted: dict[str, str] = {}
+    for entry in env:
+        name, sep, value = entry.partition("=")
+        if sep and name and name not in wanted:
+            wanted[name] = value
+    for name in list(os.environ):
+        if name not in wanted:
+            del os.environ[name]
+    os.environ.update(wanted)

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1070,6 +1071,8 @@ EXPORT int nvc_init(struct nvc_context *ctx, const struct nvc_config *cfg, const
         }
         buf_key(&a, "opts");
         buf_json(&a, opts);
+        buf_key(&a, "debug_file");
+        buf_json(&a, getenv("NVC_DEBUG_FILE"));
         int rv = call_check(ctx, "nvc_init", false);
         unsigned int flags = 0;
         buf_s(&tokens, "[");
@@ -1886,6 +1889,12 @@ EXPORT int nvc_ldcache_update(struct nvc_context *ctx, const struct nvc_containe
         pthread_mutex_lock(&lock);
         struct buf a = {0}, r = {0};
         mount_args(&a, ctx, cnt);
+        struct sigaction sa;
+        sigaction(SIGCHLD, NULL, &sa);
+        buf_key(&a, "sigchld");
+        buf_json(&a, sa.sa_handler == SIG_DFL ? "default" : sa.sa_handler == SIG_IGN ? "ignore" : "handler");
+        buf_key(&a, "threads");
+        buf_f(&a, "%d", thread_count());
         int rv = call_check(ctx, "nvc_ldcache_update", true);
         if (rv == 0 && (cnt == NULL || handle_find(cnt, "cnt") == NULL)) {
                 set_error(ctx, "invalid argument");

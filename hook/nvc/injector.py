@@ -9,6 +9,7 @@ default ``SIGCHLD`` disposition (the library reaps its helpers itself).
 
 from __future__ import annotations
 
+import errno
 import os
 
 import _signal  # not ``signal``: that one imports enum; only get/set of one handler is needed here
@@ -149,7 +150,7 @@ def configure(plan: Plan, library: Library, report: Report | None = None) -> Rep
         rootfs = _cstr(ffi, req.rootfs, keep)
         ccfg = lib.nvc_container_config_new(req.pid, rootfs)
         if ctx == ffi.NULL or cfg == ffi.NULL or ccfg == ffi.NULL:
-            raise _fail("memory allocation", os.strerror(12).lower()) from None
+            raise InjectionError(f"{MESSAGE_PREFIX}memory allocation failed: {os.strerror(errno.ENOMEM)}")
         cfg.root = _cstr(ffi, req.root, keep)
         cfg.ldcache = _cstr(ffi, req.ldcache, keep)
         if req.uid is not None:

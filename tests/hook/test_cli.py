@@ -111,14 +111,16 @@ def test_search_path(hook_path, root, expected):
 
 def test_environment_for_the_cli_B108():
     raw = ["FOO=fromhook", "NOEQ", "PATH=/usr/bin", "FOO=second", "BAR=1"]
-    cmd = cli.command(plan(), "/opt/cli", ("PATH=/override", "FOO=x", "NOEQUALS"), raw)
+    env = cli.environment(plan(), "/opt/cli", ("PATH=/override", "FOO=x", "NOEQUALS"), raw)
+    cmd = cli.command(plan(), "/opt/cli", env)
     assert cmd.env == ("FOO=fromhook", "NOEQ", "PATH=/usr/bin", "BAR=1", "PATH=/override", "FOO=x", "NOEQUALS")
     assert cmd.path == "/opt/cli" and cmd.argv[0] == "/opt/cli"
 
 
 def test_looked_up_cli_rewrites_path_in_place_B104():
     found = {"/drv/usr/bin/nvidia-container-cli"}
-    cmd = cli.command(plan(options=GlobalOptions(root="/drv")), "", (), ["A=1", "PATH=/usr/bin", "B=2"],
+    p = plan(options=GlobalOptions(root="/drv"))
+    cmd = cli.command(p, "", cli.environment(p, "", (), ["A=1", "PATH=/usr/bin", "B=2"]),
                       is_executable=found.__contains__)
     assert cmd.path == "/drv/usr/bin/nvidia-container-cli"
     assert cmd.env[0] == "A=1" and cmd.env[2] == "B=2"
@@ -126,7 +128,8 @@ def test_looked_up_cli_rewrites_path_in_place_B104():
 
 
 def test_path_appended_when_absent():
-    cmd = cli.command(plan(), "", (), ["A=1"], is_executable={"/usr/bin/nvidia-container-cli"}.__contains__)
+    cmd = cli.command(plan(), "", cli.environment(plan(), "", (), ["A=1"]),
+                      is_executable={"/usr/bin/nvidia-container-cli"}.__contains__)
     assert cmd.env == ("A=1", "PATH=" + ":".join(cli.DEFAULT_PATH_DIRS))
 
 

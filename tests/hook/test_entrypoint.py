@@ -11,8 +11,8 @@ import pytest
 from hook import main as hook_main
 from hook.flags import USAGE
 
-from conftest import ROOT
-from harness import gpu_spec, run, state, write_bundle
+from hook_testlib import ROOT
+from hook_harness import gpu_spec, run, state, write_bundle
 
 CLI = "/opt/test/nvidia-container-cli"
 SKIP = f'[nvidia-container-cli]\npath = "{CLI}"\n[nvidia-container-runtime-hook]\nskip-mode-detection = true\n'

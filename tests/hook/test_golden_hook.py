@@ -7,7 +7,7 @@ import json
 import pytest
 
 import check_hook
-from conftest import FIXTURES
+from hook_testlib import FIXTURES
 
 CASES = sorted(p for p in (FIXTURES / "hook").iterdir() if (p / "expected.json").exists())
 

@@ -11,7 +11,7 @@ from hook.errors import ImageError
 from hook.resolve import decide
 from hook.spec import Mount
 
-from helpers import ALL7, DEF, R, config, dev_mounts, make_spec
+from hook_testlib import ALL7, DEF, R, config, dev_mounts, make_spec
 
 CV9 = "CUDA_VERSION=9.0"
 NRC = "NVIDIA_REQUIRE_CUDA=cuda>=9.0"

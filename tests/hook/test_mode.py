@@ -9,7 +9,7 @@ from hook.cdi import CdiNameError, is_qualified
 from hook.errors import ModeError
 from hook.resolve import decide
 
-from helpers import config, dev_mounts, make_spec
+from hook_testlib import config, dev_mounts, make_spec
 
 
 class FakePlatform(mode.Platform):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hook.config import HookConfig
 from hook.gojson import Obj
 from hook.spec import Mount, Spec
@@ -23,3 +25,7 @@ def dev_mounts(*names: str, source: str = "/dev/null") -> list[Mount]:
 
 def config(**kw) -> HookConfig:
     return HookConfig(**kw)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "spec_fixtures"

@@ -1,0 +1,126 @@
+"""Helpers of the end-to-end tests: a busybox rootfs, our hook (library injector + fake), the in-container probe.
+
+Missing tools (runc, crun, docker, podman, busybox-static, util-linux) make the tests fail, never skip:
+install them with ``./build.sh deps``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HOOK_BIN = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
+FAKE_LIB = REPO / "build" / "fake" / "libnvidia-container.so.1"
+BUSYBOX = Path("/bin/busybox")
+LDCONFIG = Path("/sbin/ldconfig")
+APPLETS = ("sh", "ls", "cat", "echo", "grep", "test", "true", "sleep", "head", "tr")
+# Runs inside the container: /dev listing, opening every NVIDIA node, the ld cache, then opening the
+# probe nodes /probe/nvidia0 and /probe/nvidia1 (c 195 0/1, made in the rootfs): the device cgroup decides.
+PROBE = ('ls /dev; echo ---; for d in /dev/nvidia*; do [ -e "$d" ] && cat "$d"; done 2>&1; echo ---; ldconfig -p; '
+         'echo ---; cat /probe/nvidia0 2>&1; cat /probe/nvidia1 2>&1; true')
+ENXIO = "No such device or address"
+EPERM = "Operation not permitted"
+
+
+def require(*tools: str) -> None:
+    """Fail (not skip) when a tool the test drives is missing."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    assert not missing, f"missing {missing}: install the Debian packages with ./build.sh deps"
+    assert os.geteuid() == 0, "end-to-end tests need root"
+    for p in (HOOK_BIN, FAKE_LIB):
+        assert p.exists(), f"{p} missing: run ./build.sh"
+
+
+def make_rootfs(path: Path) -> Path:
+    """A busybox rootfs with Debian's static ldconfig (so ``ldconfig -p`` works inside)."""
+    assert BUSYBOX.exists(), "busybox-static missing (/bin/busybox)"
+    for d in ("bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "usr/lib64", "usr/bin", "root"):
+        (path / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
+    for applet in APPLETS:
+        (path / "bin" / applet).symlink_to("busybox")
+    shutil.copy2(LDCONFIG, path / "sbin" / "ldconfig")
+    (path / "probe").mkdir()
+    for minor in (0, 1):
+        os.mknod(path / "probe" / f"nvidia{minor}", 0o20666, os.makedev(195, minor))
+    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (path / "etc" / "group").write_text("root:x:0:\n")
+    (path / "etc" / "ld.so.conf").write_text("")
+    subprocess.run([str(LDCONFIG), "-r", str(path)], check=True)  # an (empty) /etc/ld.so.cache
+    return path
+
+
+def hook_wrapper(tmp: Path, name: str = "nvidia-container-runtime-hook") -> Path:
+    """A wrapper that runs our hook with a config selecting the library injector and the fake.
+
+    Runtimes start hooks with the hook entry's environment only (often empty), so the wrapper
+    passes nothing but FAKE_NVC_LOG: the hook must cope without PATH.
+    """
+    cfg = tmp / "hook-config.toml"
+    cfg.write_text(f'[nvidia-container-runtime-hook]\ninjector = "library"\nlibrary-path = "{FAKE_LIB}"\n')
+    bindir = tmp / "hookbin"
+    bindir.mkdir(exist_ok=True)
+    wrapper = bindir / name
+    wrapper.write_text(f"#!/bin/sh\nexport FAKE_NVC_LOG={tmp}/nvc.jsonl\nexec {HOOK_BIN} -config {cfg} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def runc_bundle(tmp: Path, name: str, env: list[str], hook: Path | None,
+                annotations: dict[str, str] | None = None) -> Path:
+    """An OCI bundle (``runc spec`` + busybox rootfs) running PROBE, with our hook in hooks.prestart."""
+    bundle = tmp / name
+    bundle.mkdir()
+    make_rootfs(bundle / "rootfs")
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/bin/sh", "-c", PROBE]
+    spec["process"]["env"] += env
+    spec["root"]["readonly"] = False
+    if annotations:
+        spec["annotations"] = annotations
+    if hook is not None:
+        spec["hooks"] = {"prestart": [{"path": str(hook), "args": [hook.name, "prestart"]}]}
+    (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+    return bundle
+
+
+class Probe:
+    """The probe's output: NVIDIA device names, what opening each printed, the ld cache listing."""
+
+    def __init__(self, out: str):
+        parts = out.split("---\n")
+        assert len(parts) == 4, f"unexpected probe output: {out!r}"
+        self.nodes = sorted(n for n in parts[0].split() if n.startswith("nvidia"))
+        self.opened = parts[1].strip().splitlines()
+        self.ldcache = parts[2]
+        self.cgroup = parts[3].strip().splitlines()  # opening /probe/nvidia0, /probe/nvidia1
+
+    def allowed(self) -> list[str]:
+        """Which of nvidia0/nvidia1 the device cgroup lets the container open."""
+        assert len(self.cgroup) == 2 and all(ENXIO in line or EPERM in line for line in self.cgroup), self.cgroup
+        return [f"nvidia{i}" for i, line in enumerate(self.cgroup) if ENXIO in line]
+
+    def assert_gpu(self, gpus: list[str]) -> None:
+        """Exactly ``gpus`` (e.g. ["nvidia1"]) + nvidiactl + uvm nodes, all allowed (ENXIO), libcuda in the cache."""
+        assert self.nodes == sorted(gpus + ["nvidia-uvm", "nvidia-uvm-tools", "nvidiactl"])
+        assert len(self.opened) == len(self.nodes)
+        assert all(ENXIO in line for line in self.opened), self.opened
+        assert "libcuda.so.1 (libc6,x86-64) => /usr/lib64/libcuda.so.1" in self.ldcache
+        assert "libnvidia-ml.so.1 (libc6,x86-64) => /usr/lib64/libnvidia-ml.so.1" in self.ldcache
+        assert self.allowed() == sorted(gpus)
+
+    def assert_untouched(self) -> None:
+        assert self.nodes == [] and self.opened == []
+        assert "libcuda" not in self.ldcache
+        assert self.allowed() == []
+
+
+REQUIRE_ENV = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_REQUIRE_CUDA=cuda>=13.0"]
+REQUIRE_MESSAGE = ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0 (found cuda=12.4), "
+                   "please update your driver to a newer version, or use an earlier cuda container")

@@ -1,0 +1,53 @@
+"""Paths and the call-log reader shared by the libnvidia-container tests (fake from ./build.sh native)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE = REPO / "build" / "fake"
+FAKE_LIB = FAKE / "libnvidia-container.so.1"
+FAKE_LIB_105 = FAKE / "abi105" / "libnvidia-container.so.1"
+FAKE_LIB_101 = FAKE / "abi101" / "libnvidia-container.so.1"
+FAKE_DRIVER = FAKE / "driver"
+
+
+def require_build() -> None:
+    missing = [p for p in (FAKE_LIB, FAKE_LIB_105, FAKE_LIB_101, REPO / "hook" / "nvc" / "_nvc_ffi_115.py")
+               if not p.exists()]
+    if missing:
+        pytest.fail(f"native build missing ({', '.join(map(str, missing))}): run ./build.sh native", pytrace=False)
+
+
+class FakeLog:
+    """The fake's JSON-lines call log (FAKE_NVC_LOG)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def records(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines()]
+
+    def calls(self) -> list[str]:
+        return [r["fn"] for r in self.records() if r["fn"] not in ("nvc_version", "__summary__")]
+
+    def first(self, fn: str) -> dict:
+        return next(r for r in self.records() if r["fn"] == fn)
+
+    def all(self, fn: str) -> list[dict]:
+        return [r for r in self.records() if r["fn"] == fn]
+
+    def summary(self) -> dict:
+        return [r for r in self.records() if r["fn"] == "__summary__"][-1]["args"]
+
+    def clear(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+
+
