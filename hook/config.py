@@ -246,6 +246,9 @@ def parse(data: bytes, path: str | None = None) -> HookConfig:
         raise ConfigError(
             _PREFIX + f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
             "(does not start with a '@')\ninvalid config value")
+    if cfg.injector not in INJECTORS:
+        raise ConfigError(_PREFIX + f"invalid value for nvidia-container-runtime-hook.injector: {cfg.injector!r} "
+                          "(expected 'auto', 'library' or 'cli')")
     validate_supported(cfg)
     return cfg
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 from .config import HookConfig
-from .errors import ConfigError
 from .plan import Plan
 from .values import REQUIRED, Value
 
@@ -32,16 +31,11 @@ class Choice(Value):
 
 
 def choose(plan: Plan, cfg: HookConfig) -> Choice:
-    """Decide the injector; the only side effect is looking for the library file.
-
-    Raises :class:`ConfigError` for an unknown ``injector`` value.
-    """
+    """Decide the injector (``cfg.injector`` is validated at load); the only side effect is
+    looking for the library file."""
     setting = cfg.injector
     if setting == "cli":
         return Choice("cli", "injector = 'cli'")
-    if setting not in ("auto", "library"):
-        raise ConfigError(f"invalid value for nvidia-container-runtime-hook.injector: {setting!r} "
-                          "(expected 'auto', 'library' or 'cli')")
     from . import nvc
 
     if setting == "library":

@@ -230,3 +230,10 @@ def test_ldconfig_normalise_existing_real_CF04_CF05(tmp_path):
     (tmp_path / "exists.real").write_text("")
     assert normalise_ldconfig(f"@{tmp_path}/exists.real", Host()) == f"@{tmp_path}/exists.real"
     assert normalise_ldconfig(f"@{tmp_path}/exists", Host()) == f"@{tmp_path}/exists.real"
+
+
+def test_unknown_injector_is_a_config_error():
+    with pytest.raises(ConfigError) as exc:
+        parse('[nvidia-container-runtime-hook]\ninjector = "fast"\n')
+    assert str(exc.value) == (PREFIX + "invalid value for nvidia-container-runtime-hook.injector: 'fast' "
+                              "(expected 'auto', 'library' or 'cli')")

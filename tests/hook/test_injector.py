@@ -1,0 +1,99 @@
+"""hook.injector: which injector runs, the auto fallback, and the library's environment."""
+
+from __future__ import annotations
+
+import os
+import types
+
+import pytest
+
+from hook import cli, injector
+from hook.config import HookConfig
+from hook.errors import HookError
+from hook.plan import GlobalOptions, Plan
+
+PLAN = Plan(options=GlobalOptions(root="/drv"), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig",
+            no_cgroups=False, devices=("0",), mig_config="", mig_monitor="", imex_channels=(),
+            capabilities=("compute", "utility"), requirements=(), pid=42, rootfs="/r")
+
+
+class Execed(BaseException):
+    pass
+
+
+@pytest.fixture
+def fake_nvc(monkeypatch):
+    """Replace hook.nvc's entry points; record calls and the environment seen by inject()."""
+    import hook.nvc as nvc
+
+    calls = []
+    state = types.SimpleNamespace(found="/usr/lib/libnvidia-container.so.1", blocker=None, raises=None, calls=calls)
+
+    def inject(plan, *, library_path, root):
+        calls.append(("inject", library_path, root, dict(os.environ)))
+        if state.raises is not None:
+            raise state.raises
+
+    monkeypatch.setattr(nvc, "inject", inject)
+    monkeypatch.setattr(nvc, "find_library", lambda path, root: state.found)
+    monkeypatch.setattr(nvc, "reproduce_blocker", lambda plan: state.blocker)
+    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    monkeypatch.setattr(cli, "raw_environ", lambda: ["HOME=/root", "PATH=/usr/bin", "HOME=/other"])
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+    return state
+
+
+def cfg(**kw) -> HookConfig:
+    return HookConfig(cli_path="/opt/nvidia-container-cli", **kw)
+
+
+def test_cli_is_the_default(fake_nvc):
+    assert injector.choose(PLAN, cfg()) == injector.Choice("cli", "injector = 'cli'")
+    with pytest.raises(Execed):
+        injector.run(PLAN, cfg())
+    assert fake_nvc.calls == []
+
+
+def test_auto_uses_the_library_and_sets_the_cli_environment(fake_nvc):
+    c = cfg(injector="auto", cli_environment=("FOO=1", "HOME=/ignored", "NOEQ"))
+    assert injector.choose(PLAN, c).kind == "library"
+    assert injector.run(PLAN, c) == 0
+    (_, path, root, env), = fake_nvc.calls
+    assert (path, root) == (None, "/drv")
+    assert env == {"HOME": "/root", "PATH": "/usr/bin", "FOO": "1"}
+
+
+def test_library_environment_gets_the_root_prefixed_path_when_the_cli_is_looked_up(fake_nvc):
+    c = HookConfig(injector="library")
+    injector.run(PLAN, c)
+    env = fake_nvc.calls[0][3]
+    assert env["PATH"] == ":".join(cli.search_path("/usr/bin", "/drv"))
+
+
+def test_auto_falls_back_to_the_cli(fake_nvc):
+    import hook.nvc as nvc
+
+    fake_nvc.blocker = "no-pivot is set"
+    assert injector.choose(PLAN, cfg(injector="auto")) == injector.Choice("cli", "injector = 'auto': no-pivot is set")
+    fake_nvc.blocker = None
+    fake_nvc.found = None
+    assert injector.choose(PLAN, cfg(injector="auto")).reason == \
+        "injector = 'auto': libnvidia-container.so.1 not found"
+    fake_nvc.found = "/x/libnvidia-container.so.1"
+    fake_nvc.raises = nvc.LibraryUnavailable("cannot load /x/libnvidia-container.so.1: bad ELF")
+    with pytest.raises(Execed):  # found but does not load: exec the CLI as before
+        injector.run(PLAN, cfg(injector="auto"))
+
+
+def test_library_mode_errors_are_fatal(fake_nvc):
+    import hook.nvc as nvc
+
+    fake_nvc.raises = nvc.LibraryUnavailable("cannot load libnvidia-container.so.1")
+    with pytest.raises(HookError) as exc:
+        injector.run(PLAN, cfg(injector="library"))
+    assert str(exc.value) == "cannot load libnvidia-container.so.1"
+    fake_nvc.raises = nvc.InjectionError("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0")
+    for setting in ("library", "auto"):
+        with pytest.raises(HookError) as exc:
+            injector.run(PLAN, cfg(injector=setting))
+        assert str(exc.value) == "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0"
