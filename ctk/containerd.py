@@ -196,6 +196,7 @@ class ContainerdResult:
     previous_default: str
     imports_added: str | None
     cdi_added: bool
+    problem: str | None = None
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,
@@ -226,6 +227,12 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
             enable_cdi(dest, version)
 
     cdi_added = opts.enable_cdi and get_path(top.tree, cdi_key(version)) is not True
+    problem = None
+    for h in opts.handlers:
+        for tree, where in ((src, source.origin), (top.tree, top.path)):
+            why = gotoml.obstruction(tree, p + ["containerd", "runtimes", h.name])
+            if why and problem is None:
+                problem = f"cannot add runtime {h.name}: {why} in {where}"
 
     if version == 1:
         new_top = top.copy_tree()
@@ -234,7 +241,7 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
         after = top.render(new_top)
         plan.documents.append(("", (after or b"").decode()))
         plan.changes.append(FileChange(top.path, top.before, after, "top-level"))
-        return ContainerdResult(plan, version, previous_default, None, cdi_added)
+        return ContainerdResult(plan, version, previous_default, None, cdi_added, problem)
 
     # upstream drop-in model (used for the dry-run documents and for drop-in mode)
     di: dict = {}
@@ -255,12 +262,12 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
         added = ensure_imports(new_top, pattern, version)
         plan.changes.append(FileChange(drop_in, existing_drop_in, di_text.encode(), "drop-in"))
         plan.changes.append(FileChange(top.path, top.before, top.render(new_top), "top-level"))
-        return ContainerdResult(plan, version, previous_default, pattern if added else None, cdi_added)
+        return ContainerdResult(plan, version, previous_default, pattern if added else None, cdi_added, problem)
 
     new_top = top.copy_tree()
     edit(new_top, src)
     plan.changes.append(FileChange(top.path, top.before, top.render(new_top), "top-level"))
-    return ContainerdResult(plan, version, previous_default, None, cdi_added)
+    return ContainerdResult(plan, version, previous_default, None, cdi_added, problem)
 
 
 def unconfigure_tree(tree: dict, version: int, names: list[str], previous_default: str | None,

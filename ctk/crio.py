@@ -70,6 +70,7 @@ def remove_runtime(tree: dict, name: str) -> None:
 class CrioResult:
     plan: Plan
     previous_default: str
+    problem: str | None = None
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,
@@ -91,7 +92,13 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
         for h in opts.handlers:
             add_runtime(new_top, src, h, opts)
         plan.changes.append(FileChange(top.path, top.before, top.render(new_top), "top-level"))
-    return CrioResult(plan, previous_default)
+    problem = None
+    for h in opts.handlers:
+        for tree, where in ((src, source.origin), (top.tree, top.path)):
+            why = gotoml.obstruction(tree, RUNTIMES + [h.name])
+            if why and problem is None:
+                problem = f"cannot add runtime {h.name}: {why} in {where}"
+    return CrioResult(plan, previous_default, problem)
 
 
 def unconfigure_tree(tree: dict, names: list[str], previous_default: str | None) -> dict:

@@ -37,7 +37,19 @@ class DockerConfig:
         self.style = style
 
     def render(self, tree: dict) -> bytes:
+        """The file for ``tree`` in the user's style; a new file in the reference's layout
+        (4-space indent, keys sorted, no trailing newline)."""
+        if self.before is None:
+            tree = _sorted(tree)
         return jsonfmt.dumps(tree, self.style).encode()
+
+
+def _sorted(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted(x) for x in v]
+    return v
 
 
 def default_runtime(tree: dict) -> str:
@@ -129,11 +141,44 @@ class DockerResult:
 
 
 def plan_configure(cfg: DockerConfig, opts: RuntimeOptions) -> DockerResult:
+    from .tomledit import same
     new = add_runtimes(cfg.tree, opts, cfg.path)
-    data = cfg.render(new)
+    data = cfg.before if cfg.before is not None and same(new, cfg.tree) else cfg.render(new)
     plan = Plan()
     plan.documents.append(("", data.decode().rstrip("\n")))
     plan.changes.append(FileChange(cfg.path, cfg.before, data, "config"))
     features: Any = cfg.tree.get("features")
     cdi_added = opts.enable_cdi and not (isinstance(features, dict) and features.get("cdi") is True)
     return DockerResult(plan, default_runtime(cfg.tree), cdi_added)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonJsonSource:
+    """``daemon.json`` as a config source (Docker has no drop-ins and no dump command)."""
+
+    path: str
+
+    def load(self):
+        from .fileio import read_bytes
+        from .errors import WriteError
+        from .sources import Snapshot
+        from .state import sha
+        try:
+            raw = read_bytes(self.path)
+        except WriteError as exc:
+            raise ConfigLoadError(str(exc)) from None
+        cfg = DockerConfig(self.path, raw)
+        return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", sha(raw))])
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+
+def _plain(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _plain(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_plain(v) for v in tree]
+    if isinstance(tree, jsonfmt.Number):
+        return tree.text
+    return tree

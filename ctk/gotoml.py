@@ -74,6 +74,22 @@ def prune_empty(tree: Tree, keys: list[str]) -> None:
             break
 
 
+def obstruction(tree: Any, keys: list[str]) -> str | None:
+    """If walking ``keys`` meets a value that is not a table, the dotted key of that value
+    and its type (e.g. ``'plugins.x.runtimes is a string'``); None when the path is clear."""
+    node = tree
+    for i, k in enumerate(keys):
+        if not isinstance(node, dict) or k not in node:
+            return None
+        node = node[k]
+        if not isinstance(node, dict):
+            kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a float",
+                    list: "an array"}.get(type(node), type(node).__name__)
+            dotted = ".".join(_quote_key(x) for x in keys[: i + 1])
+            return f"{dotted} is {kind}, not a table"
+    return None
+
+
 def deep_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 

@@ -9,6 +9,7 @@ a read-only directory.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 
 from . import fileio
@@ -64,6 +65,8 @@ def apply(plan: Plan, backup_dir: str | None) -> list[fileio.WriteResult]:
     todo = [c for c in plan.changes if c.changed]
     for c in todo:
         fileio.check_writable(c.path)
+    if backup_dir and any(c.before is not None for c in todo):
+        fileio.check_writable(os.path.join(backup_dir, "probe"))
     results = []
     for c in todo:
         if c.after is None:

@@ -54,6 +54,7 @@ def apply(container: Any, old: dict, new: dict) -> None:
     for k, v in new.items():
         if k not in old:
             container[k] = _item(v)
+            _match_indent(container, k)
             continue
         ov = old[k]
         if same(ov, v):
@@ -79,6 +80,49 @@ def apply(container: Any, old: dict, new: dict) -> None:
                 container[k] = _item(v)
         else:
             container[k] = _item(v)
+
+
+def _body(container: Any) -> list:
+    if isinstance(container, tomlkit.items.Table):
+        return container.value.body
+    if isinstance(container, TOMLDocument):
+        return container.body
+    return []
+
+
+def _match_indent(container: Any, key: str) -> None:
+    """Give a newly added key or table the indentation of its siblings."""
+    try:
+        new = container.item(key)
+    except (KeyError, AttributeError, TOMLKitError):
+        return
+    body = [(k, it) for k, it in _body(container) if k is not None and k.key != key]
+    tables = [it for _, it in body if isinstance(it, tomlkit.items.Table)]
+    values = [it for _, it in body if not isinstance(it, (tomlkit.items.Table, tomlkit.items.AoT))
+              and hasattr(it, "trivia")]
+    if isinstance(new, tomlkit.items.Table):
+        if not tables:
+            return
+        sib = tables[0]
+        head = sib.trivia.indent
+        inner = [it for k, it in _body(sib) if k is not None and hasattr(it, "trivia")
+                 and not isinstance(it, tomlkit.items.Table)]
+        step = (len(inner[0].trivia.indent) - len(head)) if inner else 0
+        _indent_table(new, head, max(step, 0))
+    elif values and hasattr(new, "trivia"):
+        new.trivia.indent = values[0].trivia.indent
+
+
+def _indent_table(table: Any, head: str, step: int) -> None:
+    table.trivia.indent = head
+    inner = head + " " * step
+    for k, it in _body(table):
+        if k is None:
+            continue
+        if isinstance(it, tomlkit.items.Table):
+            _indent_table(it, inner if not it.is_super_table() else head, step)
+        elif hasattr(it, "trivia"):
+            it.trivia.indent = inner
 
 
 def _is_subsequence(short: list, long: list) -> bool:
@@ -138,4 +182,6 @@ class TomlFile:
         text = render(doc)
         if not new and not text.strip():
             return None
+        if self.before.endswith(b"\n") and not text.endswith("\n"):
+            text += "\n"
         return text.encode()

@@ -1,0 +1,493 @@
+"""The installer flow (``nvidia-ctk install`` / ``uninstall``), as a library with a CLI.
+
+1. extract the effective runtime config once (:class:`ctk.sources.Snapshot`);
+2. stage the toolkit (wrappers, hook, ``config.toml``) in ``<install-dir>/toolkit`` with
+   settings derived from (1): the low-level runtime path(s);
+3. check the fingerprint of (1) again, swap the toolkit in and update the runtime config
+   (nothing is written when the config changed since (1));
+4. restart the runtime (signal via pid file or socket, systemd, none) only if the runtime
+   config changed.
+
+``uninstall`` restores the runtime config recorded by install (byte-identical when nobody
+touched it), removes the toolkit and restarts once.  ``--watch`` runs install, waits for
+SIGTERM/SIGINT and then uninstalls (the toolkit-container pattern); signals that arrive
+during set-up are held and handled after it, so a half-applied state is never left behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from . import configure as cfgmod
+from . import containerd, crio, docker, fileio, state
+from .cli_flags import Flag, parse_flags
+from .common import Handler, RuntimeOptions, go_list, log
+from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
+from .plan import unified_diff
+from .sources import Snapshot
+
+DEFAULT_INSTALL_DIR = "/usr/local/nvidia"
+DEFAULT_SOCKET = {"containerd": "/run/containerd/containerd.sock", "crio": "/var/run/crio/crio.sock",
+                  "docker": "/var/run/docker.sock"}
+DEFAULT_RESTART = {"containerd": "signal", "crio": "systemd", "docker": "signal"}
+SERVICE = {"containerd": "containerd", "crio": "crio", "docker": "docker"}
+RUNTIME_BINARIES = ("nvidia-container-runtime", "nvidia-container-runtime.cdi",
+                    "nvidia-container-runtime.legacy")
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOptions:
+    runtime: str = "docker"
+    install_dir: str = DEFAULT_INSTALL_DIR
+    config: str = ""
+    drop_in: str | None = None           # None: runtime default
+    drop_in_host_path: str = ""
+    config_sources: str = "command,file"
+    executable: str = ""
+    host_root: str = ""
+    runtime_name: str = "nvidia"
+    set_as_default: bool = True
+    enable_cdi: bool = False
+    restart_mode: str = ""
+    socket: str = ""
+    runtime_pid_file: str = ""
+    state_dir: str = ""
+    no_runtime_config: bool = False
+    low_level_runtimes: tuple[str, ...] = ()
+    crio_config_mode: str = "config"
+    hooks_dir: str = "/usr/share/containers/oci/hooks.d"
+    hook_filename: str = "oci-nvidia-hook.json"
+    driver_root: str = "/"
+    hook_executable: str = ""
+
+    @property
+    def toolkit_root(self) -> str:
+        return os.path.join(self.install_dir, "toolkit")
+
+    @property
+    def config_path(self) -> str:
+        return self.config or cfgmod.DEFAULT_CONFIG[self.runtime]
+
+    @property
+    def drop_in_path(self) -> str:
+        if self.runtime == "docker":
+            return ""
+        return cfgmod.DEFAULT_DROP_IN[self.runtime] if self.drop_in is None else self.drop_in
+
+    @property
+    def hook_path(self) -> str:
+        return os.path.join(self.hooks_dir, self.hook_filename)
+
+
+def validate(o: InstallOptions) -> None:
+    """Raises :class:`UsageError` for inconsistent options."""
+    if o.runtime not in cfgmod.RUNTIMES:
+        raise UsageError(f'invalid runtime "{o.runtime}"; expected one of [containerd | crio | docker]')
+    if not o.install_dir or not os.path.isabs(o.install_dir):
+        raise UsageError(f'the toolkit install dir "{o.install_dir}" is not an absolute path')
+    if o.restart_mode and o.restart_mode not in ("signal", "systemd", "none"):
+        raise UsageError(f"invalid restart mode specified: {o.restart_mode}")
+    if o.crio_config_mode not in ("config", "hook"):
+        raise UsageError(f'invalid cri-o config mode "{o.crio_config_mode}"')
+    if o.drop_in_path and not os.path.isabs(o.drop_in_path):
+        raise UsageError(f'the drop-in-config path "{o.drop_in_path}" is not an absolute path')
+    if not o.runtime_name:
+        raise UsageError("the --runtime-name flag must not be empty")
+
+
+def handlers(o: InstallOptions) -> RuntimeOptions:
+    """The three NVIDIA handlers (upstream §0.2)."""
+    name = o.runtime_name or "nvidia"
+    first = "nvidia" if name in ("nvidia-cdi", "nvidia-legacy") else name
+    hs = (Handler(first, os.path.join(o.toolkit_root, RUNTIME_BINARIES[0])),
+          Handler("nvidia-cdi", os.path.join(o.toolkit_root, RUNTIME_BINARIES[1])),
+          Handler("nvidia-legacy", os.path.join(o.toolkit_root, RUNTIME_BINARIES[2])))
+    return RuntimeOptions(hs, name, o.set_as_default, o.enable_cdi)
+
+
+def source_for(o: InstallOptions):
+    from .cli import build_source
+    if o.runtime == "docker":
+        return docker.DaemonJsonSource(o.config_path)
+    return build_source(o.runtime, o.config_sources, o.config_path, o.executable, o.host_root,
+                        o.drop_in_path)
+
+
+def extract(o: InstallOptions) -> Snapshot:
+    """Step 1: the effective config (read once)."""
+    if o.runtime == "docker":
+        try:
+            return docker.DaemonJsonSource(o.config_path).load()
+        except ConfigLoadError as exc:
+            raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
+    return cfgmod.load_snapshot(o.runtime, source_for(o))
+
+
+def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:
+    """Low-level runtime paths for the toolkit config: detected ones, then runc, crun."""
+    if o.low_level_runtimes:
+        return list(o.low_level_runtimes)
+    if o.runtime == "docker":
+        found = docker.low_level_runtimes(snap.tree)
+    elif o.runtime == "crio":
+        found = crio.low_level_runtimes(snap.tree)
+    else:
+        found = containerd.low_level_runtimes(snap.tree, containerd.detect_version(snap.tree))
+    return found + ["runc", "crun"]
+
+
+# --------------------------------------------------------------------------- toolkit files
+
+def toolkit_config(o: InstallOptions, low_level: list[str]) -> str:
+    from .gotoml import dumps
+    root = o.toolkit_root
+    return dumps({
+        "nvidia-container-cli": {"path": os.path.join(root, "nvidia-container-cli"),
+                                 "root": o.driver_root,
+                                 "ldconfig": "@" + os.path.join(o.driver_root, "sbin/ldconfig")},
+        "nvidia-container-runtime": {"runtimes": low_level,
+                                     "modes": {"cdi": {"default-kind": "nvidia.com/gpu"}}},
+        "nvidia-container-runtime-hook": {"path": os.path.join(root, "nvidia-container-runtime-hook")},
+        "nvidia-ctk": {"path": os.path.join(root, "nvidia-ctk")},
+    })
+
+
+def runtime_wrapper(root: str, binary: str, fallback: str) -> str:
+    """Upstream's wrapper: without the NVIDIA kernel modules run the low-level runtime."""
+    cfg = os.path.join(root, ".config", "nvidia-container-runtime", "config.toml")
+    return (
+        "#! /bin/sh\n"
+        'grep -e "^nvidia " /proc/modules >/dev/null 2>&1\n'
+        f'if [ "${{?}}" != "0" ] || [ ! -x "{root}/{binary}.real" ]; then\n'
+        f'\techo "nvidia driver modules are not yet loaded, invoking {fallback} directly" >&2\n'
+        f'\texec {fallback} "$@"\n'
+        "fi\n"
+        f"NVIDIA_CTK_CONFIG_FILE_PATH={cfg} \\\n"
+        f"PATH={root}:$PATH \\\n"
+        f'\t{root}/{binary}.real \\\n'
+        '\t\t"$@"\n')
+
+
+def hook_wrapper(root: str, target: str) -> str:
+    cfg = os.path.join(root, ".config", "nvidia-container-runtime", "config.toml")
+    return ("#! /bin/sh\n"
+            f"NVIDIA_CTK_CONFIG_FILE_PATH={cfg} \\\n"
+            f"PATH={root}:$PATH \\\n"
+            f"\t{target} \\\n"
+            '\t\t"$@"\n')
+
+
+def default_hook_executable() -> str:
+    cand = os.path.join(os.path.dirname(sys.executable), "nvidia-container-runtime-hook")
+    return cand if os.path.exists(cand) else (shutil.which("nvidia-container-runtime-hook") or cand)
+
+
+def stage_toolkit(o: InstallOptions, low_level: list[str]) -> str:
+    """Step 2: build the toolkit in a staging directory next to its final place."""
+    try:
+        os.makedirs(o.install_dir, mode=0o755, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".toolkit.staging.", dir=o.install_dir)
+        os.chmod(stage, 0o755)
+        root = o.toolkit_root
+        fallback = low_level[0] if low_level else ("crun" if o.runtime == "crio" else "runc")
+        for b in RUNTIME_BINARIES:
+            _write_exec(os.path.join(stage, b), runtime_wrapper(root, b, fallback))
+        hook = o.hook_executable or default_hook_executable()
+        _write_exec(os.path.join(stage, "nvidia-container-runtime-hook"), hook_wrapper(root, hook))
+        os.symlink("nvidia-container-runtime-hook", os.path.join(stage, "nvidia-container-toolkit"))
+        cfgdir = os.path.join(stage, ".config", "nvidia-container-runtime")
+        os.makedirs(cfgdir, mode=0o755)
+        with open(os.path.join(cfgdir, "config.toml"), "w") as f:
+            f.write(toolkit_config(o, low_level))
+    except OSError as exc:
+        raise InstallError(f"unable to install the toolkit into {o.install_dir}: {exc.strerror or exc}") from None
+    return stage
+
+
+def _write_exec(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+
+
+def swap_in(o: InstallOptions, stage: str) -> None:
+    root = o.toolkit_root
+    old = None
+    try:
+        if os.path.lexists(root):
+            old = tempfile.mkdtemp(prefix=".toolkit.old.", dir=o.install_dir)
+            os.rename(root, os.path.join(old, "toolkit"))
+        os.rename(stage, root)
+    except OSError as exc:
+        raise InstallError(f"unable to install the toolkit into {root}: {exc.strerror}") from None
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_toolkit(o: InstallOptions) -> bool:
+    root = o.toolkit_root
+    if not os.path.lexists(root):
+        return False
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:
+        raise InstallError(f"unable to remove {root}: {exc.strerror}") from None
+    log.info("Removed toolkit from %s", root)
+    return True
+
+
+# --------------------------------------------------------------------------- restart
+
+def _peer_pid(sock_path: str) -> int:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(5)
+        s.connect(sock_path)
+        creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, _, _ = struct.unpack("3i", creds)
+        return pid
+    finally:
+        s.close()
+
+
+def restart(o: InstallOptions) -> None:
+    """Step 4.  Raises :class:`RestartError`."""
+    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+    svc = SERVICE[o.runtime]
+    if mode == "none":
+        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
+        return
+    if mode == "systemd":
+        argv = ["systemctl", "restart", svc]
+        if o.host_root:
+            argv = ["chroot", o.host_root] + argv
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RestartError(f"error restarting {svc} using systemd")
+        return
+    if o.runtime == "crio":
+        raise RestartError("supporting crio via signal is unsupported")
+    try:
+        if o.runtime_pid_file:
+            with open(o.runtime_pid_file) as f:
+                pid = int(f.read().strip())
+        else:
+            pid = _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
+    log.info("Sent SIGHUP to %s (pid %d)", svc, pid)
+
+
+# --------------------------------------------------------------------------- flows
+
+@dataclass(slots=True)
+class Outcome:
+    config_changed: bool = False
+    restarted: bool = False
+    low_level: list[str] = field(default_factory=list)
+
+
+def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
+    """The installer flow.  Raises :class:`CtkError` subclasses; on a fingerprint mismatch
+    (:class:`ctk.errors.ConfigChangedError`) nothing at all is written."""
+    validate(o)
+    out = Outcome()
+    snap = extract(o)                                            # (1)
+    out.low_level = detect_low_level(o, snap)
+    log.info("Detected low-level runtimes %s", go_list(out.low_level))
+    prep = None
+    sdir = state.state_dir(o.state_dir)
+    if not o.no_runtime_config:
+        if o.runtime == "crio" and o.crio_config_mode == "hook":
+            prep = _hook_plan(o)
+        else:
+            req = cfgmod.ConfigureRequest(o.runtime, o.config_path, o.drop_in_path, source_for(o),
+                                          handlers(o), drop_in_host_path=o.drop_in_host_path)
+            prep = cfgmod.prepare_configure(req, snapshot=snap)
+    if dry_run:
+        if prep is not None:
+            sys.stdout.write(unified_diff(prep.plan))
+        return out
+    stage = stage_toolkit(o, out.low_level)                      # (2)
+    try:
+        if prep is not None:
+            cfgmod.verify_unchanged(prep, recheck_source=True)   # fingerprint of (1)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    swap_in(o, stage)
+    log.info("Installed toolkit into %s", o.toolkit_root)
+    if prep is not None:
+        out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
+        if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+            restart(o)                                            # (4)
+            out.restarted = True
+        elif not out.config_changed:
+            log.info("%s configuration unchanged; not restarting", o.runtime)
+    return out
+
+
+def _hook_plan(o: InstallOptions) -> cfgmod.Prepared:
+    from hook.hooksd import render
+    from .plan import FileChange, Plan
+    before = fileio.read_bytes(o.hook_path)
+    after = render(os.path.join(o.toolkit_root, "nvidia-container-runtime-hook")).encode()
+    plan = Plan([FileChange(o.hook_path, before, after, "hook")])
+    rec = state.Record("crio", os.path.abspath(o.config_path), "", [], None, False, None, None,
+                       [state.FileRecord(o.hook_path, "hook", state.b64(before), state.sha(after))])
+    return cfgmod.Prepared("crio", o.config_path, plan, rec)
+
+
+def uninstall(o: InstallOptions) -> Outcome:
+    """Reverse install: restore the runtime config, remove the toolkit, restart once."""
+    validate(o)
+    out = Outcome()
+    sdir = state.state_dir(o.state_dir)
+    if not o.no_runtime_config:
+        names = [h.name for h in handlers(o).handlers]
+        prep = cfgmod.prepare_unconfigure(o.runtime, o.config_path, o.drop_in_path, names, sdir)
+        if o.runtime == "crio" and o.crio_config_mode == "hook" and prep.record is None:
+            from .plan import FileChange
+            cur = fileio.read_bytes(o.hook_path)
+            prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
+        out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
+    remove_toolkit(o)
+    if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+        restart(o)
+        out.restarted = True
+    return out
+
+
+class PidFile:
+    """``<dir>/toolkit.pid`` with an exclusive lock (one installer at a time)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> "PidFile":
+        try:
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o755, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InstallError(f"unable to get flock on pidfile {self.path}: another installer is running") from None
+        except OSError as exc:
+            raise InstallError(f"unable to create pidfile {self.path}: {exc.strerror}") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def watch(o: InstallOptions, pid_file: str) -> int:
+    """Install, wait for SIGTERM/SIGINT/SIGHUP/SIGQUIT, uninstall.  Signals arriving during
+    set-up are blocked and handled after it."""
+    sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    with PidFile(pid_file):
+        install(o)
+        log.info("Set-up complete; waiting for a termination signal")
+        sys.stderr.flush()
+        got = signal.sigwait(sigs)
+        log.info("Received %s; cleaning up", signal.Signals(got).name)
+        uninstall(o)
+    return 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+INSTALL_FLAGS = [
+    Flag(("runtime", "r"), "string", "docker", "containerd | crio | docker", ("RUNTIME",)),
+    Flag(("toolkit-install-dir", "root"), "string", DEFAULT_INSTALL_DIR, "the toolkit goes to <dir>/toolkit", ("TOOLKIT_INSTALL_DIR", "ROOT")),
+    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG")),
+    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",)),
+    Flag(("drop-in-config-host-path",), "string", "", "host path of the drop-in (for containerd imports)", ("RUNTIME_DROP_IN_CONFIG_HOST_PATH",)),
+    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",)),
+    Flag(("config-source", "config-sources"), "string", "command,file", "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
+    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET")),
+    Flag(("runtime-pid-file",), "string", "", "signal the pid in this file instead of the socket's peer", ("RUNTIME_PID_FILE",)),
+    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",)),
+    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",)),
+    Flag(("runtime-name", "nvidia-runtime-name", "runtime-class"), "string", "nvidia", "name of the NVIDIA runtime", ("NVIDIA_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS", "DOCKER_RUNTIME_NAME")),
+    Flag(("set-as-default",), "bool", True, "make the NVIDIA runtime the default", ("NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT")),
+    Flag(("enable-cdi-in-runtime",), "bool", False, "enable CDI in the runtime", ("RUNTIME_ENABLE_CDI",)),
+    Flag(("no-runtime-config",), "bool", False, "install the toolkit only", ("NO_RUNTIME_CONFIG",)),
+    Flag(("nvidia-container-runtime.runtimes",), "string", "", "low-level runtimes (skips detection)", ("NVIDIA_CONTAINER_RUNTIME_RUNTIMES",)),
+    Flag(("config-mode",), "string", "config", "crio: config | hook", ("CRIO_CONFIG_MODE",)),
+    Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
+    Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
+    Flag(("driver-root",), "string", "/", "driver root for nvidia-container-cli", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
+    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",)),
+    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",)),
+    Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
+    Flag(("watch",), "bool", False, "stay running; undo the set-up on SIGTERM", ("WATCH",)),
+    Flag(("dry-run",), "bool", False, "print the runtime config diff; change nothing"),
+]
+
+
+def options_from_flags(v: dict) -> InstallOptions:
+    low = tuple(x.strip() for x in v["nvidia-container-runtime.runtimes"].split(",") if x.strip())
+    return InstallOptions(
+        runtime=v["runtime"], install_dir=v["toolkit-install-dir"], config=v["config"],
+        drop_in=v["drop-in-config"], drop_in_host_path=v["drop-in-config-host-path"],
+        config_sources=v["config-source"], executable=v["executable-path"], host_root=v["host-root"],
+        runtime_name=v["runtime-name"], set_as_default=v["set-as-default"],
+        enable_cdi=v["enable-cdi-in-runtime"], restart_mode=v["restart-mode"], socket=v["socket"],
+        runtime_pid_file=v["runtime-pid-file"], state_dir=v["state-dir"],
+        no_runtime_config=v["no-runtime-config"], low_level_runtimes=low,
+        crio_config_mode=v["config-mode"], hooks_dir=v["hooks-dir"], hook_filename=v["hook-filename"],
+        driver_root=v["driver-root"], hook_executable=v["hook-executable"])
+
+
+def _help_or_parse(args: list[str], title: str):
+    from .cli import _usage
+    from .cli_flags import _Help
+    try:
+        return parse_flags(INSTALL_FLAGS, args)
+    except _Help:
+        sys.stdout.write(_usage(title, INSTALL_FLAGS))
+        return None
+
+
+def cmd_install(args: list[str]) -> int:
+    p = _help_or_parse(args, "NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime")
+    if p is None:
+        return 0
+    if p.rest:
+        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+    o = options_from_flags(p.values)
+    if p.values["watch"]:
+        return watch(o, p.values["pid-file"])
+    install(o, dry_run=p.values["dry-run"])
+    return 0
+
+
+def cmd_uninstall(args: list[str]) -> int:
+    p = _help_or_parse(args, "NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit")
+    if p is None:
+        return 0
+    if p.rest:
+        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+    uninstall(options_from_flags(p.values))
+    return 0
+
+
+__all__ = ["InstallOptions", "install", "uninstall", "watch", "CtkError"]

@@ -1,0 +1,315 @@
+"""End-to-end: the real containerd 1.6, dockerd and podman of this machine, driven with the
+files we generate.  Everything (state, sockets, images) lives under a pytest tmp dir;
+daemons are always stopped in teardown; no network, images are built from busybox-static.
+A missing component is a failure, not a skip."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
+
+
+def need(*tools: str) -> dict[str, str]:
+    found = {t: shutil.which(t) for t in tools}
+    missing = [t for t, p in found.items() if p is None]
+    assert not missing, f"missing on this machine (./build.sh deps): {missing}"
+    return found  # type: ignore[return-value]
+
+
+def ctk(*args: str, tmp: Path) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(CTK), *args], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, NVIDIA_CTK_STATE_DIR=str(tmp / "ctk-state")))
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def rootfs_tar(busybox: str) -> bytes:
+    """A tar of a root file system holding only busybox (static) and /bin/sh."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "dev", "proc", "sys", "etc", "tmp"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(ti)
+        data = Path(busybox).read_bytes()
+        ti = tarfile.TarInfo("bin/busybox")
+        ti.size, ti.mode = len(data), 0o755
+        tar.addfile(ti, io.BytesIO(data))
+        ti = tarfile.TarInfo("bin/sh")
+        ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(ti)
+    return buf.getvalue()
+
+
+def oci_archive(layer: bytes, name: str) -> bytes:
+    """An OCI image layout (as a tar) with one layer, for `ctr images import`."""
+    blobs: dict[str, bytes] = {}
+
+    def blob(data: bytes) -> tuple[str, int]:
+        d = hashlib.sha256(data).hexdigest()
+        blobs[d] = data
+        return "sha256:" + d, len(data)
+
+    gz = gzip.compress(layer, mtime=0)
+    layer_digest, layer_size = blob(gz)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers",
+                                    "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    cfg_digest, cfg_size = blob(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": cfg_digest, "size": cfg_size},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": layer_digest, "size": layer_size}]}).encode()
+    m_digest, m_size = blob(manifest)
+    index = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_digest, "size": m_size,
+        "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "1"}}]}).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
+        files.update({f"blobs/sha256/{d}": data for d, data in blobs.items()})
+        for path, data in files.items():
+            ti = tarfile.TarInfo(path)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    return out.getvalue()
+
+
+def wait_for(pred, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(proc: subprocess.Popen | None, tmp: Path) -> None:
+    """Stop a daemon and anything it left behind under ``tmp`` (shims, mounts)."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(tmp).encode() in cmd and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for m in sorted((m for m in mounts if m.startswith(str(tmp))), reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+# --------------------------------------------------------------------------- containerd
+
+CONTAINERD_MAIN = """\
+# main file of the test daemon
+version = 2
+root = "{t}/root"
+state = "{t}/state"
+
+[grpc]
+  address = "{t}/containerd.sock"
+
+[ttrpc]
+  address = "{t}/containerd.sock.ttrpc"
+
+[debug]
+  address = "{t}/debug.sock"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_port = "0"
+
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "runc"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+"""
+
+
+def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
+    tools = need("containerd", "ctr", "runc", "busybox")
+    t = tmp_path
+    main = t / "config.toml"
+    main.write_text(CONTAINERD_MAIN.format(t=t))
+    original = main.read_bytes()
+    drop = t / "conf.d" / "99-nvidia.toml"
+    common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}",
+              f"--toolkit-install-dir={t}/nv", "--restart-mode=none"]
+    ctk("install", *common, "--config-source=file", tmp=t)
+    toolkit = t / "nv" / "toolkit"
+
+    dump = subprocess.run([tools["containerd"], "--config", str(main), "config", "dump"],
+                          capture_output=True, text=True, timeout=60)
+    assert dump.returncode == 0, dump.stderr
+    cri = tomllib.loads(dump.stdout)["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["containerd"]["default_runtime_name"] == "nvidia"
+    assert cri["containerd"]["snapshotter"] == "native"       # the rest of the CRI table survived
+    rts = cri["containerd"]["runtimes"]
+    assert rts["nvidia"]["options"]["BinaryName"] == f"{toolkit}/nvidia-container-runtime"
+    assert rts["nvidia-cdi"]["options"]["BinaryName"] == f"{toolkit}/nvidia-container-runtime.cdi"
+    assert rts["runc"]["runtime_type"] == "io.containerd.runc.v2"
+
+    log = open(t / "containerd.log", "wb")
+    proc = subprocess.Popen([tools["containerd"], "--config", str(main)], stdout=log, stderr=log)
+    try:
+        sock = t / "containerd.sock"
+        wait_for(lambda: sock.exists(), 30, "the containerd socket")
+        line = wait_for(lambda: next((ln for ln in (t / "containerd.log").read_text().splitlines()
+                                      if "Start cri plugin with config" in ln), None), 30, "the CRI plugin")
+        assert "DefaultRuntimeName:nvidia" in line
+        assert "nvidia:{Type:io.containerd.runc.v2" in line
+        assert f"Options:map[BinaryName:{toolkit}/nvidia-container-runtime SystemdCgroup:false]" in line
+        assert "failed to load plugin io.containerd.grpc.v1.cri" not in (t / "containerd.log").read_text()
+
+        archive = t / "image.tar"
+        archive.write_bytes(oci_archive(rootfs_tar(tools["busybox"]), "local/busybox:1"))
+        ctr = [tools["ctr"], "-a", str(sock), "-n", "ctk-test"]
+        r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        # run through the installed NVIDIA runtime wrapper (falls back to runc without the driver)
+        r = subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native",
+                                  "--runc-binary", f"{toolkit}/nvidia-container-runtime",
+                                  "--runc-root", f"{t}/runc-root", "--fifo-dir", f"{t}/fifo",
+                                  "local/busybox:1", "c1", "/bin/busybox", "echo", "hello from ctr"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hello from ctr\n"
+    finally:
+        stop(proc, t)
+        log.close()
+    ctk("uninstall", *common, tmp=t)
+    assert main.read_bytes() == original
+    assert not drop.exists() and not toolkit.exists()
+
+
+# --------------------------------------------------------------------------- dockerd
+
+def docker_info(docker: str, sock: Path) -> dict:
+    r = subprocess.run([docker, "-H", f"unix://{sock}", "info", "--format", "{{json .}}"],
+                       capture_output=True, text=True, timeout=30)
+    return json.loads(r.stdout) if r.returncode == 0 else {}
+
+
+def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
+    tools = need("dockerd", "docker", "runc", "busybox")
+    t = tmp_path
+    cfg = t / "daemon.json"
+    original = b'{\n  "log-level": "info",\n  "features": {"buildkit": false}\n}\n'
+    cfg.write_bytes(original)
+    sock = t / "docker.sock"
+
+    def start() -> subprocess.Popen:
+        log = open(t / "dockerd.log", "ab")
+        p = subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
+                              "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid",
+                              "--iptables=false", "--ip-masq=false", "--bridge=none",
+                              "--storage-driver=vfs", "--config-file", str(cfg)],
+                             stdout=log, stderr=log)
+        log.close()
+        return p
+
+    proc = start()
+    try:
+        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
+        common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv",
+                  "--restart-mode=signal", f"--socket={sock}"]
+        ctk("install", *common, tmp=t)          # SIGHUP to dockerd through its socket's peer pid
+        info = wait_for(lambda: (i := docker_info(tools["docker"], sock)).get("DefaultRuntime") == "nvidia" and i,
+                        30, "dockerd to reload daemon.json")
+        assert {"nvidia", "nvidia-cdi", "nvidia-legacy"} <= set(info["Runtimes"])
+        assert info["Runtimes"]["nvidia"]["path"] == f"{t}/nv/toolkit/nvidia-container-runtime"
+
+        r = subprocess.run([tools["docker"], "-H", f"unix://{sock}", "import", "-", "local/bb:1"],
+                           input=rootfs_tar(tools["busybox"]), capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([tools["docker"], "-H", f"unix://{sock}", "run", "--rm", "--runtime=nvidia",
+                            "--network=none", "local/bb:1", "/bin/busybox", "echo", "hello from docker"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hello from docker\n"
+
+        ctk("uninstall", *common, tmp=t)
+        assert cfg.read_bytes() == original
+        # dockerd's SIGHUP reload never removes runtimes (only keys present are applied):
+        # a restart of the daemon shows the original configuration again
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        proc = start()
+        info = wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd after restart")
+        assert info["DefaultRuntime"] == "runc"
+        assert not any(r.startswith("nvidia") for r in info["Runtimes"])
+    finally:
+        stop(proc, t)
+
+
+# --------------------------------------------------------------------------- podman
+
+def test_podman_runs_the_hook_from_our_hooks_d_json(tmp_path):
+    tools = need("podman", "runc", "busybox")
+    t = tmp_path
+    hook = t / "fake-hook"
+    hook.write_text(f"#!/bin/sh\necho \"$@\" > {t}/hook-args\ncat > {t}/hook-state.json\n")
+    hook.chmod(0o755)
+    hooks_json = t / "hooks.d" / "oci-nvidia-hook.json"
+    ctk("runtime", "configure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}",
+        f"--nvidia-runtime-hook-path={hook}", tmp=t)
+    import tempfile
+    run = Path(tempfile.mkdtemp(prefix="ctkpm", dir="/tmp"))   # podman: runroot < 50 characters
+    podman = [tools["podman"], "--root", f"{t}/storage", "--runroot", str(run), "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--hooks-dir", str(hooks_json.parent),
+              "--tmpdir", f"{t}/tmp", "--runtime", "runc"]
+    try:
+        r = subprocess.run(podman + ["import", "-", "local/bb:1"], input=rootfs_tar(tools["busybox"]),
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(podman + ["run", "--rm", "--network=none", "--ulimit", "nofile=1024:1024",
+                                     "--ulimit", "nproc=1024:1024", "local/bb:1",
+                                     "/bin/busybox", "echo", "hello from podman"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hello from podman\n"
+        assert (t / "hook-args").read_text() == "prestart\n"
+        st = json.loads((t / "hook-state.json").read_text())
+        assert st["status"] == "creating" and st["bundle"].startswith(str(t))
+    finally:
+        stop(None, t)
+        stop(None, run)
+        shutil.rmtree(run, ignore_errors=True)
+    ctk("runtime", "unconfigure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}", tmp=t)
+    assert not hooks_json.exists()

@@ -1,0 +1,43 @@
+"""The golden runtime corpus (spec_fixtures/runtime, a copy of ../shared/golden/runtime),
+replayed case by case against the console script with the corpus's own checker
+(semantic comparison of standard output; exact exit code, stderr substring, files)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "spec_fixtures" / "runtime"
+CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_runtime", CORPUS / "check_runtime.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CHECK = _checker()
+CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.json"))
+
+
+def test_corpus_is_complete():
+    assert len(CASES) >= 141
+    assert (CORPUS / "README.md").exists()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_case(case):
+    assert CTK.exists(), f"{CTK} missing: run ./build.sh venv"
+    case_dir = CORPUS / case
+    expected = json.loads((case_dir / "expected.json").read_text())
+    observed = CHECK.run_case([str(CTK)], case_dir)
+    problems = CHECK.compare(expected, observed, case_dir, semantic=True)
+    assert problems == [], "\n".join(problems) + f"\nstderr: {observed['stderr'][-500:]}"
+    # never a Python traceback, whatever the input
+    assert "Traceback" not in observed["stderr"] and "internal error" not in observed["stderr"]
