@@ -7,11 +7,12 @@ error and exit status 1; there is never a traceback for bad input.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 import sys
 from typing import Callable
+
+from hook.log import logrus_text
 
 from . import configure as cfgmod
 from . import sources, state
@@ -30,10 +31,7 @@ class _LogrusFormatter(logging.Formatter):
               "CRITICAL": "fatal"}
 
     def format(self, record: logging.LogRecord) -> str:
-        ts = _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
-        msg = record.getMessage()
-        quoted = '"' + msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-        return f'time="{ts}" level={self.LEVELS.get(record.levelname, "info")} msg={quoted}'
+        return logrus_text(self.LEVELS.get(record.levelname, "info"), record.getMessage())
 
 
 class _OncePerMessage(logging.Filter):

@@ -51,3 +51,13 @@ def template_candidates(default_runtime: str) -> list[str]:
 
 def go_list(names: list[str]) -> str:
     return "[" + " ".join(names) + "]"
+
+
+def low_level_runtimes(default: str, binary_path) -> list[str]:
+    """Binary paths of the default/runc/crun handlers (``binary_path(name)``), de-duplicated, in order."""
+    out: list[str] = []
+    for c in template_candidates(default):
+        p = binary_path(c)
+        if p and p not in out:
+            out.append(p)
+    return out

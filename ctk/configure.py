@@ -54,7 +54,7 @@ class Prepared:
 
 def _read(path: str, runtime: str) -> bytes | None:
     try:
-        return fileio.read_bytes(path) if path else None
+        return fileio.read_optional(path) if path else None
     except WriteError as exc:
         raise ConfigLoadError(f"unable to load config for runtime {runtime}: {exc}") from None
 
@@ -139,7 +139,7 @@ def _warn_shadowed_imports(req: ConfigureRequest, top: dict, version: int) -> No
         if os.path.realpath(path) == mine or not os.path.isfile(path):
             continue
         try:
-            other = sources._parse_toml(fileio.read_bytes(path) or b"", path)
+            other = sources._parse_toml(fileio.read_optional(path) or b"", path)
         except (ConfigLoadError, WriteError):
             continue
         if isinstance(get_path(other, cri), dict):
@@ -174,7 +174,7 @@ def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
     for c in prep.plan.changes:
         if not c.changed:
             continue
-        now = fileio.read_bytes(c.path) if os.path.lexists(c.path) else None
+        now = fileio.read_optional(c.path) if os.path.lexists(c.path) else None
         if now != c.before:
             if c.before is None:
                 problems.append(f"{c.path} was created")

@@ -76,12 +76,8 @@ def binary_path(tree: dict, version: int, name: str) -> str:
 
 def low_level_runtimes(tree: dict, version: int) -> list[str]:
     """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
-    out: list[str] = []
-    for c in template_candidates(default_runtime(tree, version)):
-        p = binary_path(tree, version, c)
-        if p and p not in out:
-            out.append(p)
-    return out
+    from .common import low_level_runtimes as _low
+    return _low(default_runtime(tree, version), lambda c: binary_path(tree, version, c))
 
 
 def add_runtime(dest: dict, source: dict, version: int, handler: Handler, opts: RuntimeOptions,

@@ -36,12 +36,9 @@ def binary_path(tree: dict, name: str) -> str:
 
 
 def low_level_runtimes(tree: dict) -> list[str]:
-    out: list[str] = []
-    for c in template_candidates(default_runtime(tree)):
-        p = binary_path(tree, c)
-        if p and p not in out:
-            out.append(p)
-    return out
+    """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
+    from .common import low_level_runtimes as _low
+    return _low(default_runtime(tree), lambda c: binary_path(tree, c))
 
 
 def add_runtime(dest: dict, source: dict, handler: Handler, opts: RuntimeOptions) -> None:

@@ -79,13 +79,9 @@ def binary_path(tree: dict, name: str) -> str:
 
 
 def low_level_runtimes(tree: dict) -> list[str]:
-    from .common import template_candidates
-    out: list[str] = []
-    for c in template_candidates(default_runtime(tree)):
-        p = binary_path(tree, c)
-        if p and p not in out:
-            out.append(p)
-    return out
+    """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
+    from .common import low_level_runtimes as _low
+    return _low(default_runtime(tree), lambda c: binary_path(tree, c))
 
 
 def add_runtimes(tree: dict, opts: RuntimeOptions, path: str) -> dict:
@@ -159,12 +155,12 @@ class DaemonJsonSource:
     path: str
 
     def load(self):
-        from .fileio import read_bytes
+        from .fileio import read_optional
         from .errors import WriteError
         from .sources import Snapshot
         from .state import sha
         try:
-            raw = read_bytes(self.path)
+            raw = read_optional(self.path)
         except WriteError as exc:
             raise ConfigLoadError(str(exc)) from None
         cfg = DockerConfig(self.path, raw)

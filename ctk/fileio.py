@@ -31,10 +31,10 @@ class WriteResult:
     changed: bool
 
 
-def read_bytes(path: str) -> bytes | None:
+def read_optional(path: str, error: type[Exception] = WriteError) -> bytes | None:
     """The content of ``path``, or None if it does not exist.
 
-    Raises :class:`WriteError` (as a read error) for a directory or an unreadable file.
+    Raises ``error`` (default :class:`WriteError`) for a directory or an unreadable file.
     """
     try:
         with open(path, "rb") as f:
@@ -42,9 +42,10 @@ def read_bytes(path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise WriteError(f"unable to read config: read {path}: is a directory") from None
+        raise error(f"unable to read config: read {path}: is a directory") from None
     except OSError as exc:
-        raise WriteError(f"unable to read config: {path}: {exc.strerror}") from None
+        raise error(f"unable to read config: {path}: {exc.strerror}") from None
+
 
 
 def backup_path(backup_dir: str, path: str) -> str:
@@ -114,7 +115,7 @@ def write_atomic(path: str, data: bytes, backup_dir: str | None = None) -> Write
         raise WriteError(f"unable to write {path}: {exc.strerror}") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise WriteError(f"unable to write {path}: is a directory")
-    old = read_bytes(target) if st is not None else None
+    old = read_optional(target) if st is not None else None
     if old == data:
         return WriteResult(path, None, False)
     _mkdirs(os.path.dirname(target) or ".")
@@ -146,7 +147,7 @@ def _backup(path: str, old: bytes, backup_dir: str) -> str:
 
 def remove(path: str, backup_dir: str | None = None) -> WriteResult:
     """Remove ``path`` (absent is fine), backing its content up first.  Raises :class:`WriteError`."""
-    old = read_bytes(path)
+    old = read_optional(path)
     if old is None:
         return WriteResult(path, None, False)
     backup = _backup(path, old, backup_dir) if backup_dir else None

@@ -340,7 +340,7 @@ def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
 def _hook_plan(o: InstallOptions) -> cfgmod.Prepared:
     from hook.hooksd import render
     from .plan import FileChange, Plan
-    before = fileio.read_bytes(o.hook_path)
+    before = fileio.read_optional(o.hook_path)
     after = render(os.path.join(o.toolkit_root, "nvidia-container-runtime-hook")).encode()
     plan = Plan([FileChange(o.hook_path, before, after, "hook")])
     rec = state.Record("crio", os.path.abspath(o.config_path), "", [], None, False, None, None,
@@ -358,7 +358,7 @@ def uninstall(o: InstallOptions) -> Outcome:
         prep = cfgmod.prepare_unconfigure(o.runtime, o.config_path, o.drop_in_path, names, sdir)
         if o.runtime == "crio" and o.crio_config_mode == "hook" and prep.record is None:
             from .plan import FileChange
-            cur = fileio.read_bytes(o.hook_path)
+            cur = fileio.read_optional(o.hook_path)
             prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
         out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
     remove_toolkit(o)

@@ -102,15 +102,8 @@ def _parse_toml(data: bytes, what: str) -> dict:
 
 def read_file(path: str) -> bytes | None:
     """File bytes, None if missing; raises :class:`ConfigLoadError` for other read errors."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise ConfigLoadError(f"unable to read config: read {path}: is a directory") from None
-    except OSError as exc:
-        raise ConfigLoadError(f"unable to read config: {path}: {exc.strerror}") from None
+    from .fileio import read_optional
+    return read_optional(path, ConfigLoadError)
 
 
 @dataclass(frozen=True, slots=True)

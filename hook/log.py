@@ -20,10 +20,14 @@ def warning(message: str) -> None:
     if tty:
         sys.stderr.write(f"\x1b[33mWARN\x1b[0m[0000] {message}\n")
         return
+    sys.stderr.write(logrus_text("warning", message) + "\n")
+
+
+def logrus_text(level: str, message: str) -> str:
+    """logrus' text format: ``time="<RFC3339 local>" level=<level> msg=<Go-quoted message>``."""
     import time
 
-    now = time.time()
-    lt = time.localtime(now)
+    lt = time.localtime()
     off = lt.tm_gmtoff or 0
     if off == 0:
         zone = "Z"
@@ -32,7 +36,7 @@ def warning(message: str) -> None:
         off = abs(off)
         zone = f"{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
-    sys.stderr.write(f'time="{stamp}" level=warning msg={go_quote(message)}\n')
+    return f'time="{stamp}" level={level} msg={go_quote(message)}'
 
 
 def go_quote(s: str) -> str:
