@@ -13,9 +13,11 @@
 #   --root DIR    directory holding the `hook` package (default: the repository)
 #   --out FILE    output (default: dist/nvidia-container-runtime-hook)
 #   --no-ext NAME do not embed extension module NAME (the hook then sees ImportError)
+#   --extra NAME  freeze module NAME too (one the hook imports dynamically)
 #   --finalize    run Py_FinalizeEx at exit (default: atexit + flush, then _exit)
+#   --importtime  diagnostics build: print -X importtime to stderr on every run
 #   --optimize N  compile frozen code with optimize=N (default 0, like the venv)
-#   --build DIR   scratch directory (default: build/freeze)
+#   --build DIR   scratch directory, kept (default: a fresh build/freeze.XXXXXX, removed after)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -24,7 +26,7 @@ CC=${CC:-gcc}
 
 src_root=$ROOT
 out=$ROOT/dist/nvidia-container-runtime-hook
-build=$ROOT/build/freeze
+build=
 mk_args=()
 cflags=()
 while [ $# -gt 0 ]; do
@@ -33,8 +35,10 @@ while [ $# -gt 0 ]; do
         --out) out=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
         --no-ext) mk_args+=(--no-ext "$2"); shift 2 ;;
+        --extra) mk_args+=(--extra "$2"); shift 2 ;;
         --optimize) mk_args+=(--optimize "$2"); shift 2 ;;
         --finalize) cflags+=(-DFROZEN_FINALIZE); shift ;;
+        --importtime) cflags+=(-DFROZEN_IMPORTTIME); shift ;;
         *) echo "freeze/build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -55,7 +59,13 @@ EOF
 LIBA=$LIBPL/libpython3.11.a
 [ -f "$LIBA" ] || { echo "freeze/build.sh: $LIBA not found (the base Python needs its static library)" >&2; exit 1; }
 
-rm -rf "$build"
+if [ -z "$build" ]; then
+    mkdir -p "$ROOT/build"
+    build=$(mktemp -d "$ROOT/build/freeze.XXXXXX")  # concurrent builds do not share scratch files
+    trap 'rm -rf "$build"' EXIT
+else
+    rm -rf "$build"
+fi
 mkdir -p "$build" "$(dirname "$out")"
 (cd "$ROOT" && "$PYTHON" -m freeze.mkfrozen "$build" --root "$src_root" "${mk_args[@]}")
 

@@ -16,8 +16,9 @@
  * venv's console script.
  *
  * It then runs `sys.exit(hook.main.main())` exactly like the console script.
- * Built-in module `_hookexec` offers execve(path, argv, env) with the
- * environment as a list of "KEY=VALUE" strings (duplicates kept, order kept).
+ * Built-in module `_hookexec`: execve(path, argv, env) -> errno (env is the
+ * raw list of b"KEY=VALUE" entries: duplicates and order kept), and
+ * dlopen(name, mode) -> handle / dlclose(handle), as _ctypes has them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -92,49 +93,89 @@ static char **to_strv(PyObject *seq, const char *what, Py_ssize_t *count, PyObje
     return v;
 }
 
+/* execve(path, argv, env) -> int: returns errno when execve(2) fails. */
 static PyObject *hookexec_execve(PyObject *self, PyObject *args)
 {
-    PyObject *path_obj, *argv_obj, *env_obj, *path_bytes = NULL;
+    PyObject *path_bytes = NULL, *argv_obj, *env_obj;
     PyObject **argv_owners = NULL, **env_owners = NULL;
     Py_ssize_t argc = 0, envc = 0;
     if (!PyArg_ParseTuple(args, "O&OO:execve", PyUnicode_FSConverter, &path_bytes, &argv_obj, &env_obj))
         return NULL;
-    path_obj = path_bytes;
     char **argv = to_strv(argv_obj, "execve: argv must be a sequence", &argc, &argv_owners);
-    if (argv == NULL) {
-        Py_DECREF(path_obj);
-        return NULL;
-    }
+    if (argv == NULL)
+        goto fail_path;
     char **envp = to_strv(env_obj, "execve: env must be a sequence", &envc, &env_owners);
     if (envp == NULL) {
         free_strv(argv, argc, argv_owners);
-        Py_DECREF(path_obj);
-        return NULL;
+        goto fail_path;
     }
-    execve(PyBytes_AS_STRING(path_obj), argv, envp);
-    int saved = errno;
+    int err = EINVAL; /* an embedded NUL: what the kernel would see as a truncated string */
+    if ((Py_ssize_t)strlen(PyBytes_AS_STRING(path_bytes)) == PyBytes_GET_SIZE(path_bytes)) {
+        execve(PyBytes_AS_STRING(path_bytes), argv, envp);
+        err = errno;
+    }
     free_strv(argv, argc, argv_owners);
     free_strv(envp, envc, env_owners);
-    errno = saved;
-    PyObject *decoded = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path_obj), PyBytes_GET_SIZE(path_obj));
-    Py_DECREF(path_obj);
-    if (decoded == NULL)
-        return NULL;
-    PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, decoded);
-    Py_DECREF(decoded);
+    Py_DECREF(path_bytes);
+    return PyLong_FromLong(err);
+
+fail_path:
+    Py_DECREF(path_bytes);
+    if (PyErr_ExceptionMatches(PyExc_ValueError)) { /* embedded NUL */
+        PyErr_Clear();
+        return PyLong_FromLong(EINVAL);
+    }
     return NULL;
+}
+
+/* dlopen(name, mode) -> int handle; raises OSError(dlerror()).  As _ctypes.dlopen. */
+static PyObject *hookexec_dlopen(PyObject *self, PyObject *args)
+{
+    PyObject *name_bytes = NULL;
+    int mode = RTLD_NOW | RTLD_LOCAL;
+    if (!PyArg_ParseTuple(args, "O&|i:dlopen", PyUnicode_FSConverter, &name_bytes, &mode))
+        return NULL;
+    void *handle;
+    Py_BEGIN_ALLOW_THREADS
+    handle = dlopen(PyBytes_AS_STRING(name_bytes), mode);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(name_bytes);
+    if (handle == NULL) {
+        const char *msg = dlerror();
+        PyErr_SetString(PyExc_OSError, msg ? msg : "dlopen() error");
+        return NULL;
+    }
+    return PyLong_FromVoidPtr(handle);
+}
+
+/* dlclose(handle) -> None; raises OSError(dlerror()).  As _ctypes.dlclose. */
+static PyObject *hookexec_dlclose(PyObject *self, PyObject *arg)
+{
+    void *handle = PyLong_AsVoidPtr(arg);
+    if (handle == NULL && PyErr_Occurred())
+        return NULL;
+    if (dlclose(handle)) {
+        const char *msg = dlerror();
+        PyErr_SetString(PyExc_OSError, msg ? msg : "dlclose() error");
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef hookexec_methods[] = {
     {"execve", hookexec_execve, METH_VARARGS,
-     "execve(path, argv, env) -> does not return\n\n"
-     "Replace the process with `path`.  argv and env are sequences of str,\n"
-     "bytes or path-like; env is the raw list of \"KEY=VALUE\" entries, passed\n"
-     "as is (order and duplicates kept).  Raises OSError on failure."},
+     "execve(path, argv, env) -> int\n\n"
+     "Replace the process with `path`.  argv and env are sequences of bytes,\n"
+     "str or path-like; env is the raw list of b\"KEY=VALUE\" entries, passed\n"
+     "as is (order and duplicates kept).  Returns only on failure, with the\n"
+     "errno value (EINVAL for an embedded NUL byte)."},
+    {"dlopen", hookexec_dlopen, METH_VARARGS,
+     "dlopen(name, mode=RTLD_NOW|RTLD_LOCAL) -> int handle; OSError on failure."},
+    {"dlclose", hookexec_dlclose, METH_O, "dlclose(handle) -> None; OSError on failure."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef hookexec_module = {
-    PyModuleDef_HEAD_INIT, "_hookexec", "Raw execve for the frozen hook.", -1, hookexec_methods,
+    PyModuleDef_HEAD_INIT, "_hookexec", "execve with a raw environment list, dlopen/dlclose: for the frozen hook.", -1, hookexec_methods,
 };
 
 static PyObject *PyInit__hookexec(void)
@@ -193,7 +234,7 @@ static int fail_status(PyStatus status)
 
 static void flush_std(void)
 {
-    static const char *const names[] = {"stderr", "stdout"};
+    static const char *const names[] = {"stdout", "stderr"}; /* CPython's order */
     for (int i = 0; i < 2; i++) {
         PyObject *f = PySys_GetObject(names[i]); /* borrowed */
         if (f == NULL || f == Py_None)
@@ -239,9 +280,8 @@ int main(int argc, char **argv)
     PyImport_FrozenModules = frozen_modules;
     if (PyImport_AppendInittab("_hookexec", PyInit__hookexec) < 0)
         return 120;
-    for (size_t i = 0; i < sizeof embedded_inittab / sizeof embedded_inittab[0] - 1; i++)
-        if (PyImport_AppendInittab(embedded_inittab[i].name, embedded_inittab[i].initfunc) < 0)
-            return 120;
+    if (PyImport_ExtendInittab(embedded_inittab) < 0)
+        return 120;
 
     PyPreConfig preconfig;
     PyPreConfig_InitPythonConfig(&preconfig);
@@ -265,6 +305,9 @@ int main(int argc, char **argv)
     config.use_frozen_modules = 1;
     config.install_signal_handlers = 1;
     config.module_search_paths_set = 1; /* empty sys.path */
+#ifdef FROZEN_IMPORTTIME
+    config.import_time = 1; /* diagnostics build: -X importtime */
+#endif
     status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status))
         goto config_fail;

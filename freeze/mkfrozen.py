@@ -44,6 +44,14 @@ DEFAULT_EXCLUDES = (
     "__builtin__", "copy_reg", "cPickle", "StringIO",
 )
 
+# Modules that compiled extensions import from C at initialisation, invisible
+# to modulefinder.  orjson dereferences the result without checking: missing
+# one of these is a segmentation fault, not an ImportError.
+EXT_RUNTIME_IMPORTS = {
+    "orjson.orjson": ("datetime", "uuid", "dataclasses", "json", "enum"),
+    "orjson": ("datetime", "uuid", "dataclasses", "json", "enum"),
+}
+
 # Names CPython 3.11 freezes itself (deep-frozen, faster than a marshalled copy).
 try:
     import _imp
@@ -121,6 +129,11 @@ def build_plan(root: Path, entry_package: str, extra: list[str], excludes: list[
         except ImportError:
             pass
 
+    for name, needs in EXT_RUNTIME_IMPORTS.items():
+        if name in finder.modules and name not in no_ext:
+            for need in needs:
+                finder.import_hook(need)
+
     plan = Plan()
     no_ext_set = set(no_ext)
     for name in sorted(finder.modules):
@@ -133,6 +146,8 @@ def build_plan(root: Path, entry_package: str, extra: list[str], excludes: list[
                 continue
             plan.extensions.append(Extension(name, Path(path).read_bytes(), path))
         elif path.endswith(".py"):
+            if name.split(".")[0] in no_ext_set:
+                continue  # the package of an extension left out: leave it all out
             plan.frozen.append(Frozen(name, _compile(name, path, optimize),
                                       mod.__path__ is not None, path))
     builtin = set(sys.builtin_module_names)
@@ -221,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no package {entry_package!r} under {args.root}")
     plan = build_plan(args.root, entry_package, args.extra,
                       list(DEFAULT_EXCLUDES) + args.exclude, args.no_ext, args.optimize)
+    entry_module = args.entry.partition(":")[0]
+    if entry_module not in {f.name for f in plan.frozen}:
+        parser.error(f"entry module {entry_module!r} was not found under {args.root}")
     write_outputs(plan, args.outdir, args.entry)
     total = sum(len(f.code) for f in plan.frozen)
     print(f"mkfrozen: {len(plan.frozen)} frozen modules ({total} bytes), "

@@ -134,13 +134,14 @@ def command(plan: Plan, cli_path: str, env: list[str], is_executable=_is_executa
 
 def execute(cmd: Command) -> None:
     """``execve`` the command with its raw environment list; returns only by raising :class:`CliError`."""
-    import signal
     import sys
 
+    import _signal  # not ``signal``: it imports ``enum`` (docs/performance.md)
+
     for name in ("SIGPIPE", "SIGXFSZ"):  # CPython ignores these; the CLI must not inherit that
-        sig = getattr(signal, name, None)
+        sig = getattr(_signal, name, None)
         if sig is not None:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     err = _execve(cmd.path, cmd.argv, cmd.env)

@@ -36,6 +36,9 @@ class ModeResult(Value):
 class Platform:
     """Host probes for auto mode.  Each method returns a bool and never raises."""
 
+    def __init__(self) -> None:
+        self._nvml: bool | None = None
+
     def has_dxcore(self) -> bool:
         return _dlopen("libdxcore.so")
 
@@ -53,19 +56,22 @@ class Platform:
             return False
 
     def has_nvml(self) -> bool:
-        return _dlopen("libnvidia-ml.so.1")
+        if self._nvml is None:
+            self._nvml = _dlopen("libnvidia-ml.so.1")
+        return self._nvml
 
     def has_integrated_gpu(self) -> bool:
-        return _nvml_integrated()
+        # Needs NVML; checking for it first avoids importing ctypes where it cannot load.
+        return self.has_nvml() and _nvml_integrated()
 
 
 def _dlopen(name: str) -> bool:
     """dlopen(name, RTLD_LAZY) succeeds (through ``_ctypes``: the ``ctypes`` package is slow to import)."""
     import os
     try:
-        from _ctypes import dlclose, dlopen
+        from _hookexec import dlclose, dlopen  # built into the frozen binary
     except ImportError:
-        from _hookexec import dlclose, dlopen  # the frozen binary's built-in equivalent
+        from _ctypes import dlclose, dlopen
     try:
         handle = dlopen(name, os.RTLD_LAZY | os.RTLD_LOCAL)
     except OSError:
@@ -123,7 +129,7 @@ def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) 
     dxcore = platform.has_dxcore()
     tegra = platform.has_tegra_files()
     nvml = platform.has_nvml()
-    igpu = platform.has_integrated_gpu()  # needs NVML: the real probe is false without it
+    igpu = platform.has_integrated_gpu()
     if dxcore:
         mode, why = "legacy", "auto: WSL (libdxcore.so loads)"
     elif (tegra and not nvml) or igpu:

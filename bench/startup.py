@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Whole-process start-up benchmark of the hook: frozen binary, venv entry point, CPython floor.
+
+    .venv/bin/python bench/startup.py [-n 20] [--hook dist/nvidia-container-runtime-hook]
+                                      [--floor /path/to/python3.11] [--extra NAME=PROGRAM]
+                                      [--cases nongpu,gpu,large] [--json FILE]
+
+For each spec (non-GPU no-op, typical GPU, large 30 KB GPU spec) it runs, in
+alternation, round after round: the floor (``python3 -I -S -c pass``, the real
+interpreter behind the venv, not a shim), the frozen binary and the venv entry
+point (``hook prestart`` with the state on stdin and ``-config`` naming a config
+whose CLI is a recorder that exits at once).  Each run is one posix_spawn +
+waitpid: wall time; then the peak RSS (ru_maxrss, which spans the exec of the
+recorder, so it is the hook's peak).  Prints medians, min, max, peak RSS and the
+ratio of medians to the floor's median over the same rounds.
+
+A benchmark, not a test: it asserts nothing about times; it exits 1 only if a
+run fails (non-zero exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from specs import ROOT, Bench  # noqa: E402
+
+
+def real_python() -> str:
+    """The interpreter behind the venv (sys._base_executable, symlinks resolved)."""
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    base = getattr(sys, "_base_executable", sys.executable)
+    if venv_python.exists():
+        cfg = (ROOT / ".venv" / "pyvenv.cfg").read_text()
+        for line in cfg.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "executable":
+                base = value.strip()
+    return os.path.realpath(base)
+
+
+def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, int]:
+    """(seconds, exit status) of one run, stdout and stderr to /dev/null."""
+    fd = os.open(stdin, os.O_RDONLY)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                   (os.POSIX_SPAWN_DUP2, null, 2)]
+        t0 = time.perf_counter_ns()
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+        elapsed = (time.perf_counter_ns() - t0) / 1e9
+    finally:
+        os.close(fd)
+        os.close(null)
+    return elapsed, os.waitstatus_to_exitcode(status)
+
+
+def peak_rss(helper: Path | None, argv: list[str], stdin: str, env: dict[str, str]) -> int:
+    """The child's own peak RSS in KiB, through the tiny static helper (0 without one).
+
+    Not ru_maxrss of a child of this Python process: posix_spawn uses vfork and the
+    kernel then records the parent's high-water mark for the child at exec."""
+    if helper is None:
+        return 0
+    import subprocess
+    out = subprocess.run([str(helper), stdin, *argv], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[0])
+
+
+def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rounds: int,
+            helper: Path | None = None, warmup: int = 2) -> dict[str, dict]:
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    failures: dict[str, int] = {k: 0 for k in commands}
+    for r in range(warmup + rounds):
+        for name, argv in commands.items():
+            elapsed, code = spawn(argv, stdin, env)
+            if code != 0:
+                failures[name] += 1
+            if r >= warmup:
+                samples[name].append(elapsed)
+    rss = {k: max(peak_rss(helper, argv, stdin, env) for _ in range(3)) for k, argv in commands.items()}
+    out = {}
+    floor = statistics.median(samples["floor"]) if "floor" in samples else None
+    for name, xs in samples.items():
+        med = statistics.median(xs)
+        out[name] = {"median_ms": med * 1e3, "min_ms": min(xs) * 1e3, "max_ms": max(xs) * 1e3,
+                     "rss_mib": rss[name] / 1024, "ratio": (med / floor) if floor else None,
+                     "failures": failures[name], "runs": len(xs)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--rounds", type=int, default=20)
+    parser.add_argument("--hook", default=str(ROOT / "dist" / "nvidia-container-runtime-hook"))
+    parser.add_argument("--venv-hook", default=str(ROOT / ".venv" / "bin" / "nvidia-container-runtime-hook"))
+    parser.add_argument("--floor", default=None, help="interpreter for the floor (default: the venv's real one)")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PROGRAM",
+                        help="another hook program to compare (e.g. go=/usr/bin/nvidia-container-runtime-hook)")
+    parser.add_argument("--cases", default="nongpu,gpu,large")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    floor_py = args.floor or real_python()
+    bench = Bench()
+    try:
+        hooks = {}
+        if Path(args.hook).exists():
+            hooks["frozen"] = args.hook
+        else:
+            print(f"note: {args.hook} missing (./build.sh dist); frozen binary skipped", file=sys.stderr)
+        if Path(args.venv_hook).exists():
+            hooks["venv"] = args.venv_hook
+        for item in args.extra:
+            name, _, prog = item.partition("=")
+            hooks[name] = prog
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        results = {"floor_program": floor_py, "rounds": args.rounds, "cases": {}}
+        print(f"floor: {floor_py} -I -S -c pass; {args.rounds} rounds, alternating; times in ms")
+        failed = False
+        for case in args.cases.split(","):
+            commands = {"floor": [floor_py, "-I", "-S", "-c", "pass"]}
+            for name, prog in hooks.items():
+                commands[name] = [prog, "-config", str(bench.config), "prestart"]
+            res = measure(commands, str(bench.states[case]), env, args.rounds, bench.rss_helper)
+            results["cases"][case] = {"spec_bytes": bench.sizes[case], **res}
+            print(f"\n{case} spec ({bench.sizes[case]} bytes)")
+            print(f"  {'program':8} {'median':>8} {'min':>8} {'max':>8} {'ratio':>6} {'rss MiB':>8}")
+            for name, r in res.items():
+                flag = f"  FAILED {r['failures']}/{r['runs']}" if r["failures"] else ""
+                failed |= bool(r["failures"])
+                print(f"  {name:8} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['max_ms']:8.2f} "
+                      f"{r['ratio']:6.2f} {r['rss_mib']:8.1f}{flag}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 1 if failed else 0
+    finally:
+        bench.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The frozen single-file hook: self-contained, and the same behaviour as the venv entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from freeze_testlib import CLEAN_ENV, ROOT, corpus
+
+VENV_HOOK = ROOT / ".venv" / "bin" / "nvidia-container-runtime-hook"
+
+
+def run(argv, env=None, stdin=b"", cwd=None):
+    return subprocess.run([str(a) for a in argv], input=stdin, capture_output=True,
+                          env=CLEAN_ENV if env is None else env, cwd=cwd, timeout=60)
+
+
+def test_is_one_static_libpython_executable(frozen_bin):
+    assert os.access(frozen_bin, os.X_OK)
+    assert frozen_bin.read_bytes()[:4] == b"\x7fELF"
+    ldd = subprocess.run(["ldd", str(frozen_bin)], capture_output=True, text=True).stdout
+    assert "libpython" not in ldd
+    # Nothing but the C library's own objects.
+    for line in ldd.splitlines():
+        lib = line.split()[0]
+        assert re.match(r"(linux-vdso|/lib64/ld-linux|lib(c|m|dl|pthread|util)\.so)", lib), line
+
+
+def test_version_matches_venv_without_python_around(frozen_bin, tmp_path):
+    env = dict(CLEAN_ENV)
+    frozen = run([frozen_bin, "-version"], env=env, cwd=tmp_path)
+    venv = run([VENV_HOOK, "-version"], env=env, cwd=tmp_path)
+    assert (frozen.returncode, frozen.stdout, frozen.stderr) == (venv.returncode, venv.stdout, venv.stderr)
+    assert frozen.stdout.startswith(b"NVIDIA Container Runtime Hook version ")
+
+
+def test_python_environment_variables_are_ignored(frozen_bin, tmp_path):
+    poison = tmp_path / "poison"
+    poison.mkdir()
+    (poison / "hook").mkdir()
+    (poison / "hook" / "__init__.py").write_text("raise SystemExit('poisoned hook')\n")
+    (poison / "encodings").mkdir()
+    (poison / "encodings" / "__init__.py").write_text("raise SystemExit('poisoned encodings')\n")
+    env = dict(CLEAN_ENV, PYTHONPATH=str(poison), PYTHONHOME=str(poison), PYTHONSTARTUP=str(poison),
+               PYTHONINSPECT="1", PYTHONVERBOSE="1", PYTHONWARNINGS="error", PYTHONDONTWRITEBYTECODE="")
+    res = run([frozen_bin, "-version"], env=env, cwd=poison)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"NVIDIA Container Runtime Hook version ")
+    assert res.stderr == b""
+
+
+def test_writes_nothing_to_disk(frozen_bin, tmp_path):
+    before = sorted(p.name for p in frozen_bin.parent.iterdir())
+    res = run([frozen_bin, "-version"], cwd=tmp_path)
+    assert res.returncode == 0
+    assert sorted(p.name for p in frozen_bin.parent.iterdir()) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["-version"], ["-h"], ["--bogus-flag"], ["poststart"], ["poststop"],
+                                  [], ["hooks-json"], ["hooks-json", "--hook-path", "/opt/x/hook"],
+                                  ["hooks-json", "--hook-path", "relative"], ["unknown-command"]],
+                         ids=lambda a: " ".join(a) or "no-args")
+def test_same_output_as_venv(frozen_bin, tmp_path, argv):
+    frozen = run([frozen_bin, *argv], cwd=tmp_path)
+    venv = run([VENV_HOOK, *argv], cwd=tmp_path)
+    assert frozen.returncode == venv.returncode
+    assert frozen.stdout == venv.stdout
+    assert frozen.stderr == venv.stderr
+
+
+def test_prestart_non_gpu_and_bad_state_as_venv(frozen_bin, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                                                    "process": {"env": ["PATH=/bin"]}}))
+    (tmp_path / "c.toml").write_text("")
+    for stdin in (json.dumps({"pid": 1, "bundle": str(bundle)}).encode(), b"{not json", b""):
+        frozen = run([frozen_bin, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+        venv = run([VENV_HOOK, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (venv.returncode, venv.stdout, venv.stderr)
+
+
+def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
+    """chroot holding only the binary, the C library it links and /proc: no Python on disk at all."""
+    assert os.geteuid() == 0, "this test needs root (chroot)"
+    assert shutil.which("unshare"), "util-linux missing: ./build.sh deps"
+    root = tmp_path / "root"
+    for d in ("bin", "proc", "tmp", "etc", "bundle/rootfs"):
+        (root / d).mkdir(parents=True)
+    shutil.copy2(frozen_bin, root / "bin" / "nvidia-container-runtime-hook")
+    ldd = subprocess.run(["ldd", str(frozen_bin)], capture_output=True, text=True, check=True).stdout
+    for path in re.findall(r"(/\S+)", ldd):
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(path), target)
+    (root / "bundle" / "config.json").write_text(json.dumps(
+        {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"env": ["PATH=/bin"]}}))
+    (root / "etc" / "c.toml").write_text("")
+    (root / "state.json").write_text(json.dumps({"pid": 1, "bundle": "/bundle"}))
+    assert not list(root.rglob("*python*"))
+    script = (f"mount -t proc proc {root}/proc && "
+              f"chroot {root} /bin/nvidia-container-runtime-hook -version && "
+              f"chroot {root} /bin/nvidia-container-runtime-hook -config /etc/c.toml prestart < {root}/state.json && "
+              f"echo prestart-ok")
+    res = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", script], capture_output=True,
+                         text=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["NVIDIA Container Runtime Hook version 1.20.0", "prestart-ok"]
+
+
+def test_golden_corpus_against_the_binary(frozen_bin, tmp_path):
+    checker, cases = corpus()
+    expected_total = sum(1 for p in cases.iterdir() if (p / "expected.json").exists())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PATH"] = "/usr/bin:/bin"
+    res = subprocess.run([sys.executable, str(checker), "--hook", f"{frozen_bin} prestart", str(cases)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    last = res.stdout.strip().splitlines()[-1]
+    assert last == f"{expected_total} passed, 0 failed", res.stdout[-4000:]
+    assert res.returncode == 0

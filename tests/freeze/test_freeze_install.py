@@ -1,0 +1,137 @@
+"""./build.sh install / uninstall into a DESTDIR: what lands where, and uninstall removes exactly that."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from freeze_testlib import ROOT, VENV_PYTHON
+
+from hook import hooksd
+
+DEFAULT_CONFIG = ROOT / "freeze" / "config.toml"
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every path under root with what it is (file digest, link target, dir)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = "/" + str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = "-> " + os.readlink(p)
+        elif p.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = f"{stat.S_IMODE(p.stat().st_mode):o} {p.read_bytes()!r}"[:200]
+    return out
+
+
+def installer(action, destdir, *args, prefix=None, binary=None, via_build_sh=False):
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFIX", "DESTDIR")}
+    env["DESTDIR"] = str(destdir)
+    if prefix:
+        env["PREFIX"] = prefix
+    extra = ["--binary", str(binary)] if binary else []
+    cmd = ["./build.sh", action] if via_build_sh else [str(VENV_PYTHON), "-m", "freeze.install", action]
+    return subprocess.run(cmd + extra + list(args), cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def binary(tmp_path, frozen_bin):
+    return frozen_bin
+
+
+def test_install_into_destdir_then_uninstall_restores_the_tree(tmp_path, binary):
+    dest = tmp_path / "dest"
+    res = installer("install", dest, binary=binary, via_build_sh=True)
+    assert res.returncode == 0, res.stderr
+    hook = dest / "usr/bin/nvidia-container-runtime-hook"
+    assert hook.read_bytes() == binary.read_bytes()
+    assert stat.S_IMODE(hook.stat().st_mode) == 0o755
+    alias = dest / "usr/bin/nvidia-container-toolkit"
+    assert alias.is_symlink() and os.readlink(alias) == "nvidia-container-runtime-hook"
+    assert (dest / "etc/nvidia-container-runtime/config.toml").read_bytes() == DEFAULT_CONFIG.read_bytes()
+    hooks_json = dest / "usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
+    assert hooks_json.read_text() == hooksd.render("/usr/bin/nvidia-container-runtime-hook")
+    assert json.loads(hooks_json.read_text())["hook"]["path"] == "/usr/bin/nvidia-container-runtime-hook"
+    assert res.stdout.splitlines() == [
+        "installed /usr/bin/nvidia-container-runtime-hook",
+        "installed /usr/bin/nvidia-container-toolkit",
+        "installed /usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
+        "installed /etc/nvidia-container-runtime/config.toml (default)",
+    ]
+    # The installed alias runs (argv[0] nvidia-container-toolkit).
+    ver = subprocess.run([str(alias), "-version"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert ver.returncode == 0 and ver.stdout.startswith("NVIDIA Container Runtime Hook version ")
+
+    res = installer("uninstall", dest, via_build_sh=True)
+    assert res.returncode == 0, res.stderr
+    assert tree(dest) == {}
+
+
+def test_prefix_and_existing_config_is_never_overwritten(tmp_path, binary):
+    dest = tmp_path / "dest"
+    user_cfg = dest / "etc/nvidia-container-runtime/config.toml"
+    user_cfg.parent.mkdir(parents=True)
+    user_cfg.write_text("# mine\n")
+    before = tree(dest)
+    res = installer("install", dest, prefix="/opt/nv", binary=binary)
+    assert res.returncode == 0, res.stderr
+    assert "kept existing /etc/nvidia-container-runtime/config.toml" in res.stdout
+    assert user_cfg.read_text() == "# mine\n"
+    assert (dest / "opt/nv/bin/nvidia-container-runtime-hook").exists()
+    hooks_json = dest / "usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
+    assert hooks_json.read_text() == hooksd.render("/opt/nv/bin/nvidia-container-runtime-hook")
+    # Installing twice is fine and changes nothing of the user's.
+    assert installer("install", dest, prefix="/opt/nv", binary=binary).returncode == 0
+    res = installer("uninstall", dest, prefix="/opt/nv")
+    assert res.returncode == 0, res.stderr
+    assert tree(dest) == before
+
+
+def test_refuses_to_replace_foreign_files_unless_forced_then_restores_them(tmp_path, binary):
+    dest = tmp_path / "dest"
+    go_hook = dest / "usr/bin/nvidia-container-runtime-hook"
+    go_hook.parent.mkdir(parents=True)
+    go_hook.write_bytes(b"the Go hook")
+    go_hook.chmod(0o755)
+    before = tree(dest)
+    res = installer("install", dest, binary=binary)
+    assert res.returncode == 1
+    assert "refusing to replace files this installer did not add: /usr/bin/nvidia-container-runtime-hook" in res.stderr
+    assert tree(dest) == before
+    res = installer("install", dest, "--force", binary=binary)
+    assert res.returncode == 0, res.stderr
+    assert go_hook.read_bytes() == binary.read_bytes()
+    res = installer("uninstall", dest)
+    assert res.returncode == 0, res.stderr
+    assert "restored /usr/bin/nvidia-container-runtime-hook" in res.stdout
+    assert tree(dest) == before
+
+
+def test_uninstall_keeps_a_config_edited_since(tmp_path, binary):
+    dest = tmp_path / "dest"
+    assert installer("install", dest, binary=binary).returncode == 0
+    cfg = dest / "etc/nvidia-container-runtime/config.toml"
+    cfg.write_text(cfg.read_text() + "\n# edited\n")
+    res = installer("uninstall", dest)
+    assert res.returncode == 0, res.stderr
+    assert "kept /etc/nvidia-container-runtime/config.toml (edited since install)" in res.stdout
+    assert tree(dest) == {"/etc": "dir", "/etc/nvidia-container-runtime": "dir",
+                          "/etc/nvidia-container-runtime/config.toml": tree(dest)["/etc/nvidia-container-runtime/config.toml"]}
+
+
+def test_errors(tmp_path):
+    dest = tmp_path / "dest"
+    res = installer("uninstall", dest)
+    assert res.returncode == 1
+    assert res.stderr == f"uninstall: nothing to uninstall: no {dest}/var/lib/nvidia-container-hook-py/install-manifest.json\n"
+    res = installer("install", dest, binary=tmp_path / "missing")
+    assert res.returncode == 1
+    assert res.stderr == f"install: {tmp_path / 'missing'}: no executable hook binary (run ./build.sh dist first)\n"
+    assert not dest.exists()
