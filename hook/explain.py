@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import HookError, UsageError
+from .errors import HookError, ModeError, UsageError
 from .values import REQUIRED, Value
 
 
@@ -68,7 +68,7 @@ def run(inv) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(report))
-    return 0 if report["outcome"] != "error" else 1
+    return 0 if report["outcome"] in ("noop", "inject") else 1
 
 
 def build_report(inv, req: Request) -> dict:
@@ -128,7 +128,7 @@ def build_report(inv, req: Request) -> dict:
             hook_env = set(cli.go_environ(cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]
     except HookError as exc:
-        report.update(outcome="refuse" if type(exc).__name__ == "ModeError" else "error", error=str(exc))
+        report.update(outcome="refuse" if isinstance(exc, ModeError) else "error", error=str(exc))
         return report
     report["outcome"] = "inject"
     return report

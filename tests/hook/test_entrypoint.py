@@ -206,3 +206,12 @@ def test_non_gpu_path_imports_only_what_it_needs(tmp_path, with_config):
                   "hook.cli", "hook.mode", "hook.injector", "hook.explain", "hook.nvc", "cffi", "_cffi_backend",
                   "orjson", "tomlkit", "semver", "subprocess", "signal", "traceback"):
         assert heavy not in imported, heavy
+
+
+def test_explain_refusal_exits_1(tmp_path, monkeypatch, capsys):
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=0"]), 'nvidia-container-runtime.mode = "cdi"\n')
+    out = run([*lead, "explain", "--bundle", str(bundle), "--json"], b"", monkeypatch, capsys)
+    r = json.loads(out.stdout)
+    assert out.rc == 1 and r["outcome"] == "refuse"
+    assert r["mode"] == {"mode": "cdi", "why": "nvidia-container-runtime.mode = 'cdi'"}
