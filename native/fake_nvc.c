@@ -369,6 +369,12 @@ static void buf_handle(struct buf *b, const void *p, const char *kind)
                 buf_f(b, "{\"foreign\": \"%p\"}", p);
 }
 
+static void buf_ctx(struct buf *a, const struct nvc_context *ctx)
+{
+        buf_key(a, "ctx");
+        buf_handle(a, ctx, "ctx");
+}
+
 static void log_line(const char *fn, struct buf *args, const char *ret_json, const char *error)
 {
         const char *path = getenv("FAKE_NVC_LOG");
@@ -926,23 +932,39 @@ EXPORT const struct nvc_version *nvc_version(void)
         return &version;
 }
 
+/* Common start of the constructors (lock held): counts fn, then allocates size zeroed bytes unless a
+ * failure is injected; NULL with errno ENOMEM on failure. */
+static void *new_object(const char *fn, size_t size)
+{
+        version_load();
+        count_call(fn);
+        char *fail = fail_check(fn);
+        void *p = fail == NULL ? calloc(1, size) : NULL;
+        free(fail);
+        if (p == NULL)
+                errno = ENOMEM;
+        return p;
+}
+
+/* Logs a constructor's call: its arguments a (may be NULL; freed) and the new handle p of kind (null if NULL). */
+static void log_new(const char *fn, struct buf *a, const void *p, const char *kind)
+{
+        struct buf r = {0};
+        if (p != NULL)
+                buf_json(&r, handle_new(p, kind));
+        log_line(fn, a, r.p, NULL);
+        free(r.p);
+        if (a != NULL)
+                free(a->p);
+}
+
 EXPORT struct nvc_context *nvc_context_new(void)
 {
         pthread_mutex_lock(&lock);
-        version_load();
-        count_call("nvc_context_new");
-        char *fail = fail_check("nvc_context_new");
-        struct nvc_context *ctx = NULL;
-        struct buf ret = {0};
-        if (fail == NULL && (ctx = calloc(1, sizeof(*ctx))) != NULL) {
+        struct nvc_context *ctx = new_object("nvc_context_new", sizeof(*ctx));
+        if (ctx != NULL)
                 ctx->mnt_ns = -1;
-                buf_json(&ret, handle_new(ctx, "ctx"));
-        } else {
-                errno = ENOMEM;
-        }
-        log_line("nvc_context_new", NULL, ret.p, NULL);
-        free(ret.p);
-        free(fail);
+        log_new("nvc_context_new", NULL, ctx, "ctx");
         pthread_mutex_unlock(&lock);
         return ctx;
 }
@@ -958,6 +980,15 @@ static void free_handle_log(const char *fn, const void *p, const char *kind)
                 h->live = false;
         log_line(fn, &a, NULL, NULL);
         free(a.p);
+}
+
+/* Destructor of a handle that owns nothing: logs it and frees it. */
+static void free_plain(const char *fn, void *p, const char *kind)
+{
+        pthread_mutex_lock(&lock);
+        free_handle_log(fn, p, kind);
+        free(p);
+        pthread_mutex_unlock(&lock);
 }
 
 EXPORT void nvc_context_free(struct nvc_context *ctx)
@@ -979,31 +1010,19 @@ EXPORT void nvc_context_free(struct nvc_context *ctx)
 EXPORT struct nvc_config *nvc_config_new(void)
 {
         pthread_mutex_lock(&lock);
-        version_load();
-        count_call("nvc_config_new");
-        char *fail = fail_check("nvc_config_new");
-        struct nvc_config *cfg = NULL;
-        struct buf ret = {0};
-        if (fail == NULL && (cfg = calloc(1, sizeof(*cfg))) != NULL) {
+        struct nvc_config *cfg = new_object("nvc_config_new", sizeof(*cfg));
+        if (cfg != NULL) {
                 cfg->uid = (uid_t)-1;
                 cfg->gid = (gid_t)-1;
-                buf_json(&ret, handle_new(cfg, "cfg"));
-        } else {
-                errno = ENOMEM;
         }
-        log_line("nvc_config_new", NULL, ret.p, NULL);
-        free(ret.p);
-        free(fail);
+        log_new("nvc_config_new", NULL, cfg, "cfg");
         pthread_mutex_unlock(&lock);
         return cfg;
 }
 
 EXPORT void nvc_config_free(struct nvc_config *cfg)
 {
-        pthread_mutex_lock(&lock);
-        free_handle_log("nvc_config_free", cfg, "cfg");
-        free(cfg);
-        pthread_mutex_unlock(&lock);
+        free_plain("nvc_config_free", cfg, "cfg");
 }
 
 static unsigned int overflow_id(const char *path)
@@ -1039,27 +1058,47 @@ static int call_check(struct nvc_context *ctx, const char *fn, bool need_init)
 
 static void ret_int(struct buf *b, int rv) { buf_f(b, "%d", rv); }
 
+/* Logs a ctx-taking call fn (arguments a, return JSON ret) with the ctx error when rv < 0; frees a. */
+static void log_call(const char *fn, struct buf *a, const char *ret, int rv, const struct nvc_context *ctx)
+{
+        log_line(fn, a, ret, rv < 0 && ctx ? ctx->err : NULL);
+        free(a->p);
+}
+
+static void log_call_int(const char *fn, struct buf *a, int rv, const struct nvc_context *ctx)
+{
+        struct buf r = {0};
+        ret_int(&r, rv);
+        log_call(fn, a, r.p, rv, ctx);
+        free(r.p);
+}
+
+/* The root, ldcache, uid and gid keys of nvc_init's cfg and effective arguments. */
+static void buf_root_ids(struct buf *a, const char *root, const char *ldcache, uid_t uid, gid_t gid)
+{
+        buf_key(a, "root");
+        buf_json(a, root);
+        buf_key(a, "ldcache");
+        buf_json(a, ldcache);
+        buf_key(a, "uid");
+        buf_f(a, "%u", (unsigned int)uid);
+        buf_key(a, "gid");
+        buf_f(a, "%u", (unsigned int)gid);
+}
+
 EXPORT int nvc_init(struct nvc_context *ctx, const struct nvc_config *cfg, const char *opts)
 {
         pthread_mutex_lock(&lock);
         version_load();
         sim_load();
-        struct buf a = {0}, r = {0}, tokens = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        struct buf a = {0}, tokens = {0};
+        buf_ctx(&a, ctx);
         buf_key(&a, "cfg");
         if (cfg == NULL) {
                 buf_s(&a, "null");
         } else {
                 buf_s(&a, "{");
-                buf_key(&a, "root");
-                buf_json(&a, cfg->root);
-                buf_key(&a, "ldcache");
-                buf_json(&a, cfg->ldcache);
-                buf_key(&a, "uid");
-                buf_f(&a, "%u", (unsigned int)cfg->uid);
-                buf_key(&a, "gid");
-                buf_f(&a, "%u", (unsigned int)cfg->gid);
+                buf_root_ids(&a, cfg->root, cfg->ldcache, cfg->uid, cfg->gid);
 #if FAKE_NVC_ABI >= 115
                 buf_key(&a, "imex");
                 buf_s(&a, "[");
@@ -1110,20 +1149,10 @@ EXPORT int nvc_init(struct nvc_context *ctx, const struct nvc_config *cfg, const
         if (rv == 0) {
                 buf_key(&a, "effective");
                 buf_s(&a, "{");
-                buf_key(&a, "root");
-                buf_json(&a, ctx->root);
-                buf_key(&a, "ldcache");
-                buf_json(&a, ctx->ldcache);
-                buf_key(&a, "uid");
-                buf_f(&a, "%u", (unsigned int)ctx->uid);
-                buf_key(&a, "gid");
-                buf_f(&a, "%u", (unsigned int)ctx->gid);
+                buf_root_ids(&a, ctx->root, ctx->ldcache, ctx->uid, ctx->gid);
                 buf_s(&a, "}");
         }
-        ret_int(&r, rv);
-        log_line("nvc_init", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
-        free(r.p);
+        log_call_int("nvc_init", &a, rv, ctx);
         free(tokens.p);
         pthread_mutex_unlock(&lock);
         return rv;
@@ -1132,9 +1161,8 @@ EXPORT int nvc_init(struct nvc_context *ctx, const struct nvc_config *cfg, const
 EXPORT int nvc_shutdown(struct nvc_context *ctx)
 {
         pthread_mutex_lock(&lock);
-        struct buf a = {0}, r = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        struct buf a = {0};
+        buf_ctx(&a, ctx);
         int rv = call_check(ctx, "nvc_shutdown", false);
         if (rv == 0) {
                 ctx->initialized = false;
@@ -1142,10 +1170,7 @@ EXPORT int nvc_shutdown(struct nvc_context *ctx)
                         close(ctx->mnt_ns);
                 ctx->mnt_ns = -1;
         }
-        ret_int(&r, rv);
-        log_line("nvc_shutdown", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
-        free(r.p);
+        log_call_int("nvc_shutdown", &a, rv, ctx);
         pthread_mutex_unlock(&lock);
         return rv;
 }
@@ -1155,8 +1180,7 @@ EXPORT const char *nvc_error(struct nvc_context *ctx)
         pthread_mutex_lock(&lock);
         count_call("nvc_error");
         struct buf a = {0}, r = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        buf_ctx(&a, ctx);
         const char *msg = ctx ? ctx->err : NULL;
         buf_json(&r, msg);
         log_line("nvc_error", &a, r.p, NULL);
@@ -1171,36 +1195,24 @@ EXPORT const char *nvc_error(struct nvc_context *ctx)
 EXPORT struct nvc_container_config *nvc_container_config_new(pid_t pid, const char *rootfs)
 {
         pthread_mutex_lock(&lock);
-        version_load();
-        count_call("nvc_container_config_new");
-        struct buf a = {0}, r = {0};
+        struct nvc_container_config *c = new_object("nvc_container_config_new", sizeof(*c));
+        if (c != NULL) {
+                c->pid = pid;
+                c->rootfs = (char *)rootfs;
+        }
+        struct buf a = {0};
         buf_key(&a, "pid");
         buf_f(&a, "%ld", (long)pid);
         buf_key(&a, "rootfs");
         buf_json(&a, rootfs);
-        char *fail = fail_check("nvc_container_config_new");
-        struct nvc_container_config *c = NULL;
-        if (fail == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
-                c->pid = pid;
-                c->rootfs = (char *)rootfs;
-                buf_json(&r, handle_new(c, "ccfg"));
-        } else {
-                errno = ENOMEM;
-        }
-        log_line("nvc_container_config_new", &a, r.p, NULL);
-        free(a.p);
-        free(r.p);
-        free(fail);
+        log_new("nvc_container_config_new", &a, c, "ccfg");
         pthread_mutex_unlock(&lock);
         return c;
 }
 
 EXPORT void nvc_container_config_free(struct nvc_container_config *c)
 {
-        pthread_mutex_lock(&lock);
-        free_handle_log("nvc_container_config_free", c, "ccfg");
-        free(c);
-        pthread_mutex_unlock(&lock);
+        free_plain("nvc_container_config_free", c, "ccfg");
 }
 
 static bool nonempty_or_null(const char *s) { return s == NULL || *s != '\0'; }
@@ -1218,8 +1230,7 @@ EXPORT struct nvc_container *nvc_container_new(struct nvc_context *ctx, const st
 {
         pthread_mutex_lock(&lock);
         struct buf a = {0}, r = {0}, tokens = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        buf_ctx(&a, ctx);
         buf_key(&a, "ccfg");
         if (cfg == NULL) {
                 buf_s(&a, "null");
@@ -1333,8 +1344,7 @@ EXPORT struct nvc_container *nvc_container_new(struct nvc_context *ctx, const st
         }
         if (cnt == NULL)
                 buf_s(&r, "null");
-        log_line("nvc_container_new", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
+        log_call("nvc_container_new", &a, r.p, rv, ctx);
         free(r.p);
         free(tokens.p);
         pthread_mutex_unlock(&lock);
@@ -1369,8 +1379,7 @@ EXPORT struct nvc_driver_info *nvc_driver_info_new(struct nvc_context *ctx, cons
         pthread_mutex_lock(&lock);
         sim_load();
         struct buf a = {0}, r = {0}, tokens = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        buf_ctx(&a, ctx);
         buf_key(&a, "opts");
         buf_json(&a, opts);
         unsigned int flags = 0;
@@ -1427,8 +1436,7 @@ EXPORT struct nvc_driver_info *nvc_driver_info_new(struct nvc_context *ctx, cons
         }
         buf_key(&a, "flags");
         buf_s(&a, rv == 0 ? tokens.p : "[]");
-        log_line("nvc_driver_info_new", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
+        log_call("nvc_driver_info_new", &a, r.p, rv, ctx);
         free(r.p);
         free(tokens.p);
         pthread_mutex_unlock(&lock);
@@ -1465,8 +1473,7 @@ EXPORT struct nvc_device_info *nvc_device_info_new(struct nvc_context *ctx, cons
         pthread_mutex_lock(&lock);
         sim_load();
         struct buf a = {0}, r = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        buf_ctx(&a, ctx);
         buf_key(&a, "opts");
         buf_json(&a, opts);
         struct nvc_device_info *info = NULL;
@@ -1513,8 +1520,7 @@ EXPORT struct nvc_device_info *nvc_device_info_new(struct nvc_context *ctx, cons
         } else {
                 buf_s(&r, "null");
         }
-        log_line("nvc_device_info_new", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
+        log_call("nvc_device_info_new", &a, r.p, rv, ctx);
         free(r.p);
         pthread_mutex_unlock(&lock);
         return info;
@@ -1617,26 +1623,22 @@ static int mount_one(struct nvc_context *ctx, const struct nvc_container *cnt, c
 
 static void mount_args(struct buf *a, struct nvc_context *ctx, const struct nvc_container *cnt)
 {
-        buf_key(a, "ctx");
-        buf_handle(a, ctx, "ctx");
+        buf_ctx(a, ctx);
         buf_key(a, "cnt");
         buf_handle(a, cnt, "cnt");
 }
 
 static void finish_mount_log(const char *fn, struct buf *a, struct buf *mounted, int rv, struct nvc_context *ctx)
 {
-        struct buf r = {0};
         buf_s(mounted, "]");
         buf_key(a, "mounted");
         buf_s(a, mounted->p);
-        ret_int(&r, rv);
-        log_line(fn, a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(r.p);
-        free(a->p);
+        log_call_int(fn, a, rv, ctx);
         free(mounted->p);
 }
 
-static int mount_prologue(struct nvc_context *ctx, const struct nvc_container *cnt, const char *fn)
+/* Common check of the calls taking a container: counted, initialised context, live container. */
+static int cnt_check(struct nvc_context *ctx, const struct nvc_container *cnt, const char *fn)
 {
         if (call_check(ctx, fn, true) < 0)
                 return -1;
@@ -1644,7 +1646,74 @@ static int mount_prologue(struct nvc_context *ctx, const struct nvc_container *c
                 set_error(ctx, "invalid argument");
                 return -1;
         }
+        return 0;
+}
+
+static int mount_prologue(struct nvc_context *ctx, const struct nvc_container *cnt, const char *fn)
+{
+        if (cnt_check(ctx, cnt, fn) < 0)
+                return -1;
         return check_threads(ctx, cnt);
+}
+
+/* The argument a mount call takes after ctx and cnt (logged under the key of the same index). */
+enum mount_arg { ARG_NONE, ARG_DRV, ARG_GPU, ARG_MIG, ARG_CHAN };
+static const char *const mount_arg_keys[] = {NULL, "drv", "gpu", "mig", "chan"};
+
+/* Logs p as a mount argument of that kind. Returns 1 when usable, -1 when refused (NULL, a dead driver
+ * info), 0 for a device from no live device info (refused, with a strict violation, in strict mode). */
+static int buf_mount_arg(struct buf *a, enum mount_arg kind, const void *p)
+{
+        if (kind == ARG_NONE)
+                return 1;
+        buf_key(a, mount_arg_keys[kind]);
+        if (kind == ARG_DRV) {
+                buf_handle(a, p, "drv");
+                return p != NULL && handle_find(p, "drv") != NULL ? 1 : -1;
+        }
+        if (p == NULL) {
+                buf_s(a, "null");
+                return -1;
+        }
+        if (kind == ARG_CHAN) {
+                buf_f(a, "{\"id\": %d}", ((const struct nvc_imex_channel *)p)->id);
+                return 1;
+        }
+        long gpu = -1, index = -1;
+        const char *uuid = NULL;
+        if (kind == ARG_GPU && device_is_live(p, &index))
+                uuid = ((const struct nvc_device *)p)->uuid;
+        else if (kind == ARG_MIG && mig_is_live(p, &gpu, &index))
+                uuid = ((const struct nvc_mig_device *)p)->uuid;
+        else {
+                buf_f(a, "{\"foreign\": \"%p\"}", p);
+                return 0;
+        }
+        if (kind == ARG_MIG)
+                buf_f(a, "{\"gpu\": %ld, \"index\": %ld, \"uuid\": ", gpu, index);
+        else
+                buf_f(a, "{\"index\": %ld, \"uuid\": ", index);
+        buf_json(a, uuid);
+        buf_s(a, "}");
+        return 1;
+}
+
+/* Common start of the mount calls: logs ctx, cnt and the argument into a, opens the mounted list m,
+ * checks the call (mount_prologue) and then the argument. */
+static int mount_begin(struct buf *a, struct buf *m, struct nvc_context *ctx, const struct nvc_container *cnt,
+                       const char *fn, enum mount_arg kind, const void *p)
+{
+        mount_args(a, ctx, cnt);
+        int usable = buf_mount_arg(a, kind, p);
+        buf_s(m, "[");
+        int rv = mount_prologue(ctx, cnt, fn);
+        if (rv == 0 && (usable < 0 || (usable == 0 && strict()))) {
+                if (usable == 0)
+                        strict_violation();
+                set_error(ctx, "invalid argument");
+                rv = -1;
+        }
+        return rv;
 }
 
 EXPORT int nvc_driver_mount(struct nvc_context *ctx, const struct nvc_container *cnt,
@@ -1652,15 +1721,7 @@ EXPORT int nvc_driver_mount(struct nvc_context *ctx, const struct nvc_container 
 {
         pthread_mutex_lock(&lock);
         struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        buf_key(&a, "drv");
-        buf_handle(&a, drv, "drv");
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, "nvc_driver_mount");
-        if (rv == 0 && (drv == NULL || handle_find(drv, "drv") == NULL)) {
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
+        int rv = mount_begin(&a, &m, ctx, cnt, "nvc_driver_mount", ARG_DRV, drv);
         struct nsguard g;
         if (rv == 0 && (rv = ns_enter(ctx, cnt, &g)) == 0) {
                 unsigned int f = cnt->flags;
@@ -1693,27 +1754,7 @@ EXPORT int nvc_device_mount(struct nvc_context *ctx, const struct nvc_container 
 {
         pthread_mutex_lock(&lock);
         struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        long index = -1;
-        bool live = dev != NULL && device_is_live(dev, &index);
-        buf_key(&a, "gpu");
-        if (dev == NULL)
-                buf_s(&a, "null");
-        else if (!live)
-                buf_f(&a, "{\"foreign\": \"%p\"}", (const void *)dev);
-        else {
-                buf_f(&a, "{\"index\": %ld, \"uuid\": ", index);
-                buf_json(&a, dev->uuid);
-                buf_s(&a, "}");
-        }
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, "nvc_device_mount");
-        if (rv == 0 && (dev == NULL || (!live && strict()))) {
-                if (dev != NULL)
-                        strict_violation();
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
+        int rv = mount_begin(&a, &m, ctx, cnt, "nvc_device_mount", ARG_GPU, dev);
         struct nsguard g;
         if (rv == 0 && (rv = ns_enter(ctx, cnt, &g)) == 0) {
                 if (!(cnt->flags & C_NO_DEVBIND))
@@ -1727,112 +1768,45 @@ EXPORT int nvc_device_mount(struct nvc_context *ctx, const struct nvc_container 
         return rv;
 }
 
-/* MIG and IMEX mounts are recorded only (the fake driver tree has no capability files). */
-EXPORT int nvc_mig_device_access_caps_mount(struct nvc_context *ctx, const struct nvc_container *cnt,
-                                            const struct nvc_mig_device *mig)
+/* MIG, IMEX and global caps mounts are recorded only (the fake driver tree has no capability files). */
+static int record_mount(struct nvc_context *ctx, const struct nvc_container *cnt, const char *fn,
+                        enum mount_arg kind, const void *p)
 {
         pthread_mutex_lock(&lock);
         struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        long gpu = -1, index = -1;
-        bool live = mig != NULL && mig_is_live(mig, &gpu, &index);
-        buf_key(&a, "mig");
-        if (mig == NULL)
-                buf_s(&a, "null");
-        else if (!live)
-                buf_f(&a, "{\"foreign\": \"%p\"}", (const void *)mig);
-        else {
-                buf_f(&a, "{\"gpu\": %ld, \"index\": %ld, \"uuid\": ", gpu, index);
-                buf_json(&a, mig->uuid);
-                buf_s(&a, "}");
-        }
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, "nvc_mig_device_access_caps_mount");
-        if (rv == 0 && (mig == NULL || (!live && strict()))) {
-                if (mig != NULL)
-                        strict_violation();
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
-        finish_mount_log("nvc_mig_device_access_caps_mount", &a, &m, rv, ctx);
-        pthread_mutex_unlock(&lock);
-        return rv;
-}
-
-static int global_caps(struct nvc_context *ctx, const struct nvc_container *cnt, const char *fn)
-{
-        pthread_mutex_lock(&lock);
-        struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, fn);
+        int rv = mount_begin(&a, &m, ctx, cnt, fn, kind, p);
         finish_mount_log(fn, &a, &m, rv, ctx);
         pthread_mutex_unlock(&lock);
         return rv;
 }
 
+EXPORT int nvc_mig_device_access_caps_mount(struct nvc_context *ctx, const struct nvc_container *cnt,
+                                            const struct nvc_mig_device *mig)
+{
+        return record_mount(ctx, cnt, "nvc_mig_device_access_caps_mount", ARG_MIG, mig);
+}
+
 EXPORT int nvc_mig_config_global_caps_mount(struct nvc_context *ctx, const struct nvc_container *cnt)
 {
-        return global_caps(ctx, cnt, "nvc_mig_config_global_caps_mount");
+        return record_mount(ctx, cnt, "nvc_mig_config_global_caps_mount", ARG_NONE, NULL);
 }
 
 EXPORT int nvc_mig_monitor_global_caps_mount(struct nvc_context *ctx, const struct nvc_container *cnt)
 {
-        return global_caps(ctx, cnt, "nvc_mig_monitor_global_caps_mount");
+        return record_mount(ctx, cnt, "nvc_mig_monitor_global_caps_mount", ARG_NONE, NULL);
 }
 
 EXPORT int nvc_device_mig_caps_mount(struct nvc_context *ctx, const struct nvc_container *cnt,
                                      const struct nvc_device *dev)
 {
-        pthread_mutex_lock(&lock);
-        struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        long index = -1;
-        bool live = dev != NULL && device_is_live(dev, &index);
-        buf_key(&a, "gpu");
-        if (dev == NULL)
-                buf_s(&a, "null");
-        else if (!live)
-                buf_f(&a, "{\"foreign\": \"%p\"}", (const void *)dev);
-        else {
-                buf_f(&a, "{\"index\": %ld, \"uuid\": ", index);
-                buf_json(&a, dev->uuid);
-                buf_s(&a, "}");
-        }
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, "nvc_device_mig_caps_mount");
-        if (rv == 0 && (dev == NULL || (!live && strict()))) {
-                if (dev != NULL)
-                        strict_violation();
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
-        finish_mount_log("nvc_device_mig_caps_mount", &a, &m, rv, ctx);
-        pthread_mutex_unlock(&lock);
-        return rv;
+        return record_mount(ctx, cnt, "nvc_device_mig_caps_mount", ARG_GPU, dev);
 }
 
 #if FAKE_NVC_ABI >= 115
 EXPORT int nvc_imex_channel_mount(struct nvc_context *ctx, const struct nvc_container *cnt,
                                   const struct nvc_imex_channel *chan)
 {
-        pthread_mutex_lock(&lock);
-        struct buf a = {0}, m = {0};
-        mount_args(&a, ctx, cnt);
-        buf_key(&a, "chan");
-        if (chan == NULL)
-                buf_s(&a, "null");
-        else
-                buf_f(&a, "{\"id\": %d}", chan->id);
-        buf_s(&m, "[");
-        int rv = mount_prologue(ctx, cnt, "nvc_imex_channel_mount");
-        if (rv == 0 && chan == NULL) {
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
-        finish_mount_log("nvc_imex_channel_mount", &a, &m, rv, ctx);
-        pthread_mutex_unlock(&lock);
-        return rv;
+        return record_mount(ctx, cnt, "nvc_imex_channel_mount", ARG_CHAN, chan);
 }
 #endif
 
@@ -1855,9 +1829,8 @@ EXPORT int nvc_nvcaps_device_from_proc_path(struct nvc_context *ctx, const char 
 {
         pthread_mutex_lock(&lock);
         sim_load();
-        struct buf a = {0}, r = {0};
-        buf_key(&a, "ctx");
-        buf_handle(&a, ctx, "ctx");
+        struct buf a = {0};
+        buf_ctx(&a, ctx);
         buf_key(&a, "path");
         buf_json(&a, cap_proc_path);
         int rv = call_check(ctx, "nvc_nvcaps_device_from_proc_path", false);
@@ -1874,10 +1847,7 @@ EXPORT int nvc_nvcaps_device_from_proc_path(struct nvc_context *ctx, const char 
                         out->path = NULL;
                 out->id = makedev(sim.nvcaps_major, h);
         }
-        ret_int(&r, rv);
-        log_line("nvc_nvcaps_device_from_proc_path", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
-        free(r.p);
+        log_call_int("nvc_nvcaps_device_from_proc_path", &a, rv, ctx);
         pthread_mutex_unlock(&lock);
         return rv;
 }
@@ -1887,7 +1857,7 @@ EXPORT int nvc_nvcaps_device_from_proc_path(struct nvc_context *ctx, const char 
 EXPORT int nvc_ldcache_update(struct nvc_context *ctx, const struct nvc_container *cnt)
 {
         pthread_mutex_lock(&lock);
-        struct buf a = {0}, r = {0};
+        struct buf a = {0};
         mount_args(&a, ctx, cnt);
         struct sigaction sa;
         sigaction(SIGCHLD, NULL, &sa);
@@ -1895,11 +1865,7 @@ EXPORT int nvc_ldcache_update(struct nvc_context *ctx, const struct nvc_containe
         buf_json(&a, sa.sa_handler == SIG_DFL ? "default" : sa.sa_handler == SIG_IGN ? "ignore" : "handler");
         buf_key(&a, "threads");
         buf_f(&a, "%d", thread_count());
-        int rv = call_check(ctx, "nvc_ldcache_update", true);
-        if (rv == 0 && (cnt == NULL || handle_find(cnt, "cnt") == NULL)) {
-                set_error(ctx, "invalid argument");
-                rv = -1;
-        }
+        int rv = cnt_check(ctx, cnt, "nvc_ldcache_update");
         if (rv == 0) {
                 const char *ldconfig = cnt->ldconfig;
                 bool host = ldconfig[0] == '@';
@@ -1964,10 +1930,7 @@ EXPORT int nvc_ldcache_update(struct nvc_context *ctx, const struct nvc_containe
                                 close(fd);
                 }
         }
-        ret_int(&r, rv);
-        log_line("nvc_ldcache_update", &a, r.p, rv < 0 && ctx ? ctx->err : NULL);
-        free(a.p);
-        free(r.p);
+        log_call_int("nvc_ldcache_update", &a, rv, ctx);
         pthread_mutex_unlock(&lock);
         return rv;
 }

@@ -6,10 +6,14 @@ install them with ``./build.sh deps``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +58,15 @@ def make_rootfs(path: Path) -> Path:
     return path
 
 
+def rootfs_tar(tmp: Path) -> Path:
+    """``make_rootfs(tmp / "rootfs")`` packed as ``tmp / "rootfs.tar"`` (for ``docker/podman import``)."""
+    rootfs = make_rootfs(tmp / "rootfs")
+    tar_path = tmp / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(rootfs, arcname=".")
+    return tar_path
+
+
 def hook_wrapper(tmp: Path, name: str = "nvidia-container-runtime-hook") -> Path:
     """A wrapper that runs our hook with a config selecting the library injector and the fake.
 
@@ -90,6 +103,38 @@ def runc_bundle(tmp: Path, name: str, env: list[str], hook: Path | None,
     return bundle
 
 
+@contextlib.contextmanager
+def container_id(runtime: str, state: Path) -> Iterator[str]:
+    """A fresh container id for ``runtime --root state`` (runc, crun), force-deleted afterwards."""
+    cid = f"nvc-e2e-{uuid.uuid4().hex[:10]}"
+    try:
+        yield cid
+    finally:
+        subprocess.run([runtime, "--root", str(state), "delete", "-f", cid], capture_output=True)
+
+
+class Engine:
+    """A container engine CLI (docker, podman): ``argv`` + args, run with ``env``, tests use ``image``."""
+
+    argv: list[str]
+    env: dict[str, str] | None = None
+    image: str
+
+    def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        r = subprocess.run([*self.argv, *args], env=self.env, capture_output=True, text=True, timeout=180)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def import_rootfs(self, tmp: Path) -> None:
+        """Imports the busybox rootfs (``rootfs_tar``) as ``image``."""
+        self.cli("import", str(rootfs_tar(tmp)), self.image, check=True)
+
+    def run_probe(self, *opts: str) -> subprocess.CompletedProcess:
+        """``run --rm --network none OPTS image`` of PROBE."""
+        return self.cli("run", "--rm", "--network", "none", *opts, self.image, "/bin/sh", "-c", PROBE)
+
+
 class Probe:
     """The probe's output: NVIDIA device names, what opening each printed, the ld cache listing."""
 
@@ -124,3 +169,23 @@ class Probe:
 REQUIRE_ENV = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_REQUIRE_CUDA=cuda>=13.0"]
 REQUIRE_MESSAGE = ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0 (found cuda=12.4), "
                    "please update your driver to a newer version, or use an earlier cuda container")
+
+
+def assert_gpu_run(r: subprocess.CompletedProcess, gpus: list[str]) -> None:
+    """The container ran and the probe saw exactly ``gpus`` (``Probe.assert_gpu``)."""
+    assert r.returncode == 0, r.stderr
+    Probe(r.stdout).assert_gpu(gpus)
+
+
+def assert_untouched_run(r: subprocess.CompletedProcess) -> None:
+    """The container ran and the probe saw no NVIDIA device or library (``Probe.assert_untouched``)."""
+    assert r.returncode == 0, r.stderr
+    Probe(r.stdout).assert_untouched()
+
+
+def assert_requirement_stopped(r: subprocess.CompletedProcess, hook_stderr: str | None = None) -> None:
+    """REQUIRE_ENV's failed requirement stopped the container before the probe ran; the hook's message is
+    in ``hook_stderr`` (where the runtime put the hook's stderr), by default the runtime's own stderr."""
+    assert r.returncode != 0
+    assert REQUIRE_MESSAGE in (r.stderr if hook_stderr is None else hook_stderr)
+    assert "---" not in r.stdout

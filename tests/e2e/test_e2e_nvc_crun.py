@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from nvc_e2e_lib import REQUIRE_ENV, REQUIRE_MESSAGE, Probe, hook_wrapper, require, runc_bundle
+from nvc_e2e_lib import (REQUIRE_ENV, assert_gpu_run, assert_requirement_stopped, assert_untouched_run, container_id,
+                         hook_wrapper, require, runc_bundle)
 
 pytestmark = pytest.mark.e2e
 
@@ -21,32 +22,23 @@ def crun(tmp_path, env) -> subprocess.CompletedProcess:
     # crun does not copy a hook's stderr into its own error; it writes it where this annotation says.
     bundle = runc_bundle(tmp_path, f"b{uuid.uuid4().hex[:6]}", env, hook_wrapper(tmp_path),
                          {"run.oci.hooks.stderr": str(tmp_path / "hooks.stderr")})
-    cid = f"nvc-e2e-{uuid.uuid4().hex[:10]}"
     state = tmp_path / "crun-state"
-    run = f"umount /sys/fs/cgroup/unified && crun --root {shlex.quote(str(state))} run {cid}"
-    try:
+    with container_id("crun", state) as cid:
+        run = f"umount /sys/fs/cgroup/unified && crun --root {shlex.quote(str(state))} run {cid}"
         return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", run], cwd=bundle,
                               capture_output=True, text=True, timeout=120)
-    finally:
-        subprocess.run(["crun", "--root", str(state), "delete", "-f", cid], capture_output=True)
 
 
 @pytest.mark.parametrize("visible, gpus", [("all", ["nvidia0", "nvidia1"]), ("1", ["nvidia1"])])
 def test_gpu_container(tmp_path, visible, gpus):
-    r = crun(tmp_path, [f"NVIDIA_VISIBLE_DEVICES={visible}"])
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_gpu(gpus)
+    assert_gpu_run(crun(tmp_path, [f"NVIDIA_VISIBLE_DEVICES={visible}"]), gpus)
 
 
 def test_non_gpu_container_untouched(tmp_path):
-    r = crun(tmp_path, [])
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_untouched()
+    assert_untouched_run(crun(tmp_path, []))
 
 
 def test_failed_requirement_stops_the_container(tmp_path):
     r = crun(tmp_path, REQUIRE_ENV)
-    assert r.returncode != 0
     assert "nvidia-container-runtime-hook` (exit code: 1)" in r.stderr
-    assert REQUIRE_MESSAGE in (tmp_path / "hooks.stderr").read_text()
-    assert "---" not in r.stdout
+    assert_requirement_stopped(r, (tmp_path / "hooks.stderr").read_text())

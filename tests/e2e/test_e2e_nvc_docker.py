@@ -5,23 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import tarfile
 import time
 
 import pytest
 
-from nvc_e2e_lib import PROBE, REQUIRE_MESSAGE, Probe, hook_wrapper, make_rootfs, require
+from nvc_e2e_lib import (Engine, assert_gpu_run, assert_requirement_stopped, assert_untouched_run, hook_wrapper,
+                         require)
 
 pytestmark = pytest.mark.e2e
 IMAGE = "nvc-e2e-busybox:latest"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class Docker:
+class Docker(Engine):
+    image = IMAGE
+
     def __init__(self, tmp):
         require("dockerd", "docker", "containerd", "runc")
         self.tmp = tmp
         self.sock = f"unix://{tmp}/docker.sock"
+        self.argv = ["docker", "-H", self.sock]
         wrapper = hook_wrapper(tmp)
         env = dict(os.environ, PATH=f"{wrapper.parent}:{DEFAULT_PATH}")
         self.log = open(tmp / "dockerd.log", "wb")
@@ -34,19 +37,10 @@ class Docker:
             assert self.proc.poll() is None, (tmp / "dockerd.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "dockerd did not come up: " + (tmp / "dockerd.log").read_text()[-3000:]
             time.sleep(0.5)
-        rootfs = make_rootfs(tmp / "rootfs")
-        with tarfile.open(tmp / "rootfs.tar", "w") as tar:
-            tar.add(rootfs, arcname=".")
-        self.docker("import", str(tmp / "rootfs.tar"), IMAGE, check=True)
-
-    def docker(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        r = subprocess.run(["docker", "-H", self.sock, *args], capture_output=True, text=True, timeout=180)
-        if check:
-            assert r.returncode == 0, r.stderr
-        return r
+        self.import_rootfs(tmp)
 
     def run(self, *opts: str) -> subprocess.CompletedProcess:
-        return self.docker("run", "--rm", "--network", "none", *opts, IMAGE, "/bin/sh", "-c", PROBE)
+        return self.run_probe(*opts)
 
     def close(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -67,19 +61,12 @@ def docker(tmp_path_factory):
 
 @pytest.mark.parametrize("gpus, nodes", [("all", ["nvidia0", "nvidia1"]), ('"device=1"', ["nvidia1"])])
 def test_gpus(docker, gpus, nodes):
-    r = docker.run("--gpus", gpus)
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_gpu(nodes)
+    assert_gpu_run(docker.run("--gpus", gpus), nodes)
 
 
 def test_non_gpu_container_untouched(docker):
-    r = docker.run()
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_untouched()
+    assert_untouched_run(docker.run())
 
 
 def test_failed_requirement_stops_the_container(docker):
-    r = docker.run("--gpus", "all", "-e", "NVIDIA_REQUIRE_CUDA=cuda>=13.0")
-    assert r.returncode != 0
-    assert REQUIRE_MESSAGE in r.stderr
-    assert "---" not in r.stdout
+    assert_requirement_stopped(docker.run("--gpus", "all", "-e", "NVIDIA_REQUIRE_CUDA=cuda>=13.0"))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 
 import pytest
 
-from nvc_e2e_lib import HOOK_BIN, PROBE, REQUIRE_ENV, REQUIRE_MESSAGE, Probe, hook_wrapper, make_rootfs, require
+from nvc_e2e_lib import (HOOK_BIN, REQUIRE_ENV, Engine, assert_gpu_run, assert_requirement_stopped,
+                         assert_untouched_run, hook_wrapper, require)
 
 pytestmark = pytest.mark.e2e
 IMAGE = "localhost/nvc-e2e-busybox:latest"
 
 
-class Podman:
+class Podman(Engine):
+    image = IMAGE
+
     def __init__(self, tmp):
         require("podman", "runc")
         self.tmp = tmp
@@ -37,26 +39,16 @@ class Podman:
             f'hooks_dir = ["{hooks}"]\n'
             f'tmp_dir = "{tmp}/tmp"\n')
         self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
-        self.base = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
+        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
                      "--storage-driver", "vfs"]
-        rootfs = make_rootfs(tmp / "rootfs")
-        with tarfile.open(tmp / "rootfs.tar", "w") as tar:
-            tar.add(rootfs, arcname=".")
-        self.podman("import", str(tmp / "rootfs.tar"), IMAGE, check=True)
-
-    def podman(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        r = subprocess.run([*self.base, *args], env=self.env, capture_output=True, text=True, timeout=180)
-        if check:
-            assert r.returncode == 0, r.stderr
-        return r
+        self.import_rootfs(tmp)
 
     def run(self, *env: str) -> subprocess.CompletedProcess:
-        opts = [a for e in env for a in ("-e", e)]
-        return self.podman("run", "--rm", "--network", "none", *opts, IMAGE, "/bin/sh", "-c", PROBE)
+        return self.run_probe(*[a for e in env for a in ("-e", e)])
 
     def close(self) -> None:
-        self.podman("rm", "-af")
-        self.podman("rmi", "-af")
+        self.cli("rm", "-af")
+        self.cli("rmi", "-af")
         shutil.rmtree(self.tmp / "storage", ignore_errors=True)  # vfs: plain directories
 
 
@@ -69,19 +61,12 @@ def podman(tmp_path_factory):
 
 @pytest.mark.parametrize("visible, nodes", [("all", ["nvidia0", "nvidia1"]), ("1", ["nvidia1"])])
 def test_gpu_container(podman, visible, nodes):
-    r = podman.run(f"NVIDIA_VISIBLE_DEVICES={visible}")
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_gpu(nodes)
+    assert_gpu_run(podman.run(f"NVIDIA_VISIBLE_DEVICES={visible}"), nodes)
 
 
 def test_non_gpu_container_untouched(podman):
-    r = podman.run()
-    assert r.returncode == 0, r.stderr
-    Probe(r.stdout).assert_untouched()
+    assert_untouched_run(podman.run())
 
 
 def test_failed_requirement_stops_the_container(podman):
-    r = podman.run(*REQUIRE_ENV)
-    assert r.returncode != 0
-    assert REQUIRE_MESSAGE in r.stderr
-    assert "---" not in r.stdout
+    assert_requirement_stopped(podman.run(*REQUIRE_ENV))
