@@ -457,36 +457,34 @@ def options_from_flags(v: dict) -> InstallOptions:
         driver_root=v["driver-root"], hook_executable=v["hook-executable"])
 
 
-def _help_or_parse(args: list[str], title: str):
+def _parse_command(args: list[str], title: str):
+    """Parsed installer flags, or None after printing the help; raises UsageError for extra arguments."""
     from .cli import _usage
     from .cli_flags import _Help
     try:
-        return parse_flags(INSTALL_FLAGS, args)
+        p = parse_flags(INSTALL_FLAGS, args)
     except _Help:
         sys.stdout.write(_usage(title, INSTALL_FLAGS))
         return None
+    if p.rest:
+        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+    return p
 
 
 def cmd_install(args: list[str]) -> int:
-    p = _help_or_parse(args, "NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime")
-    if p is None:
-        return 0
-    if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
-    o = options_from_flags(p.values)
-    if p.values["watch"]:
-        return watch(o, p.values["pid-file"])
-    install(o, dry_run=p.values["dry-run"])
+    p = _parse_command(args, "NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime")
+    if p is not None:
+        o = options_from_flags(p.values)
+        if p.values["watch"]:
+            return watch(o, p.values["pid-file"])
+        install(o, dry_run=p.values["dry-run"])
     return 0
 
 
 def cmd_uninstall(args: list[str]) -> int:
-    p = _help_or_parse(args, "NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit")
-    if p is None:
-        return 0
-    if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
-    uninstall(options_from_flags(p.values))
+    p = _parse_command(args, "NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit")
+    if p is not None:
+        uninstall(options_from_flags(p.values))
     return 0
 
 
