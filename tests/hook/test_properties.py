@@ -29,9 +29,9 @@ json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), s
                          st.text(max_size=20))
 json_values = st.recursive(json_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=12)
-env_entries = st.one_of(
-    st.tuples(st.sampled_from(NAMES), st.sampled_from(VALUES)).map(lambda t: f"{t[0]}={t[1]}"),
-    st.text(max_size=15))
+_valid_entry = st.tuples(st.sampled_from(NAMES), st.sampled_from(VALUES)).map(lambda t: f"{t[0]}={t[1]}")
+# Mostly well-formed entries, so that many examples reach the exec; sometimes arbitrary text.
+env_entries = st.one_of(_valid_entry, _valid_entry, _valid_entry, _valid_entry, st.text(max_size=15))
 caps = st.one_of(st.none(), st.lists(st.sampled_from(["CAP_SYS_ADMIN", "CAP_CHOWN"])),
                  st.fixed_dictionaries({"bounding": st.lists(st.sampled_from(["CAP_SYS_ADMIN", "CAP_KILL"]))}),
                  json_values)
@@ -45,6 +45,22 @@ specs = st.fixed_dictionaries({
     "process": st.fixed_dictionaries({"env": st.lists(env_entries, max_size=6), "capabilities": caps}),
     "root": st.fixed_dictionaries({"path": st.sampled_from(["rootfs", "/abs/rootfs", "", "a/../b"])}),
     "mounts": mounts,
+})
+
+
+# Well-formed GPU requests: most of these reach the exec, so the "complete plan" side is exercised.
+BENIGN = {"NVIDIA_VISIBLE_DEVICES": ["all", "0", "0,1", "none", "GPU-1,GPU-2,GPU-1"],
+          "NVIDIA_DRIVER_CAPABILITIES": ["compute,utility", "all", "", "video"],
+          "CUDA_VERSION": ["11.0", "12.4.1", "v10"], "NVIDIA_REQUIRE_CUDA": ["cuda>=11.0", ""],
+          "NVIDIA_IMEX_CHANNELS": ["0", "1,2", "all"], "NVIDIA_DISABLE_REQUIRE": ["true", "no"]}
+benign_specs = st.fixed_dictionaries({
+    "ociVersion": st.sampled_from(["1.0.2", "1.0.0-rc2"]),
+    "process": st.fixed_dictionaries({
+        "env": st.dictionaries(st.sampled_from(sorted(BENIGN)), st.none(), min_size=1).flatmap(
+            lambda keys: st.tuples(*[st.sampled_from(BENIGN[k]).map(lambda v, k=k: f"{k}={v}") for k in keys])
+        ).map(list),
+        "capabilities": st.none()}),
+    "root": st.fixed_dictionaries({"path": st.sampled_from(["rootfs", "/abs/rootfs"])}),
 })
 
 
@@ -104,7 +120,13 @@ def test_random_specs(spec, monkeypatch, capsys):
 
 
 @SETTINGS
-@given(spec=specs, data=st.data())
+@given(spec=benign_specs)
+def test_well_formed_gpu_specs(spec, monkeypatch, capsys):
+    check(_run(json.dumps(spec).encode(), None, None, monkeypatch, capsys))
+
+
+@SETTINGS
+@given(spec=st.one_of(specs, benign_specs), data=st.data())
 def test_mutated_specs(spec, data, monkeypatch, capsys):
     check(_run(json.dumps(_mutate(spec, data)).encode(), None, None, monkeypatch, capsys))
 
