@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from hook import minitoml
 
+from hook_testlib import ROOT
+
 KEYS = st.sampled_from(["a", "b", "nvidia-container-cli", "load-kmods", "x_1", "A", "a.b", "b.c", " a ", "a. b",
                         "1", "-", "a..b", "é", '"q"'])
 SCALARS = st.sampled_from(['"s"', "'lit'", '"a#b"', "true", "false", "0", "-0", "+5", "12", "01", "1.5",
@@ -50,50 +52,8 @@ def test_same_result_as_tomllib_or_declines(text):
     assert got == _tomllib(text)
 
 
-REAL_CONFIG = """\
-#accept-nvidia-visible-devices-as-volume-mounts = false
-#accept-nvidia-visible-devices-envvar-when-unprivileged = true
-disable-require = false
-supported-driver-capabilities = "compat32,compute,display,graphics,ngx,utility,video"
-#swarm-resource = "DOCKER_RESOURCE_GPU"
-
-[nvidia-container-cli]
-#debug = "/var/log/nvidia-container-toolkit.log"
-environment = []
-#ldcache = "/etc/ld.so.cache"
-ldconfig = "@/sbin/ldconfig"
-load-kmods = true
-#no-cgroups = false
-#path = "/usr/bin/nvidia-container-cli"
-#root = "/run/nvidia/driver"
-#user = "root:video"
-
-[nvidia-container-runtime]
-#debug = "/var/log/nvidia-container-runtime.log"
-log-level = "info"
-mode = "auto"
-runtimes = ["docker-runc", "runc", "crun"]
-
-[nvidia-container-runtime.modes]
-
-[nvidia-container-runtime.modes.cdi]
-annotation-prefixes = ["cdi.k8s.io/"]
-default-kind = "nvidia.com/gpu"
-spec-dirs = ["/etc/cdi", "/var/run/cdi"]
-
-[nvidia-container-runtime.modes.csv]
-mount-spec-path = "/etc/nvidia-container-runtime/host-files-for-container.d"
-
-[nvidia-container-runtime.modes.legacy]
-cuda-compat-mode = "ldconfig"
-
-[nvidia-container-runtime-hook]
-path = "nvidia-container-runtime-hook"
-skip-mode-detection = false
-
-[nvidia-ctk]
-path = "nvidia-ctk"
-"""
+# The default config.toml that ./build.sh install puts in /etc (the reference's generated default).
+REAL_CONFIG = (ROOT / "freeze" / "config.toml").read_text()
 
 
 def test_the_generated_default_config_is_in_the_subset():
