@@ -57,8 +57,7 @@ def test_config_parse_default(benchmark):
 @pytest.mark.parametrize("name", ["gpu", "large"])
 def test_image_model(benchmark, name):
     env_list = SPECS[name]["process"]["env"]
-    supported = frozenset(image.ALL_CAPABILITIES) if hasattr(image, "ALL_CAPABILITIES") else frozenset(
-        ("compat32", "compute", "display", "graphics", "ngx", "utility", "video"))
+    supported = frozenset(config_mod.ALL_CAPS_TEXT.split(","))
 
     def model():
         env = image.env_map(env_list)

@@ -10,7 +10,6 @@ re-serialised with it (see :mod:`ctk.tomledit`).
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import math
 import re
@@ -88,10 +87,6 @@ def obstruction(tree: Any, keys: list[str]) -> str | None:
             dotted = ".".join(_quote_key(x) for x in keys[: i + 1])
             return f"{dotted} is {kind}, not a table"
     return None
-
-
-def deep_copy(value: Any) -> Any:
-    return copy.deepcopy(value)
 
 
 # --------------------------------------------------------------------------- serialiser

@@ -56,9 +56,6 @@ class Snapshot:
     def make(tree: dict, origin: str, inputs: Sequence[tuple[str, str | None]]) -> "Snapshot":
         return Snapshot(tree, origin, tuple(inputs), hashlib.sha256(_canonical(tree)).hexdigest())
 
-    @property
-    def empty(self) -> bool:
-        return not self.tree
 
     def fingerprint(self) -> dict:
         return {"origin": self.origin, "digest": self.digest, "inputs": [list(i) for i in self.inputs]}

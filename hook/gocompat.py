@@ -26,7 +26,7 @@ def split_list(value: str) -> list[str]:
     """Split on ``,``, Go-trim each piece, drop empty pieces."""
     out = []
     for piece in value.split(","):
-        piece = piece.strip(GO_SPACE)
+        piece = trim(piece)
         if piece:
             out.append(piece)
     return out

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 from .values import REQUIRED, Value
 
-# Driver capabilities in flag order (alphabetical, hook.md §7.2).
-ALL_CAPABILITIES: tuple[str, ...] = (
-    "compat32", "compute", "display", "graphics", "ngx", "utility", "video",
-)
-
 
 class GlobalOptions(Value):
     """Options placed before ``configure`` (hook.md §7.1 rows 1-7)."""

@@ -15,7 +15,6 @@ from ..values import REQUIRED, Value
 
 PID_MAX = (1 << 31) - 1
 MAX_REQUIREMENTS = 32
-COMPAT_MODES = ("disabled", "mount", "ldconfig")
 COMPAT_MODE_VERSION = (1, 17, 7)
 NO_CREATE_IMEX_VERSION = (1, 17, 0)
 
