@@ -65,8 +65,8 @@ _SCHEMA: dict = {
 class HookConfig(Value):
     """The settings the hook acts on, with the reference's defaults (hook.md §9.3).
 
-    ``user`` is None until :func:`default_user` is consulted (it reads
-    /etc/os-release); ``ldconfig`` is as configured (normalised at plan time).
+    ``cli_user`` is None when not configured: the plan then asks the host for
+    :func:`default_user` (it reads /etc/os-release); ``cli_ldconfig`` is as configured (normalised at plan time).
     ``sources`` maps each key that came from the file to True (for ``explain``).
     """
 
@@ -130,12 +130,6 @@ class HookConfig(Value):
     def supported_caps(self) -> frozenset[str]:
         from .gocompat import split_list
         return frozenset(split_list(self.supported_driver_capabilities))
-
-    def user(self) -> str:
-        """``nvidia-container-cli.user``, defaulting per host (SUSE-like: ``root:video``)."""
-        if self.cli_user is None:
-            return default_user()
-        return self.cli_user
 
 
 # (path in the TOML tree) -> HookConfig attribute

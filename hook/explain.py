@@ -26,37 +26,28 @@ class Request(Value):
     __slots__ = tuple(_defaults)
 
 
+USAGE = "explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]"
+
+
 def parse_args(args: tuple[str, ...]) -> Request:
     """Raises :class:`UsageError` for unknown or malformed arguments."""
-    spec_path = None
-    as_json = False
-    pid = 0
-    rest = list(args)
-    while rest:
-        a = rest.pop(0)
-        if a == "--json":
-            as_json = True
-        elif a in ("--bundle", "--pid") or a.startswith(("--bundle=", "--pid=")):
-            name, eq, value = a.partition("=")
-            if not eq:
-                if not rest:
-                    raise UsageError(f"explain: {name} needs a value")
-                value = rest.pop(0)
-            if name == "--bundle":
-                spec_path = os.path.join(value, "config.json")
-            else:
-                try:
-                    pid = int(value)
-                except ValueError:
-                    raise UsageError(f"explain: --pid must be an integer, not {value!r}") from None
-        elif a.startswith("-"):
-            raise UsageError(f"explain: unknown option {a!r} "
-                             "(usage: explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N])")
-        elif spec_path is None:
-            spec_path = a if not os.path.isdir(a) else os.path.join(a, "config.json")
-        else:
-            raise UsageError(f"explain: unexpected argument {a!r}")
-    return Request(spec_path or "config.json", as_json, pid)
+    from .flags import command_options
+
+    opts, positional = command_options("explain", args, USAGE, valued=("--bundle", "--pid"),
+                                       switches=("--json",))
+    if len(positional) > 1 or (positional and "--bundle" in opts):
+        raise UsageError(f"explain: unexpected argument {positional[-1]!r} (usage: {USAGE})")
+    if "--bundle" in opts:
+        spec_path = os.path.join(opts["--bundle"], "config.json")
+    elif positional:
+        spec_path = positional[0] if not os.path.isdir(positional[0]) else os.path.join(positional[0], "config.json")
+    else:
+        spec_path = "config.json"
+    try:
+        pid = int(opts.get("--pid", 0))
+    except ValueError:
+        raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
+    return Request(spec_path, bool(opts.get("--json")), pid)
 
 
 def run(inv) -> int:

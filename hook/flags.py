@@ -105,3 +105,31 @@ def parse(argv: list[str]) -> Invocation:
             values[name] = value
     return Invocation(debug=values["debug"], version=values["version"], config=values["config"],
                       args=tuple(argv[i:]))
+
+
+def command_options(command: str, args: tuple[str, ...], usage: str, valued: tuple[str, ...] = (),
+                    switches: tuple[str, ...] = ()) -> tuple[dict[str, str | bool], list[str]]:
+    """The options after one of our own subcommands: ``--name value`` / ``--name=value`` for
+    ``valued``, ``--name`` for ``switches``; other words are positional (returned in order).
+
+    Raises :class:`~hook.errors.UsageError` naming the command and its ``usage``.
+    """
+    options: dict[str, str | bool] = {}
+    positional: list[str] = []
+    rest = list(args)
+    while rest:
+        a = rest.pop(0)
+        name, eq, value = a.partition("=")
+        if name in valued:
+            if not eq:
+                if not rest:
+                    raise UsageError(f"{command}: {name} needs a value")
+                value = rest.pop(0)
+            options[name] = value
+        elif a in switches:
+            options[a] = True
+        elif a.startswith("-"):
+            raise UsageError(f"{command}: unknown option {a!r} (usage: {usage})")
+        else:
+            positional.append(a)
+    return options, positional

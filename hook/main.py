@@ -92,8 +92,9 @@ def _read_stdin() -> bytes:
     except (OSError, AttributeError, ValueError) as exc:
         from .errors import StateError
         from .gocompat import errno_text
+        import errno
         raise StateError("could not decode container state: read /dev/stdin: "
-                         f"{errno_text(getattr(exc, 'errno', None) or 9)}") from None
+                         f"{errno_text(getattr(exc, 'errno', None) or errno.EBADF)}") from None
 
 
 def _inject(inv, cfg, spec, state, decision) -> int:
@@ -116,19 +117,14 @@ def _inject(inv, cfg, spec, state, decision) -> int:
 
 def hooks_json(args: tuple[str, ...]) -> int:
     """``hooks-json [--hook-path PATH]``: print the hooks.d registration."""
-    from . import hooksd
+    from . import flags, hooksd
     from .errors import UsageError
 
-    path = hooksd.DEFAULT_HOOK_PATH
-    rest = list(args)
-    while rest:
-        a = rest.pop(0)
-        if a.startswith("--hook-path="):
-            path = a.split("=", 1)[1]
-        elif a == "--hook-path" and rest:
-            path = rest.pop(0)
-        else:
-            raise UsageError(f"hooks-json: unexpected argument {a!r} (usage: hooks-json [--hook-path PATH])")
+    usage = "hooks-json [--hook-path PATH]"
+    opts, positional = flags.command_options("hooks-json", args, usage, valued=("--hook-path",))
+    if positional:
+        raise UsageError(f"hooks-json: unexpected argument {positional[0]!r} (usage: {usage})")
+    path = opts.get("--hook-path", hooksd.DEFAULT_HOOK_PATH)
     try:
         sys.stdout.write(hooksd.render(path))
     except hooksd.HooksdError as exc:

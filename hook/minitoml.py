@@ -137,10 +137,9 @@ def loads(text: str) -> dict:
     if "\r" in text:
         raise Unsupported()
     root: dict = {}
-    # id() of every table that exists, with how it came to be: "header" (defined by [x]),
-    # "implicit" (a prefix of a header), "dotted" (made by a dotted key in section `section`).
-    kinds: dict[int, str] = {id(root): "header"}
-    owner: dict[int, int] = {}
+    # How each table (by id) came to be: ("header",) defined by [x], ("implicit",) a prefix of a
+    # header, ("dotted", n) made by a dotted key in the n-th section.
+    kinds: dict[int, tuple] = {id(root): ("header",)}
     current = root
     section = 0
     r = _Reader(text)
@@ -165,22 +164,13 @@ def loads(text: str) -> dict:
             r.i += 1
             r.end_of_line()
             section += 1
-            table = root
-            for name in path[:-1]:
-                nxt = table.get(name)
-                if nxt is None:
-                    nxt = table[name] = {}
-                    kinds[id(nxt)] = "implicit"
-                elif type(nxt) is not dict or kinds.get(id(nxt)) == "dotted":
-                    raise Unsupported()
-                table = nxt
-            last = path[-1]
-            existing = table.get(last)
+            table = _descend(root, path[:-1], kinds, ("implicit",), lambda kind: kind[0] != "dotted")
+            existing = table.get(path[-1])
             if existing is None:
-                existing = table[last] = {}
-            elif type(existing) is not dict or kinds.get(id(existing)) != "implicit":
+                existing = table[path[-1]] = {}
+            elif type(existing) is not dict or kinds.get(id(existing)) != ("implicit",):
                 raise Unsupported()
-            kinds[id(existing)] = "header"
+            kinds[id(existing)] = ("header",)
             current = existing
             continue
         path = r.key()
@@ -190,16 +180,22 @@ def loads(text: str) -> dict:
         r.skip_ws()
         value = r.value()
         r.end_of_line()
-        table = current
-        for name in path[:-1]:
-            nxt = table.get(name)
-            if nxt is None:
-                nxt = table[name] = {}
-                kinds[id(nxt)] = "dotted"
-                owner[id(nxt)] = section
-            elif type(nxt) is not dict or kinds.get(id(nxt)) != "dotted" or owner.get(id(nxt)) != section:
-                raise Unsupported()
-            table = nxt
+        here = ("dotted", section)
+        table = _descend(current, path[:-1], kinds, here, lambda kind: kind == here)
         if path[-1] in table:
             raise Unsupported()
         table[path[-1]] = value
+
+
+def _descend(table: dict, names: list[str], kinds: dict[int, tuple], new_kind: tuple, usable) -> dict:
+    """Walk (creating as ``new_kind``) the tables ``names`` below ``table``; an existing one must be a
+    table whose kind satisfies ``usable``, else :class:`Unsupported` (redefinitions are tomllib's call)."""
+    for name in names:
+        nxt = table.get(name)
+        if nxt is None:
+            nxt = table[name] = {}
+            kinds[id(nxt)] = new_kind
+        elif type(nxt) is not dict or not usable(kinds.get(id(nxt), ("",))):
+            raise Unsupported()
+        table = nxt
+    return table

@@ -234,7 +234,7 @@ def build_plan(d: Decision, config: HookConfig, spec: Spec, state: HookState, *,
                debug_flag: bool, host: Host | None = None) -> Plan:
     """The plan for a GPU decision.  Raises OSError if the working directory is gone."""
     host = host or Host()
-    user = config.user() if config.cli_user is not None else host.default_user()
+    user = config.cli_user if config.cli_user is not None else host.default_user()
     options = GlobalOptions(
         root=config.cli_root,
         load_kmods=config.cli_load_kmods,

@@ -177,3 +177,15 @@ def test_exec_failures_B103(tmp_path, content, mode, message):
     err = cli._execve(cmd.path, cmd.argv, cmd.env)
     from hook.gocompat import errno_text
     assert f"exec failed: {errno_text(err)}" == message
+
+
+def test_command_options():
+    opts, pos = flags.command_options("x", ("--a=1", "--b", "2", "p", "--s"), "x ...", valued=("--a", "--b"),
+                                      switches=("--s",))
+    assert (opts, pos) == ({"--a": "1", "--b": "2", "--s": True}, ["p"])
+    with pytest.raises(UsageError) as exc:
+        flags.command_options("x", ("--b",), "x ...", valued=("--b",))
+    assert str(exc.value) == "x: --b needs a value"
+    with pytest.raises(UsageError) as exc:
+        flags.command_options("x", ("--zz",), "x [--b V]", valued=("--b",))
+    assert str(exc.value) == "x: unknown option '--zz' (usage: x [--b V])"

@@ -6,7 +6,10 @@ import pytest
 
 from hook import config as C
 from hook.errors import ConfigError
-from hook.resolve import Host, normalise_ldconfig
+from hook.resolve import Decision, Host, build_plan, normalise_ldconfig
+from hook.state import HookState
+
+from hook_testlib import make_spec
 
 ALL7 = C.ALL_CAPS_TEXT
 PREFIX = "error getting hook config: failed to load config: "
@@ -213,7 +216,16 @@ def test_default_user_on_suse_CF14(tmp_path, content, user):
 
 
 def test_configured_user_wins_on_suse_CF15():
-    assert parse('nvidia-container-cli.user = "foo:bar"').user() == "foo:bar"
+    cfg = parse('nvidia-container-cli.user = "foo:bar"')
+
+    class SuseHost(Host):
+        def default_user(self):
+            return "root:video"
+
+    assert build_plan(Decision(privileged=False, legacy=False, devices=("0",)), cfg, make_spec(),
+                      HookState(), debug_flag=False, host=SuseHost()).options.user == "foo:bar"
+    assert build_plan(Decision(privileged=False, legacy=False, devices=("0",)), parse(""), make_spec(),
+                      HookState(), debug_flag=False, host=SuseHost()).options.user == "root:video"
 
 
 @pytest.mark.parametrize("case_id,value,expected", [
