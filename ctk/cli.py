@@ -19,7 +19,7 @@ from . import sources, state
 from .common import DEFAULT_RUNTIME_NAME, DEFAULT_RUNTIME_PATH, RuntimeOptions, log
 from .errors import CtkError, UsageError
 from .plan import unified_diff
-from .cli_flags import Flag, _Help, parse_flags
+from .cli_flags import Flag, _Help, parse_command, parse_flags, usage
 
 VERSION = "1.20.0"
 
@@ -59,14 +59,6 @@ def setup_logging(level: int) -> None:
 
 
 # --------------------------------------------------------------------------- flag parsing
-
-def _usage(title: str, flags: list[Flag]) -> str:
-    lines = [title, "", "OPTIONS:"]
-    for f in flags:
-        names = ", ".join(("--" if len(n) > 1 else "-") + n for n in f.names)
-        lines.append(f"   {names:44} {f.help}" + (f" (default: {f.default})" if f.default not in ("", False) else ""))
-    return "\n".join(lines) + "\n"
-
 
 # --------------------------------------------------------------------------- runtime configure
 
@@ -147,17 +139,10 @@ def _write_hook(path: str, hook_path: str) -> int:
 
 def cmd_configure(args: list[str]) -> int:
     from .helptext import CONFIGURE_HELP
-    try:
-        p = parse_flags(CONFIGURE_FLAGS, args)
-    except _Help:
-        sys.stdout.write(CONFIGURE_HELP)
+    p = parse_command(CONFIGURE_FLAGS, args, CONFIGURE_HELP, help_on_error=True)
+    if p is None:
         return 0
-    except UsageError:
-        sys.stdout.write(CONFIGURE_HELP)
-        raise
     v = p.values
-    if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
     runtime = v["runtime"]
     mode = v["config-mode"]
     if mode in ("oci-hook", "hook"):
@@ -225,14 +210,11 @@ def cmd_configure(args: list[str]) -> int:
 
 
 def cmd_unconfigure(args: list[str]) -> int:
-    try:
-        p = parse_flags(UNCONFIGURE_FLAGS, args)
-    except _Help:
-        sys.stdout.write(_usage("NAME:\n   nvidia-ctk runtime unconfigure - Remove what configure added", UNCONFIGURE_FLAGS))
+    p = parse_command(UNCONFIGURE_FLAGS, args,
+                      usage("NAME:\n   nvidia-ctk runtime unconfigure - Remove what configure added", UNCONFIGURE_FLAGS))
+    if p is None:
         return 0
     v = p.values
-    if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
     if v["config-mode"] in ("oci-hook", "hook"):
         from . import fileio
         if not v["oci-hook-path"]:

@@ -85,3 +85,32 @@ class _Help(Exception):
     """-h / --help was given."""
 
 
+def usage(title: str, flags: list[Flag]) -> str:
+    """The help text of a command: ``title`` and one line per flag."""
+    lines = [title, "", "OPTIONS:"]
+    for f in flags:
+        names = ", ".join(("--" if len(n) > 1 else "-") + n for n in f.names)
+        lines.append(f"   {names:44} {f.help}" + (f" (default: {f.default})" if f.default not in ("", False) else ""))
+    return "\n".join(lines) + "\n"
+
+
+def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_error: bool = False) -> Parsed | None:
+    """Parse a command's flags: None after printing ``help_text`` for -h/--help.
+
+    Raises :class:`UsageError` for bad flags (after printing the help when ``help_on_error``) and
+    for positional arguments, which no command takes.
+    """
+    import sys
+
+    try:
+        p = parse_flags(flags, args)
+    except _Help:
+        sys.stdout.write(help_text)
+        return None
+    except UsageError:
+        if help_on_error:
+            sys.stdout.write(help_text)
+        raise
+    if p.rest:
+        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+    return p

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from . import configure as cfgmod
 from . import containerd, crio, docker, fileio, state
-from .cli_flags import Flag, parse_flags
+from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
 from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
 from .plan import unified_diff
@@ -457,22 +457,9 @@ def options_from_flags(v: dict) -> InstallOptions:
         driver_root=v["driver-root"], hook_executable=v["hook-executable"])
 
 
-def _parse_command(args: list[str], title: str):
-    """Parsed installer flags, or None after printing the help; raises UsageError for extra arguments."""
-    from .cli import _usage
-    from .cli_flags import _Help
-    try:
-        p = parse_flags(INSTALL_FLAGS, args)
-    except _Help:
-        sys.stdout.write(_usage(title, INSTALL_FLAGS))
-        return None
-    if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
-    return p
-
-
 def cmd_install(args: list[str]) -> int:
-    p = _parse_command(args, "NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime")
+    p = parse_command(INSTALL_FLAGS, args,
+                      usage("NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime", INSTALL_FLAGS))
     if p is not None:
         o = options_from_flags(p.values)
         if p.values["watch"]:
@@ -482,7 +469,8 @@ def cmd_install(args: list[str]) -> int:
 
 
 def cmd_uninstall(args: list[str]) -> int:
-    p = _parse_command(args, "NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit")
+    p = parse_command(INSTALL_FLAGS, args,
+                      usage("NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit", INSTALL_FLAGS))
     if p is not None:
         uninstall(options_from_flags(p.values))
     return 0

@@ -27,7 +27,6 @@ import argparse
 import importlib.machinery
 import marshal
 import modulefinder
-import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
