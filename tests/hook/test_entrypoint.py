@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from hook import main as hook_main
 from hook.flags import USAGE
 
 from hook_testlib import ROOT
