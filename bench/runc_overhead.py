@@ -10,7 +10,8 @@ and the median difference against the run without a hook.  With ``--gpu`` the
 container asks for GPUs (NVIDIA_VISIBLE_DEVICES=all) and the hook's config
 names a recorder that exits at once as nvidia-container-cli.
 
-Needs root, runc and busybox-static.  A benchmark: it asserts nothing.
+Needs root, runc and busybox-static.  The bundles are tests/oci_bundle.py's.
+A benchmark: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from freeze import oci  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+import oci_bundle  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,20 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     config.write_text((ROOT / "freeze" / "config.toml").read_text()
                       .replace('#path = "/usr/bin/nvidia-container-cli"', f'path = "{recorder}"'))
     env = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility"] if args.gpu else []
-    bundles = {"none": oci.make_bundle(tmp / "none", ["true"], env)}
+    bundles = {"none": oci_bundle.runc_bundle(tmp / "none", ["true"], env)}
     for item in hooks:
         name, sep, prog = item.partition("=")
         if not sep:
             name, prog = Path(item).name, item
         prog = os.path.abspath(prog)  # runc wants an absolute hook path
-        bundles[name] = oci.make_bundle(tmp / name, ["true"], env,
-                                        hook=[prog, "nvidia-container-runtime-hook", "-config", str(config), "prestart"])
+        hook = [prog, "nvidia-container-runtime-hook", "-config", str(config), "prestart"]
+        bundles[name] = oci_bundle.runc_bundle(tmp / name, ["true"], env, hook=hook, hook_env=oci_bundle.HOOK_ENV)
     samples: dict[str, list[float]] = {k: [] for k in bundles}
     failed = 0
     for r in range(args.rounds + 2):
         for name, bundle in bundles.items():
             t0 = time.perf_counter()
-            res = oci.runc_run(bundle, f"hookbench-{os.getpid()}-{name}")
+            res = oci_bundle.runc_run(bundle, f"hookbench-{os.getpid()}-{name}")
             elapsed = time.perf_counter() - t0
             if res.returncode != 0:
                 failed += 1

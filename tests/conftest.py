@@ -1,8 +1,10 @@
-"""Shared fixtures: paths of the project, the venv entry points and the golden corpora."""
+"""Shared fixtures: paths of the project, the venv entry points and the golden corpora.
+
+Puts ``spec_fixtures`` (the golden checkers) and ``tests`` (``oci_bundle``, the busybox rootfs and
+OCI bundles) on ``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,11 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "spec_fixtures"
+TESTS = ROOT / "tests"
 VENV_BIN = ROOT / ".venv" / "bin"
 HOOK_BIN = VENV_BIN / "nvidia-container-runtime-hook"
 
-if str(FIXTURES) not in sys.path:
-    sys.path.insert(0, str(FIXTURES))
+for _path in (FIXTURES, TESTS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 @pytest.fixture(scope="session")

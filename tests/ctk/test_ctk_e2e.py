@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from oci_bundle import make_rootfs, rootfs_tar
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,22 +42,9 @@ def ctk(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     return r
 
 
-def rootfs_tar(busybox: str) -> bytes:
-    """A tar of a root file system holding only busybox (static) and /bin/sh."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "dev", "proc", "sys", "etc", "tmp"):
-            ti = tarfile.TarInfo(d)
-            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(ti)
-        data = Path(busybox).read_bytes()
-        ti = tarfile.TarInfo("bin/busybox")
-        ti.size, ti.mode = len(data), 0o755
-        tar.addfile(ti, io.BytesIO(data))
-        ti = tarfile.TarInfo("bin/sh")
-        ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
-        tar.addfile(ti)
-    return buf.getvalue()
+def busybox_layer(tmp: Path) -> bytes:
+    """A tar of a root file system holding busybox (static) and /bin/sh (``oci_bundle``), built in ``tmp``."""
+    return rootfs_tar(make_rootfs(tmp / "rootfs", applets=("sh",)))
 
 
 def oci_archive(layer: bytes, name: str) -> bytes:
@@ -197,7 +186,7 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
         assert "failed to load plugin io.containerd.grpc.v1.cri" not in (t / "containerd.log").read_text()
 
         archive = t / "image.tar"
-        archive.write_bytes(oci_archive(rootfs_tar(tools["busybox"]), "local/busybox:1"))
+        archive.write_bytes(oci_archive(busybox_layer(t), "local/busybox:1"))
         ctr = [tools["ctr"], "-a", str(sock), "-n", "ctk-test"]
         r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
                            capture_output=True, text=True, timeout=60)
@@ -256,7 +245,7 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         assert info["Runtimes"]["nvidia"]["path"] == f"{t}/nv/toolkit/nvidia-container-runtime"
 
         r = subprocess.run([tools["docker"], "-H", f"unix://{sock}", "import", "-", "local/bb:1"],
-                           input=rootfs_tar(tools["busybox"]), capture_output=True, timeout=60)
+                           input=busybox_layer(t), capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         r = subprocess.run([tools["docker"], "-H", f"unix://{sock}", "run", "--rm", "--runtime=nvidia",
                             "--network=none", "local/bb:1", "/bin/busybox", "echo", "hello from docker"],
@@ -295,7 +284,7 @@ def test_podman_runs_the_hook_from_our_hooks_d_json(tmp_path):
               "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--hooks-dir", str(hooks_json.parent),
               "--tmpdir", f"{t}/tmp", "--runtime", "runc"]
     try:
-        r = subprocess.run(podman + ["import", "-", "local/bb:1"], input=rootfs_tar(tools["busybox"]),
+        r = subprocess.run(podman + ["import", "-", "local/bb:1"], input=busybox_layer(t),
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         r = subprocess.run(podman + ["run", "--rm", "--network=none", "--ulimit", "nofile=1024:1024",

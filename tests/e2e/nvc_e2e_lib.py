@@ -1,5 +1,7 @@
 """Helpers of the end-to-end tests: a busybox rootfs, our hook (library injector + fake), the in-container probe.
 
+The rootfs and bundles are ``oci_bundle``'s (``tests/oci_bundle.py``) with the probe nodes added.
+
 Missing tools (runc, crun, docker, podman, busybox-static, util-linux) make the tests fail, never skip:
 install them with ``./build.sh deps``.
 """
@@ -7,21 +9,18 @@ install them with ``./build.sh deps``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
-import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import oci_bundle
+
 REPO = Path(__file__).resolve().parents[2]
 HOOK_BIN = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
 FAKE_LIB = REPO / "build" / "fake" / "libnvidia-container.so.1"
-BUSYBOX = Path("/bin/busybox")
-LDCONFIG = Path("/sbin/ldconfig")
-APPLETS = ("sh", "ls", "cat", "echo", "grep", "test", "true", "sleep", "head", "tr")
 # Runs inside the container: /dev listing, opening every NVIDIA node, the ld cache, then opening the
 # probe nodes /probe/nvidia0 and /probe/nvidia1 (c 195 0/1, made in the rootfs): the device cgroup decides.
 PROBE = ('ls /dev; echo ---; for d in /dev/nvidia*; do [ -e "$d" ] && cat "$d"; done 2>&1; echo ---; ldconfig -p; '
@@ -39,31 +38,24 @@ def require(*tools: str) -> None:
         assert p.exists(), f"{p} missing: run ./build.sh"
 
 
-def make_rootfs(path: Path) -> Path:
-    """A busybox rootfs with Debian's static ldconfig (so ``ldconfig -p`` works inside)."""
-    assert BUSYBOX.exists(), "busybox-static missing (/bin/busybox)"
-    for d in ("bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "usr/lib64", "usr/bin", "root"):
-        (path / d).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
-    for applet in APPLETS:
-        (path / "bin" / applet).symlink_to("busybox")
-    shutil.copy2(LDCONFIG, path / "sbin" / "ldconfig")
-    (path / "probe").mkdir()
+def add_probe_nodes(rootfs: Path) -> Path:
+    """The probe nodes /probe/nvidia0 and /probe/nvidia1 (c 195 0/1) in ``rootfs``."""
+    (rootfs / "probe").mkdir()
     for minor in (0, 1):
-        os.mknod(path / "probe" / f"nvidia{minor}", 0o20666, os.makedev(195, minor))
-    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (path / "etc" / "group").write_text("root:x:0:\n")
-    (path / "etc" / "ld.so.conf").write_text("")
-    subprocess.run([str(LDCONFIG), "-r", str(path)], check=True)  # an (empty) /etc/ld.so.cache
-    return path
+        os.mknod(rootfs / "probe" / f"nvidia{minor}", 0o20666, os.makedev(195, minor))
+    return rootfs
+
+
+def make_rootfs(path: Path) -> Path:
+    """A busybox rootfs with Debian's static ldconfig (``oci_bundle.make_rootfs(path, ldconfig=True)``,
+    so ``ldconfig -p`` works inside) and the probe nodes."""
+    return add_probe_nodes(oci_bundle.make_rootfs(path, ldconfig=True))
 
 
 def rootfs_tar(tmp: Path) -> Path:
     """``make_rootfs(tmp / "rootfs")`` packed as ``tmp / "rootfs.tar"`` (for ``docker/podman import``)."""
-    rootfs = make_rootfs(tmp / "rootfs")
     tar_path = tmp / "rootfs.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        tar.add(rootfs, arcname=".")
+    tar_path.write_bytes(oci_bundle.rootfs_tar(make_rootfs(tmp / "rootfs")))
     return tar_path
 
 
@@ -85,21 +77,12 @@ def hook_wrapper(tmp: Path, name: str = "nvidia-container-runtime-hook") -> Path
 
 def runc_bundle(tmp: Path, name: str, env: list[str], hook: Path | None,
                 annotations: dict[str, str] | None = None) -> Path:
-    """An OCI bundle (``runc spec`` + busybox rootfs) running PROBE, with our hook in hooks.prestart."""
-    bundle = tmp / name
-    bundle.mkdir()
-    make_rootfs(bundle / "rootfs")
-    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
-    spec = json.loads((bundle / "config.json").read_text())
-    spec["process"]["terminal"] = False
-    spec["process"]["args"] = ["/bin/sh", "-c", PROBE]
-    spec["process"]["env"] += env
-    spec["root"]["readonly"] = False
-    if annotations:
-        spec["annotations"] = annotations
-    if hook is not None:
-        spec["hooks"] = {"prestart": [{"path": str(hook), "args": [hook.name, "prestart"]}]}
-    (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+    """An OCI bundle ``tmp / name`` (``oci_bundle.runc_bundle``, the rootfs of ``make_rootfs``) running PROBE,
+    with our hook (``hook prestart``, no "env") in hooks.prestart."""
+    bundle = oci_bundle.runc_bundle(tmp / name, ["/bin/sh", "-c", PROBE], env,
+                                    hook=None if hook is None else [str(hook), hook.name, "prestart"],
+                                    annotations=annotations, ldconfig=True)
+    add_probe_nodes(bundle / "rootfs")
     return bundle
 
 

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from nvc_e2e_lib import (REQUIRE_ENV, assert_gpu_run, assert_requirement_stopped, assert_untouched_run, container_id,
-                         hook_wrapper, require, runc_bundle)
+from nvc_e2e_lib import (REQUIRE_ENV, assert_gpu_run, assert_requirement_stopped, assert_untouched_run, hook_wrapper,
+                         require, runc_bundle)
+from oci_bundle import runc_run
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +18,7 @@ def runc(tmp_path, env, hook=True) -> subprocess.CompletedProcess:
     require("runc")
     wrapper = hook_wrapper(tmp_path) if hook else None
     bundle = runc_bundle(tmp_path, f"b{uuid.uuid4().hex[:6]}", env, wrapper)
-    state = tmp_path / "runc-state"
-    with container_id("runc", state) as cid:
-        return subprocess.run(["runc", "--root", str(state), "run", "-b", str(bundle), cid],
-                              capture_output=True, text=True, timeout=120)
+    return runc_run(bundle, f"nvc-e2e-{uuid.uuid4().hex[:10]}", timeout=120, root=tmp_path / "runc-state")
 
 
 @pytest.mark.parametrize("visible, gpus", [("all", ["nvidia0", "nvidia1"]), ("1", ["nvidia1"]),

@@ -6,12 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+import oci_bundle
 from freeze_testlib import ROOT, VENV_PYTHON
-
-from freeze import oci
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ def installed(tmp_path, frozen_bin):
     """The binary installed by ./build.sh install into a DESTDIR (uninstalled afterwards)."""
     assert os.geteuid() == 0, "end-to-end tests need root"
     assert shutil.which("runc"), "runc missing: ./build.sh deps"
-    oci.busybox()  # busybox-static present, or a clear error
+    oci_bundle.busybox()  # busybox-static present, or a clear error
     dest = tmp_path / "dest"
     env = dict(os.environ, DESTDIR=str(dest), PREFIX="/usr")
     res = subprocess.run(["./build.sh", "install", "--binary", str(frozen_bin)], cwd=ROOT, env=env,
@@ -33,12 +33,18 @@ def installed(tmp_path, frozen_bin):
     assert res.returncode == 0, res.stderr
 
 
+def run_with_hook(bundle: Path, hook: Path, config: Path, args: list[str], env: tuple[str, ...] = ()):
+    """``runc run`` of a busybox bundle at ``bundle`` running ``args``, ``hook -config config prestart``
+    (PATH in its environment) as prestart hook."""
+    oci_bundle.runc_bundle(bundle, args, env, hook=[str(hook), "nvidia-container-runtime-hook", "-config",
+                                                    str(config), "prestart"], hook_env=oci_bundle.HOOK_ENV)
+    return oci_bundle.runc_run(bundle, f"freeze-e2e-{bundle.name}-{os.getpid()}")
+
+
 def test_non_gpu_container_runs_with_the_hook(tmp_path, installed):
     config = tmp_path / "config.toml"
     config.write_text("")
-    bundle = oci.make_bundle(tmp_path / "plain", ["echo", "hello from busybox"],
-                             hook=[str(installed), "nvidia-container-runtime-hook", "-config", str(config), "prestart"])
-    res = oci.runc_run(bundle, f"freeze-e2e-plain-{os.getpid()}")
+    res = run_with_hook(tmp_path / "plain", installed, config, ["echo", "hello from busybox"])
     assert (res.returncode, res.stdout, res.stderr) == (0, "hello from busybox\n", "")
 
 
@@ -50,10 +56,9 @@ def test_gpu_container_execs_the_cli_with_the_container_pid_and_rootfs(tmp_path,
     config = tmp_path / "config.toml"
     config.write_text(f'[nvidia-container-cli]\npath = "{cli}"\n'
                       '[nvidia-container-runtime]\nmode = "legacy"\n')
-    bundle = oci.make_bundle(tmp_path / "gpu", ["echo", "gpu ok"],
-                             env=["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility"],
-                             hook=[str(installed), "nvidia-container-runtime-hook", "-config", str(config), "prestart"])
-    res = oci.runc_run(bundle, f"freeze-e2e-gpu-{os.getpid()}")
+    bundle = tmp_path / "gpu"
+    res = run_with_hook(bundle, installed, config, ["echo", "gpu ok"],
+                        ("NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility"))
     assert (res.returncode, res.stdout) == (0, "gpu ok\n"), res.stderr
     argv = record.read_text().splitlines()
     pid_flags = [a for a in argv if a.startswith("--pid=")]
@@ -66,10 +71,7 @@ def test_gpu_container_execs_the_cli_with_the_container_pid_and_rootfs(tmp_path,
 def test_failing_hook_stops_the_container(tmp_path, installed):
     config = tmp_path / "config.toml"
     config.write_text("this is [not toml\n")
-    bundle = oci.make_bundle(tmp_path / "bad", ["echo", "must not run"],
-                             env=["NVIDIA_VISIBLE_DEVICES=all"],
-                             hook=[str(installed), "nvidia-container-runtime-hook", "-config", str(config), "prestart"])
-    res = oci.runc_run(bundle, f"freeze-e2e-bad-{os.getpid()}")
+    res = run_with_hook(tmp_path / "bad", installed, config, ["echo", "must not run"], ("NVIDIA_VISIBLE_DEVICES=all",))
     assert res.returncode != 0
     assert "must not run" not in res.stdout
     # runc reports the hook's own error line (the same as the venv entry point prints).
@@ -90,7 +92,7 @@ def test_library_injector_path_through_runc(frozen_bin, tmp_path):
     assert os.geteuid() == 0, "end-to-end tests need root"
     driver = (
         "import sys; from pathlib import Path\n"
-        f"sys.path[:0] = [{str(ROOT / 'tests' / 'e2e')!r}, {str(ROOT / 'spec_fixtures')!r}]\n"
+        f"sys.path[:0] = [{str(ROOT / 'tests' / 'e2e')!r}, {str(ROOT / 'tests')!r}, {str(ROOT / 'spec_fixtures')!r}]\n"
         "import nvc_e2e_lib\n"
         f"nvc_e2e_lib.HOOK_BIN = Path({str(frozen_bin)!r})\n"
         "import pytest\n"
