@@ -17,7 +17,7 @@ PYTHON=${PYTHON:-python3}
 
 # Debian packages the test suite drives for real (runtimes, tools); CI installs them.
 APT_PACKAGES=(gcc libc6-dev make runc crun docker.io containerd podman busybox-static
-              umoci skopeo iproute2 util-linux procps)
+              umoci skopeo iproute2 util-linux procps acl)
 
 step_venv() {
     if [ ! -x .venv/bin/python ]; then

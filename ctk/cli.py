@@ -189,12 +189,12 @@ def cmd_configure(args: list[str]) -> int:
               else build_source(runtime, source_spec, config, executable, drop_in=drop_in))
     opts = RuntimeOptions.single(name, path, v["nvidia-set-as-default"], enable_cdi)
     req = cfgmod.ConfigureRequest(runtime, config, drop_in, source, opts)
-    prep = cfgmod.prepare_configure(req)
-    if v["diff"]:
-        cfgmod.check_problem(prep)
-        sys.stdout.write(unified_diff(prep.plan))
-        return 0
-    if v["dry-run"]:
+    if v["diff"] or v["dry-run"]:
+        prep = cfgmod.prepare_configure(req)
+        if v["diff"]:
+            cfgmod.check_problem(prep)
+            sys.stdout.write(unified_diff(prep.plan))
+            return 0
         for label, text in prep.plan.documents:
             if label:
                 sys.stderr.write(label + "\n")
@@ -202,7 +202,9 @@ def cmd_configure(args: list[str]) -> int:
             sys.stdout.flush()
         return 0
     sdir = state.state_dir(v["state-dir"])
-    if not cfgmod.commit(prep, sdir):
+    with cfgmod.locked(sdir, config, drop_in):
+        changed = cfgmod.commit(cfgmod.prepare_configure(req), sdir)
+    if not changed:
         log.info("%s is already configured; nothing changed", runtime)
         return 0
     log.info("It is recommended that %s daemon be restarted.", runtime)
@@ -229,17 +231,22 @@ def cmd_unconfigure(args: list[str]) -> int:
     drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.DEFAULT_DROP_IN[runtime]
     if drop_in and not drop_in.startswith("/"):
         raise UsageError(f'the drop-in-config path "{drop_in}" is not an absolute path')
+    if not v["nvidia-runtime-name"]:
+        raise UsageError("the --nvidia-runtime-name flag must not be empty")
     sdir = state.state_dir(v["state-dir"])
-    prep = cfgmod.prepare_unconfigure(runtime, config, drop_in, [v["nvidia-runtime-name"]], sdir)
-    if v["diff"]:
-        sys.stdout.write(unified_diff(prep.plan))
-        return 0
-    if v["dry-run"]:
+    if v["diff"] or v["dry-run"]:
+        prep = cfgmod.prepare_unconfigure(runtime, config, drop_in, [v["nvidia-runtime-name"]], sdir)
+        if v["diff"]:
+            sys.stdout.write(unified_diff(prep.plan))
+            return 0
         for c in prep.plan.changes:
             sys.stderr.write(f"{c.path}:\n")
             sys.stdout.write((c.after or b"").decode() + ("\n" if c.after and not c.after.endswith(b"\n") else ""))
         return 0
-    if cfgmod.commit_unconfigure(prep, sdir):
+    with cfgmod.locked(sdir, config, drop_in):
+        prep = cfgmod.prepare_unconfigure(runtime, config, drop_in, [v["nvidia-runtime-name"]], sdir)
+        changed = cfgmod.commit_unconfigure(prep, sdir)
+    if changed:
         log.info("It is recommended that %s daemon be restarted.", runtime)
     else:
         log.info("Nothing to remove for %s", runtime)

@@ -160,7 +160,7 @@ def _jsonable(tree: Any) -> Any:
 
 def _record(req: ConfigureRequest, plan: Plan, previous_default: str | None, cdi_added: bool,
             imports_added: str | None, version: int | None, snap: Snapshot) -> state.Record:
-    files = [state.FileRecord(c.path, c.role, state.b64(c.before), state.sha(c.after))
+    files = [state.FileRecord(os.path.abspath(c.path), c.role, state.b64(c.before), state.sha(c.after))
              for c in plan.changes if c.changed]
     return state.Record(req.runtime, os.path.abspath(req.config), req.drop_in,
                         [h.name for h in req.opts.handlers], previous_default, cdi_added,
@@ -195,21 +195,40 @@ def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
                                  "written: " + "; ".join(problems))
 
 
+def locked(state_dir: str, *paths: str):
+    """Serialise this run with every other one writing any of ``paths``: hold it from before
+    the files are read until the record is saved (lock files in ``<state-dir>/locks``)."""
+    return fileio.locked(paths, state.ensure_dir(os.path.join(state_dir, "locks")))
+
+
+def _source_modes(plan: Plan) -> list[int]:
+    modes = []
+    for c in plan.changes:
+        try:
+            modes.append(os.stat(c.path).st_mode)
+        except OSError:
+            pass
+    return modes
+
+
 def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
            keep_record: bool = True) -> bool:
-    """Verify, write the plan (atomic, with backups) and update the state record.
+    """Verify, write the plan (atomic, with backups) and update the state record.  The
+    caller holds :func:`locked` for the plan's files.
 
     Returns whether any file changed.  Raises :class:`CtkError` subclasses.
     """
     check_problem(prep)
     verify_unchanged(prep, recheck_source)
-    if not prep.plan.changed:
-        return False
     backups = os.path.join(state_dir, "backups")
-    current = {c.path: c.before for c in prep.plan.changes}
+    if not prep.plan.changed:
+        apply_plan(prep.plan, backups)      # only removes what a killed run left
+        return False
+    current = {os.path.abspath(c.path): c.before for c in prep.plan.changes}
     previous = state.load(state_dir, prep.runtime, prep.config) if keep_record else None
+    modes = _source_modes(prep.plan)
     try:
-        apply_plan(prep.plan, backups)
+        results = apply_plan(prep.plan, backups)
     except WriteError as exc:
         raise WriteError(f"unable to flush config: {exc}") from None
     for c in prep.plan.changes:
@@ -219,8 +238,10 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
             else:
                 log.info("Wrote updated config to %s", c.path)
     if keep_record and prep.record is not None:
+        prep.record.created_dirs = [d for r in results for d in r.created_dirs]
         try:
-            state.save(state_dir, state.merge(previous, prep.record, current))
+            state.save(state_dir, state.merge(previous, prep.record, current),
+                       fileio.private_mode(*modes))
         except WriteError as exc:
             log.warning("unable to save state for unconfigure: %s", exc)
     return True
@@ -229,15 +250,19 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
 # --------------------------------------------------------------------------- unconfigure
 
 def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str],
-                        state_dir: str, source: Any = None) -> Prepared:
+                        state_dir: str, source: Any = None, extra_paths: tuple[str, ...] = ()) -> Prepared:
     """Plan the removal of what configure added.
 
     With a state record: every file that still holds exactly what configure wrote gets its
     original bytes back (or is removed if configure created it); a file changed since is
     edited to remove only our handlers, restoring the previous default.  Without a record,
-    handlers named ``names`` are removed and our drop-in file is deleted.
+    handlers named ``names`` are removed and our drop-in file is deleted.  A record naming
+    any file but ``config``, ``drop_in`` and ``extra_paths`` is refused.
     """
     rec = state.load(state_dir, runtime, os.path.abspath(config))
+    if rec is not None:
+        state.check_paths(rec, state.record_path(state_dir, runtime, config),
+                          [config, drop_in, *extra_paths])
     plan = Plan()
     if rec is not None:
         names = rec.names
@@ -248,7 +273,7 @@ def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str
             paths.insert(0, (drop_in, "drop-in", None))
     for path, role, frec in paths:
         cur = _read(path, runtime)
-        if frec is not None and state.sha(cur) == frec.after_sha256:
+        if frec is not None and frec.exact and state.sha(cur) == frec.after_sha256:
             plan.changes.append(FileChange(path, cur, frec.original(), role))
             continue
         if cur is None:
@@ -285,17 +310,21 @@ def _semantic_removal(runtime: str, path: str, cur: bytes, names: list[str],
 
 
 def commit_unconfigure(prep: Prepared, state_dir: str) -> bool:
+    """Write the plan and remove the directories configure created (if empty) and the
+    record.  The caller holds :func:`locked`.  Returns whether anything changed."""
     verify_unchanged(prep)
     changed = prep.plan.changed
-    if changed:
-        apply_plan(prep.plan, os.path.join(state_dir, "backups"))
-        for c in prep.plan.changes:
-            if c.changed:
-                log.info("%s %s", "Removed" if c.after is None else "Restored", c.path)
+    apply_plan(prep.plan, os.path.join(state_dir, "backups"))
+    for c in prep.plan.changes:
+        if c.changed:
+            log.info("%s %s", "Removed" if c.after is None else "Restored", c.path)
     if prep.record is not None:
+        for d in fileio.remove_empty_dirs(prep.record.created_dirs):
+            log.info("Removed directory %s", d)
+            changed = True
         state.delete(state_dir, prep.runtime, os.path.abspath(prep.config))
     return changed
 
 
 __all__ = ["ConfigureRequest", "Prepared", "prepare_configure", "commit", "prepare_unconfigure",
-           "commit_unconfigure", "verify_unchanged", "CtkError"]
+           "commit_unconfigure", "verify_unchanged", "locked", "CtkError"]

@@ -32,6 +32,7 @@ from . import containerd, crio, docker, fileio, state
 from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
 from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
+from .plan import check as plan_check
 from .plan import unified_diff
 from .sources import Snapshot
 
@@ -194,7 +195,6 @@ def default_hook_executable() -> str:
 def stage_toolkit(o: InstallOptions, low_level: list[str]) -> str:
     """Step 2: build the toolkit in a staging directory next to its final place."""
     try:
-        os.makedirs(o.install_dir, mode=0o755, exist_ok=True)
         stage = tempfile.mkdtemp(prefix=".toolkit.staging.", dir=o.install_dir)
         os.chmod(stage, 0o755)
         root = o.toolkit_root
@@ -219,7 +219,9 @@ def _write_exec(path: str, text: str) -> None:
     os.chmod(path, 0o755)
 
 
-def swap_in(o: InstallOptions, stage: str) -> None:
+def swap_in(o: InstallOptions, stage: str) -> str | None:
+    """Put the staged toolkit in place; returns the directory holding the previous one (for
+    :func:`swap_back`, else :func:`_drop_old`)."""
     root = o.toolkit_root
     old = None
     try:
@@ -229,6 +231,22 @@ def swap_in(o: InstallOptions, stage: str) -> None:
         os.rename(stage, root)
     except OSError as exc:
         raise InstallError(f"unable to install the toolkit into {root}: {exc.strerror}") from None
+    return old
+
+
+def swap_back(o: InstallOptions, old: str | None) -> None:
+    """Undo :func:`swap_in`: remove the new toolkit, put the previous one back."""
+    shutil.rmtree(o.toolkit_root, ignore_errors=True)
+    if old:
+        try:
+            os.rename(os.path.join(old, "toolkit"), o.toolkit_root)
+        except OSError as exc:
+            log.warning("unable to restore the previous toolkit from %s: %s", old, exc.strerror)
+            return
+        _drop_old(old)
+
+
+def _drop_old(old: str | None) -> None:
     if old:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -297,10 +315,27 @@ class Outcome:
     low_level: list[str] = field(default_factory=list)
 
 
+def _config_paths(o: InstallOptions) -> tuple[str, ...]:
+    """The runtime config files install/uninstall write (locked while they run)."""
+    if o.no_runtime_config:
+        return ()
+    if o.runtime == "crio" and o.crio_config_mode == "hook":
+        return (o.config_path, o.hook_path)
+    return (o.config_path, o.drop_in_path)
+
+
 def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
     """The installer flow.  Raises :class:`CtkError` subclasses; on a fingerprint mismatch
-    (:class:`ctk.errors.ConfigChangedError`) nothing at all is written."""
+    (:class:`ctk.errors.ConfigChangedError`) or a runtime config that cannot be written,
+    nothing at all is written (the toolkit is not installed, or is taken back)."""
     validate(o)
+    if dry_run or o.no_runtime_config:
+        return _install(o, dry_run)
+    with cfgmod.locked(state.state_dir(o.state_dir), *_config_paths(o)):
+        return _install(o, dry_run)
+
+
+def _install(o: InstallOptions, dry_run: bool) -> Outcome:
     out = Outcome()
     snap = extract(o)                                            # (1)
     out.low_level = detect_low_level(o, snap)
@@ -318,17 +353,30 @@ def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
         if prep is not None:
             sys.stdout.write(unified_diff(prep.plan))
         return out
-    stage = stage_toolkit(o, out.low_level)                      # (2)
+    if prep is not None:
+        plan_check(prep.plan, os.path.join(sdir, "backups"))   # before the toolkit goes in
+    created = fileio.make_dirs(o.install_dir)
+    stage = None
     try:
+        stage = stage_toolkit(o, out.low_level)                  # (2)
         if prep is not None:
             cfgmod.verify_unchanged(prep, recheck_source=True)   # fingerprint of (1)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
+        fileio.remove_empty_dirs(created)
         raise
-    swap_in(o, stage)
+    old = swap_in(o, stage)
     log.info("Installed toolkit into %s", o.toolkit_root)
     if prep is not None:
-        out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
+        try:
+            out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
+        except BaseException:
+            swap_back(o, old)
+            fileio.remove_empty_dirs(created)
+            raise
+    _drop_old(old)
+    if prep is not None:
         if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
             restart(o)                                            # (4)
             out.restarted = True
@@ -355,12 +403,14 @@ def uninstall(o: InstallOptions) -> Outcome:
     sdir = state.state_dir(o.state_dir)
     if not o.no_runtime_config:
         names = [h.name for h in handlers(o).handlers]
-        prep = cfgmod.prepare_unconfigure(o.runtime, o.config_path, o.drop_in_path, names, sdir)
-        if o.runtime == "crio" and o.crio_config_mode == "hook" and prep.record is None:
-            from .plan import FileChange
-            cur = fileio.read_optional(o.hook_path)
-            prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
-        out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
+        with cfgmod.locked(sdir, *_config_paths(o)):
+            prep = cfgmod.prepare_unconfigure(o.runtime, o.config_path, o.drop_in_path, names, sdir,
+                                              extra_paths=_config_paths(o))
+            if o.runtime == "crio" and o.crio_config_mode == "hook" and prep.record is None:
+                from .plan import FileChange
+                cur = fileio.read_optional(o.hook_path)
+                prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
+            out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
     remove_toolkit(o)
     if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
         restart(o)

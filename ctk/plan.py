@@ -1,9 +1,9 @@
 """What an operation will do to the file system, computed before anything is written.
 
 Engines return a :class:`Plan`; the CLI either prints it (``--dry-run`` documents,
-``--diff`` unified diffs) or applies it with :func:`apply`, which checks that every target
-is writable before writing the first file, so a multi-file update is not left half-done by
-a read-only directory.
+``--diff`` unified diffs) or applies it with :func:`apply`, which checks (:func:`check`) that
+every target is writable before writing the first file, so a multi-file update is not left
+half-done by a read-only directory.
 """
 
 from __future__ import annotations
@@ -59,16 +59,27 @@ def unified_diff(plan: Plan) -> str:
     return "".join(out)
 
 
-def apply(plan: Plan, backup_dir: str | None) -> list[fileio.WriteResult]:
-    """Write/remove every changed file.  Raises :class:`ctk.errors.WriteError`; targets are
-    probed for writability first so that a read-only location writes nothing at all."""
+def check(plan: Plan, backup_dir: str | None) -> None:
+    """Raise :class:`ctk.errors.WriteError` unless every file ``plan`` changes (and the backup
+    directory, if a file is replaced) can be written: run before the first write."""
     todo = [c for c in plan.changes if c.changed]
     for c in todo:
         fileio.check_writable(c.path)
     if backup_dir and any(c.before is not None for c in todo):
         fileio.check_writable(os.path.join(backup_dir, "probe"))
+
+
+def apply(plan: Plan, backup_dir: str | None) -> list[fileio.WriteResult]:
+    """Write/remove every changed file.  Raises :class:`ctk.errors.WriteError`; targets are
+    probed for writability first so that a read-only location writes nothing at all.
+    Callers hold :func:`ctk.fileio.locked` for the targets: temporary files a killed run
+    left beside them are removed."""
+    check(plan, backup_dir)
     results = []
-    for c in todo:
+    for c in plan.changes:
+        fileio.remove_stale_temps(c.path)
+        if not c.changed:
+            continue
         if c.after is None:
             results.append(fileio.remove(c.path, backup_dir))
         else:

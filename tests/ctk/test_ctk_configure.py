@@ -361,7 +361,8 @@ def test_malformed_input_one_line_error_nothing_written(tmp_path, state, runtime
     assert len(errors) == 1 and needle in errors[0], r.stderr
     assert "Traceback" not in r.stderr
     assert cfg.read_bytes() == content
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert sorted(p.name for p in tmp_path.iterdir() if p != state) == [name]
+    assert not (state / "runtime").exists() and not (state / "backups").exists()
 
 
 def test_command_source_failure_is_one_line(tmp_path, state):
