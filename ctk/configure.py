@@ -162,9 +162,11 @@ def _record(req: ConfigureRequest, plan: Plan, previous_default: str | None, cdi
             imports_added: str | None, version: int | None, snap: Snapshot) -> state.Record:
     files = [state.FileRecord(os.path.abspath(c.path), c.role, state.b64(c.before), state.sha(c.after))
              for c in plan.changes if c.changed]
-    return state.Record(req.runtime, os.path.abspath(req.config), req.drop_in,
-                        [h.name for h in req.opts.handlers], previous_default, cdi_added,
-                        imports_added, version, files, snap.fingerprint())
+    names = [h.name for h in req.opts.handlers]
+    cleared = previous_default in names and not any(req.opts.is_default(h) for h in req.opts.handlers)
+    return state.Record(req.runtime, os.path.abspath(req.config), req.drop_in, names,
+                        previous_default, cdi_added, imports_added, version, files,
+                        snap.fingerprint(), default_cleared=cleared)
 
 
 def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
@@ -292,6 +294,7 @@ def _semantic_removal(runtime: str, path: str, cur: bytes, names: list[str],
     prev = rec.previous_default if rec else None
     cdi = rec.cdi_added if rec else False
     imports = rec.imports_added if rec else None
+    cleared = rec.default_cleared if rec else False
     try:
         if runtime == "docker":
             cfg = docker.DockerConfig(path, cur)
@@ -301,9 +304,9 @@ def _semantic_removal(runtime: str, path: str, cur: bytes, names: list[str],
         top = TomlFile(path, cur)
         if runtime == "containerd":
             version = rec.version if rec and rec.version else containerd.detect_version(top.tree)
-            new = containerd.unconfigure_tree(top.tree, version, names, prev, cdi, imports)
+            new = containerd.unconfigure_tree(top.tree, version, names, prev, cdi, imports, cleared)
         else:
-            new = crio.unconfigure_tree(top.tree, names, prev)
+            new = crio.unconfigure_tree(top.tree, names, prev, cleared)
         return top.render(new)
     except (ConfigLoadError, ConfigContentError) as exc:
         raise type(exc)(f"unable to load config for runtime {runtime}: {exc}") from None

@@ -267,13 +267,14 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
 
 
 def unconfigure_tree(tree: dict, version: int, names: list[str], previous_default: str | None,
-                     cdi_added: bool, imports_added: str | None) -> dict:
+                     cdi_added: bool, imports_added: str | None, default_cleared: bool = False) -> dict:
     """The top-level tree with what configure added removed (semantic path, used when the
-    file changed since configure so its recorded original cannot simply be restored)."""
+    file changed since configure so its recorded original cannot simply be restored).
+    ``default_cleared``: a configure removed our default, so an absent one is restored too."""
     out = copy.deepcopy(tree)
     p = plugin_keys(version)
     key = p + ["containerd", "default_runtime_name"]
-    was_ours = get_str(out, key) in names
+    was_ours = get_str(out, key) in names or (default_cleared and not get_str(out, key))
     for n in names:
         remove_runtime(out, version, n, drop_version=False)
     if was_ours and previous_default and previous_default not in names:

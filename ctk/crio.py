@@ -98,9 +98,11 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
     return CrioResult(plan, previous_default, problem)
 
 
-def unconfigure_tree(tree: dict, names: list[str], previous_default: str | None) -> dict:
+def unconfigure_tree(tree: dict, names: list[str], previous_default: str | None,
+                     default_cleared: bool = False) -> dict:
+    """``default_cleared``: a configure removed our default, so an absent one is restored too."""
     out = copy.deepcopy(tree)
-    was_ours = get_str(out, DEFAULT_KEY) in names
+    was_ours = get_str(out, DEFAULT_KEY) in names or (default_cleared and not get_str(out, DEFAULT_KEY))
     for n in names:
         remove_runtime(out, n)
     if was_ours and previous_default and previous_default not in names:

@@ -71,6 +71,7 @@ class Record:
     files: list[FileRecord] = field(default_factory=list)
     source: dict = field(default_factory=dict)
     created_dirs: list[str] = field(default_factory=list)
+    default_cleared: bool = False   # a configure removed our default (not set as default again)
 
     def file(self, path: str) -> FileRecord | None:
         return next((f for f in self.files if f.path == path), None)
@@ -158,7 +159,7 @@ def _parse(raw: dict) -> Record:
     r = _typed(raw, Record, {"runtime": (str,), "config": (str,), "drop_in": (str,), "names": (list,),
                              "previous_default": (str, NoneT), "cdi_added": (bool,),
                              "imports_added": (str, NoneT), "version": (int, NoneT), "files": (list,),
-                             "source": (dict,), "created_dirs": (list,)})
+                             "source": (dict,), "created_dirs": (list,), "default_cleared": (bool,)})
     files = []
     for x in r.pop("files"):
         f = FileRecord(**_typed(x, FileRecord, {"path": (str,), "role": (str,), "before": (str, NoneT),
@@ -247,7 +248,8 @@ def merge(previous: Record | None, new: Record, current: dict[str, bytes | None]
     dirs = list(dict.fromkeys(previous.created_dirs + new.created_dirs))
     return Record(new.runtime, new.config, new.drop_in, names, default,
                   previous.cdi_added or new.cdi_added, previous.imports_added or new.imports_added,
-                  new.version, files, previous.source or new.source, dirs)
+                  new.version, files, previous.source or new.source, dirs,
+                  previous.default_cleared or new.default_cleared)
 
 
 def b64(data: bytes | None) -> str | None:
