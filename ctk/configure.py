@@ -200,6 +200,8 @@ def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
 def locked(state_dir: str, *paths: str):
     """Serialise this run with every other one writing any of ``paths``: hold it from before
     the files are read until the record is saved (lock files in ``<state-dir>/locks``)."""
+    state.ensure_dir(state_dir)
+    state.check_dir(os.path.join(state_dir, "backups"))
     return fileio.locked(paths, state.ensure_dir(os.path.join(state_dir, "locks")))
 
 
