@@ -266,7 +266,7 @@ def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str
     rec = state.load(state_dir, runtime, os.path.abspath(config))
     if rec is not None:
         state.check_paths(rec, state.record_path(state_dir, runtime, config),
-                          [config, drop_in, *extra_paths])
+                          [config, drop_in, *extra_paths], drop_in)
     plan = Plan()
     if rec is not None:
         names = rec.names

@@ -177,14 +177,18 @@ def _parse(raw: dict) -> Record:
     return Record(files=files, **r)
 
 
-def check_paths(rec: Record, record_file: str, allowed: list[str]) -> None:
+def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str = "") -> None:
     """Raise :class:`StateError` if ``rec`` names a file (or a created directory) other than
-    ``allowed`` (and their parent directories): unconfigure touches nothing else."""
+    ``allowed`` (and their parent directories), or calls a file other than ``drop_in`` a
+    drop-in (which unconfigure deletes): unconfigure touches nothing else."""
     ok = {os.path.abspath(p) for p in allowed if p}
     for f in rec.files:
         if os.path.abspath(f.path) not in ok:
             raise StateError(f"refusing state record {record_file}: it lists {f.path}, which this "
                              f"command was not asked to change (see --config and --drop-in-config)")
+        if f.role == "drop-in" and (not drop_in or os.path.abspath(f.path) != os.path.abspath(drop_in)):
+            raise StateError(f"refusing state record {record_file}: it lists {f.path} as the drop-in "
+                             f"file, which is not --drop-in-config")
     parents = set()
     for p in ok:
         for q in (p, os.path.realpath(p)):

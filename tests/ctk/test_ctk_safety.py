@@ -121,6 +121,14 @@ def test_forged_record_naming_another_file_is_refused(tmp_path, state, docker_cf
     assert docker_cfg.read_text() == configured
 
 
+def test_forged_record_calling_the_config_a_drop_in_is_refused(tmp_path, state, docker_cfg):
+    assert ctk("runtime", "configure", "--runtime=docker", f"--config={docker_cfg}", state=state).returncode == 0
+    _forge(record_file(state), lambda raw: raw["files"][0].update(role="drop-in", after_sha256="0" * 64))
+    err = one_error(ctk("runtime", "unconfigure", "--runtime=docker", f"--config={docker_cfg}", state=state))
+    assert f"it lists {docker_cfg} as the drop-in file, which is not --drop-in-config" in err
+    assert "nvidia" in docker_cfg.read_text()
+
+
 def test_forged_record_naming_a_foreign_directory_is_refused(tmp_path, state, docker_cfg):
     other = tmp_path / "elsewhere" / "empty"
     other.mkdir(parents=True)
