@@ -205,18 +205,22 @@ def stage_toolkit(o: InstallOptions, low_level: list[str]) -> str:
         _write_exec(os.path.join(stage, "nvidia-container-runtime-hook"), hook_wrapper(root, hook))
         os.symlink("nvidia-container-runtime-hook", os.path.join(stage, "nvidia-container-toolkit"))
         cfgdir = os.path.join(stage, ".config", "nvidia-container-runtime")
-        os.makedirs(cfgdir, mode=0o755)
-        with open(os.path.join(cfgdir, "config.toml"), "w") as f:
-            f.write(toolkit_config(o, low_level))
+        fileio.make_dirs(cfgdir)
+        _write_file(os.path.join(cfgdir, "config.toml"), toolkit_config(o, low_level), 0o644)
     except OSError as exc:
         raise InstallError(f"unable to install the toolkit into {o.install_dir}: {exc.strerror or exc}") from None
     return stage
 
 
 def _write_exec(path: str, text: str) -> None:
+    _write_file(path, text, 0o755)
+
+
+def _write_file(path: str, text: str, mode: int) -> None:
+    """A new file with exactly ``mode`` (the umask must not make the hook's config writable)."""
     with open(path, "w") as f:
         f.write(text)
-    os.chmod(path, 0o755)
+        os.fchmod(f.fileno(), mode)
 
 
 def swap_in(o: InstallOptions, stage: str) -> str | None:

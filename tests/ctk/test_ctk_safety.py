@@ -394,6 +394,19 @@ def test_install_with_read_only_config_fails_first_and_leaves_nothing(tmp_path, 
         subprocess.run(["umount", str(ro)], check=True)
 
 
+def test_install_under_umask_000_creates_nothing_writable_by_others(tmp_path, state, docker_cfg):
+    r = ctk("install", "--runtime=docker", f"--config={docker_cfg}", f"--toolkit-install-dir={tmp_path}/a/nv",
+            "--restart-mode=none", state=state, umask=0)
+    assert r.returncode == 0, r.stderr
+    loose = [str(p) for p in [tmp_path / "a", *(tmp_path / "a").rglob("*"), state, *state.rglob("*")]
+             if not p.is_symlink() and mode(p) & 0o022]
+    assert loose == []
+    r = ctk("uninstall", "--runtime=docker", f"--config={docker_cfg}", f"--toolkit-install-dir={tmp_path}/a/nv",
+            "--restart-mode=none", state=state)
+    assert r.returncode == 0, r.stderr
+    assert docker_cfg.read_text() == DAEMON_JSON and not (tmp_path / "a" / "nv" / "toolkit").exists()
+
+
 # --------------------------------------------------------------------------- item 10: one line
 
 def test_unconfigure_with_empty_runtime_name_is_a_usage_error(tmp_path, state, docker_cfg):
