@@ -242,6 +242,7 @@ def _backup(path: str, old: bytes, backup_dir: str, src_mode: int) -> str:
     bpath = backup_path(backup_dir, path)
     try:
         make_dirs(backup_dir, 0o700)
+        remove_stale_temps(bpath)           # backups are written under the target's lock
         _write_new(bpath, old, _Meta(private_mode(src_mode)))
     except OSError as exc:
         raise WriteError(f"unable to back up {path} to {bpath}: {exc.strerror or exc}") from None
