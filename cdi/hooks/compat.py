@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 
 DEFAULT_ROOT = "/usr/local/cuda/compat"
@@ -48,7 +47,8 @@ def run(args: list[str], log) -> int:
     folder = secure_join(root, croot)
     if not os.path.isdir(folder):
         return 0
-    libs = sorted(glob.glob(os.path.join(glob.escape(folder), "libcuda.so.*.*")))
+    from .util import glob_in
+    libs = glob_in(folder, "libcuda.so.*.*")
     if not libs:
         return 0
     inside = "/" + os.path.relpath(folder, root) if folder != root else "/"

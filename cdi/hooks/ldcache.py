@@ -7,7 +7,6 @@ are read and written as if the root were ``/``.
 
 from __future__ import annotations
 
-import glob
 import os
 import stat
 
@@ -55,7 +54,8 @@ def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) ->
                 if not pat.startswith("/"):
                     pat = os.path.join(os.path.dirname(conf), pat)
                 base = secure_join(root, os.path.dirname(pat))
-                for m in sorted(glob.glob(os.path.join(glob.escape(base), os.path.basename(pat)))):
+                from .util import glob_in
+                for m in glob_in(base, os.path.basename(pat)):
                     out += configured_dirs(root, os.path.join(os.path.dirname(pat), os.path.basename(m)), depth + 1)
         else:
             out.append(line)
