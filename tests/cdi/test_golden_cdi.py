@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 import check_cdi
-from conftest import FIXTURES
+
+FIXTURES = Path(__file__).resolve().parents[2] / "spec_fixtures"
 
 CASES = sorted(p for p in (FIXTURES / "cdi").iterdir() if (p / "expected.json").exists())
 
