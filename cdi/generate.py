@@ -12,6 +12,8 @@ import os
 import stat
 
 from . import discover, spec as S
+from hook.values import Value
+
 from .errors import GenerateError, UsageError
 
 __all__ = ["Options", "generate", "MODES", "STRATEGIES", "HOOK_NAMES", "hook_selection"]
@@ -23,37 +25,35 @@ HOOK_NAMES = ("update-ldcache", "create-symlinks", "chmod", "enable-cuda-compat"
 MIG_MINORS = "/proc/driver/nvidia-caps/mig-minors"
 
 
-class Options:
-    """What to generate; every field has the reference's default."""
+class Options(Value):
+    """What to generate; every field has the reference's default (``dev_root`` "" = the driver root)."""
 
-    __slots__ = ("mode", "driver_root", "dev_root", "strategies", "device_ids", "no_all_device", "vendor",
-                 "cls", "hook_path", "ldconfig_path", "disabled_hooks", "enabled_hooks", "feature_flags",
-                 "config_search_paths", "library_search_paths", "csv_files", "csv_ignore_patterns",
-                 "csv_compat_root")
+    _defaults = {
+        "mode": "auto",
+        "driver_root": "/",
+        "dev_root": "",
+        "strategies": ("index", "uuid"),
+        "device_ids": ("all",),
+        "no_all_device": False,
+        "vendor": "nvidia.com",
+        "cls": "gpu",
+        "hook_path": "/usr/bin/nvidia-cdi-hook",
+        "ldconfig_path": "",
+        "disabled_hooks": (),
+        "enabled_hooks": (),
+        "feature_flags": (),
+        "config_search_paths": (),
+        "library_search_paths": (),
+        "csv_files": (),
+        "csv_ignore_patterns": (),
+        "csv_compat_root": "/usr/local/cuda/compat_orin",
+    }
+    __slots__ = tuple(_defaults)
 
-    def __init__(self, **kw) -> None:
-        self.mode = "auto"
-        self.driver_root = "/"
-        self.dev_root = ""
-        self.strategies: tuple[str, ...] = ("index", "uuid")
-        self.device_ids: tuple[str, ...] = ("all",)
-        self.no_all_device = False
-        self.vendor = "nvidia.com"
-        self.cls = "gpu"
-        self.hook_path = "/usr/bin/nvidia-cdi-hook"
-        self.ldconfig_path = ""
-        self.disabled_hooks: tuple[str, ...] = ()
-        self.enabled_hooks: tuple[str, ...] = ()
-        self.feature_flags: tuple[str, ...] = ()
-        self.config_search_paths: tuple[str, ...] = ()
-        self.library_search_paths: tuple[str, ...] = ()
-        self.csv_files: tuple[str, ...] = ()
-        self.csv_ignore_patterns: tuple[str, ...] = ()
-        self.csv_compat_root = "/usr/local/cuda/compat_orin"
-        for k, v in kw.items():
-            setattr(self, k, v)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         if not self.dev_root:
-            self.dev_root = self.driver_root
+            object.__setattr__(self, "dev_root", self.driver_root)
 
 
 def hook_selection(disabled: tuple[str, ...], enabled: tuple[str, ...]) -> frozenset[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import os
 
+from hook.values import REQUIRED, Factory, Value
+
 from . import ldcache
 from .errors import NvmlError
 
@@ -22,21 +24,19 @@ LIB_DIRS = ("", "/usr/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-lin
             "/lib/x86_64-linux-gnu/nvidia/current", "/lib/aarch64-linux-gnu/nvidia/current")
 
 
-class Mig:
-    __slots__ = ("parent", "index", "uuid", "gi", "ci")
+class Mig(Value):
+    """A MIG device: parent GPU, index within the parent, UUID, GPU/compute instance ids."""
 
-    def __init__(self, parent: "Gpu", index: int, uuid: str, gi: int, ci: int) -> None:
-        self.parent, self.index, self.uuid, self.gi, self.ci = parent, index, uuid, gi, ci
+    _defaults = dict.fromkeys(("parent", "index", "uuid", "gi", "ci"), REQUIRED)
+    __slots__ = tuple(_defaults)
 
 
-class Gpu:
-    __slots__ = ("index", "minor", "uuid", "bus_id", "mig_enabled", "coherent", "migs")
+class Gpu(Value):
+    """A full GPU as NVML reports it (``bus_id`` as in sysfs: ``0000:01:00.0``)."""
 
-    def __init__(self, index: int, minor: int, uuid: str, bus_id: str, mig_enabled: bool,
-                 coherent: bool) -> None:
-        self.index, self.minor, self.uuid, self.bus_id = index, minor, uuid, bus_id
-        self.mig_enabled, self.coherent = mig_enabled, coherent
-        self.migs: list[Mig] = []
+    _defaults = dict(dict.fromkeys(("index", "minor", "uuid", "bus_id", "mig_enabled", "coherent"), REQUIRED),
+                     migs=Factory(list))
+    __slots__ = tuple(_defaults)
 
 
 def _join(root: str, path: str) -> str:
@@ -130,7 +130,7 @@ class Nvml:
         coherent = lib.nvmlDeviceGetAddressingMode(handle, mode) == 0 and mode.value == 2
         gpu = Gpu(index, minor, uuid, bus, mig, coherent)
         if mig:
-            gpu.migs = self._migs(gpu, handle)
+            gpu.migs.extend(self._migs(gpu, handle))
         return gpu
 
     def _migs(self, gpu: Gpu, handle) -> list[Mig]:
