@@ -95,7 +95,7 @@ class Registry:
                         self.errors.append((path, [f'conflicting device "{qname}" (specs "{old[1]}", "{path}")']))
                         continue
                     self.devices[qname] = (prio, path)
-                    conflicts.discard(qname) if old is not None and old[0] < prio else None
+                    conflicts.discard(qname)  # a higher-priority folder shadows a lower conflict
         for c in conflicts:
             self.devices.pop(c, None)
 
