@@ -6,18 +6,16 @@ environment variable holds a comma-separated list.  Errors: one ``level=error`` 
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 from ctk.cli_flags import Flag, _Help, parse_flags, usage
+from ctk.common import log  # the nvidia-ctk logger (logrus text on stderr)
 from ctk.errors import CtkError
 
 from .errors import CdiError, UsageError
 
-__all__ = ["cmd_cdi", "GENERATE_FLAGS"]
-
-from ctk.common import log  # noqa: E402  (the nvidia-ctk logger)
+__all__ = ["cmd_cdi", "cmd_hook", "cmd_system", "parse", "GENERATE_FLAGS"]
 
 
 def _list(names, env, help_text, default=()):

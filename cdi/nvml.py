@@ -153,15 +153,6 @@ class Nvml:
         ci = self._uint(lib.nvmlDeviceGetComputeInstanceId, h, "error getting compute instance ID")
         return Mig(gpu, j, uuid, gi, ci)
 
-    def is_mig(self, handle) -> bool:
-        v = self.ffi.new("unsigned int *")
-        return self.lib.nvmlDeviceIsMigDeviceHandle(handle, v) == 0 and bool(v[0])
-
-    def parent_of(self, handle):
-        h = self.ffi.new("nvmlDevice_t *")
-        self._check(self.lib.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle, h), "error getting parent")
-        return h[0]
-
     def gpus(self) -> list[Gpu]:
         return [self.gpu(self.handle_by_index(i)) for i in range(self.count())]
 

@@ -12,7 +12,7 @@ import json
 import os
 import stat
 
-__all__ = ["SpecError", "device_node", "mount", "new_edits", "merge_edits", "normalise",
+__all__ = ["SpecError", "device_node", "mount", "merge_edits", "normalise",
            "min_version", "validate", "to_json", "to_yaml", "EDIT_KEYS", "VERSIONS"]
 
 EDIT_KEYS = ("env", "deviceNodes", "hooks", "mounts", "intelRdt", "additionalGids", "netDevices")
@@ -59,10 +59,6 @@ def device_node(path: str, host_path: str, extra_gids: list[int] | None = None,
 def mount(host_path: str, container_path: str, ipc: bool = False) -> dict:
     return {"hostPath": host_path, "containerPath": container_path,
             "options": list(IPC_OPTIONS if ipc else FILE_OPTIONS)}
-
-
-def new_edits() -> dict:
-    return {}
 
 
 def merge_edits(dst: dict, src: dict) -> dict:
