@@ -21,7 +21,6 @@ HOOKS = {
     "chmod": "cdi.hooks.chmod",
     "update-application-profile": "cdi.hooks.profile",
 }
-_GLOBAL_BOOL = ("debug", "d", "quiet", "q")
 
 
 class Log:
