@@ -1,41 +1,55 @@
 """Minimal ELF64 little-endian reader: the DT_SONAME of a shared object and a named section.
 
-Reads at most :data:`MAX_READ` bytes; anything malformed yields None (callers treat it as
-"no soname" / "no note"), never an exception.
+Reads only the headers and the sections it needs (``os.pread``, each read bounded by
+:data:`MAX_SECTION`), so a large library costs a few small reads; anything malformed yields None
+(callers treat it as "no soname" / "no note"), never an exception.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 
 __all__ = ["soname", "section", "cuda_note"]
 
-MAX_READ = 64 << 20
+MAX_SECTION = 16 << 20
+MAX_SECTIONS = 4096
 
 
-def _read(path: str) -> bytes | None:
+class _Elf:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        head = os.pread(fd, 64, 0)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            raise ValueError("not a little-endian ELF64 file")
+        shoff, = struct.unpack_from("<Q", head, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+        if shentsize < 64 or shnum > MAX_SECTIONS:
+            raise ValueError("bad section header table")
+        table = os.pread(fd, shentsize * shnum, shoff)
+        self.sections = []
+        for i in range(shnum):
+            if (i + 1) * shentsize > len(table):
+                break
+            name, typ, _f, _a, off, size, link = struct.unpack_from("<IIQQQQI", table, i * shentsize)
+            self.sections.append((name, typ, off, size, link))
+        self.shstrndx = shstrndx
+
+    def read(self, index: int) -> bytes:
+        _n, _t, off, size, _l = self.sections[index]
+        return os.pread(self.fd, min(size, MAX_SECTION), off)
+
+
+def _open(path: str):
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_READ)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-    if data[:4] != b"\x7fELF" or len(data) < 64 or data[4] != 2 or data[5] != 1:
+    try:
+        return _Elf(fd)
+    except (OSError, ValueError, struct.error):
+        os.close(fd)
         return None
-    return data
-
-
-def _sections(data: bytes) -> list[tuple[int, int, int, int, int]]:
-    """(name offset, type, offset, size, link) of every section header."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    out = []
-    for i in range(shnum):
-        base = shoff + i * shentsize
-        if base + 64 > len(data):
-            break
-        name, typ, _flags, _addr, off, size, link = struct.unpack_from("<IIQQQQI", data, base)
-        out.append((name, typ, off, size, link))
-    return out
 
 
 def _cstr(data: bytes, off: int) -> str:
@@ -45,40 +59,41 @@ def _cstr(data: bytes, off: int) -> str:
 
 def soname(path: str) -> str | None:
     """The DT_SONAME of ``path``, or None."""
-    data = _read(path)
-    if data is None:
+    elf = _open(path)
+    if elf is None:
         return None
     try:
-        secs = _sections(data)
-        for _n, typ, off, size, link in secs:
+        for i, (_n, typ, _off, _size, link) in enumerate(elf.sections):
             if typ != 6:  # SHT_DYNAMIC
                 continue
-            stroff = secs[link][2]
-            for i in range(off, off + size, 16):
-                tag, val = struct.unpack_from("<qQ", data, i)
+            dyn, strtab = elf.read(i), elf.read(link)
+            for j in range(0, len(dyn) - 15, 16):
+                tag, val = struct.unpack_from("<qQ", dyn, j)
                 if tag == 0:
                     break
                 if tag == 14:  # DT_SONAME
-                    return _cstr(data, stroff + val)
-    except (struct.error, IndexError):
+                    return _cstr(strtab, val)
+    except (OSError, IndexError, struct.error):
         return None
+    finally:
+        os.close(elf.fd)
     return None
 
 
 def section(path: str, name: str) -> tuple[int, bytes] | None:
     """(type, content) of the section called ``name``, or None."""
-    data = _read(path)
-    if data is None:
+    elf = _open(path)
+    if elf is None:
         return None
     try:
-        secs = _sections(data)
-        shstrndx, = struct.unpack_from("<H", data, 0x3E)
-        stroff = secs[shstrndx][2]
-        for n, typ, off, size, _link in secs:
-            if _cstr(data, stroff + n) == name:
-                return typ, data[off:off + size]
-    except (struct.error, IndexError):
+        names = elf.read(elf.shstrndx)
+        for i, (n, typ, _off, _size, _link) in enumerate(elf.sections):
+            if _cstr(names, n) == name:
+                return typ, elf.read(i)
+    except (OSError, IndexError, struct.error):
         return None
+    finally:
+        os.close(elf.fd)
     return None
 
 
