@@ -88,3 +88,16 @@ def test_bad_flag_values_are_one_error_line(ctk_bin):
                       (["--device-name-strategy", "x"], "invalid device name strategy: x")):
         p = subprocess.run([str(ctk_bin), "cdi", "generate", *args], capture_output=True, text=True)
         assert p.returncode == 1 and p.stdout == "" and p.stderr.count("\n") == 1 and msg in p.stderr
+
+
+def test_driver_root_defaults_to_the_configs_cli_root(tmp_path, ctk_bin, driver_root):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[nvidia-container-cli]\nroot = "{driver_root}"\n')
+    p = subprocess.run([str(ctk_bin), "--config", str(cfg), "cdi", "generate", "--mode", "gdrcopy", "--format", "json"],
+                       capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["devices"][0]["containerEdits"]["deviceNodes"][0]["hostPath"] == \
+        f"{driver_root}/dev/gdrdrv"
+    p = subprocess.run([str(ctk_bin), "--config", str(cfg), "cdi", "generate", "--mode", "gdrcopy", "--format", "json"],
+                       capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "NVIDIA_CTK_DRIVER_ROOT": "/nope"})
+    assert p.returncode == 1  # the environment wins over the config: no /nope/dev/gdrdrv
