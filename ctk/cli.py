@@ -295,6 +295,9 @@ def dispatch(argv: list[str]) -> int:
     if not rest:
         sys.stdout.write(USAGE)
         return 0
+    if rest[0] in ("cdi", "hook", "system"):  # CDI commands: their own package (docs/cdi.md)
+        from cdi.cli import cmd_cdi, cmd_hook, cmd_system
+        return {"cdi": cmd_cdi, "hook": cmd_hook, "system": cmd_system}[rest[0]](rest[1:], g.values["config"])
     commands: dict[str, Callable[[list[str]], int]] = {}
     if rest[0] == "runtime":
         if len(rest) < 2 or rest[1] in ("-h", "--help", "help"):

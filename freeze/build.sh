@@ -27,7 +27,9 @@ CC=${CC:-gcc}
 src_root=$ROOT
 out=$ROOT/dist/nvidia-container-runtime-hook
 build=
-mk_args=()
+# The CDI hooks are a name of the same binary (argv[0] nvidia-cdi-hook, docs/cdi.md).
+mk_args=(--extra cdi.hook --extra cdi.hooks.ldcache --extra cdi.hooks.symlinks --extra cdi.hooks.compat
+         --extra cdi.hooks.devnode --extra cdi.hooks.chmod --extra cdi.hooks.profile)
 cflags=()
 while [ $# -gt 0 ]; do
     case $1 in

@@ -1,4 +1,5 @@
-"""Generate the out-of-line ABI-mode cffi modules ``hook/nvc/_nvc_ffi_<variant>.py``.
+"""Generate the out-of-line ABI-mode cffi modules ``hook/nvc/_nvc_ffi_<variant>.py`` and
+``cdi/_nvml_ffi.py`` (NVML, for the CDI generator).
 
 Run at build time (``native/build.sh``); the generated modules need only
 ``_cffi_backend`` at run time (no ``cffi``, no pycparser).
@@ -14,6 +15,7 @@ import cffi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nvc_cdef  # noqa: E402
+import nvml_cdef  # noqa: E402
 
 
 def build(root: Path) -> list[Path]:
@@ -26,6 +28,10 @@ def build(root: Path) -> list[Path]:
         ffi.set_source(name, None)
         path = Path(ffi.compile(tmpdir=str(root), verbose=False))
         written.append(path)
+    ffi = cffi.FFI()
+    ffi.cdef(nvml_cdef.CDEF)
+    ffi.set_source(nvml_cdef.MODULE, None)
+    written.append(Path(ffi.compile(tmpdir=str(root), verbose=False)))
     return written
 
 

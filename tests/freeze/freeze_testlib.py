@@ -19,9 +19,9 @@ CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def sources_newer_than(binary: Path) -> list[Path]:
-    """hook/ and freeze/ sources modified after ``binary`` was built."""
+    """hook/, cdi/ and freeze/ sources modified after ``binary`` was built."""
     built = binary.stat().st_mtime
-    paths = list((ROOT / "hook").rglob("*.py")) + [ROOT / "freeze" / "launcher.c", ROOT / "freeze" / "mkfrozen.py"]
+    paths = list((ROOT / "hook").rglob("*.py")) + list((ROOT / "cdi").rglob("*.py")) + [ROOT / "freeze" / "launcher.c", ROOT / "freeze" / "mkfrozen.py"]
     return [p for p in paths if p.stat().st_mtime > built]
 
 

@@ -1,0 +1,116 @@
+"""Minimal ELF64 little-endian reader: the DT_SONAME of a shared object and a named section.
+
+Reads only the headers and the sections it needs (``os.pread``, each read bounded by
+:data:`MAX_SECTION`), so a large library costs a few small reads; anything malformed yields None
+(callers treat it as "no soname" / "no note"), never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+__all__ = ["soname", "section", "cuda_note"]
+
+MAX_SECTION = 16 << 20
+MAX_SECTIONS = 4096
+
+
+class _Elf:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        head = os.pread(fd, 64, 0)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            raise ValueError("not a little-endian ELF64 file")
+        shoff, = struct.unpack_from("<Q", head, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+        if shentsize < 64 or shnum > MAX_SECTIONS:
+            raise ValueError("bad section header table")
+        table = os.pread(fd, shentsize * shnum, shoff)
+        self.sections = []
+        for i in range(shnum):
+            if (i + 1) * shentsize > len(table):
+                break
+            name, typ, _f, _a, off, size, link = struct.unpack_from("<IIQQQQI", table, i * shentsize)
+            self.sections.append((name, typ, off, size, link))
+        self.shstrndx = shstrndx
+
+    def read(self, index: int) -> bytes:
+        _n, _t, off, size, _l = self.sections[index]
+        return os.pread(self.fd, min(size, MAX_SECTION), off)
+
+
+def _open(path: str):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return _Elf(fd)
+    except (OSError, ValueError, struct.error):
+        os.close(fd)
+        return None
+
+
+def _cstr(data: bytes, off: int) -> str:
+    end = data.find(b"\0", off)
+    return data[off:end if end >= 0 else len(data)].decode("utf-8", "replace")
+
+
+def soname(path: str) -> str | None:
+    """The DT_SONAME of ``path``, or None."""
+    elf = _open(path)
+    if elf is None:
+        return None
+    try:
+        for i, (_n, typ, _off, _size, link) in enumerate(elf.sections):
+            if typ != 6:  # SHT_DYNAMIC
+                continue
+            dyn, strtab = elf.read(i), elf.read(link)
+            for j in range(0, len(dyn) - 15, 16):
+                tag, val = struct.unpack_from("<qQ", dyn, j)
+                if tag == 0:
+                    break
+                if tag == 14:  # DT_SONAME
+                    return _cstr(strtab, val)
+    except (OSError, IndexError, struct.error):
+        return None
+    finally:
+        os.close(elf.fd)
+    return None
+
+
+def section(path: str, name: str) -> tuple[int, bytes] | None:
+    """(type, content) of the section called ``name``, or None."""
+    elf = _open(path)
+    if elf is None:
+        return None
+    try:
+        names = elf.read(elf.shstrndx)
+        for i, (n, typ, _off, _size, _link) in enumerate(elf.sections):
+            if _cstr(names, n) == name:
+                return typ, elf.read(i)
+    except (OSError, IndexError, struct.error):
+        return None
+    finally:
+        os.close(elf.fd)
+    return None
+
+
+def cuda_note(path: str) -> bytes | None:
+    """Descriptor of the ``NVIDIA Corporation`` note in ``.note.cuda.fwd_compatibility``."""
+    sec = section(path, ".note.cuda.fwd_compatibility")
+    if sec is None or sec[0] != 7:  # SHT_NOTE
+        return None
+    data = sec[1]
+    i = 0
+    while i + 12 <= len(data):
+        namesz, descsz, _typ = struct.unpack_from("<III", data, i)
+        i += 12
+        name = data[i:i + namesz].rstrip(b"\0")
+        i += (namesz + 3) & ~3
+        desc = data[i:i + descsz]
+        i += (descsz + 3) & ~3
+        if name == b"NVIDIA Corporation":
+            return desc.rstrip(b"\0")
+    return None

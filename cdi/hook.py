@@ -1,0 +1,148 @@
+"""``nvidia-cdi-hook`` (also ``nvidia-ctk hook``): the createContainer hooks named in CDI specs
+(spec section 5).  Start-up matters (every CDI container runs these): this module imports only
+``os`` and ``sys``; each subcommand imports its own module, none of them YAML or cffi.
+
+Usage: ``nvidia-cdi-hook [--debug] [--quiet] [--config F] SUBCOMMAND [flags]``.  An unknown or
+missing subcommand warns and exits 0 (forward compatibility with newer specs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["main", "run", "HOOKS"]
+
+HOOKS = {
+    "update-ldcache": "cdi.hooks.ldcache",
+    "create-symlinks": "cdi.hooks.symlinks",
+    "enable-cuda-compat": "cdi.hooks.compat",
+    "disable-device-node-modification": "cdi.hooks.devnode",
+    "chmod": "cdi.hooks.chmod",
+    "update-application-profile": "cdi.hooks.profile",
+}
+
+
+class Log:
+    """logrus text lines on stderr (the hooks log little: warnings and the final error)."""
+
+    def __init__(self, quiet: bool = False, debug: bool = False) -> None:
+        self.quiet, self.debug_on = quiet, debug
+
+    def _emit(self, level: str, msg: str) -> None:
+        from hook.log import logrus_text
+        sys.stderr.write(logrus_text(level, msg) + "\n")
+
+    def debug(self, msg: str) -> None:
+        if self.debug_on and not self.quiet:
+            self._emit("debug", msg)
+
+    def info(self, msg: str) -> None:
+        if not self.quiet:
+            self._emit("info", msg)
+
+    def warning(self, msg: str) -> None:
+        if not self.quiet:
+            self._emit("warning", msg)
+
+    def error(self, msg: str) -> None:
+        self._emit("error", msg)
+
+
+def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...] = (),
+                bools: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
+    """A subcommand's flags (``--name value``, ``--name=value``, ``-name``); lists repeat.
+
+    Unknown flags raise HookError with the reference's wording."""
+    from .errors import HookError
+    values: dict = {n: [] for n in lists}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            rest += args[i:]
+            break
+        if not a.startswith("-") or a == "-":
+            rest.append(a)
+            continue
+        name, eq, value = a.lstrip("-").partition("=")
+        if name in bools:
+            values[name] = value.lower() not in ("false", "0", "f") if eq else True
+            continue
+        if name not in strings and name not in lists:
+            raise HookError(f"flag provided but not defined: -{name}")
+        if not eq:
+            if i >= len(args):
+                raise HookError(f"flag needs an argument: -{name}")
+            value = args[i]
+            i += 1
+        if name in lists:
+            values[name].append(value)
+        else:
+            values[name] = value
+    return values, rest
+
+
+def read_root(flags: dict) -> str:
+    """The container root from the state on stdin (or ``--container-spec FILE``)."""
+    from .rootfs import container_root
+    src = flags.get("container-spec", "")
+    if src and src != "-":
+        from .errors import HookError
+        try:
+            with open(src, "rb") as f:
+                data = f.read(1 << 20)
+        except OSError as exc:
+            raise HookError(f"failed to load container state: {exc.strerror}: {src}") from None
+    else:
+        data = sys.stdin.buffer.read(1 << 20)
+    return container_root(data)
+
+
+def run(argv: list[str]) -> int:
+    """Run ``argv`` (after the program name); the exit status."""
+    quiet = os.environ.get("NVIDIA_CTK_QUIET", "").lower() in ("1", "true", "t")
+    debug = os.environ.get("NVIDIA_CTK_DEBUG", "").lower() in ("1", "true", "t")
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        name, eq, value = argv[i].lstrip("-").partition("=")
+        if name in ("debug", "d"):
+            debug = value.lower() not in ("false", "0", "f") if eq else True
+        elif name in ("quiet", "q"):
+            quiet = value.lower() not in ("false", "0", "f") if eq else True
+        elif name == "config" and not eq:
+            i += 1
+        elif name in ("h", "help"):
+            sys.stdout.write(__doc__)
+            return 0
+        i += 1
+    log = Log(quiet, debug)
+    if i >= len(argv):
+        log.warning("No CDI hook specified")
+        return 0
+    name, args = argv[i], argv[i + 1:]
+    if name == "noop":
+        return 0
+    modname = HOOKS.get(name)
+    if modname is None:
+        log.warning(f"Unsupported CDI hook: {name}")
+        return 0
+    from .errors import CdiError
+    try:
+        mod = __import__(modname, fromlist=["run"])
+        return mod.run(args, log)
+    except CdiError as exc:
+        log.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> int:
+    return run(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

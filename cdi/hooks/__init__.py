@@ -1,0 +1,1 @@
+"""The CDI hooks, one module each (spec section 5)."""

@@ -1,0 +1,65 @@
+"""``disable-device-node-modification`` (spec 5.5): hide ``ModifyDeviceFiles: 1`` from the
+container by bind-mounting a modified copy of the host's params file over the container's."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import HookError
+
+HOST_PARAMS = "/proc/driver/nvidia/params"
+MS_RDONLY, MS_NODEV, MS_REMOUNT, MS_BIND, MS_NOSYMFOLLOW = 1, 4, 32, 4096, 256
+
+
+def modified(text: str) -> str | None:
+    """The params with ModifyDeviceFiles set to 0, or None when nothing is to be done (pure)."""
+    lines = text.splitlines()
+    if "ModifyDeviceFiles: 1" not in lines:
+        return None
+    return "".join(("ModifyDeviceFiles: 0" if line == "ModifyDeviceFiles: 1" else line) + "\n" for line in lines)
+
+
+def _mount(src: str, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    import ctypes  # only here: this path runs only when the host's driver modifies device files
+    libc = ctypes.CDLL(None, use_errno=True)
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    if libc.mount(enc(src), enc(dst), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def run(args: list[str], log) -> int:
+    from ..hook import parse_flags, read_root
+    flags, _ = parse_flags(args, ("container-spec",))
+    root = read_root(flags)
+    try:
+        with open(HOST_PARAMS) as f:
+            text = f.read(1 << 16)
+    except OSError:
+        return 0
+    new = modified(text)
+    if new is None:
+        return 0
+    from ..rootfs import mkdirs_in, secure_join
+    from .util import new_uuid, write_new
+    scratch = mkdirs_in(root, "/run/nvidia-ctk-hook" + new_uuid())
+    try:
+        _mount("tmpfs", scratch, "tmpfs", MS_NODEV, "size=64k,mode=0755")
+        write_new(os.path.join(scratch, "nvct-params"), new.encode(), 0o444)
+    except OSError as exc:
+        raise HookError(f"failed to create tmpfs for modified params file: {exc.strerror}") from None
+    target = secure_join(root, HOST_PARAMS)
+    try:
+        fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise HookError(f"failed to mount modified params file: open o_path procfd: open {target}: "
+                        f"{exc.strerror.lower()}") from None
+    try:
+        dst = f"/proc/self/fd/{fd}"
+        _mount(os.path.join(scratch, "nvct-params"), dst, None, MS_BIND)
+        _mount("", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSYMFOLLOW)
+    except OSError as exc:
+        raise HookError(f"failed to mount modified params file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return 0

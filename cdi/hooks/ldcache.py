@@ -1,0 +1,113 @@
+"""``update-ldcache [--folder DIR]... [--ldconfig-path P]`` (spec 5.1).
+
+Writes the ld.so.conf.d drop-ins inside the container root (every path resolved inside it), then
+runs the host's ldconfig chrooted into the root (``ldconfig -r ROOT``), so the container's files
+are read and written as if the root were ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ..errors import HookError
+
+DEBIAN_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
+OTHER_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/libx32", "/usr/libx32")
+MAX_CONF = 1 << 20
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def system_dirs(root: str) -> tuple[str, ...]:
+    from ..rootfs import secure_join
+    if os.uname().machine == "aarch64":
+        deb = ("/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib", "/usr/lib")
+        other = ("/lib", "/usr/lib", "/lib64", "/usr/lib64")
+    else:
+        deb, other = DEBIAN_DIRS, OTHER_DIRS
+    return deb if _is_file(secure_join(root, "/etc/debian_version")) else other
+
+
+def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]:
+    """Folders named in ``conf`` and the files it includes (inside the root)."""
+    from ..rootfs import secure_join
+    if depth > 16:
+        return []
+    try:
+        with open(secure_join(root, conf)) as f:
+            text = f.read(MAX_CONF)
+    except (OSError, UnicodeDecodeError):
+        return []
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("include") and line[7:8] in (" ", "\t"):
+            for pat in line[8:].split():
+                if not pat.startswith("/"):
+                    pat = os.path.join(os.path.dirname(conf), pat)
+                base = secure_join(root, os.path.dirname(pat))
+                from .util import glob_in
+                for m in glob_in(base, os.path.basename(pat)):
+                    out += configured_dirs(root, os.path.join(os.path.dirname(pat), os.path.basename(m)), depth + 1)
+        else:
+            out.append(line)
+    return out
+
+
+def run(args: list[str], log) -> int:
+    from ..hook import parse_flags, read_root
+    flags, _ = parse_flags(args, ("ldconfig-path", "container-spec"), ("folder",))
+    ldconfig = flags.get("ldconfig-path", "/sbin/ldconfig")
+    if not ldconfig:
+        raise HookError("ldconfig-path must be specified")
+    root = read_root(flags)
+    if root in ("", "/"):
+        raise HookError(f"refusing to update the ldcache of root {root!r}")
+    from ..rootfs import mkdirs_in, secure_join
+    from .util import new_uuid, random_digits, write_new
+    mkdirs_in(root, "/proc")
+    try:
+        os.stat(ldconfig)
+    except OSError as exc:
+        raise HookError(f"Error updating ldcache: error mounting host ldconfig: error reading host ldconfig: "
+                        f"stat {ldconfig}: {(exc.strerror or '').lower()}") from None
+    mkdirs_in(root, "/run/nvidia-ctk-hook/" + new_uuid())
+    conf = secure_join(root, "/etc/ld.so.conf")
+    if not os.path.lexists(conf):
+        mkdirs_in(root, "/etc")
+        write_new(conf, b"include /etc/ld.so.conf.d/*.conf\n", 0o644)
+    sysdirs = system_dirs(root)
+    known = set(sysdirs) | set(configured_dirs(root))
+    wanted: list[str] = []
+    for f in flags["folder"]:
+        if f not in known and f not in wanted:
+            wanted.append(f)
+    confd = mkdirs_in(root, "/etc/ld.so.conf.d")
+    if wanted:
+        write_new(os.path.join(confd, f"00-nvcr-{random_digits()}.conf"),
+                  "".join(d + "\n" for d in wanted).encode(), 0o644)
+    write_new(os.path.join(confd, f"zz-nvcr-{random_digits()}.conf"),
+              "".join(d + "\n" for d in sysdirs).encode(), 0o644)
+    if _is_file(secure_join(root, "/etc/alpine-release")):
+        musl = list(dict.fromkeys(wanted + list(sysdirs)))
+        write_new(secure_join(root, "/etc/ld-musl-x86_64.path"), "".join(d + "\n" for d in musl).encode(),
+                  0o644, append=True)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.execv(ldconfig, [ldconfig, "-r", root, "-f", "/etc/ld.so.conf", "-C", "/etc/ld.so.cache"])
+        finally:
+            os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise HookError(f"Error updating ldcache: exit status {code}")
+    return 0

@@ -1,0 +1,37 @@
+"""Reader of glibc's ``ld.so.cache`` (the ``glibc-ld.so.cache1.1`` format, alone or after the
+old ``ld.so-1.7.0`` table): the (library name, path) entries in file order."""
+
+from __future__ import annotations
+
+import struct
+
+__all__ = ["entries"]
+
+_MAGIC = b"glibc-ld.so.cache1.1"
+MAX_READ = 16 << 20
+
+
+def entries(path: str) -> list[tuple[str, str]]:
+    """Entries of the cache at ``path``; [] when missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_READ)
+    except OSError:
+        return []
+    base = data.find(_MAGIC)
+    if base < 0:
+        return []
+    out = []
+    try:
+        nlibs, = struct.unpack_from("<I", data, base + 20)
+        for i in range(nlibs):
+            _flags, key, value = struct.unpack_from("<iII", data, base + 48 + i * 24)
+            out.append((_cstr(data, base + key), _cstr(data, base + value)))
+    except struct.error:
+        return out
+    return out
+
+
+def _cstr(data: bytes, off: int) -> str:
+    end = data.find(b"\0", off)
+    return data[off:end].decode("utf-8", "replace")

@@ -1,0 +1,103 @@
+"""cdi generate as a library call, the spec writer (YAML layout, version, validation), saving."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+import yaml
+from hypothesis import given, strategies as st
+
+from cdi import generate as G, output, spec as S
+
+
+def test_generate_is_a_library_call(driver_root):
+    """What the runtime's jit-cdi mode needs: driver root + options → spec values, in memory."""
+    specs = G.generate(G.Options(mode="nvml", driver_root=str(driver_root), vendor="runtime.nvidia.com",
+                                 strategies=("index",), no_all_device=True, hook_path="/usr/bin/nvidia-cdi-hook"))
+    assert len(specs) == 1
+    s = specs[0]
+    S.validate(s)
+    assert s["kind"] == "runtime.nvidia.com/gpu" and [d["name"] for d in s["devices"]] == ["0", "1"]
+    assert s["devices"][1]["containerEdits"]["deviceNodes"][0]["hostPath"] == f"{driver_root}/dev/nvidia1"
+    assert s["containerEdits"]["env"][-1] == "NVIDIA_VISIBLE_DEVICES=void"
+
+
+def test_yaml_writer_matches_the_reference_layout_and_parses_back(driver_root):
+    s = G.generate(G.Options(mode="nvml", driver_root=str(driver_root)))[0]
+    text = S.to_yaml(s)
+    assert text.startswith("---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n    - name: \"0\"\n"
+                           "      containerEdits:\n        deviceNodes:\n            - path: /dev/nvidia0\n")
+    assert yaml.safe_load(text) == json.loads(S.to_json(s))
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12))
+def test_yaml_scalars_round_trip(value):
+    spec = {"cdiVersion": "0.3.0", "kind": "a/b", "devices": [{"name": "x", "containerEdits": {"env": [value]}}],
+            "containerEdits": {}}
+    assert yaml.safe_load(S.to_yaml(spec))["devices"][0]["containerEdits"]["env"] == [value]
+
+
+@pytest.mark.parametrize("edit,version", [
+    ({}, "0.3.0"), ({"mounts": [{"hostPath": "/a", "containerPath": "/a", "type": "bind"}]}, "0.4.0"),
+    ({"deviceNodes": [{"path": "/dev/x", "hostPath": "/r/dev/x"}]}, "0.5.0"), ({"additionalGids": [44]}, "0.7.0"),
+])
+def test_min_version(edit, version):
+    spec = {"kind": "a/b", "devices": [{"name": "x", "containerEdits": {"env": ["A=1"]}}], "containerEdits": edit}
+    assert S.min_version(spec) == version
+
+
+def test_validation_errors_are_the_references():
+    with pytest.raises(S.SpecError, match="invalid spec, no devices"):
+        S.validate({"cdiVersion": "0.5.0", "kind": "a/b", "devices": [], "containerEdits": {}})
+    with pytest.raises(S.SpecError, match='failed add device "all": invalid device, empty device edits'):
+        S.validate({"cdiVersion": "0.5.0", "kind": "a/b", "devices": [{"name": "all", "containerEdits": {}}]})
+    with pytest.raises(S.SpecError, match="invalid character ' ' in name"):
+        S.check_vendor("bad vendor!")
+
+
+def test_output_file_mode_is_0644_whatever_the_umask(tmp_path, driver_root):
+    specs = G.generate(G.Options(mode="gdrcopy", driver_root=str(driver_root)))
+    old = os.umask(0o077)
+    try:
+        paths = output.save(specs, str(tmp_path / "d" / "x.yml"), "json")
+    finally:
+        os.umask(old)
+    assert paths == [str(tmp_path / "d" / "x.yml.json")]
+    assert stat.S_IMODE(os.stat(paths[0]).st_mode) == 0o644
+    assert not [p for p in os.listdir(tmp_path / "d") if p != "x.yml.json"]  # no temp file left
+
+
+def test_invalid_spec_is_not_written(tmp_path, ctk_bin, driver_root):
+    out = tmp_path / "o.yaml"
+    p = subprocess.run([str(ctk_bin), "cdi", "generate", "--driver-root", str(driver_root), "--mode", "nvml",
+                        "--output", str(out)], env={"FAKE_NVML_GPUS": "0", "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and not out.exists()
+    assert p.stderr.strip().splitlines()[-1].endswith(
+        'level=error msg="failed to write spec: invalid CDI Spec: failed add device \\"all\\": invalid device, '
+        'empty device edits"')
+
+
+def test_bad_flag_values_are_one_error_line(ctk_bin):
+    for args, msg in ((["--format", "xml"], "invalid output format: xml"),
+                      (["--mode", "bogus"], "invalid discovery mode: bogus"),
+                      (["--device-name-strategy", "x"], "invalid device name strategy: x")):
+        p = subprocess.run([str(ctk_bin), "cdi", "generate", *args], capture_output=True, text=True)
+        assert p.returncode == 1 and p.stdout == "" and p.stderr.count("\n") == 1 and msg in p.stderr
+
+
+def test_driver_root_defaults_to_the_configs_cli_root(tmp_path, ctk_bin, driver_root):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[nvidia-container-cli]\nroot = "{driver_root}"\n')
+    p = subprocess.run([str(ctk_bin), "--config", str(cfg), "cdi", "generate", "--mode", "gdrcopy", "--format", "json"],
+                       capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["devices"][0]["containerEdits"]["deviceNodes"][0]["hostPath"] == \
+        f"{driver_root}/dev/gdrdrv"
+    p = subprocess.run([str(ctk_bin), "--config", str(cfg), "cdi", "generate", "--mode", "gdrcopy", "--format", "json"],
+                       capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "NVIDIA_CTK_DRIVER_ROOT": "/nope"})
+    assert p.returncode == 1  # the environment wins over the config: no /nope/dev/gdrdrv

@@ -1,0 +1,139 @@
+"""nvidia-cdi-hook: start-up imports, paths confined to the container root, pure decisions."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cdi.hooks import compat, devnode
+from cdi.hooks.util import match
+
+HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
+         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", "ctk")
+
+
+def bundle(tmp_path, entries=()):
+    b = tmp_path / "bundle"
+    (b / "rootfs" / "etc").mkdir(parents=True)
+    (b / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
+    for rel, target in entries:
+        p = b / "rootfs" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, p)
+    return b
+
+
+def run_hook(b, *args, importtime=False):
+    cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + \
+        ["-c", "import sys; from cdi.hook import main; sys.exit(main())", *args]
+    state = json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)})
+    return subprocess.run(cmd, input=state.encode(), capture_output=True)
+
+
+@pytest.mark.parametrize("args", [
+    ["create-symlinks", "--link", "a::/usr/lib/x"],
+    ["update-application-profile"],
+    ["enable-cuda-compat", "--host-driver-version=550.54.14"],
+    ["chmod", "--mode", "755", "--path", "/etc"],
+    ["disable-device-node-modification"],
+    ["frobnicate"],
+])
+def test_hooks_import_only_what_they_need(tmp_path, args):
+    """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing (-X importtime)."""
+    p = run_hook(bundle(tmp_path), *args, importtime=True)
+    assert p.returncode == 0, p.stderr
+    imported = {line.split("|")[-1].strip() for line in p.stderr.decode().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "cdi.hook" in imported  # the measurement works
+    for heavy in HEAVY:
+        assert heavy not in imported, heavy
+
+
+def test_update_ldcache_imports_no_re(tmp_path):
+    b = bundle(tmp_path)
+    p = run_hook(b, "update-ldcache", "--folder", "/usr/lib/x86_64-linux-gnu", importtime=True)
+    assert p.returncode == 0, p.stderr
+    imported = {line.split("|")[-1].strip() for line in p.stderr.decode().splitlines() if "|" in line}
+    assert "cdi.hooks.ldcache" in imported and not {"re", "glob", "json", "subprocess"} & imported
+
+
+def test_create_symlinks_never_follows_an_image_symlink_out_of_the_root(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    b = bundle(tmp_path, [("usr/lib", str(outside)), ("lib64", "../../../../" + str(outside))])
+    p = run_hook(b, "create-symlinks", "--link", "t::/usr/lib/l1", "--link", "t::/lib64/l2")
+    assert p.returncode == 0, p.stderr
+    assert list(outside.iterdir()) == []
+    assert os.readlink(b / "rootfs" / str(outside).lstrip("/") / "l1") == "t"
+    assert os.readlink(b / "rootfs" / str(outside).lstrip("/") / "l2") == "t"
+
+
+def test_application_profile_written_inside_the_root_through_an_absolute_symlink(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    b = bundle(tmp_path, [("etc/nvidia", str(outside))])
+    (b / "rootfs" / "dev").mkdir()
+    os.mknod(b / "rootfs" / "dev" / "nvidia0", 0o666 | 0o020000, os.makedev(195, 0))
+    p = run_hook(b, "update-application-profile")
+    assert p.returncode == 0, p.stderr
+    assert list(outside.iterdir()) == []
+    conf = b / "rootfs" / str(outside).lstrip("/") / "nvidia-application-profiles-rc.d" / "10-container.conf"
+    assert conf.read_text().endswith('"EGLVisibleDGPUDevices",0x1]}],"rules":[{"pattern":[],"profile":"_container_"}]}')
+
+
+def test_chmod_through_a_symlink_stays_in_the_root(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    victim.chmod(0o600)
+    b = bundle(tmp_path, [("etc/link", str(victim))])
+    p = run_hook(b, "chmod", "--mode", "777", "--path", "/etc/link")
+    assert p.returncode == 0, p.stderr
+    assert victim.stat().st_mode & 0o777 == 0o600
+
+
+def test_unknown_and_missing_hook_warn_and_exit_0(tmp_path):
+    b = bundle(tmp_path)
+    p = run_hook(b, "frobnicate", "--x")
+    assert p.returncode == 0 and b'level=warning msg="Unsupported CDI hook: frobnicate"' in p.stderr
+    p = run_hook(b)
+    assert p.returncode == 0 and b'msg="No CDI hook specified"' in p.stderr
+
+
+def test_bad_state_is_one_error_line(tmp_path):
+    p = subprocess.run([sys.executable, "-c", "import sys; from cdi.hook import main; sys.exit(main())",
+                        "create-symlinks"], input=b"not json", capture_output=True)
+    assert p.returncode == 1
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and "failed to load container state: failed to decode container state:" in lines[0]
+
+
+@pytest.mark.parametrize("pattern,name", [("*.conf", "a.conf"), ("*.conf", "a.confx"), ("libcuda.so.*.*", "libcuda.so.1"),
+                                          ("libcuda.so.*.*", "libcuda.so.560.28.03"), ("a?c*", "abcd"), ("*", "x"),
+                                          ("*a*b", "xaxxb"), ("*a*b", "xaxxbc"), ("[ab]*", "bq")])
+def test_match_equals_fnmatch(pattern, name):
+    assert match(pattern, name) == fnmatch.fnmatchcase(name, pattern)
+
+
+@pytest.mark.parametrize("compat_v,driver,cuda,note,want", [
+    ("560.28.03", "550.54.14", "", None, True),
+    ("550.90.07", "550.54.14", "", None, False),
+    ("560.28.03", "550.54.14", "12.4", None, False),
+    ("560.28.03", "550.54.14", "", {"CUDA Version": "12.6", "Driver": [550]}, True),
+    ("560.28.03", "550.54.14", "", {"CUDA Version": "12.6", "Driver": [535]}, False),
+    ("560.28.03", "", "12.4", {"CUDA Version": "12.6", "Driver": [550]}, True),
+    ("560.28.03", "", "12.8", {"CUDA Version": "12.6", "Driver": [550]}, False),
+])
+def test_cuda_compat_decision(compat_v, driver, cuda, note, want):
+    assert compat.use_compat(compat_v, driver, cuda, note, logging.getLogger("t")) is want
+
+
+def test_params_rewrite():
+    assert devnode.modified("ModifyDeviceFiles: 1\nDeviceFileMode: 438") == "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n"
+    assert devnode.modified("ModifyDeviceFiles: 0\n") is None
+    assert devnode.modified("ModifyDeviceFiles: 2\n") is None
