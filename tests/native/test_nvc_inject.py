@@ -323,3 +323,17 @@ def test_unknown_cuda_version_makes_cuda_terms_true(fake, sim_config):
     sim_config("driver.cuda_version =")
     run(BASE.replace(requirements=("cuda>=99.0",)))
     assert "nvc_ldcache_update" in fake.calls()
+
+
+@pytest.mark.parametrize("field, plan", [
+    ("rootfs directory", BASE.replace(rootfs="/b/roo\0tfs")),
+    ("root", BASE.replace(options=GlobalOptions(root="/drv\0/x"))),
+    ("ldcache", BASE.replace(options=GlobalOptions(ldcache="/etc/ld.so.cache\0"))),
+    ("ldconfig", BASE.replace(ldconfig="@/sbin/ldconfig\0.real")),
+    ("debug file", BASE.replace(options=GlobalOptions(debug="/tmp/\0d.log"))),
+])
+def test_a_nul_byte_is_an_input_error_before_any_call(fake, field, plan):
+    with pytest.raises(InjectionError) as exc:
+        run(plan)
+    assert str(exc.value) == f"nvidia-container-cli: input error: invalid {field}: contains a NUL byte"
+    assert fake.calls() == []
