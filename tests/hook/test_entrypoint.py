@@ -151,7 +151,7 @@ def test_explain_text_and_json(tmp_path, monkeypatch, capsys):
     assert r["command"][0] == CLI and r["command"][-2:] == ["--pid=7", f"{bundle}/rootfs"]
     assert {"topic": "devices", "why": "from NVIDIA_VISIBLE_DEVICES='1' (unprivileged, accepted: "
             "accept-nvidia-visible-devices-envvar-when-unprivileged = true)"} in r["reasons"]
-    assert r["injector"] == {"kind": "cli", "why": "injector = 'cli'"}
+    assert r["injector"] == {"kind": "cli", "why": "injector = 'auto': libnvidia-container.so.1 not found"}
     out = run([*lead, "explain", str(bundle / "config.json")], b"", monkeypatch, capsys)
     assert "devices:       1\n" in out.stdout and "outcome:       prestart injects the GPUs above" in out.stdout
 
