@@ -139,7 +139,7 @@ EXPORT struct nvc_context *nvc_context_new(void)
         struct call c = enter("nvc_context_new", NULL, false);
         struct nvc_context *ctx = alloc(c.fn, sizeof(*ctx));
         if (ctx != NULL)
-                ctx->mnt_ns = -1;
+                ctx->mnt_ns = ctx->helper_pipe = -1;
         return leave_new(&c, ctx, "ctx", false);
 }
 
@@ -153,6 +153,7 @@ EXPORT void nvc_context_free(struct nvc_context *ctx)
                 free(ctx->imex);
                 if (ctx->mnt_ns >= 0)
                         close(ctx->mnt_ns);
+                helpers_stop(ctx);
         }
         leave_free(&c, ctx, "ctx");
         free(ctx);
@@ -221,6 +222,7 @@ static void init_context(struct nvc_context *ctx, const struct nvc_config *cfg)
         }
 #endif
         ctx->mnt_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        helpers_start(ctx);
         ctx->initialized = true;
 }
 
@@ -283,6 +285,7 @@ EXPORT int nvc_shutdown(struct nvc_context *ctx)
                 if (ctx->mnt_ns >= 0)
                         close(ctx->mnt_ns);
                 ctx->mnt_ns = -1;
+                rv = helpers_stop(ctx);
         }
         return leave_int(&c, rv);
 }

@@ -83,6 +83,48 @@ void ns_leave(struct nvc_context *ctx, struct nsguard *g)
         g->entered = false;
 }
 
+/* ---------------------------------------------------------------- helper processes */
+
+/* FAKE_NVC_HELPERS=1: like the real library's nvc_init, fork two helper processes (its driver and nvcgo
+ * RPC helpers) that live until nvc_shutdown; they only wait for the end of a pipe.  For benchmarks: what
+ * forking costs the caller (page tables, copy-on-write while they live) with no driver behind them. */
+void helpers_start(struct nvc_context *ctx)
+{
+        int fds[2];
+        ctx->helper_pipe = -1;
+        if (!env_true("FAKE_NVC_HELPERS", false) || pipe2(fds, O_CLOEXEC) < 0)
+                return;
+        for (size_t i = 0; i < sizeof(ctx->helpers) / sizeof(ctx->helpers[0]); ++i) {
+                ctx->helpers[i] = fork();
+                if (ctx->helpers[i] == 0) {
+                        char c;
+                        close(fds[1]);
+                        while (read(fds[0], &c, 1) < 0 && errno == EINTR)
+                                ;
+                        _exit(0);
+                }
+        }
+        close(fds[0]);
+        ctx->helper_pipe = fds[1];
+}
+
+int helpers_stop(struct nvc_context *ctx)
+{
+        if (ctx->helper_pipe < 0)
+                return 0;
+        close(ctx->helper_pipe);
+        ctx->helper_pipe = -1;
+        int rv = 0;
+        for (size_t i = 0; i < sizeof(ctx->helpers) / sizeof(ctx->helpers[0]); ++i) {
+                if (ctx->helpers[i] > 0 && waitpid(ctx->helpers[i], NULL, 0) < 0) {
+                        set_error(ctx, "process reaping failed: %s", lstrerror(errno));
+                        rv = -1;
+                }
+                ctx->helpers[i] = 0;
+        }
+        return rv;
+}
+
 /* ---------------------------------------------------------------- bind mounts */
 
 static int mkdir_p(const char *path, mode_t mode)

@@ -38,6 +38,8 @@ struct nvc_context {
         int *imex;
         size_t nimex;
         int mnt_ns;
+        pid_t helpers[2];       /* FAKE_NVC_HELPERS: the forked stand-ins of the driver and nvcgo helpers */
+        int helper_pipe;        /* their end of life: closed by nvc_shutdown */
 };
 
 enum {
@@ -133,6 +135,8 @@ int check_threads(struct nvc_context *ctx, const struct nvc_container *cnt);
 struct nsguard { int cwd; bool entered; };
 int ns_enter(struct nvc_context *ctx, const struct nvc_container *cnt, struct nsguard *g);
 void ns_leave(struct nvc_context *ctx, struct nsguard *g);
+void helpers_start(struct nvc_context *ctx);
+int helpers_stop(struct nvc_context *ctx);
 char *find_device_cgroup(struct nvc_context *ctx, pid_t pid);
 int cgroup_allow(struct nvc_context *ctx, const struct nvc_container *cnt, dev_t id);
 int mount_driver(struct nvc_context *ctx, const struct nvc_container *cnt, const struct nvc_driver_info *drv,
