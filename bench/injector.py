@@ -17,9 +17,11 @@ round, alternating:
   call validated, nothing mounted): the whole configure sequence in-process;
 * ``auto``: the default config (``injector = "auto"``) with ``library-path`` naming the fake.
 
-Each run is one posix_spawn + wait4: wall time and CPU time (user + system: steadier than wall time
-on a loaded machine); peak RSS comes from the static helper of ``bench/specs.py``.  The real library's own work (driver RPC, mounts, ldconfig) costs the same
-in either path and is not part of this comparison; what is compared is what the hook adds.
+Each run is one posix_spawn + wait4: wall time, CPU time (user + system, steadier than wall time on
+a loaded machine) and minor page faults, both including the exec'd CLI and the reaped helpers; peak
+RSS comes from the static helper of ``bench/specs.py``.  The real library's own work (NVML, mounts,
+ldconfig) costs the same in either path and is not part of this comparison: what is compared is
+what each path adds to it.
 
 ``--helpers`` makes the fake fork, at ``nvc_init``, the two helper processes the real library forks
 (driver and nvcgo RPC helpers), alive until ``nvc_shutdown``: in-process, the hook's larger address

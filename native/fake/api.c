@@ -396,8 +396,10 @@ static struct nvc_container *container_of_config(const struct nvc_container_conf
         cnt->pid = cfg->pid;
         cnt->rootfs = strdup(cfg->rootfs);
         cnt->bins_dir = xstrdup(cfg->bins_dir ? cfg->bins_dir : "/usr/bin");
-        cnt->libs_dir = xstrdup(cfg->libs_dir ? cfg->libs_dir : debian ? "/usr/lib/x86_64-linux-gnu" : "/usr/lib64");
-        cnt->libs32_dir = xstrdup(cfg->libs32_dir ? cfg->libs32_dir : debian ? "/usr/lib/i386-linux-gnu" : "/usr/lib32");
+        cnt->libs_dir = xstrdup(cfg->libs_dir ? cfg->libs_dir
+                                : debian ? "/usr/lib/x86_64-linux-gnu" : "/usr/lib64");
+        cnt->libs32_dir = xstrdup(cfg->libs32_dir ? cfg->libs32_dir
+                                  : debian ? "/usr/lib/i386-linux-gnu" : "/usr/lib32");
         cnt->cudart_dir = xstrdup(cfg->cudart_dir ? cfg->cudart_dir : "/usr/local/cuda");
         cnt->ldconfig = xstrdup(cfg->ldconfig ? cfg->ldconfig
                                 : rootfs_has(cfg->rootfs, "/sbin/ldconfig.real") ? "/sbin/ldconfig.real"
