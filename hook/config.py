@@ -115,7 +115,7 @@ class HookConfig(Value):
         "mode": "auto",
         "cuda_compat_mode": "ldconfig",
         "skip_mode_detection": False,
-        "injector": "cli",
+        "injector": "auto",
         "library_path": "",
         "allow_cuda_compat_libs_from_container": False,
         "allow_ldconfig_from_container": False,

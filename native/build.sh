@@ -22,20 +22,20 @@ exports() {  # $1 = ABI
     local syms=(nvc_version nvc_context_new nvc_context_free nvc_config_new nvc_config_free nvc_init
                 nvc_shutdown nvc_error nvc_ldcache_update nvc_container_config_new nvc_container_config_free
                 nvc_container_new nvc_container_free nvc_driver_info_new nvc_driver_info_free
-                nvc_device_info_new nvc_device_info_free nvc_driver_mount nvc_device_mount nvc_nvcaps_style
-                nvc_nvcaps_device_from_proc_path nvc_mig_device_access_caps_mount
-                nvc_mig_config_global_caps_mount nvc_mig_monitor_global_caps_mount nvc_device_mig_caps_mount)
+                nvc_device_info_new nvc_device_info_free nvc_driver_mount nvc_device_mount
+                nvc_mig_device_access_caps_mount nvc_mig_config_global_caps_mount
+                nvc_mig_monitor_global_caps_mount nvc_device_mig_caps_mount)
     [ "$1" -ge 115 ] && syms+=(nvc_imex_channel_mount)
     printf 'NVC_1.0 {\n  global:\n'
     printf '    %s;\n' "${syms[@]}"
-    printf '  local:\n    *;\n};\nFAKE_NVC {\n  global:\n    fake_nvc_reset;\n    fake_nvc_stats;\n} NVC_1.0;\n'
+    printf '  local:\n    *;\n};\n'
 }
 
 build_fake() {  # $1 = ABI, $2 = output dir
     mkdir -p "$2"
     exports "$1" > "$2/fake_nvc.ver"
     "$CC" "${CFLAGS[@]}" -shared -DFAKE_NVC_ABI="$1" -DFAKE_NVC_DEFAULT_ROOT="\"$DRV\"" \
-        -o "$2/libnvidia-container.so.1" native/fake_nvc.c \
+        -o "$2/libnvidia-container.so.1" native/fake/*.c \
         -Wl,-soname,libnvidia-container.so.1 -Wl,--version-script="$2/fake_nvc.ver" -lpthread
 }
 

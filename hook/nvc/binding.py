@@ -25,6 +25,16 @@ LIB_DIRS: tuple[str, ...] = (
     "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
 )
 MIN_VERSION = (1, 1, 0)
+# Every function the configure sequence calls (hook/nvc/injector.py), probed at load so that a library
+# that lacks one is "unavailable" (auto falls back to the CLI) instead of failing half-way through.
+SYMBOLS: tuple[str, ...] = (
+    "nvc_version", "nvc_context_new", "nvc_context_free", "nvc_config_new", "nvc_config_free", "nvc_init",
+    "nvc_shutdown", "nvc_error", "nvc_container_config_new", "nvc_container_config_free", "nvc_container_new",
+    "nvc_container_free", "nvc_driver_info_new", "nvc_driver_info_free", "nvc_device_info_new",
+    "nvc_device_info_free", "nvc_driver_mount", "nvc_device_mount", "nvc_mig_device_access_caps_mount",
+    "nvc_mig_config_global_caps_mount", "nvc_mig_monitor_global_caps_mount", "nvc_device_mig_caps_mount",
+    "nvc_ldcache_update",
+)
 
 
 class Library(Value):
@@ -104,10 +114,32 @@ def choose_variant(version: tuple[int, int, int], has_imex: bool) -> int:
     return 105 if version >= (1, 5, 0) else 101
 
 
+def _has(ffi: object, handle: object, name: str) -> bool:
+    try:
+        getattr(handle, name)
+        return True
+    except (AttributeError, ffi.error):  # cffi raises one of these for a missing symbol
+        return False
+
+
+def _probe(ffi: object, handle: object, path: str) -> tuple[tuple[int, int, int], str]:
+    """``(version, version string)`` of a loaded library after checking its symbols; raises LibraryUnavailable."""
+    for name in SYMBOLS:
+        if not _has(ffi, handle, name):
+            raise LibraryUnavailable(f"cannot use {path}: undefined symbol: {name}")
+    v = handle.nvc_version()
+    if v == ffi.NULL:
+        raise LibraryUnavailable(f"cannot use {path}: nvc_version() returned NULL")
+    version = (int(v.major), int(v.minor), int(v.patch))
+    text = ffi.string(v.string).decode("utf-8", "replace") if v.string != ffi.NULL else ".".join(map(str, version))
+    return version, text
+
+
 def load(library_path: str | None, root: str) -> Library:
     """Load the library (explicit path; else under ``root``; else the dynamic loader's search).
 
-    Raises LibraryUnavailable when no candidate loads or the version is unsupported.
+    Raises LibraryUnavailable when no candidate loads, a loaded one lacks a symbol of :data:`SYMBOLS`,
+    ``nvc_version()`` returns NULL or the version is unsupported.
     """
     boot = _ffi(115)
     paths = [p for p in candidates(library_path, root) if library_path or os.path.isfile(p)]
@@ -120,15 +152,9 @@ def load(library_path: str | None, root: str) -> Library:
         except OSError as exc:
             errors.append(str(exc))
             continue
-        v = handle.nvc_version()
-        version = (int(v.major), int(v.minor), int(v.patch))
-        text = boot.string(v.string).decode("utf-8", "replace") if v.string != boot.NULL else ".".join(map(str, version))
         try:
-            handle.nvc_imex_channel_mount
-            has_imex = True
-        except (AttributeError, boot.error):  # cffi raises ffi.error for a missing symbol
-            has_imex = False
-        try:
+            version, text = _probe(boot, handle, path)
+            has_imex = _has(boot, handle, "nvc_imex_channel_mount")
             variant = choose_variant(version, has_imex)
             ffi = boot if variant == 115 else _ffi(variant)
             lib = handle if variant == 115 else ffi.dlopen(path)

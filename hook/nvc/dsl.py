@@ -127,10 +127,19 @@ def evaluate(requirement: str, props: Properties) -> None:
     """Check one requirement; returns when it holds.
 
     Raises RequirementError: ``invalid expression`` for a malformed term that
-    is reached, else the :func:`unsatisfied_message` when no alternative holds
-    (an empty requirement has no alternative and never holds, like the CLI).
+    is reached, else the :func:`unsatisfied_message` when no alternative holds.
+    As in the CLI's ``dsl_evaluate`` the result starts true and carries over:
+    an empty requirement (a legacy image's ``NVIDIA_REQUIRE_CUDA=`` becomes
+    ``--require=``) holds, and so does a first alternative of commas only,
+    while one after a failed alternative keeps that failure.
     """
+    holds = True
     for alt in _split(requirement, " "):
-        if all(evaluate_term(term, props) for term in _split(alt, ",")):
+        for term in _split(alt, ","):
+            holds = evaluate_term(term, props)
+            if not holds:
+                break
+        if holds:
             return
-    raise RequirementError(unsatisfied_message(requirement, props))
+    if not holds:
+        raise RequirementError(unsatisfied_message(requirement, props))

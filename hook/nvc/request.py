@@ -47,7 +47,7 @@ def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[s
     directory = os.path.join(rootfs, cudart_dir.lstrip("/"), "compat")
     try:
         names = os.listdir(directory)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path (build() refuses it)
         return []
     return sorted(os.path.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)
 
@@ -119,11 +119,17 @@ def build(plan: Plan, version: tuple[int, int, int]) -> Request:
     """The library inputs for ``plan`` on a library of ``version``.
 
     Raises RequestError for inputs the CLI would refuse before calling the
-    library (rootfs, too many requirements, bad user) or that this library
+    library (rootfs, too many requirements, bad user), strings a C string
+    cannot carry (a NUL byte) or that this library
     version cannot express (``no-create-imex-channels`` before 1.17.0).
     """
     if not plan.rootfs.startswith("/") or plan.rootfs == "/":
         raise RequestError("input error: invalid rootfs directory")
+    for what, text in (("rootfs directory", plan.rootfs), ("root", plan.options.root),
+                       ("ldcache", plan.options.ldcache), ("ldconfig", plan.ldconfig),
+                       ("debug file", plan.options.debug)):
+        if "\0" in text:  # a C string would end there: the library would see another path
+            raise RequestError(f"input error: invalid {what}: contains a NUL byte")
     if len(plan.requirements) > MAX_REQUIREMENTS:
         raise RequestError("input error: too many requirements")
     uid, gid = parse_user(plan.options.user)

@@ -151,7 +151,7 @@ def test_explain_text_and_json(tmp_path, monkeypatch, capsys):
     assert r["command"][0] == CLI and r["command"][-2:] == ["--pid=7", f"{bundle}/rootfs"]
     assert {"topic": "devices", "why": "from NVIDIA_VISIBLE_DEVICES='1' (unprivileged, accepted: "
             "accept-nvidia-visible-devices-envvar-when-unprivileged = true)"} in r["reasons"]
-    assert r["injector"] == {"kind": "cli", "why": "injector = 'cli'"}
+    assert r["injector"] == {"kind": "cli", "why": "injector = 'auto': libnvidia-container.so.1 not found"}
     out = run([*lead, "explain", str(bundle / "config.json")], b"", monkeypatch, capsys)
     assert "devices:       1\n" in out.stdout and "outcome:       prestart injects the GPUs above" in out.stdout
 
@@ -214,3 +214,19 @@ def test_explain_refusal_exits_1(tmp_path, monkeypatch, capsys):
     r = json.loads(out.stdout)
     assert out.rc == 1 and r["outcome"] == "refuse"
     assert r["mode"] == {"mode": "cdi", "why": "nvidia-container-runtime.mode = 'cdi'"}
+
+
+def test_console_script_leaves_like_the_launcher():
+    """hook.main:entry (console scripts, ``python -m hook``): atexit callbacks and flushed streams, then
+    ``_exit`` without interpreter finalisation, as the frozen launcher and an exec of the CLI do."""
+    code = ("import atexit, sys, hook.main\n"
+            "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
+            "class Finalised:\n"
+            "    def __del__(self): sys.stderr.write('finalised\\n')\n"
+            "keep = Finalised()\n"
+            "sys.argv = ['nvidia-container-runtime-hook', '-version']\n"
+            "sys.stdout.write('buffered ')\n"
+            "hook.main.entry()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, "buffered NVIDIA Container Runtime Hook version 1.20.0\n", "atexit ran\n")

@@ -47,10 +47,21 @@ def cfg(**kw) -> HookConfig:
     return HookConfig(cli_path="/opt/nvidia-container-cli", **kw)
 
 
-def test_cli_is_the_default(fake_nvc):
-    assert injector.choose(PLAN, cfg()) == injector.Choice("cli", "injector = 'cli'")
+def test_auto_is_the_default(fake_nvc):
+    assert HookConfig().injector == "auto"
+    assert injector.choose(PLAN, cfg()).kind == "library"
+    fake_nvc.found = None
+    assert injector.choose(PLAN, cfg()) == injector.Choice(
+        "cli", "injector = 'auto': libnvidia-container.so.1 not found")
     with pytest.raises(Execed):
         injector.run(PLAN, cfg())
+    assert fake_nvc.calls == []
+
+
+def test_cli_setting_always_execs_the_cli(fake_nvc):
+    assert injector.choose(PLAN, cfg(injector="cli")) == injector.Choice("cli", "injector = 'cli'")
+    with pytest.raises(Execed):
+        injector.run(PLAN, cfg(injector="cli"))
     assert fake_nvc.calls == []
 
 

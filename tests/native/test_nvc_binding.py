@@ -112,3 +112,12 @@ def test_library_path_imports_nothing_heavy(fake):
     assert added & {"re", "typing", "enum", "dataclasses", "threading", "signal", "importlib.util", "cffi",
                     "glob", "inspect"} == set()
     assert "_cffi_backend" in added and "hook.nvc._nvc_ffi_115" in added
+
+
+@pytest.mark.parametrize("path, imex", [(FAKE_LIB, True), (FAKE_LIB_105, False), (FAKE_LIB_101, False)])
+def test_fake_exports_exactly_what_the_injector_calls(path, imex):
+    from hook.nvc.binding import SYMBOLS
+
+    out = subprocess.run(["nm", "-D", "--defined-only", str(path)], check=True, capture_output=True, text=True)
+    exported = {line.split()[-1].split("@")[0] for line in out.stdout.splitlines() if " T " in line}
+    assert exported == set(SYMBOLS) | ({"nvc_imex_channel_mount"} if imex else set())

@@ -323,3 +323,35 @@ def test_unknown_cuda_version_makes_cuda_terms_true(fake, sim_config):
     sim_config("driver.cuda_version =")
     run(BASE.replace(requirements=("cuda>=99.0",)))
     assert "nvc_ldcache_update" in fake.calls()
+
+
+@pytest.mark.parametrize("field, plan", [
+    ("rootfs directory", BASE.replace(rootfs="/b/roo\0tfs")),
+    ("root", BASE.replace(options=GlobalOptions(root="/drv\0/x"))),
+    ("ldcache", BASE.replace(options=GlobalOptions(ldcache="/etc/ld.so.cache\0"))),
+    ("ldconfig", BASE.replace(ldconfig="@/sbin/ldconfig\0.real")),
+    ("debug file", BASE.replace(options=GlobalOptions(debug="/tmp/\0d.log"))),
+])
+def test_a_nul_byte_is_an_input_error_before_any_call(fake, field, plan):
+    with pytest.raises(InjectionError) as exc:
+        run(plan)
+    assert str(exc.value) == f"nvidia-container-cli: input error: invalid {field}: contains a NUL byte"
+    assert fake.calls() == []
+
+
+def test_fake_helpers_are_forked_at_init_and_reaped_at_shutdown(fake, monkeypatch):
+    import os
+
+    monkeypatch.setenv("FAKE_NVC_HELPERS", "1")
+    lib = load(str(FAKE_LIB), "")
+    try:
+        ffi, nvc = lib.ffi, lib.lib
+        ctx = nvc.nvc_context_new()
+        assert nvc.nvc_init(ctx, ffi.NULL, ffi.NULL) == 0
+        assert os.waitpid(-1, os.WNOHANG) == (0, 0)  # two live children, none exited
+        assert nvc.nvc_shutdown(ctx) == 0
+        with pytest.raises(ChildProcessError):  # both reaped by nvc_shutdown
+            os.waitpid(-1, os.WNOHANG)
+        nvc.nvc_context_free(ctx)
+    finally:
+        lib.close()

@@ -1,0 +1,95 @@
+"""``injector = "auto"`` (the default) against real shared objects: the library when it loads, the CLI otherwise."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from nvc_testlib import FAKE_LIB
+from hook import cli, injector
+from hook.config import HookConfig
+from hook.errors import HookError
+from hook.nvc import LibraryUnavailable
+from hook.nvc.binding import load
+from hook.plan import GlobalOptions, Plan
+
+PLAN = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
+            devices=("all",), mig_config="", mig_monitor="", imex_channels=(), capabilities=("utility",),
+            requirements=(), pid=4242, rootfs="/b/rootfs")
+VERSION_STRUCT = "struct v { unsigned major, minor, patch; const char *s; };\n"
+
+
+class Execed(BaseException):
+    pass
+
+
+@pytest.fixture
+def environ():
+    """injector.run() makes os.environ the CLI's environment: restore the test process's afterwards."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def config(fake, **kw) -> HookConfig:
+    """The fake (dry run) reaches the library through the CLI's environment, like every variable."""
+    env = (f"FAKE_NVC_LOG={fake.path}", "FAKE_NVC_DRY_RUN=1")
+    return HookConfig(cli_path="/opt/nvidia-container-cli", cli_environment=env, **kw)
+
+
+def stub(tmp_path, source: str):
+    """A shared object built from ``source`` (a library that loads but is not a usable libnvidia-container)."""
+    c = tmp_path / "stub.c"
+    c.write_text(VERSION_STRUCT + source)
+    so = tmp_path / "libnvidia-container.so.1"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(so), str(c)], check=True, capture_output=True)
+    return so
+
+
+LACKS_SYMBOLS = 'static struct v ver = {1, 17, 8, "1.17.8"}; const struct v *nvc_version(void) { return &ver; }\n'
+NULL_VERSION = "const struct v *nvc_version(void) { return 0; }\n"
+
+
+@pytest.mark.parametrize("source, detail", [
+    (LACKS_SYMBOLS, "undefined symbol: nvc_context_new"),
+    (NULL_VERSION, "undefined symbol: nvc_context_new"),
+    ("int unrelated(void) { return 0; }\n", "undefined symbol: nvc_version"),
+])
+def test_a_library_without_the_api_is_unavailable(tmp_path, source, detail):
+    so = stub(tmp_path, source)
+    with pytest.raises(LibraryUnavailable) as exc:
+        load(str(so), "")
+    assert str(exc.value) == f"cannot use {so}: {detail}"
+
+
+def test_a_null_version_is_unavailable(tmp_path, monkeypatch):
+    from hook.nvc import binding
+
+    so = stub(tmp_path, NULL_VERSION)
+    monkeypatch.setattr(binding, "SYMBOLS", ("nvc_version",))
+    with pytest.raises(LibraryUnavailable) as exc:
+        load(str(so), "")
+    assert str(exc.value) == f"cannot use {so}: nvc_version() returned NULL"
+
+
+@pytest.mark.parametrize("source", [LACKS_SYMBOLS, "int unrelated(void) { return 0; }\n"])
+def test_auto_execs_the_cli_when_the_library_is_unusable(tmp_path, monkeypatch, fake, environ, source):
+    so = stub(tmp_path, source)
+    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    cfg = config(fake, library_path=str(so))
+    assert injector.choose(PLAN, cfg).kind == "library"
+    with pytest.raises(Execed) as exc:
+        injector.run(PLAN, cfg)
+    assert exc.value.args[0].argv == ("/opt/nvidia-container-cli", *PLAN.cli_args())
+    with pytest.raises(HookError) as exc:  # injector = "library": one line, exit 1
+        injector.run(PLAN, cfg.replace(injector="library"))
+    assert str(exc.value).startswith(f"cannot use {so}: undefined symbol: nvc_")
+
+
+def test_auto_injects_in_process_when_the_library_loads(monkeypatch, fake, environ):
+    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    assert injector.run(PLAN, config(fake, library_path=str(FAKE_LIB))) == 0
+    assert "nvc_ldcache_update" in fake.calls()
