@@ -44,11 +44,13 @@ def _construct(fn, *args):
 
 
 def is_qualified(name: str) -> bool:
+    """A fully-qualified CDI name; one-letter vendors and classes are valid CDI names (the hook
+    refuses them only because the reference hook crashes on them)."""
     from hook.cdi import CdiNameError, is_qualified as qualified
     try:
         return qualified(name)
     except CdiNameError:
-        return False
+        return True
 
 
 def resolve_mode(configured: str, tree: Obj, ctx: Context, platform=None) -> str:
