@@ -6,7 +6,8 @@
 Pass-through calls (``state``, ``delete``, ``kill``, ``start`` of a container that does not exist,
 against the real ``runc`` with a private ``--root``; ``--version``) run, in alternation: the
 floor (``python -I -S -c pass``, the venv's real interpreter), ``runc`` directly and the shim
-(whose config names that ``runc``).  ``create`` is measured against a stand-in runtime that exits
+(whose config names that ``runc``), the venv console script and the same code under
+``python -I -S`` (no ``site``: what the frozen single-file binary runs like).  ``create`` is measured against a stand-in runtime that exits
 at once (the shim's own work: scan, config, spec edit, exec), for a GPU and a non-GPU container
 in legacy mode.  The config is the shipped ``freeze/config.toml`` with ``mode = "legacy"`` and
 the runtime's path, so the TOML reader runs as on a node.  Prints medians, min and the median
@@ -68,20 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         root.mkdir()
         floor = [real_python(), "-I", "-S", "-c", "pass"]
         cases = {}
+
+        def nosite(*shim_args: str) -> list[str]:
+            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from shim.main import main; "
+                    f"sys.exit(main({['nvidia-container-runtime', *shim_args]!r}))")
+            return [real_python(), "-I", "-S", "-c", code]
         for kind in (["state", "ctr"], ["delete", "ctr"], ["kill", "ctr", "KILL"], ["start", "ctr"]):
             cases[kind[0]] = ({"runc": [runc, "--root", str(root), *kind],
-                               "shim": [args.shim, "--root", str(root), *kind]}, "runc")
-        cases["--version"] = ({"runc": [runc, "--version"], "shim": [args.shim, "--version"]}, "runc")
+                               "shim": [args.shim, "--root", str(root), *kind],
+                               "nosite": nosite("--root", str(root), *kind)}, "runc")
+        cases["--version"] = ({"runc": [runc, "--version"], "shim": [args.shim, "--version"],
+                               "nosite": nosite("--version")}, "runc")
         for label, env in (("create GPU", GPU_ENV), ("create non-GPU", PLAIN_ENV)):
             bundle = tmp / label.replace(" ", "-")
             bundle.mkdir()
             (bundle / "config.json").write_text(json.dumps(spec(env), indent=2))
             # the shim rewrites the GPU spec on each run; the hook is added once (idempotent)
             cases[label] = ({"direct": [str(stand_in), "create", "--bundle", str(bundle), "ctr"],
-                             "shim": [args.shim, "create", "--bundle", str(bundle), "ctr"]}, "fake")
+                             "shim": [args.shim, "create", "--bundle", str(bundle), "ctr"],
+                             "nosite": nosite("create", "--bundle", str(bundle), "ctr")}, "fake")
         results = {}
         print(f"{args.rounds} rounds, alternating; ms (floor = {floor[0]} -I -S -c pass)")
-        print(f"  {'call':16} {'direct':>8} {'shim':>8} {'added':>8} {'floor':>8} {'added/floor':>11}")
+        print(f"  {'call':16} {'direct':>8} {'floor':>8} {'shim':>8} {'added':>8} {'/floor':>7} "
+              f"{'-I -S':>8} {'added':>8} {'/floor':>7}")
         for name, (commands, config) in cases.items():
             env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                    "NVIDIA_CTK_CONFIG_FILE_PATH": str(configs[config])}
@@ -93,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                         samples[key].append(elapsed * 1e3)
             med = {k: statistics.median(v) for k, v in samples.items()}
             direct = med["runc"] if "runc" in med else med["direct"]
-            added = med["shim"] - direct
+            added, added_nosite = med["shim"] - direct, med["nosite"] - direct
             results[name] = {"median_ms": med, "min_ms": {k: min(v) for k, v in samples.items()},
-                             "added_ms": added}
-            print(f"  {name:16} {direct:8.2f} {med['shim']:8.2f} {added:+8.2f} {med['floor']:8.2f} "
-                  f"{added / med['floor']:11.2f}")
+                             "added_ms": added, "added_nosite_ms": added_nosite}
+            print(f"  {name:16} {direct:8.2f} {med['floor']:8.2f} {med['shim']:8.2f} {added:+8.2f} "
+                  f"{added / med['floor']:7.2f} {med['nosite']:8.2f} {added_nosite:+8.2f} "
+                  f"{added_nosite / med['floor']:7.2f}")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return 0
