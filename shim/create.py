@@ -29,7 +29,7 @@ def modify_bundle(bundle: str, config: HookConfig, mode: str, path_env: str, log
     changed = False
     for m in mods:
         changed = m(tree) or changed
-    if not changed:
+    if not changed and not style.rewrite:
         return False
     out = ocispec.dumps(tree, style)
     try:

@@ -23,71 +23,71 @@ _INT = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFFFFFF), "u64": (0, 
         "i32": (-(1 << 31), (1 << 31) - 1), "i64": (-(1 << 63), (1 << 63) - 1)}
 _GO = {"u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64", "i32": "int32", "i64": "int64"}
 
-_IDMAP = ("LinuxIDMapping", {"containerid": "u32", "hostid": "u32", "size": "u32"})
+_IDMAP = ("LinuxIDMapping", {"containerID": "u32", "hostID": "u32", "size": "u32"})
 _HOOK = ("Hook", {"path": "s", "args": "ss", "env": "ss", "timeout": "i64"})
 _THROTTLE = ("LinuxThrottleDevice", {"major": "i64", "minor": "i64", "rate": "u64"})
 _SPEC = ("Spec", {
-    "ociversion": "s",
+    "ociVersion": "s",
     "process": ("Process", {
         "terminal": "b",
-        "consolesize": ("Box", {"height": "u64", "width": "u64"}),
-        "user": ("User", {"uid": "u32", "gid": "u32", "umask": "u32", "additionalgids": ["u32"], "username": "s"}),
-        "args": "ss", "commandline": "s", "env": "ss", "cwd": "s",
+        "consoleSize": ("Box", {"height": "u64", "width": "u64"}),
+        "user": ("User", {"uid": "u32", "gid": "u32", "umask": "u32", "additionalGids": ["u32"], "username": "s"}),
+        "args": "ss", "commandLine": "s", "env": "ss", "cwd": "s",
         "capabilities": ("LinuxCapabilities", {k: "ss" for k in
                                                ("bounding", "effective", "inheritable", "permitted", "ambient")}),
         "rlimits": [("POSIXRlimit", {"type": "s", "hard": "u64", "soft": "u64"})],
-        "nonewprivileges": "b", "apparmorprofile": "s", "oomscoreadj": "i64", "selinuxlabel": "s",
-        "iopriority": ("LinuxIOPriority", {"class": "s", "priority": "i64"}),
+        "noNewPrivileges": "b", "apparmorProfile": "s", "oomScoreAdj": "i64", "selinuxLabel": "s",
+        "ioPriority": ("LinuxIOPriority", {"class": "s", "priority": "i64"}),
         "scheduler": ("Scheduler", {"policy": "s", "nice": "i32", "priority": "i32", "flags": "ss",
                                     "runtime": "u64", "deadline": "u64", "period": "u64"}),
-        "execcpuaffinity": ("CPUAffinity", {"initial": "s", "final": "s"}),
+        "execCPUAffinity": ("CPUAffinity", {"initial": "s", "final": "s"}),
     }),
     "root": ("Root", {"path": "s", "readonly": "b"}),
     "hostname": "s", "domainname": "s",
     "mounts": [("Mount", {"destination": "s", "type": "s", "source": "s", "options": "ss",
-                          "uidmappings": [_IDMAP], "gidmappings": [_IDMAP]})],
-    "hooks": ("Hooks", {k: [_HOOK] for k in ("prestart", "createruntime", "createcontainer",
-                                             "startcontainer", "poststart", "poststop")}),
+                          "uidMappings": [_IDMAP], "gidMappings": [_IDMAP]})],
+    "hooks": ("Hooks", {k: [_HOOK] for k in ("prestart", "createRuntime", "createContainer",
+                                             "startContainer", "poststart", "poststop")}),
     "annotations": "ms",
     "linux": ("Linux", {
-        "uidmappings": [_IDMAP], "gidmappings": [_IDMAP], "sysctl": "ms",
+        "uidMappings": [_IDMAP], "gidMappings": [_IDMAP], "sysctl": "ms",
         "resources": ("LinuxResources", {
             "devices": [("LinuxDeviceCgroup", {"allow": "b", "type": "s", "major": "i64", "minor": "i64",
                                                "access": "s"})],
-            "memory": ("LinuxMemory", {k: "i64" for k in ("limit", "reservation", "swap", "kernel", "kerneltcp")}
-                       | {"swappiness": "u64", "disableoomkiller": "b", "usehierarchy": "b",
-                          "checkbeforeupdate": "b"}),
+            "memory": ("LinuxMemory", {k: "i64" for k in ("limit", "reservation", "swap", "kernel", "kernelTCP")}
+                       | {"swappiness": "u64", "disableOOMKiller": "b", "useHierarchy": "b",
+                          "checkBeforeUpdate": "b"}),
             "cpu": ("LinuxCPU", {"shares": "u64", "quota": "i64", "burst": "u64", "period": "u64",
-                                 "realtimeruntime": "i64", "realtimeperiod": "u64", "cpus": "s", "mems": "s",
+                                 "realtimeRuntime": "i64", "realtimePeriod": "u64", "cpus": "s", "mems": "s",
                                  "idle": "i64"}),
             "pids": ("LinuxPids", {"limit": "i64"}),
-            "blockio": ("LinuxBlockIO", {
-                "weight": "u16", "leafweight": "u16",
-                "weightdevice": [("LinuxWeightDevice", {"major": "i64", "minor": "i64", "weight": "u16",
-                                                        "leafweight": "u16"})],
-                "throttlereadbpsdevice": [_THROTTLE], "throttlewritebpsdevice": [_THROTTLE],
-                "throttlereadiopsdevice": [_THROTTLE], "throttlewriteiopsdevice": [_THROTTLE]}),
-            "hugepagelimits": [("LinuxHugepageLimit", {"pagesize": "s", "limit": "u64"})],
-            "network": ("LinuxNetwork", {"classid": "u32",
+            "blockIO": ("LinuxBlockIO", {
+                "weight": "u16", "leafWeight": "u16",
+                "weightDevice": [("LinuxWeightDevice", {"major": "i64", "minor": "i64", "weight": "u16",
+                                                        "leafWeight": "u16"})],
+                "throttleReadBpsDevice": [_THROTTLE], "throttleWriteBpsDevice": [_THROTTLE],
+                "throttleReadIOPSDevice": [_THROTTLE], "throttleWriteIOPSDevice": [_THROTTLE]}),
+            "hugepageLimits": [("LinuxHugepageLimit", {"pageSize": "s", "limit": "u64"})],
+            "network": ("LinuxNetwork", {"classID": "u32",
                                          "priorities": [("LinuxInterfacePriority", {"name": "s", "priority": "u32"})]}),
-            "rdma": ("map", ("LinuxRdma", {"hcahandles": "u32", "hcaobjects": "u32"})),
+            "rdma": ("map", ("LinuxRdma", {"hcaHandles": "u32", "hcaObjects": "u32"})),
             "unified": "ms",
         }),
-        "cgroupspath": "s",
+        "cgroupsPath": "s",
         "namespaces": [("LinuxNamespace", {"type": "s", "path": "s"})],
-        "devices": [("LinuxDevice", {"path": "s", "type": "s", "major": "i64", "minor": "i64", "filemode": "u32",
+        "devices": [("LinuxDevice", {"path": "s", "type": "s", "major": "i64", "minor": "i64", "fileMode": "u32",
                                      "uid": "u32", "gid": "u32"})],
-        "netdevices": ("map", ("LinuxNetDevice", {"name": "s"})),
+        "netDevices": ("map", ("LinuxNetDevice", {"name": "s"})),
         "seccomp": ("LinuxSeccomp", {
-            "defaultaction": "s", "defaulterrnoret": "u32", "architectures": "ss", "flags": "ss",
-            "listenerpath": "s", "listenermetadata": "s",
-            "syscalls": [("LinuxSyscall", {"names": "ss", "action": "s", "errnoret": "u32",
+            "defaultAction": "s", "defaultErrnoRet": "u32", "architectures": "ss", "flags": "ss",
+            "listenerPath": "s", "listenerMetadata": "s",
+            "syscalls": [("LinuxSyscall", {"names": "ss", "action": "s", "errnoRet": "u32",
                                            "args": [("LinuxSeccompArg", {"index": "u64", "value": "u64",
-                                                                         "valuetwo": "u64", "op": "s"})]})]}),
-        "rootfspropagation": "s", "maskedpaths": "ss", "readonlypaths": "ss", "mountlabel": "s",
-        "intelrdt": "any", "memorypolicy": ("LinuxMemoryPolicy", {"mode": "s", "nodes": "s", "flags": "ss"}),
+                                                                         "valueTwo": "u64", "op": "s"})]})]}),
+        "rootfsPropagation": "s", "maskedPaths": "ss", "readonlyPaths": "ss", "mountLabel": "s",
+        "intelRdt": "any", "memoryPolicy": ("LinuxMemoryPolicy", {"mode": "s", "nodes": "s", "flags": "ss"}),
         "personality": ("LinuxPersonality", {"domain": "s", "flags": "ss"}),
-        "timeoffsets": ("map", ("LinuxTimeOffset", {"secs": "i64", "nanosecs": "u32"})),
+        "timeOffsets": ("map", ("LinuxTimeOffset", {"secs": "i64", "nanosecs": "u32"})),
     }),
     "solaris": "any", "windows": "any", "vm": "any", "zos": "any", "freebsd": "any",
 })
@@ -125,21 +125,39 @@ def load(path: str) -> tuple[Obj, "Style"]:
     data = b"".join(chunks)
     try:
         tree = gojson.decode_first(data)
-        check(tree)
+        renamed = check(tree)
     except gojson.DecodeError as exc:
         raise SpecFileError(prefix + str(exc)) from None
-    return (Obj() if tree is None else tree), detect_style(data)
+    style = detect_style(data)
+    # A ``null`` document (an empty spec to Go) and renamed members are written back even when no
+    # modifier changes anything, so that the file says what the runtime reads.
+    style.rewrite = tree is None or bool(renamed)
+    return (Obj() if tree is None else tree), style
 
 
-def check(tree) -> None:
+def check(tree) -> list[str]:
     """Type-check the members the runtime-spec defines; unknown members are accepted (§14.2).
+    Members spelled in another case (``"Process"``) get the spec's spelling; returns their names.
 
     Raises :class:`hook.gojson.DecodeError` with Go's wording.
     """
-    _check(tree, _SPEC, "value", "")
+    renamed: list[str] = []
+    _check(tree, _SPEC, "value", "", renamed)
+    return renamed
 
 
-def _check(value, kind, struct: str, path: str) -> None:
+_FOLDED: dict[int, dict[str, str]] = {}
+
+
+def _folded(members: dict) -> dict[str, str]:
+    """Folded member name -> the runtime-spec's spelling (Go matches member names case-insensitively)."""
+    table = _FOLDED.get(id(members))
+    if table is None:
+        table = _FOLDED[id(members)] = {k.lower(): k for k in members}
+    return table
+
+
+def _check(value, kind, struct: str, path: str, renamed: list) -> None:
     if value is None or kind == "any":
         return
     where = f"struct field {struct}.{path}" if path else "value"
@@ -148,21 +166,25 @@ def _check(value, kind, struct: str, path: str) -> None:
             if not isinstance(value, Obj):
                 raise gojson.type_error(value, where, "map[string]...")
             for _, v in value:
-                _check(v, kind[1], struct, path)
+                _check(v, kind[1], struct, path, renamed)
             return
         name, members = kind
         if not isinstance(value, Obj):
             raise gojson.type_error(value, where, "specs." + name)
-        for key, v in value:
-            sub = members.get(gojson.fold(key))
-            if sub is not None:
-                _check(v, sub, name, f"{path}.{key}" if path else key)
+        folded = _folded(members)
+        for i, (key, v) in enumerate(value):
+            canonical = folded.get(gojson.fold(key))
+            if canonical is not None:
+                _check(v, members[canonical], name, f"{path}.{canonical}" if path else canonical, renamed)
+                if key != canonical:  # "Process": runc reads it as "process"; written with the spec's name
+                    value[i] = (canonical, v)
+                    renamed.append(key)
         return
     if isinstance(kind, list):
         if not isinstance(value, list) or isinstance(value, Obj):
             raise gojson.type_error(value, where, "[]" + _goname(kind[0]))
         for item in value:
-            _check(item, kind[0], struct, path)
+            _check(item, kind[0], struct, path, renamed)
         return
     if kind == "s":
         if type(value) is not str:
@@ -254,11 +276,12 @@ def to_plain(value):
 class Style:
     """The layout of the original file: indentation unit (None: one line) and trailing newline."""
 
-    __slots__ = ("indent", "newline")
+    __slots__ = ("indent", "newline", "rewrite")
 
     def __init__(self, indent: str | None, newline: bool) -> None:
         self.indent = indent
         self.newline = newline
+        self.rewrite = False
 
 
 def detect_style(data: bytes) -> Style:

@@ -148,7 +148,24 @@ def test_unknown_members_numbers_and_layout_survive_an_edit(tmp_path):
     out = ocispec.dumps(t, style).decode()
     assert out == ('{\n\t"ociVersion": "1.2.0",\n\t"io.example/new": {\n\t\t"a": [\n\t\t\t1.50,\n\t\t\t1e3\n'
                    '\t\t]\n\t},\n\t"process": {\n\t\t"env": [\n\t\t\t"A=1",\n\t\t\t"B=2"\n\t\t],\n'
-                   '\t\t"x-future": 18446744073709551615,\n\t\t"Cwd": "/"\n\t}\n}\n')
+                   '\t\t"x-future": 18446744073709551615,\n\t\t"cwd": "/"\n\t}\n}\n')
+    assert style.rewrite  # "Cwd" is written as the runtime reads it
+
+
+def test_member_names_get_the_spec_spelling_unknown_ones_keep_theirs(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"OCIVERSION": "1.0.0", "Process": {"Env": []}, "x-Ext": {"Process": 1}}')
+    t, style = ocispec.load(str(path))
+    assert plain(t) == {"ociVersion": "1.0.0", "process": {"env": []}, "x-Ext": {"Process": 1}} and style.rewrite
+    path.write_text('{"ociVersion": "1.0.0"}')
+    assert ocispec.load(str(path))[1].rewrite is False
+
+
+def test_a_null_document_is_an_empty_spec_written_back(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("null")
+    t, style = ocispec.load(str(path))
+    assert t == Obj() and style.rewrite
 
 
 def test_one_line_specs_stay_one_line():
