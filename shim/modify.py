@@ -115,10 +115,10 @@ def add_prestart_hook(tree: Obj, ctx: Context, wanted: bool = True) -> bool:
         if isinstance(path, str) and posixpath.basename(path) in NVIDIA_HOOKS:
             ctx.log.info(f"Existing nvidia prestart hook ({path}) found in OCI spec")
             return False
+    ctx.log.info(f"Using prestart hook path: {ctx.hook_path}")
     if not wanted:
         ctx.log.info("Not adding the prestart hook: the hook's decision finds no GPU request in this container")
         return False
-    ctx.log.info(f"Using prestart hook path: {ctx.hook_path}")
     entry = Obj([("path", ctx.hook_path), ("args", [posixpath.basename(ctx.hook_path), "prestart"])])
     ocispec.array(ocispec.child(tree, "hooks"), "prestart").append(entry)
     return True
@@ -201,12 +201,12 @@ def _feature_gated(tree: Obj, ctx: Context) -> list:
     return [modify]
 
 
-def _apply(tree: Obj, edits) -> None:
+def _apply(tree: Obj, edits, context: str = "") -> None:
     from .cdispec import CdiError, apply
     try:
         apply(tree, edits)
     except CdiError as exc:
-        raise ApplyError(f"error modifying OCI spec: {exc}") from None
+        raise ApplyError(f"error modifying OCI spec: {context}{exc}") from None
 
 
 # --- cdi, jit-cdi, csv ---------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def _cdi(mode: str, devices: list[str], ctx: Context) -> list:
         except CdiError as exc:
             raise ApplyError(f"error modifying OCI spec: failed to inject CDI devices: {exc}") from None
         ctx.log.info(f"Injecting CDI devices {', '.join(names)}")
-        _apply(t, edits)
+        _apply(t, edits, "failed to inject CDI devices: ")
         return True
     return [inject]
 
