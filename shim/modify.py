@@ -13,7 +13,7 @@ from hook.config import HookConfig
 from hook.errors import HookError
 from hook.gojson import Obj
 
-from . import ocispec, requests
+from . import devices as device_requests, ocispec
 from .errors import ApplyError, ConstructError
 
 MODES = ("auto", "legacy", "cdi", "jit-cdi", "csv")
@@ -58,7 +58,7 @@ def resolve_mode(configured: str, tree: Obj, ctx: Context, platform=None) -> str
     if configured != "auto":
         ctx.log.info(f"Using requested mode '{configured}'")
         return configured
-    devices = _construct(requests.devices, tree, ctx.config, ctx.config.cdi_annotation_prefixes)
+    devices = _construct(device_requests.requested, tree, ctx.config, ctx.config.cdi_annotation_prefixes)
     if devices and all(is_qualified(d) for d in devices):
         mode = "cdi"
     else:
@@ -74,7 +74,7 @@ def modifiers(mode: str, tree: Obj, ctx: Context) -> list:
     from hook.log import go_quote
 
     prefixes = ctx.config.cdi_annotation_prefixes if mode == "cdi" else ()
-    devices = _construct(requests.devices, tree, ctx.config, prefixes)
+    devices = _construct(device_requests.requested, tree, ctx.config, prefixes)
     if mode == "legacy":
         return _legacy(tree, devices, ctx)
     if mode in ("cdi", "jit-cdi"):
@@ -95,7 +95,7 @@ def _legacy(tree: Obj, devices: list[str], ctx: Context) -> list:
         cfg = ctx.config
         if cfg.cuda_compat_mode == "hook" and not cfg.disable_cuda_compat_lib_hook:
             mods.append(lambda t: _cuda_compat(t, ctx))
-        if _wants_graphics(requests.env_map(tree)):
+        if _wants_graphics(device_requests.env_map(tree)):
             mods.append(lambda t: _graphics(t, ctx))
         else:
             ctx.log.info("No graphics modifier required; no required capabilities requested")
@@ -130,6 +130,10 @@ def hook_would_act(tree: Obj, config: HookConfig) -> bool:
     from hook.resolve import decide
     from hook.spec import parse_value
 
+    from hook.config import INJECTORS
+
+    if config.injector not in INJECTORS:
+        return True
     try:
         validate_supported(config.replace())
         return decide(config, parse_value(tree)).is_gpu
@@ -185,7 +189,7 @@ def _feature_gated(tree: Obj, ctx: Context) -> list:
     """§8.4: NVIDIA_GDS/MOFED/GDRCOPY/NVSWITCH=enabled bring their host device nodes."""
     from .host import FEATURE_DEVICES
 
-    env = requests.env_map(tree)
+    env = device_requests.env_map(tree)
     features = [f for f in FEATURE_DEVICES if env.get(f) == "enabled"]
     if not features:
         return []

@@ -273,9 +273,10 @@ def test_a_spec_the_hook_would_reject_still_gets_the_hook(doc):
     assert changed == [True] and plain(t)["hooks"]["prestart"][0]["path"] == HOOK
 
 
-def test_a_config_the_hook_would_reject_still_gets_the_hook():
+@pytest.mark.parametrize("config", [{"supported_driver_capabilities": "bogus"}, {"injector": "turbo"}])
+def test_a_config_the_hook_would_reject_still_gets_the_hook(config):
     t = gpu_spec([])
-    changed, _ = run_modifiers(t, c=ctx(supported_driver_capabilities="bogus"))
+    changed, _ = run_modifiers(t, c=ctx(**config))
     assert changed == [True]
 
 

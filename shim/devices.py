@@ -35,7 +35,7 @@ def env_map(tree: Obj) -> dict[str, str]:
     return image.env_map(env_list(tree))
 
 
-def devices(tree: Obj, config: HookConfig, annotation_prefixes: tuple[str, ...]) -> list[str]:
+def requested(tree: Obj, config: HookConfig, annotation_prefixes: tuple[str, ...]) -> list[str]:
     """The requested device names, first non-empty source wins (§9).
 
     Raises :class:`hook.errors.ImageError` for an environment entry without ``=``.
