@@ -27,15 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
     log = Logger()
     try:
-        config = load_config(os.environ)
-    except ShimError as exc:
-        return log.fail(str(exc))
-    if not inv.version:
-        log.setup([config.runtime_debug, inv.log_path], inv.log_json, inv.debug, config.runtime_log_level)
-    else:
-        log.setup([], inv.log_json, inv.debug, config.runtime_log_level)
-    path_env = os.environ.get("PATH", "")
-    try:
+        config = load_config(os.environ)  # step 2: errors reach stderr only
+        log.setup([] if inv.version else [config.runtime_debug, inv.log_path], inv.log_json, inv.debug,
+                  config.runtime_log_level)
+        path_env = os.environ.get("PATH", "")
         from .lookup import find_runtime
         runtime = find_runtime(config.runtimes, path_env)
         log.trace(f"Using low-level runtime {runtime}")
