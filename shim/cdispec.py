@@ -127,8 +127,18 @@ def _read_spec(path: str) -> dict:
 def apply(tree: Obj, edits: list[Edits], stat=os.stat) -> None:
     """Apply ``edits`` in order to the spec ``tree`` (CDI semantics, runtime.md §11.2 step 4).
 
-    ``stat`` looks up host device nodes.  Raises :class:`CdiError`.
+    ``stat`` looks up host device nodes.  Raises :class:`CdiError`, also for values of the wrong
+    type in a spec file.
     """
+    try:
+        _apply(tree, edits, stat)
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, CdiError):
+            raise
+        raise CdiError(f"invalid container edits: {exc}") from None
+
+
+def _apply(tree: Obj, edits: list[Edits], stat) -> None:
     env: list[str] = []
     for e in edits:
         for entry in e.env:

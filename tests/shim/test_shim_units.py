@@ -368,3 +368,9 @@ def test_a_later_spec_directory_wins_and_unresolvable_names_are_listed(tmp_path)
 
 def test_number_type_stays_a_number():
     assert isinstance(ocispec.to_tree(3), Number) and ocispec.to_tree(True) is True
+
+
+def test_values_of_the_wrong_type_in_a_cdi_spec_are_an_error_not_a_crash():
+    t = gpu_spec([])
+    with pytest.raises(cdispec.CdiError, match="^invalid container edits: "):
+        cdispec.apply(t, [cdispec.Edits({"deviceNodes": [{"path": "/dev/x", "type": "c", "major": "one"}]})])
