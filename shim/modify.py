@@ -142,12 +142,11 @@ def hook_would_act(tree: Obj, config: HookConfig) -> bool:
 
 
 def _wants_graphics(env: dict[str, str]) -> bool:
-    from hook import gocompat, image
+    """§8.4: ``NVIDIA_DRIVER_CAPABILITIES`` lists ``graphics``, ``display`` or ``all`` (split on ``,``
+    as upstream does, untrimmed; unset means no graphics, also for legacy CUDA images)."""
+    from hook import image
 
-    raw = env.get(image.DRIVER_CAPABILITIES)
-    if raw is None:
-        return image.is_legacy(env)
-    caps = set(gocompat.split_list(raw))
+    caps = set(env.get(image.DRIVER_CAPABILITIES, "").split(","))
     return bool(caps & {"graphics", "display", "all"})
 
 

@@ -374,3 +374,33 @@ def test_values_of_the_wrong_type_in_a_cdi_spec_are_an_error_not_a_crash():
     t = gpu_spec([])
     with pytest.raises(cdispec.CdiError, match="^invalid container edits: "):
         cdispec.apply(t, [cdispec.Edits({"deviceNodes": [{"path": "/dev/x", "type": "c", "major": "one"}]})])
+
+
+@pytest.mark.parametrize("env, graphics", [
+    ({"NVIDIA_DRIVER_CAPABILITIES": "compute,graphics"}, True), ({"NVIDIA_DRIVER_CAPABILITIES": "all"}, True),
+    ({"NVIDIA_DRIVER_CAPABILITIES": "display"}, True), ({"NVIDIA_DRIVER_CAPABILITIES": "compute, graphics"}, False),
+    ({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility"}, False), ({"CUDA_VERSION": "12.0"}, False), ({}, False),
+])
+def test_graphics_edits_follow_the_capability_variable(env, graphics):
+    assert modify._wants_graphics(env) is graphics
+
+
+def test_graphics_request_without_a_driver_fails_as_upstream(tmp_path):
+    t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=graphics"])
+    with pytest.raises(ApplyError) as exc:
+        run_modifiers(t, c=ctx(cli_root=str(tmp_path)))
+    assert str(exc.value).startswith(
+        "could not apply required modification to OCI specification: error modifying OCI spec: failed to create "
+        "mounts discoverer: failed to construct discoverer for graphics libraries: failed to get driver version: ")
+
+
+def test_graphics_files_of_the_driver_version_are_mounted(tmp_path):
+    lib = tmp_path / "usr/lib/x86_64-linux-gnu"
+    lib.mkdir(parents=True)
+    for name in ("libcuda.so.550.54.15", "libGLX_nvidia.so.550.54.15", "libGLX_nvidia.so.1"):
+        (lib / name).write_text("x")
+    t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=graphics"])
+    run_modifiers(t, c=ctx(cli_root=str(tmp_path)))
+    assert plain(t)["mounts"] == [{"destination": "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.550.54.15",
+                                   "source": f"{lib}/libGLX_nvidia.so.550.54.15",
+                                   "options": ["ro", "nosuid", "nodev", "bind"]}]
