@@ -136,16 +136,21 @@ def execute(cmd: Command) -> None:
     """``execve`` the command with its raw environment list; returns only by raising :class:`CliError`."""
     import sys
 
-    import _signal  # not ``signal``: it imports ``enum`` (docs/performance.md)
-
-    for name in ("SIGPIPE", "SIGXFSZ"):  # CPython ignores these; the CLI must not inherit that
-        sig = getattr(_signal, name, None)
-        if sig is not None:
-            _signal.signal(sig, _signal.SIG_DFL)
+    default_signals()
     sys.stdout.flush()
     sys.stderr.flush()
     err = _execve(cmd.path, cmd.argv, cmd.env)
     raise CliError(f"exec failed: {gocompat.errno_text(err)}")
+
+
+def default_signals() -> None:
+    """Undo CPython's SIG_IGN of SIGPIPE and SIGXFSZ before an exec: the program must not inherit it."""
+    import _signal  # not ``signal``: it imports ``enum`` (docs/performance.md)
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(_signal, name, None)
+        if sig is not None:
+            _signal.signal(sig, _signal.SIG_DFL)
 
 
 def _encode(s: str) -> bytes:

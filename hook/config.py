@@ -96,6 +96,22 @@ class HookConfig(Value):
     ignore_imex_channel_requests: bool
     path: str | None
     sources: dict[str, bool]
+    # [nvidia-container-runtime] and the other keys only the runtime shim acts on (shim/, runtime.md §4.2)
+    runtime_debug: str
+    runtime_log_level: str
+    runtimes: tuple[str, ...]
+    cdi_spec_dirs: tuple[str, ...]
+    cdi_default_kind: str
+    cdi_annotation_prefixes: tuple[str, ...]
+    csv_mount_spec_path: str
+    csv_compat_container_root: str
+    jit_feature_flags: tuple[str, ...]
+    jit_disable_hooks: tuple[str, ...]
+    runtime_hook_path: str
+    ctk_path: str
+    allow_unknown_oci_spec_fields: bool
+    disable_cuda_compat_lib_hook: bool
+    no_additional_gids_for_device_nodes: bool
     _defaults = {
         "disable_require": False,
         "swarm_resource": "",
@@ -123,6 +139,21 @@ class HookConfig(Value):
         "ignore_imex_channel_requests": False,
         "path": None,
         "sources": Factory(dict),
+        "runtime_debug": "/dev/null",
+        "runtime_log_level": "info",
+        "runtimes": ("runc", "crun"),
+        "cdi_spec_dirs": ("/etc/cdi", "/var/run/cdi"),
+        "cdi_default_kind": "nvidia.com/gpu",
+        "cdi_annotation_prefixes": ("cdi.k8s.io/",),
+        "csv_mount_spec_path": "/etc/nvidia-container-runtime/host-files-for-container.d",
+        "csv_compat_container_root": "",
+        "jit_feature_flags": (),
+        "jit_disable_hooks": (),
+        "runtime_hook_path": "nvidia-container-runtime-hook",
+        "ctk_path": "nvidia-ctk",
+        "allow_unknown_oci_spec_fields": False,
+        "disable_cuda_compat_lib_hook": False,
+        "no_additional_gids_for_device_nodes": False,
     }
     __slots__ = tuple(_defaults)
 
@@ -158,6 +189,21 @@ _ATTRS = {
     ("features", "allow-ldconfig-from-container"): "allow_ldconfig_from_container",
     ("features", "disable-imex-channel-creation"): "disable_imex_channel_creation",
     ("features", "ignore-imex-channel-requests"): "ignore_imex_channel_requests",
+    ("nvidia-container-runtime", "debug"): "runtime_debug",
+    ("nvidia-container-runtime", "log-level"): "runtime_log_level",
+    ("nvidia-container-runtime", "runtimes"): "runtimes",
+    ("nvidia-container-runtime", "modes", "cdi", "spec-dirs"): "cdi_spec_dirs",
+    ("nvidia-container-runtime", "modes", "cdi", "default-kind"): "cdi_default_kind",
+    ("nvidia-container-runtime", "modes", "cdi", "annotation-prefixes"): "cdi_annotation_prefixes",
+    ("nvidia-container-runtime", "modes", "csv", "mount-spec-path"): "csv_mount_spec_path",
+    ("nvidia-container-runtime", "modes", "csv", "compat-container-root"): "csv_compat_container_root",
+    ("nvidia-container-runtime", "modes", "jit-cdi", "nvcdi-feature-flags"): "jit_feature_flags",
+    ("nvidia-container-runtime", "modes", "jit-cdi", "nvcdi-disable-hooks"): "jit_disable_hooks",
+    ("nvidia-container-runtime-hook", "path"): "runtime_hook_path",
+    ("nvidia-ctk", "path"): "ctk_path",
+    ("features", "allow-unknown-oci-spec-fields"): "allow_unknown_oci_spec_fields",
+    ("features", "disable-cuda-compat-lib-hook"): "disable_cuda_compat_lib_hook",
+    ("features", "no-additional-gids-for-device-nodes"): "no_additional_gids_for_device_nodes",
 }
 
 
@@ -188,10 +234,11 @@ def locate(flag_value: str, environ) -> Location:
     return Location(DEFAULT_CONFIG_PATH, False, "default")
 
 
-def load(location: Location) -> HookConfig:
+def load(location: Location, hook_checks: bool = True) -> HookConfig:
     """Read, parse and validate the file at ``location``.
 
-    A missing optional file gives the defaults.  Raises :class:`ConfigError`.
+    A missing optional file gives the defaults.  ``hook_checks=False`` (the runtime shim) leaves
+    out the validation of keys only the hook uses.  Raises :class:`ConfigError`.
     """
     from . import gocompat
 
@@ -211,10 +258,10 @@ def load(location: Location) -> HookConfig:
         raise ConfigError(
             _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
             f"{op} {location.path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
-    return parse(data, path=location.path)
+    return parse(data, path=location.path, hook_checks=hook_checks)
 
 
-def parse(data: bytes, path: str | None = None) -> HookConfig:
+def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> HookConfig:
     """Parse config bytes (see :func:`load`); raises :class:`ConfigError`."""
     from . import minitoml
 
@@ -240,6 +287,8 @@ def parse(data: bytes, path: str | None = None) -> HookConfig:
         raise ConfigError(
             _PREFIX + f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
             "(does not start with a '@')\ninvalid config value")
+    if not hook_checks:
+        return cfg
     if cfg.injector not in INJECTORS:
         raise ConfigError(_PREFIX + f"invalid value for nvidia-container-runtime-hook.injector: {cfg.injector!r} "
                           "(expected 'auto', 'library' or 'cli')")

@@ -25,6 +25,11 @@ def warning(message: str) -> None:
 
 def logrus_text(level: str, message: str) -> str:
     """logrus' text format: ``time="<RFC3339 local>" level=<level> msg=<Go-quoted message>``."""
+    return f'time="{rfc3339_now()}" level={level} msg={go_quote(message)}'
+
+
+def rfc3339_now() -> str:
+    """The current local time as logrus stamps it (RFC 3339, seconds, ``Z`` or ``+hh:mm``)."""
     import time
 
     lt = time.localtime()
@@ -35,8 +40,7 @@ def logrus_text(level: str, message: str) -> str:
         sign = "+" if off > 0 else "-"
         off = abs(off)
         zone = f"{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
-    return f'time="{stamp}" level={level} msg={go_quote(message)}'
+    return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
 
 
 def go_quote(s: str) -> str:

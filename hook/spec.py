@@ -79,7 +79,17 @@ def load_spec(path: str) -> Spec:
 def parse_spec(data: bytes) -> Spec:
     """Decode spec bytes; raises :class:`SpecError` (see :func:`load_spec`)."""
     try:
-        version, process, root, mounts = _decode(data)
+        value = gojson.decode_first(data)
+    except gojson.DecodeError as exc:
+        raise SpecError(f"could not decode OCI spec: {exc}") from None
+    return parse_value(value)
+
+
+def parse_value(value) -> Spec:
+    """The :class:`Spec` of a tree already decoded by :func:`gojson.decode_first` (the runtime shim
+    decodes config.json once).  Raises :class:`SpecError` like :func:`parse_spec`."""
+    try:
+        version, process, root, mounts = _decode(value)
     except gojson.DecodeError as exc:
         raise SpecError(f"could not decode OCI spec: {exc}") from None
     if version is None:
@@ -92,8 +102,7 @@ def parse_spec(data: bytes) -> Spec:
     return Spec(oci_version=version, env=tuple(env), capabilities=caps, root_path=root, mounts=mounts)
 
 
-def _decode(data: bytes):
-    value = gojson.decode_first(data)
+def _decode(value):
     if value is None:
         return None, None, None, ()
     if not isinstance(value, gojson.Obj):

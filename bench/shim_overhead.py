@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""What ``nvidia-container-runtime`` adds to each kind of runtime call, against calling the runtime directly.
+
+    .venv/bin/python bench/shim_overhead.py [-n 20] [--shim PROGRAM] [--json FILE]
+
+Pass-through calls (``state``, ``delete``, ``kill``, ``start`` of a container that does not exist,
+against the real ``runc`` with a private ``--root``; ``--version``) run, in alternation: the
+floor (``python -I -S -c pass``, the venv's real interpreter), ``runc`` directly and the shim
+(whose config names that ``runc``), the venv console script and the same code under
+``python -I -S`` (no ``site``: what the frozen single-file binary runs like).  ``create`` is measured against a stand-in runtime that exits
+at once (the shim's own work: scan, config, spec edit, exec), for a GPU and a non-GPU container
+in legacy mode.  The config is the shipped ``freeze/config.toml`` with ``mode = "legacy"`` and
+the runtime's path, so the TOML reader runs as on a node.  Prints medians, min and the median
+difference to the direct call and to the floor.
+
+A benchmark, not a test: it asserts nothing about times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import ROOT, real_python, spawn  # noqa: E402
+
+GPU_ENV = ["PATH=/usr/bin:/bin", "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]
+PLAIN_ENV = ["PATH=/usr/bin:/bin"]
+
+
+def spec(env: list[str]) -> dict:
+    return {"ociVersion": "1.2.0",
+            "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "env": env, "cwd": "/",
+                        "capabilities": {"bounding": ["CAP_KILL"]}},
+            "root": {"path": "rootfs"}, "hostname": "bench",
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--rounds", type=int, default=20)
+    parser.add_argument("--shim", default=str(ROOT / ".venv" / "bin" / "nvidia-container-runtime"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    runc = shutil.which("runc")
+    if runc is None:
+        print("shim_overhead: runc missing (./build.sh deps)", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="shimbench-"))
+    try:
+        stand_in = tmp / "fake-runtime"
+        stand_in.write_text("#!/bin/sh\nexit 0\n")
+        stand_in.chmod(0o755)
+        base = (ROOT / "freeze" / "config.toml").read_text()
+        configs = {}
+        for name, runtime in (("runc", runc), ("fake", str(stand_in))):
+            path = tmp / f"{name}.toml"
+            path.write_text(base.replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{runtime}"]')
+                            .replace('mode = "auto"', 'mode = "legacy"'))
+            configs[name] = path
+        root = tmp / "runc-root"
+        root.mkdir()
+        floor = [real_python(), "-I", "-S", "-c", "pass"]
+        cases = {}
+
+        def nosite(*shim_args: str) -> list[str]:
+            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from shim.main import main; "
+                    f"sys.exit(main({['nvidia-container-runtime', *shim_args]!r}))")
+            return [real_python(), "-I", "-S", "-c", code]
+        for kind in (["state", "ctr"], ["delete", "ctr"], ["kill", "ctr", "KILL"], ["start", "ctr"]):
+            cases[kind[0]] = ({"runc": [runc, "--root", str(root), *kind],
+                               "shim": [args.shim, "--root", str(root), *kind],
+                               "nosite": nosite("--root", str(root), *kind)}, "runc")
+        cases["--version"] = ({"runc": [runc, "--version"], "shim": [args.shim, "--version"],
+                               "nosite": nosite("--version")}, "runc")
+        for label, env in (("create GPU", GPU_ENV), ("create non-GPU", PLAIN_ENV)):
+            bundle = tmp / label.replace(" ", "-")
+            bundle.mkdir()
+            (bundle / "config.json").write_text(json.dumps(spec(env), indent=2))
+            # the shim rewrites the GPU spec on each run; the hook is added once (idempotent)
+            cases[label] = ({"direct": [str(stand_in), "create", "--bundle", str(bundle), "ctr"],
+                             "shim": [args.shim, "create", "--bundle", str(bundle), "ctr"],
+                             "nosite": nosite("create", "--bundle", str(bundle), "ctr")}, "fake")
+        results = {}
+        print(f"{args.rounds} rounds, alternating; ms (floor = {floor[0]} -I -S -c pass)")
+        print(f"  {'call':16} {'direct':>8} {'floor':>8} {'shim':>8} {'added':>8} {'/floor':>7} "
+              f"{'-I -S':>8} {'added':>8} {'/floor':>7}")
+        for name, (commands, config) in cases.items():
+            env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                   "NVIDIA_CTK_CONFIG_FILE_PATH": str(configs[config])}
+            samples: dict[str, list[float]] = {"floor": [], **{k: [] for k in commands}}
+            for r in range(args.rounds + 2):
+                for key, cmd in [("floor", floor), *commands.items()]:
+                    elapsed, _ = spawn(cmd, os.devnull, env)
+                    if r >= 2:
+                        samples[key].append(elapsed * 1e3)
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            direct = med["runc"] if "runc" in med else med["direct"]
+            added, added_nosite = med["shim"] - direct, med["nosite"] - direct
+            results[name] = {"median_ms": med, "min_ms": {k: min(v) for k, v in samples.items()},
+                             "added_ms": added, "added_nosite_ms": added_nosite}
+            print(f"  {name:16} {direct:8.2f} {med['floor']:8.2f} {med['shim']:8.2f} {added:+8.2f} "
+                  f"{added / med['floor']:7.2f} {med['nosite']:8.2f} {added_nosite:+8.2f} "
+                  f"{added_nosite / med['floor']:7.2f}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

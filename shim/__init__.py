@@ -1,0 +1,1 @@
+"""``nvidia-container-runtime``: the low-level runtime shim (spec/container-runtime.md)."""

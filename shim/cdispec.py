@@ -1,0 +1,264 @@
+"""CDI spec files and their container edits (runtime.md §11.2; the CDI specification).
+
+The API, kept small so that it can become the project's shared CDI layer:
+
+* :func:`load_registry` reads every ``*.json``/``*.yaml``/``*.yml`` spec in the spec directories
+  (a later directory wins for the same device; broken files are skipped with a warning);
+* :meth:`Registry.edits_for` resolves fully-qualified device names to an ordered list of
+  :class:`Edits` (each spec's own edits the first time it is used, then the device's);
+* :func:`apply` applies edits to an OCI spec tree (:mod:`shim.ocispec`).
+
+PyYAML is imported only when a YAML file is read.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hook.gojson import Obj
+
+from . import ocispec
+
+HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+_MAX_SPEC_BYTES = 4 << 20
+
+
+class CdiError(ValueError):
+    """Devices cannot be resolved or edits cannot be applied; ``str()`` is the message."""
+
+
+class Edits:
+    """One ``containerEdits`` object, as plain values."""
+
+    __slots__ = ("env", "device_nodes", "mounts", "hooks", "additional_gids", "intel_rdt", "net_devices")
+
+    def __init__(self, raw: dict | None) -> None:
+        raw = raw if isinstance(raw, dict) else {}
+        self.env = list(raw.get("env") or [])
+        self.device_nodes = list(raw.get("deviceNodes") or [])
+        self.mounts = list(raw.get("mounts") or [])
+        self.hooks = list(raw.get("hooks") or [])
+        self.additional_gids = list(raw.get("additionalGids") or [])
+        self.intel_rdt = raw.get("intelRdt")
+        self.net_devices = list(raw.get("netDevices") or [])
+
+
+class Registry:
+    """Device name (``vendor/class=name``) → (spec file, spec edits, device edits)."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, tuple[str, Edits, Edits]] = {}
+        self.warnings: list[str] = []
+
+    def add_spec(self, path: str, spec: dict) -> None:
+        kind = spec.get("kind")
+        if not isinstance(kind, str) or "/" not in kind:
+            raise CdiError(f"invalid kind {kind!r}")
+        devices = spec.get("devices")
+        if not isinstance(devices, list):
+            raise CdiError("no devices")
+        spec_edits = Edits(spec.get("containerEdits"))
+        for dev in devices:
+            if not isinstance(dev, dict) or not isinstance(dev.get("name"), str):
+                raise CdiError("invalid device")
+        for dev in devices:
+            self.devices[f"{kind}={dev['name']}"] = (path, spec_edits, Edits(dev.get("containerEdits")))
+
+    def edits_for(self, names: list[str]) -> list[Edits]:
+        """The edits to apply for ``names``, in order.  Raises :class:`CdiError` naming every
+        unresolvable device."""
+        missing = [n for n in names if n not in self.devices]
+        if missing:
+            raise CdiError("unresolvable CDI devices " + ", ".join(missing))
+        out: list[Edits] = []
+        used: set[str] = set()
+        for n in names:
+            path, spec_edits, dev_edits = self.devices[n]
+            if path not in used:
+                used.add(path)
+                out.append(spec_edits)
+            out.append(dev_edits)
+        return out
+
+
+def load_registry(spec_dirs: tuple[str, ...] | list[str]) -> Registry:
+    """Read the spec files of ``spec_dirs`` (missing directories are fine)."""
+    reg = Registry()
+    for d in spec_dirs:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".json", ".yaml", ".yml")):
+                continue
+            path = os.path.join(d, name)
+            try:
+                reg.add_spec(path, _read_spec(path))
+            except (CdiError, OSError, ValueError) as exc:
+                reg.warnings.append(f"Ignoring CDI spec {path}: {exc}")
+    return reg
+
+
+def _read_spec(path: str) -> dict:
+    with open(path, "rb") as f:
+        data = f.read(_MAX_SPEC_BYTES + 1)
+    if len(data) > _MAX_SPEC_BYTES:
+        raise CdiError(f"larger than {_MAX_SPEC_BYTES} bytes")
+    if path.endswith(".json"):
+        from hook import gojson
+        try:
+            value = ocispec.to_plain(gojson.decode_first(data))
+        except gojson.DecodeError as exc:
+            raise CdiError(str(exc)) from None
+    else:
+        import yaml  # only for YAML specs
+        try:
+            value = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            raise CdiError(str(exc).replace("\n", " ")) from None
+    if not isinstance(value, dict):
+        raise CdiError("not an object")
+    return value
+
+
+# --- applying edits -------------------------------------------------------------------------------
+
+def apply(tree: Obj, edits: list[Edits], stat=os.stat) -> None:
+    """Apply ``edits`` in order to the spec ``tree`` (CDI semantics, runtime.md §11.2 step 4).
+
+    ``stat`` looks up host device nodes.  Raises :class:`CdiError`, also for values of the wrong
+    type in a spec file.
+    """
+    try:
+        _apply(tree, edits, stat)
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, CdiError):
+            raise
+        raise CdiError(f"invalid container edits: {exc}") from None
+
+
+def _apply(tree: Obj, edits: list[Edits], stat) -> None:
+    env: list[str] = []
+    for e in edits:
+        for entry in e.env:
+            _merge_env(env, str(entry))
+    if env:
+        process = ocispec.child(tree, "process")
+        ocispec.array(process, "env").extend(env)
+    uid, gid = _user_ids(tree)
+    for e in edits:
+        for node in e.device_nodes:
+            _add_device(tree, node, uid, gid, stat)
+        for m in e.mounts:
+            _add_mount(tree, m)
+        for h in e.hooks:
+            _add_hook(tree, h)
+        if e.additional_gids:
+            user = ocispec.child(ocispec.child(tree, "process"), "user")
+            gids = ocispec.array(user, "additionalGids")
+            for g in e.additional_gids:
+                if not any(str(x) == str(g) for x in gids):
+                    gids.append(ocispec.to_tree(int(g)))
+        if e.intel_rdt:
+            ocispec.set_member(ocispec.child(tree, "linux"), "intelRdt", ocispec.to_tree(e.intel_rdt))
+        for nd in e.net_devices:
+            if isinstance(nd, dict) and nd.get("hostInterfaceName"):
+                nets = ocispec.child(ocispec.child(tree, "linux"), "netDevices")
+                ocispec.set_member(nets, nd["hostInterfaceName"], Obj([("name", nd.get("name", ""))]))
+    mounts = ocispec.member(tree, "mounts")
+    if mounts:
+        mounts.sort(key=_mount_depth)
+
+
+def _merge_env(env: list[str], entry: str) -> None:
+    name = entry.partition("=")[0]
+    for i, existing in enumerate(env):
+        if existing.partition("=")[0] == name:
+            env[i] = entry
+            return
+    env.append(entry)
+
+
+def _user_ids(tree: Obj) -> tuple[int, int]:
+    process = ocispec.member(tree, "process")
+    user = ocispec.member(process, "user") if isinstance(process, Obj) else None
+    if not isinstance(user, Obj):
+        return 0, 0
+    return int(ocispec.member(user, "uid") or 0), int(ocispec.member(user, "gid") or 0)
+
+
+def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
+    if not isinstance(node, dict) or not node.get("path"):
+        raise CdiError(f"invalid device node {node!r}")
+    path = node["path"]
+    host = node.get("hostPath") or path
+    dtype = node.get("type") or ""
+    major, minor = int(node.get("major") or 0), int(node.get("minor") or 0)
+    mode = node.get("fileMode")
+    if not (dtype and (major != 0 or dtype == "p")):
+        try:
+            st = stat(host)
+        except OSError as exc:
+            raise CdiError(f"failed to stat CDI host device {host!r}: {exc.strerror}") from None
+        import stat as _stat
+        found = ("b" if _stat.S_ISBLK(st.st_mode) else "c" if _stat.S_ISCHR(st.st_mode)
+                 else "p" if _stat.S_ISFIFO(st.st_mode) else "")
+        if not found:
+            raise CdiError(f"CDI host device {host!r} is not a device node")
+        if dtype and dtype != found and not (dtype == "u" and found == "c"):
+            raise CdiError(f"CDI device ({path}, {host}), host type mismatch ({dtype}, {found})")
+        dtype = dtype or found
+        if dtype != "p" and major == 0 and minor == 0:
+            major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        if mode is None:
+            mode = _stat.S_IMODE(st.st_mode)
+    entry = Obj([("path", path), ("type", dtype), ("major", ocispec.to_tree(major)),
+                 ("minor", ocispec.to_tree(minor))])
+    if mode is not None:
+        entry.append(("fileMode", ocispec.to_tree(int(mode))))
+    node_uid = node.get("uid", uid if uid > 0 else None)
+    node_gid = node.get("gid", gid if gid > 0 else None)
+    if node_uid is not None:
+        entry.append(("uid", ocispec.to_tree(int(node_uid))))
+    if node_gid is not None:
+        entry.append(("gid", ocispec.to_tree(int(node_gid))))
+    linux = ocispec.child(tree, "linux")
+    devices = ocispec.array(linux, "devices")
+    devices[:] = [d for d in devices if not (isinstance(d, Obj) and ocispec.member(d, "path") == path)]
+    devices.append(entry)
+    if dtype in ("b", "c"):
+        rules = ocispec.array(ocispec.child(linux, "resources"), "devices")
+        rules.append(Obj([("allow", True), ("type", dtype), ("major", ocispec.to_tree(major)),
+                          ("minor", ocispec.to_tree(minor)), ("access", node.get("permissions") or "rwm")]))
+
+
+def _add_mount(tree: Obj, m: dict) -> None:
+    if not isinstance(m, dict) or not m.get("containerPath"):
+        raise CdiError(f"invalid mount {m!r}")
+    entry = Obj([("destination", m["containerPath"]), ("source", m.get("hostPath", ""))])
+    if m.get("type"):
+        entry.append(("type", m["type"]))
+    entry.append(("options", [str(o) for o in (m.get("options") or [])]))
+    mounts = ocispec.array(tree, "mounts")
+    mounts[:] = [x for x in mounts if not (isinstance(x, Obj) and ocispec.member(x, "destination") == m["containerPath"])]
+    mounts.append(entry)
+
+
+def _add_hook(tree: Obj, h: dict) -> None:
+    if not isinstance(h, dict) or h.get("hookName") not in HOOK_NAMES or not h.get("path"):
+        raise CdiError(f"invalid hook {h!r}")
+    entry = Obj([("path", h["path"])])
+    for key in ("args", "env"):
+        if h.get(key):
+            entry.append((key, [str(x) for x in h[key]]))
+    if h.get("timeout") is not None:
+        entry.append(("timeout", ocispec.to_tree(int(h["timeout"]))))
+    ocispec.array(ocispec.child(tree, "hooks"), h["hookName"]).append(entry)
+
+
+def _mount_depth(m) -> int:
+    from hook.gocompat import clean
+
+    dest = ocispec.member(m, "destination") if isinstance(m, Obj) else None
+    return len(clean(dest or "").split("/"))

@@ -1,0 +1,84 @@
+"""Finding executables as upstream's locator does (runtime.md §6, §8.3, §8.5).
+
+A candidate with a ``/`` is used as given when it is an executable non-directory (relative paths
+stay relative); a bare name is a glob pattern searched in each ``$PATH`` directory (taken
+relative to ``/``), then in the default directories not already on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+DEFAULT_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+_MAGIC = frozenset("*?[\\")
+
+
+def is_executable_file(path: str) -> bool:
+    """An existing non-directory with at least one execute bit (symbolic links followed)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
+
+
+def search_dirs(path_env: str) -> list[str]:
+    """``$PATH`` entries rooted at ``/`` (an empty or relative entry never means the cwd), then the
+    default directories that are not already listed."""
+    from hook.gocompat import clean
+
+    dirs = [clean("/" + d) for d in path_env.split(":")] if path_env else []
+    dirs += [d for d in DEFAULT_DIRS if d not in dirs]
+    return dirs
+
+
+def locate(candidate: str, path_env: str) -> str | None:
+    """The path of ``candidate`` (see the module docstring), or None."""
+    if "/" in candidate:
+        return candidate if is_executable_file(candidate) else None
+    if not candidate:
+        return None
+    magic = any(c in _MAGIC for c in candidate)
+    for d in search_dirs(path_env):
+        if not magic:
+            p = d.rstrip("/") + "/" + candidate
+            if is_executable_file(p):
+                return p
+            continue
+        for p in _glob(d, candidate):
+            if is_executable_file(p):
+                return p
+    return None
+
+
+def _glob(directory: str, pattern: str) -> list[str]:
+    import fnmatch
+
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    base = directory.rstrip("/") + "/"
+    return [base + n for n in names if (n[0] != "." or pattern[0] == ".") and fnmatch.fnmatchcase(n, pattern)]
+
+
+def find_runtime(candidates: tuple[str, ...], path_env: str) -> str:
+    """The first candidate that resolves (§6).  Raises :class:`~shim.errors.RuntimeLookupError`."""
+    from .errors import RuntimeLookupError
+
+    if not candidates:
+        raise RuntimeLookupError("error locating runtime: at least one runtime candidate must be specified")
+    for c in candidates:
+        found = locate(c, path_env)
+        if found is not None:
+            return found
+    raise RuntimeLookupError("error locating runtime: no runtime binary found from candidate list: ["
+                             + " ".join(candidates) + "]")
+
+
+def resolve_tool(configured: str, default_name: str, fallback: str, path_env: str) -> str:
+    """The hook / nvidia-ctk path (§8.3, §8.5): absolute as given, else located, else ``fallback``."""
+    if configured.startswith("/"):
+        return configured
+    return locate(configured or default_name, path_env) or fallback

@@ -1,0 +1,94 @@
+"""Entry point of ``nvidia-container-runtime`` (and its ``.legacy`` / ``.cdi`` names).
+
+runc's argv is scanned, never parsed (runtime.md §3); the config file is read for every command
+(§2 step 2, with the hook's loader); a command other than ``create`` goes straight to the exec
+of the low-level runtime, importing nothing else; ``create`` first modifies the bundle's spec
+(:mod:`shim.create`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SPEC_VERSION = "1.3.0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the shim; returns the exit status on failure (on success the process is the runtime)."""
+    from .argv import scan
+    from .errors import ShimError
+    from .logger import Logger
+
+    argv = list(sys.argv if argv is None else argv)
+    inv = scan(argv)
+    if inv.version:
+        from hook.main import VERSION
+        sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
+    log = Logger()
+    try:
+        config = load_config(os.environ)  # step 2: errors reach stderr only
+        log.setup([] if inv.version else [config.runtime_debug, inv.log_path], inv.log_json, inv.debug,
+                  config.runtime_log_level)
+        path_env = os.environ.get("PATH", "")
+        from .lookup import find_runtime
+        runtime = find_runtime(config.runtimes, path_env)
+        log.trace(f"Using low-level runtime {runtime}")
+        if inv.create:
+            log.debug("Create command detected; applying OCI specification modifications")
+            from .create import modify_bundle
+            modify_bundle(inv.bundle(), config, variant_mode(argv) or config.mode, path_env, log)
+    except ShimError as exc:
+        return log.fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug of ours: one line, never a traceback
+        return log.fail(f"internal error: {type(exc).__name__}: {exc}")
+    if inv.version:
+        sys.stdout.write("\n")
+    log.debug(f"Forwarding command to runtime {runtime}")
+    return exec_runtime(runtime, argv, log)
+
+
+def variant_mode(argv: list[str]) -> str | None:
+    """The mode forced by the program name (§1): ``….legacy`` or ``….cdi``."""
+    name = os.path.basename(argv[0]) if argv else ""
+    if name.endswith(".legacy"):
+        return "legacy"
+    if name.endswith(".cdi"):
+        return "cdi"
+    return None
+
+
+def load_config(environ):
+    """The config file of §4.1 (a missing file is never an error).  Raises ConfigLoadError."""
+    from hook import config
+    from hook.errors import ConfigError
+
+    from .errors import ConfigLoadError
+
+    location = config.locate("", environ).replace(required=False)
+    try:
+        return config.load(location, hook_checks=False)
+    except ConfigError as exc:
+        detail = str(exc)
+        for prefix in (config._PREFIX, "couldn't open required configuration file: "):
+            detail = detail.removeprefix(prefix)
+        raise ConfigLoadError(detail) from None
+
+
+def exec_runtime(runtime: str, argv: list[str], log) -> int:
+    """§2 step 10: ``execve`` the runtime with argv[1:] verbatim and the shim's own environment."""
+    from hook.cli import default_signals
+    from hook.gocompat import errno_text
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    default_signals()
+    try:
+        os.execv(runtime, [runtime, *argv[1:]])
+    except OSError as exc:
+        return log.fail(f"could not exec '{runtime}': {errno_text(exc.errno)}")
+    except ValueError:  # an embedded NUL byte
+        return log.fail(f"could not exec '{runtime}': invalid argument")
+    return 1

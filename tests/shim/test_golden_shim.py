@@ -1,0 +1,59 @@
+"""The golden shim corpus (spec_fixtures/runtime-shim, a copy of ../shared/golden/runtime-shim),
+replayed case by case against the venv console script with the corpus's own checker.  Variant
+cases run the script through a symbolic link named nvidia-container-runtime.cdi / .legacy, as
+the checker does by default; the installed .cdi/.legacy console scripts are checked too."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "spec_fixtures" / "runtime-shim"
+SHIM = ROOT / ".venv" / "bin" / "nvidia-container-runtime"
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_shim", CORPUS / "check_shim.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CHECK = _checker()
+CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.json"))
+
+
+def test_corpus_is_complete():
+    assert len(CASES) >= 145
+
+
+@pytest.fixture(scope="module")
+def prefixes(tmp_path_factory):
+    assert SHIM.exists(), f"{SHIM} missing: run ./build.sh"
+    tmp = tmp_path_factory.mktemp("variants")
+    prefixes = {"default": [str(SHIM)]}
+    for variant in ("cdi", "legacy"):
+        link = tmp / f"nvidia-container-runtime.{variant}"
+        link.symlink_to(SHIM)
+        prefixes[variant] = [str(link)]
+    return prefixes
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_case(case, prefixes):
+    expected = json.loads((CORPUS / case / "expected.json").read_text())
+    observed = CHECK.run_case(prefixes, CORPUS / case)
+    assert CHECK.compare(expected, observed) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.startswith(("cdi-015", "legacy-045", "legacy-046"))])
+def test_variant_console_scripts(case):
+    """The installed nvidia-container-runtime.cdi / .legacy scripts behave as the symlinks do."""
+    prefixes = {"default": [str(SHIM)], **{v: [str(SHIM.parent / f"nvidia-container-runtime.{v}")]
+                                           for v in ("cdi", "legacy")}}
+    expected = json.loads((CORPUS / case / "expected.json").read_text())
+    assert CHECK.compare(expected, CHECK.run_case(prefixes, CORPUS / case)) == []
