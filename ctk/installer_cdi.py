@@ -75,6 +75,8 @@ def prepare(o) -> FileChange | None:
                    hook_path=os.path.join(o.toolkit_root, "nvidia-cdi-hook"))
     try:
         spec = generate(opts, log)[0]
+        if not any(d["containerEdits"].get("deviceNodes") for d in spec["devices"]):
+            raise S.SpecError("no NVIDIA device nodes found")
         S.validate(spec)
     except (CdiError, S.SpecError) as exc:
         raise InstallError(f"failed to generate CDI spec for management containers: {exc}") from None
