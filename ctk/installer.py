@@ -449,6 +449,8 @@ def uninstall(o: InstallOptions) -> Outcome:
 
 def _remove_cdi_specs(o: InstallOptions, sdir: str) -> list[str]:
     """The CDI spec files install wrote into ``--cdi-output-dir`` (whatever ``--cdi-enabled`` says now)."""
+    if not os.path.lexists(installer_cdi.record_path(sdir, o.cdi_output_dir)):
+        return []
     with cfgmod.locked(sdir, installer_cdi.spec_path(o.cdi_output_dir, o.cdi_kind)):
         return installer_cdi.remove(o, sdir)
 
