@@ -102,3 +102,24 @@ def test_unknown_cdi_device_fails_the_run(podman):
     assert r.returncode != 0
     assert "unresolvable CDI devices nvidia.com/gpu=7" in r.stderr
     assert "---" not in r.stdout
+
+
+def test_installer_management_spec_works_in_podman_and_uninstall_removes_it(podman, driver_root, tmp_path):
+    """``nvidia-ctk install --cdi-enabled`` writes /var/run/cdi/management.nvidia.com-gpu.yaml, whose hooks
+    are the toolkit's nvidia-cdi-hook; podman gives ``management.nvidia.com/gpu=all`` every GPU."""
+    from ctk import installer
+    (tmp_path / "daemon.json").write_text("{}\n")
+    o = installer.InstallOptions(runtime="docker", config=str(tmp_path / "daemon.json"), install_dir=str(tmp_path / "nv"),
+                                 restart_mode="none", state_dir=str(tmp_path / "state"), driver_root=str(driver_root),
+                                 cdi_enabled=True)
+    spec = Path(CDI_DIRS[1]) / "management.nvidia.com-gpu.yaml"
+    assert not spec.exists(), f"{spec} exists already: another installer's spec, not touched"
+    try:
+        assert installer.install(o).cdi_specs == [str(spec)]
+        p = run_gpu(podman, "management.nvidia.com/gpu=all")
+        assert {"nvidia0", "nvidia1", "nvidiactl"} <= set(p.nodes)
+        assert p.allowed() == ["nvidia0", "nvidia1"]
+        assert ld_cache(p)["libcuda.so.1"] == f"{LIBDIR}/libcuda.so.1"       # the toolkit's nvidia-cdi-hook ran
+    finally:
+        out = installer.uninstall(o)
+    assert out.cdi_specs == [str(spec)] and not spec.exists()
