@@ -152,21 +152,25 @@ class Written:
 def commit(change: FileChange, o, state_dir: str) -> Written:
     """Record, then write the spec (a crash in between leaves a record whose hash does not
     match the file, so uninstall leaves the file alone).  Raises :class:`ctk.errors.CtkError`."""
-    prev = _load(state_dir, o.cdi_output_dir)
-    created = fileio.make_dirs(o.cdi_output_dir)
-    rec = Record(o.cdi_output_dir, [f for f in prev.files if f.path != change.path] if prev else [],
-                 list(dict.fromkeys((prev.created_dirs if prev else []) + list(created))))
-    old = prev.files if prev else []
-    pf = next((f for f in old if f.path == change.path), None)
+    loaded = _load(state_dir, o.cdi_output_dir)
+    prev = loaded or Record(o.cdi_output_dir)
+    umask = os.umask(0o022)           # folder and spec readable by all whatever the umask
+    try:
+        created = fileio.make_dirs(o.cdi_output_dir)
+    finally:
+        os.umask(umask)
+    pf = next((f for f in prev.files if f.path == change.path), None)
     if pf is not None and pf.after_sha256 == state.sha(change.before):
         before = pf.before            # still what an earlier install wrote: keep the first original
     else:
         before = state.b64(change.before)
-    rec.files.append(state.FileRecord(change.path, ROLE, before, state.sha(change.after)))
-    w = Written(change, prev, created)
+    rec = Record(o.cdi_output_dir, [f for f in prev.files if f.path != change.path]
+                 + [state.FileRecord(change.path, ROLE, before, state.sha(change.after))],
+                 list(dict.fromkeys(prev.created_dirs + list(created))))
+    w = Written(change, loaded, created)
     try:
         _save(state_dir, rec, o.cdi_output_dir)
-        umask = os.umask(0o022)       # the spec is world-readable whatever the umask
+        umask = os.umask(0o022)
         try:
             fileio.write_atomic(change.path, change.after)
         finally:
@@ -181,8 +185,7 @@ def commit(change: FileChange, o, state_dir: str) -> Written:
 def undo(w: Written, o, state_dir: str) -> None:
     """Take back :func:`commit` (install failed later): the file and the record as before."""
     try:
-        cur = fileio.read_optional(w.change.path)
-        if state.sha(cur) == state.sha(w.change.after):
+        if fileio.read_optional(w.change.path) == w.change.after:
             _restore(w.change.path, w.change.before)
         _save(state_dir, w.previous, o.cdi_output_dir)
     except Exception as exc:  # the original failure is what the user must see
