@@ -38,14 +38,15 @@ class Node:
         self.driver_root = driver_root
 
     def ctk(self, cmd: str, *extra: str, env: dict | None = None, runtime: str = "docker",
-            out_flag: bool = True) -> subprocess.CompletedProcess:
+            out_flag: bool = True, umask: int = 0o022) -> subprocess.CompletedProcess:
         """``nvidia-ctk CMD`` for this node (``--cdi-output-dir`` unless not ``out_flag``), with ``env``
         added to an environment without the installer's variables."""
         args = [f"--runtime={runtime}", f"--config={self.cfg}", f"--toolkit-install-dir={self.nv}",
                 "--restart-mode=none", f"--state-dir={self.state}", f"--driver-root={self.driver_root}",
                 *([f"--cdi-output-dir={self.cdi}"] if out_flag else []), *extra]
         e = {k: v for k, v in os.environ.items() if not k.startswith(("CDI_", "ENABLE_CDI", "RUNTIME"))}
-        return subprocess.run([str(CTK), cmd, *args], capture_output=True, text=True, env=dict(e, **(env or {})))
+        return subprocess.run([str(CTK), cmd, *args], capture_output=True, text=True, env=dict(e, **(env or {})),
+                              umask=umask)
 
     def options(self, **kw) -> installer.InstallOptions:
         return installer.InstallOptions(runtime="docker", config=str(self.cfg), install_dir=str(self.nv),
@@ -97,6 +98,13 @@ def test_cdi_enabled_writes_the_management_spec_and_enables_cdi_uninstall_takes_
 def _yaml(path: Path) -> dict:
     import yaml
     return yaml.safe_load(path.read_text())
+
+
+def test_spec_and_its_folder_are_readable_by_all_whatever_the_umask(node):
+    r = node.ctk("install", "--cdi-enabled", umask=0o077)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(node.cdi.stat().st_mode) == 0o755
+    assert stat.S_IMODE((node.cdi / SPEC).stat().st_mode) == 0o644
 
 
 @pytest.mark.parametrize("flags, env, cdi_in_runtime", [
