@@ -28,12 +28,12 @@ import tempfile
 from dataclasses import dataclass, field
 
 from . import configure as cfgmod
-from . import containerd, crio, docker, fileio, state
+from . import containerd, crio, docker, fileio, installer_cdi, state
 from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
 from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
 from .plan import check as plan_check
-from .plan import unified_diff
+from .plan import Plan, unified_diff
 from .sources import Snapshot
 
 DEFAULT_INSTALL_DIR = "/usr/local/nvidia"
@@ -69,6 +69,9 @@ class InstallOptions:
     hook_filename: str = "oci-nvidia-hook.json"
     driver_root: str = "/"
     hook_executable: str = ""
+    cdi_enabled: bool = False            # the management CDI spec (ctk/installer_cdi.py)
+    cdi_output_dir: str = installer_cdi.DEFAULT_OUTPUT_DIR
+    cdi_kind: str = installer_cdi.DEFAULT_KIND
 
     @property
     def toolkit_root(self) -> str:
@@ -103,6 +106,7 @@ def validate(o: InstallOptions) -> None:
         raise UsageError(f'the drop-in-config path "{o.drop_in_path}" is not an absolute path')
     if not o.runtime_name:
         raise UsageError("the --runtime-name flag must not be empty")
+    installer_cdi.validate(o)
 
 
 def handlers(o: InstallOptions) -> RuntimeOptions:
@@ -204,6 +208,7 @@ def stage_toolkit(o: InstallOptions, low_level: list[str]) -> str:
         hook = o.hook_executable or default_hook_executable()
         _write_exec(os.path.join(stage, "nvidia-container-runtime-hook"), hook_wrapper(root, hook))
         os.symlink("nvidia-container-runtime-hook", os.path.join(stage, "nvidia-container-toolkit"))
+        os.symlink(hook, os.path.join(stage, "nvidia-cdi-hook"))   # dispatches on its name
         cfgdir = os.path.join(stage, ".config", "nvidia-container-runtime")
         fileio.make_dirs(cfgdir)
         _write_file(os.path.join(cfgdir, "config.toml"), toolkit_config(o, low_level), 0o644)
@@ -317,6 +322,7 @@ class Outcome:
     config_changed: bool = False
     restarted: bool = False
     low_level: list[str] = field(default_factory=list)
+    cdi_specs: list[str] = field(default_factory=list)   # written by install, removed by uninstall
 
 
 def _config_paths(o: InstallOptions) -> tuple[str, ...]:
@@ -333,10 +339,16 @@ def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
     (:class:`ctk.errors.ConfigChangedError`) or a runtime config that cannot be written,
     nothing at all is written (the toolkit is not installed, or is taken back)."""
     validate(o)
-    if dry_run or o.no_runtime_config:
+    paths = _config_paths(o) + _cdi_paths(o)
+    if dry_run or not paths:
         return _install(o, dry_run)
-    with cfgmod.locked(state.state_dir(o.state_dir), *_config_paths(o)):
+    with cfgmod.locked(state.state_dir(o.state_dir), *paths):
         return _install(o, dry_run)
+
+
+def _cdi_paths(o: InstallOptions) -> tuple[str, ...]:
+    """The CDI spec install writes with ``--cdi-enabled`` (locked like the runtime config)."""
+    return (installer_cdi.spec_path(o.cdi_output_dir, o.cdi_kind),) if o.cdi_enabled else ()
 
 
 def _install(o: InstallOptions, dry_run: bool) -> Outcome:
@@ -353,12 +365,17 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
             req = cfgmod.ConfigureRequest(o.runtime, o.config_path, o.drop_in_path, source_for(o),
                                           handlers(o), drop_in_host_path=o.drop_in_host_path)
             prep = cfgmod.prepare_configure(req, snapshot=snap)
+    cdi_change = installer_cdi.prepare(o)                       # generated before any write
     if dry_run:
         if prep is not None:
             sys.stdout.write(unified_diff(prep.plan))
+        if cdi_change is not None:
+            sys.stdout.write(unified_diff(Plan([cdi_change])))
         return out
     if prep is not None:
         plan_check(prep.plan, os.path.join(sdir, "backups"))   # before the toolkit goes in
+    if cdi_change is not None:
+        plan_check(Plan([cdi_change]), None)
     created = fileio.make_dirs(o.install_dir)
     stage = None
     try:
@@ -372,10 +389,17 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
         raise
     old = swap_in(o, stage)
     log.info("Installed toolkit into %s", o.toolkit_root)
-    if prep is not None:
+    cdi_written = None
+    if prep is not None or cdi_change is not None:
         try:
-            out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
+            if cdi_change is not None:
+                cdi_written = installer_cdi.commit(cdi_change, o, sdir)
+                out.cdi_specs.append(cdi_change.path)
+            if prep is not None:
+                out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
         except BaseException:
+            if cdi_written is not None:
+                installer_cdi.undo(cdi_written, o, sdir)
             swap_back(o, old)
             fileio.remove_empty_dirs(created)
             raise
@@ -415,11 +439,20 @@ def uninstall(o: InstallOptions) -> Outcome:
                 cur = fileio.read_optional(o.hook_path)
                 prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
             out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
+    out.cdi_specs = _remove_cdi_specs(o, sdir)
     remove_toolkit(o)
     if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
         restart(o)
         out.restarted = True
     return out
+
+
+def _remove_cdi_specs(o: InstallOptions, sdir: str) -> list[str]:
+    """The CDI spec files install wrote into ``--cdi-output-dir`` (whatever ``--cdi-enabled`` says now)."""
+    if not os.path.lexists(installer_cdi.record_path(sdir, o.cdi_output_dir)):
+        return []
+    with cfgmod.locked(sdir, installer_cdi.spec_path(o.cdi_output_dir, o.cdi_kind)):
+        return installer_cdi.remove(o, sdir)
 
 
 class PidFile:
@@ -494,28 +527,31 @@ INSTALL_FLAGS = [
     Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
     Flag(("watch",), "bool", False, "stay running; undo the set-up on SIGTERM", ("WATCH",)),
     Flag(("dry-run",), "bool", False, "print the runtime config diff; change nothing"),
-]
+] + installer_cdi.FLAGS
 
 
-def options_from_flags(v: dict) -> InstallOptions:
+def options_from_flags(v: dict, given: set | frozenset = frozenset()) -> InstallOptions:
+    """``--enable-cdi-in-runtime`` defaults to ``--cdi-enabled`` unless it is in ``given``."""
     low = tuple(x.strip() for x in v["nvidia-container-runtime.runtimes"].split(",") if x.strip())
     return InstallOptions(
         runtime=v["runtime"], install_dir=v["toolkit-install-dir"], config=v["config"],
         drop_in=v["drop-in-config"], drop_in_host_path=v["drop-in-config-host-path"],
         config_sources=v["config-source"], executable=v["executable-path"], host_root=v["host-root"],
         runtime_name=v["runtime-name"], set_as_default=v["set-as-default"],
-        enable_cdi=v["enable-cdi-in-runtime"], restart_mode=v["restart-mode"], socket=v["socket"],
+        enable_cdi=v["enable-cdi-in-runtime"] or (v["cdi-enabled"] and "enable-cdi-in-runtime" not in given),
+        restart_mode=v["restart-mode"], socket=v["socket"],
         runtime_pid_file=v["runtime-pid-file"], state_dir=v["state-dir"],
         no_runtime_config=v["no-runtime-config"], low_level_runtimes=low,
         crio_config_mode=v["config-mode"], hooks_dir=v["hooks-dir"], hook_filename=v["hook-filename"],
-        driver_root=v["driver-root"], hook_executable=v["hook-executable"])
+        driver_root=v["driver-root"], hook_executable=v["hook-executable"],
+        cdi_enabled=v["cdi-enabled"], cdi_output_dir=v["cdi-output-dir"], cdi_kind=v["cdi-kind"])
 
 
 def cmd_install(args: list[str]) -> int:
     p = parse_command(INSTALL_FLAGS, args,
                       usage("NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime", INSTALL_FLAGS))
     if p is not None:
-        o = options_from_flags(p.values)
+        o = options_from_flags(p.values, p.given)
         if p.values["watch"]:
             return watch(o, p.values["pid-file"])
         install(o, dry_run=p.values["dry-run"])
@@ -526,7 +562,7 @@ def cmd_uninstall(args: list[str]) -> int:
     p = parse_command(INSTALL_FLAGS, args,
                       usage("NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit", INSTALL_FLAGS))
     if p is not None:
-        uninstall(options_from_flags(p.values))
+        uninstall(options_from_flags(p.values, p.given))
     return 0
 
 
