@@ -19,7 +19,8 @@ from . import sources, state
 from .common import DEFAULT_RUNTIME_NAME, DEFAULT_RUNTIME_PATH, RuntimeOptions, log
 from .errors import CtkError, UsageError
 from .plan import unified_diff
-from .cli_flags import Flag, _Help, parse_command, parse_flags, usage
+from .cli_flags import GLOBAL_FLAGS as _PERSISTENT_FLAGS
+from .cli_flags import Flag, _Help, go_trim_space, parse_command, parse_flags, usage
 
 VERSION = "1.20.0"
 
@@ -84,12 +85,15 @@ UNCONFIGURE_FLAGS = [
     Flag(("dry-run",), "bool", False, "print the resulting files instead of writing them"),
     Flag(("diff",), "bool", False, "print a unified diff of the changes instead of writing them"),
     Flag(("runtime",), "string", "docker", "the target runtime engine; one of [containerd, crio, docker]"),
-    Flag(("config",), "string", "", "path to the config file for the target runtime"),
-    Flag(("drop-in-config",), "string", "", "path to the drop-in config file"),
+    Flag(("config",), "string", "", "path to the config file for the target runtime",
+         shown_default="/etc/docker/daemon.json, /etc/containerd/config.toml or /etc/crio/crio.conf"),
+    Flag(("drop-in-config",), "string", "", "path to the drop-in config file",
+         shown_default="conf.d/99-nvidia.toml (containerd) or crio.conf.d/99-nvidia.toml (crio) next to --config"),
     Flag(("nvidia-runtime-name",), "string", DEFAULT_RUNTIME_NAME, "name of the NVIDIA runtime to remove (when no record exists)"),
-    Flag(("config-mode",), "string", "", "config-file (default) or oci-hook"),
+    Flag(("config-mode",), "string", "", "config-file or oci-hook", shown_default='"config-file"'),
     Flag(("oci-hook-path",), "string", "", "the OCI hook file to remove with --config-mode=oci-hook"),
-    Flag(("state-dir",), "string", "", "where configure recorded what it changed"),
+    Flag(("state-dir",), "string", "", "where configure recorded what it changed",
+         shown_default=f"${state.STATE_DIR_ENV}, else {state.DEFAULT_STATE_DIR} for root"),
 ]
 
 
@@ -138,8 +142,9 @@ def _write_hook(path: str, hook_path: str) -> int:
 
 
 def cmd_configure(args: list[str]) -> int:
-    from .helptext import CONFIGURE_HELP
-    p = parse_command(CONFIGURE_FLAGS, args, CONFIGURE_HELP, help_on_error=True)
+    from .helptext import CONFIGURE_FULL_HELP, CONFIGURE_HELP
+    p = parse_command(CONFIGURE_FLAGS, args, CONFIGURE_FULL_HELP, help_on_error=True,
+                      error_help_text=CONFIGURE_HELP)
     if p is None:
         return 0
     v = p.values
@@ -179,7 +184,7 @@ def cmd_configure(args: list[str]) -> int:
         if source_spec != "file":
             log.warning("A %s Config Source is not supported for %s; using file", source_spec, runtime)
     config = v["config"] or cfgmod.DEFAULT_CONFIG[runtime]
-    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.DEFAULT_DROP_IN[runtime]
+    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.default_drop_in(runtime, config)
     if runtime == "docker" and drop_in:
         raise UsageError("runtime docker does not support drop-in configs")
     if drop_in and not drop_in.startswith("/"):
@@ -195,6 +200,7 @@ def cmd_configure(args: list[str]) -> int:
         sys.stdout.write(unified_diff(prep.plan))
         return 0
     if v["dry-run"]:
+        cfgmod.check_problem(prep, dry_run=True)
         for label, text in prep.plan.documents:
             if label:
                 sys.stderr.write(label + "\n")
@@ -210,8 +216,9 @@ def cmd_configure(args: list[str]) -> int:
 
 
 def cmd_unconfigure(args: list[str]) -> int:
-    p = parse_command(UNCONFIGURE_FLAGS, args,
-                      usage("NAME:\n   nvidia-ctk runtime unconfigure - Remove what configure added", UNCONFIGURE_FLAGS))
+    p = parse_command(UNCONFIGURE_FLAGS, args, usage(
+        "NAME:\n   NVIDIA Container Toolkit CLI runtime unconfigure - Remove what configure added",
+        UNCONFIGURE_FLAGS, "NVIDIA Container Toolkit CLI runtime unconfigure [command options]"))
     if p is None:
         return 0
     v = p.values
@@ -226,9 +233,11 @@ def cmd_unconfigure(args: list[str]) -> int:
     if runtime not in cfgmod.RUNTIMES:
         raise UsageError(f"unrecognized runtime '{runtime}'")
     config = v["config"] or cfgmod.DEFAULT_CONFIG[runtime]
-    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.DEFAULT_DROP_IN[runtime]
+    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.default_drop_in(runtime, config)
     if drop_in and not drop_in.startswith("/"):
         raise UsageError(f'the drop-in-config path "{drop_in}" is not an absolute path')
+    if not v["nvidia-runtime-name"]:
+        raise UsageError("the --nvidia-runtime-name flag must not be empty")
     sdir = state.state_dir(v["state-dir"])
     prep = cfgmod.prepare_unconfigure(runtime, config, drop_in, [v["nvidia-runtime-name"]], sdir)
     if v["diff"]:
@@ -248,12 +257,7 @@ def cmd_unconfigure(args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- top level
 
-GLOBAL_FLAGS = [
-    Flag(("debug", "d"), "bool", False, "enable debug-level logging", ("NVIDIA_CTK_DEBUG",)),
-    Flag(("quiet", "q"), "bool", False, "suppress all output except for errors; overrides --debug", ("NVIDIA_CTK_QUIET",)),
-    Flag(("config",), "string", "", "path to the toolkit config file", ("NVIDIA_CTK_CONFIG",)),
-    Flag(("version", "v"), "bool", False, "print the version"),
-]
+GLOBAL_FLAGS = [*_PERSISTENT_FLAGS, Flag(("version", "v"), "bool", False, "print the version")]
 
 USAGE = """NAME:
    nvidia-ctk - Tools to configure the NVIDIA Container Toolkit
@@ -290,15 +294,16 @@ def dispatch(argv: list[str]) -> int:
         return 0
     commands: dict[str, Callable[[list[str]], int]] = {}
     if rest[0] == "runtime":
-        if len(rest) < 2 or rest[1] in ("-h", "--help", "help"):
-            sys.stdout.write(USAGE)
+        if len(rest) < 2 or go_trim_space(rest[1]) in ("-h", "--help", "help", "h"):
+            from .helptext import RUNTIME_HELP
+            sys.stdout.write(RUNTIME_HELP)
             return 0
         commands = {"configure": cmd_configure, "unconfigure": cmd_unconfigure}
-        sub, args = rest[1], rest[2:]
+        sub, args = go_trim_space(rest[1]), rest[2:]
     else:
         from . import installer
         commands = {"install": installer.cmd_install, "uninstall": installer.cmd_uninstall}
-        sub, args = rest[0], rest[1:]
+        sub, args = go_trim_space(rest[0]), rest[1:]
     fn = commands.get(sub)
     if fn is None:
         raise UsageError(f"No help topic for '{sub}'")

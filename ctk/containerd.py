@@ -193,6 +193,9 @@ class ContainerdResult:
     imports_added: str | None
     cdi_added: bool
     problem: str | None = None
+    # --dry-run still prints the reference's documents for such a config (the golden corpus
+    # records them, containerd-073/075), with the write's refusal as a warning
+    dry_run_prints_problem: bool = True
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,

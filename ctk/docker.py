@@ -115,7 +115,7 @@ def remove_runtimes(tree: dict, names: list[str], previous_default: str | None,
             runtimes.pop(n, None)
         if not runtimes:
             del out["runtimes"]
-    if default_runtime(out) in names:
+    if "default-runtime" in out and default_runtime(out) in names:
         if previous_default and previous_default not in names:
             out["default-runtime"] = previous_default
         elif reset_default:

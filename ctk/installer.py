@@ -81,7 +81,7 @@ class InstallOptions:
     def drop_in_path(self) -> str:
         if self.runtime == "docker":
             return ""
-        return cfgmod.DEFAULT_DROP_IN[self.runtime] if self.drop_in is None else self.drop_in
+        return cfgmod.default_drop_in(self.runtime, self.config_path) if self.drop_in is None else self.drop_in
 
     @property
     def hook_path(self) -> str:
@@ -417,15 +417,21 @@ def watch(o: InstallOptions, pid_file: str) -> int:
 INSTALL_FLAGS = [
     Flag(("runtime", "r"), "string", "docker", "containerd | crio | docker", ("RUNTIME",)),
     Flag(("toolkit-install-dir", "root"), "string", DEFAULT_INSTALL_DIR, "the toolkit goes to <dir>/toolkit", ("TOOLKIT_INSTALL_DIR", "ROOT")),
-    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG")),
-    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",)),
+    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG"),
+         shown_default="/etc/docker/daemon.json, /etc/containerd/config.toml or /etc/crio/crio.conf"),
+    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",),
+         shown_default="conf.d/99-nvidia.toml (containerd) or crio.conf.d/99-nvidia.toml (crio) next to --config; docker: none"),
     Flag(("drop-in-config-host-path",), "string", "", "host path of the drop-in (for containerd imports)", ("RUNTIME_DROP_IN_CONFIG_HOST_PATH",)),
-    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",)),
+    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",),
+         shown_default="containerd or crio from PATH"),
     Flag(("config-source", "config-sources"), "string", "command,file", "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
-    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET")),
+    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"),
+         shown_default="/run/containerd/containerd.sock or /var/run/docker.sock"),
     Flag(("runtime-pid-file",), "string", "", "signal the pid in this file instead of the socket's peer", ("RUNTIME_PID_FILE",)),
-    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",)),
-    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",)),
+    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",),
+         shown_default="signal for containerd and docker, systemd for crio"),
+    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",),
+         shown_default="none"),
     Flag(("runtime-name", "nvidia-runtime-name", "runtime-class"), "string", "nvidia", "name of the NVIDIA runtime", ("NVIDIA_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS", "DOCKER_RUNTIME_NAME")),
     Flag(("set-as-default",), "bool", True, "make the NVIDIA runtime the default", ("NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT")),
     Flag(("enable-cdi-in-runtime",), "bool", False, "enable CDI in the runtime", ("RUNTIME_ENABLE_CDI",)),
@@ -435,8 +441,10 @@ INSTALL_FLAGS = [
     Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
     Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
     Flag(("driver-root",), "string", "/", "driver root for nvidia-container-cli", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
-    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",)),
-    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",)),
+    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",),
+         shown_default="nvidia-container-runtime-hook of this installation"),
+    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",),
+         shown_default="/var/lib/nvidia-ctk for root"),
     Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
     Flag(("watch",), "bool", False, "stay running; undo the set-up on SIGTERM", ("WATCH",)),
     Flag(("dry-run",), "bool", False, "print the runtime config diff; change nothing"),

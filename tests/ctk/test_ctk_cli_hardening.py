@@ -1,0 +1,174 @@
+"""nvidia-ctk's command line under hostile or careless input (issue 11): flag values trimmed as
+the reference trims them, global flags after the command, help that shows every default and
+our own flags, drop-in paths that follow --config, dry run that refuses what the write refuses,
+and one-line errors instead of internal errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ctk import cli
+from ctk.cli_flags import Flag, go_trim_space, parse_flags
+from ctk.helptext import CONFIGURE_HELP
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, capsys):
+    """``nvidia-ctk ARGS`` in-process: (exit status, stdout, stderr)."""
+    monkeypatch.setenv("NVIDIA_CTK_STATE_DIR", str(tmp_path / "state"))
+    for var in ("NVIDIA_CTK_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_CTK_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        rc = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return rc, out, err
+    return _run
+
+
+def one_error_line(err: str) -> str:
+    """The one error line, which ends standard error (warnings may precede it)."""
+    lines = err.splitlines()
+    assert [ln for ln in lines if "level=error" in ln] == lines[-1:], err
+    assert "internal error" not in err and "Traceback" not in err
+    return lines[-1]
+
+
+# --------------------------------------------------------------------------- item 20: trimming
+
+def test_go_trim_space_is_gos_set_not_pythons():
+    assert go_trim_space(" \t\n\v\f\r\x85\xa0\u3000x\u2009 ") == "x"
+    assert go_trim_space("\x1cx\x1f") == "\x1cx\x1f"      # str.strip() would remove these
+
+
+def test_every_flag_argument_is_trimmed_before_parsing():
+    flags = [Flag(("runtime",), "string", "docker"), Flag(("set-as-default",), "bool", False),
+             Flag(("config",), "string", "")]
+    p = parse_flags(flags, ["--runtime=crio ", "--set-as-default=true\t", " --config= /x/c.toml \n"])
+    assert p.values == {"runtime": "crio", "set-as-default": True, "config": " /x/c.toml"}
+    # a value in the next argument is taken as it is (the reference does not trim it either)
+    assert parse_flags(flags, ["--config", " a "]).values["config"] == " a "
+    # "--flag=" on a boolean means true, as in the reference
+    assert parse_flags(flags, ["--set-as-default="]).values["set-as-default"] is True
+
+
+def test_untrimmed_values_configure_what_the_operator_meant(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"default-runtime": "runc"}\n')
+    rc, out, err = run("runtime", "configure", "--runtime=docker ", f"--config={cfg} ",
+                       "--set-as-default=true\t", "--nvidia-runtime-name=nvidia ")
+    assert rc == 0, err
+    assert json.loads(cfg.read_text()) == {"default-runtime": "nvidia",
+                                           "runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}
+    assert sorted(os.listdir(tmp_path)) == ["daemon.json", "state"]     # no "daemon.json " beside it
+
+
+# --------------------------------------------------------------------------- item 17: help, global flags
+
+def test_runtime_help_is_the_runtime_commands_help(run):
+    for args in (["runtime", "--help"], ["runtime", "-h"], ["runtime"], ["runtime", " --help "]):
+        rc, out, _ = run(*args)
+        assert rc == 0
+        assert out.startswith("NAME:\n   NVIDIA Container Toolkit CLI runtime - ")
+        assert "   configure    Add a runtime to the specified container engine\n" in out
+        assert "unconfigure" in out and "COMMANDS:\n   runtime configure" not in out
+
+
+@pytest.mark.parametrize("args", [["runtime", "unconfigure", "--help"], ["install", "--help"],
+                                  ["uninstall", "--help"]])
+def test_help_shows_defaults_as_values_never_python_reprs(run, args):
+    rc, out, _ = run(*args)
+    assert rc == 0
+    assert "(default: None)" not in out and "(default: True)" not in out and "(default: False)" not in out
+    assert '--runtime string' in out and '(default: "docker")' in out
+    if args[0] != "runtime":
+        assert "signal | systemd | none (default: signal for containerd and docker, systemd for crio)" in out
+        assert "make the NVIDIA runtime the default (default: true)" in out
+        assert "(default: /run/containerd/containerd.sock or /var/run/docker.sock)" in out
+
+
+def test_configure_help_lists_our_flags_and_a_usage_error_prints_the_reference_text(run):
+    rc, out, _ = run("runtime", "configure", "--help")
+    assert rc == 0
+    assert "\n   --diff      " in out and "\n   --state-dir string  " in out
+    assert out.replace(out[out.index("   --diff"):out.index("   --help, -h")], "") == CONFIGURE_HELP
+    rc, out, err = run("runtime", "configure", "--no-such-flag")
+    assert rc == 1 and out == CONFIGURE_HELP
+    assert "flag provided but not defined: -no-such-flag" in err
+
+
+def test_global_flags_are_accepted_after_the_subcommand(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    rc, out, err = run("runtime", "configure", f"--config={cfg}", "--dry-run", "--quiet")
+    assert rc == 0 and err == ""             # the info line "Config file does not exist" is gone
+    assert json.loads(out) == {"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}
+    rc, _, err = run("runtime", "configure", f"--config={cfg}", "--dry-run")
+    assert "Config file does not exist" in err
+    rc, _, err = run("runtime", "unconfigure", f"--config={cfg}", "--dry-run", "-d")
+    assert rc == 0
+
+
+# --------------------------------------------------------------------------- item 15: drop-in follows --config
+
+@pytest.mark.parametrize("runtime,config,drop_in", [
+    ("containerd", "etc/config.toml", "etc/conf.d/99-nvidia.toml"),
+    ("crio", "etc/crio.conf", "etc/crio.conf.d/99-nvidia.toml")])
+def test_drop_in_default_follows_the_config_file_given(run, tmp_path, runtime, config, drop_in):
+    cfg = tmp_path / config
+    cfg.parent.mkdir()
+    cfg.write_text("version = 2\n" if runtime == "containerd" else "")
+    rc, out, err = run("runtime", "configure", f"--runtime={runtime}", f"--config={cfg}", "--diff")
+    assert rc == 0, err
+    assert f"+++ {tmp_path / drop_in}\n" in out
+    assert all(line.startswith(str(tmp_path), 4) for line in out.splitlines() if line.startswith("+++ "))
+    rc, _, err = run("runtime", "configure", f"--runtime={runtime}", f"--config={cfg}")
+    assert rc == 0, err
+    assert (tmp_path / drop_in).is_file()
+    rc, _, err = run("runtime", "unconfigure", f"--runtime={runtime}", f"--config={cfg}")
+    assert rc == 0, err
+    assert not (tmp_path / drop_in).exists()
+
+
+# --------------------------------------------------------------------------- item 18: dry run = write
+
+@pytest.mark.parametrize("runtime,text,message", [
+    ("crio", '[crio.runtime]\nruntimes = "runc"\n',
+     "unable to update config: cannot add runtime nvidia: crio.runtime.runtimes is a string, not a table in file {cfg}"),
+    ("docker", '{"runtimes": "runc"}',
+     'unable to update config: \\"runtimes\\" in {cfg} is a string, not an object')])
+def test_dry_run_refuses_what_the_write_refuses_with_the_same_message(run, tmp_path, runtime, text, message):
+    cfg = tmp_path / "config"
+    cfg.write_text(text)
+    results = [run("runtime", "configure", f"--runtime={runtime}", f"--config={cfg}",
+                   f"--drop-in-config={tmp_path}/99-nvidia.toml" if runtime == "crio" else "--quiet=false", *mode)
+               for mode in (["--dry-run"], ["--diff"], [])]
+    for rc, out, err in results:
+        assert rc == 1 and out == ""
+        assert f'msg="{message.format(cfg=cfg)}"' in one_error_line(err)
+    assert cfg.read_text() == text and sorted(os.listdir(tmp_path)) == ["config"]
+
+
+def test_containerd_dry_run_prints_the_recorded_documents_but_warns_with_the_refusal(run, tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  runtimes = "runc"\n')
+    rc, out, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}", "--dry-run")
+    assert rc == 0 and "containerd.nvidia" in out          # golden cases containerd-073/075
+    assert "level=warning" in err and "is a string, not a table" in err and "a real run refuses" in err
+    rc, _, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}")
+    assert rc == 1 and "is a string, not a table" in err
+
+
+# --------------------------------------------------------------------------- item 10: one-line errors
+
+def test_unconfigure_with_an_empty_runtime_name_is_a_usage_error(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"default-runtime": "runc"}')
+    rc, _, err = run("runtime", "unconfigure", "--nvidia-runtime-name=", f"--config={cfg}")
+    assert rc == 1
+    assert 'msg="the --nvidia-runtime-name flag must not be empty"' in one_error_line(err)
