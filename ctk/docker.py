@@ -21,11 +21,13 @@ class DockerConfig:
         self.path = path
         self.before = data
         self.style = jsonfmt.JsonStyle()
+        self.doc: jsonfmt.Document | None = None
         if data is None:
             log.info("Config file does not exist; using empty config")
             self.tree: dict = {}
             return
-        value, style, trailing = jsonfmt.loads(data)
+        doc = jsonfmt.load_document(data)
+        value, style, trailing = doc.value, doc.style, doc.trailing_data
         if value is None:
             raise ConfigLoadError("the top-level value is null, not an object")
         if not isinstance(value, dict):
@@ -35,13 +37,15 @@ class DockerConfig:
             log.warning("Ignoring data after the first JSON value in %s", path)
         self.tree = value
         self.style = style
+        self.doc = doc
 
     def render(self, tree: dict) -> bytes:
-        """The file for ``tree`` in the user's style; a new file in the reference's layout
-        (4-space indent, keys sorted, no trailing newline)."""
-        if self.before is None:
-            tree = _sorted(tree)
-        return jsonfmt.dumps(tree, self.style).encode()
+        """The file for ``tree``: the user's text with only the changed values replaced
+        (:func:`ctk.jsonfmt.edit`); a new file in the reference's layout (4-space indent, keys
+        sorted, no trailing newline)."""
+        if self.doc is None:
+            return jsonfmt.dumps(_sorted(tree), self.style).encode()
+        return jsonfmt.edit(self.doc, tree).encode()
 
 
 def _sorted(v: Any) -> Any:

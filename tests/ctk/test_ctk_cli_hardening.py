@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctk import cli
 from ctk.cli_flags import Flag, go_trim_space, parse_flags
@@ -172,3 +174,117 @@ def test_unconfigure_with_an_empty_runtime_name_is_a_usage_error(run, tmp_path):
     rc, _, err = run("runtime", "unconfigure", "--nvidia-runtime-name=", f"--config={cfg}")
     assert rc == 1
     assert 'msg="the --nvidia-runtime-name flag must not be empty"' in one_error_line(err)
+
+
+# --------------------------------------------------------------------------- item 16: JSON edits keep text
+
+USER_JSON = """\
+{
+  "log-opts": {"max-size": "10m", "max-file": "3"},
+  "dns": ["10.0.0.2", "10.0.0.3"],
+  "runtimes": {
+    "crun": {"path": "/usr/bin/crun", "runtimeArgs": ["--debug"]}
+  },
+  "default-runtime": "crun",
+  "registry-mirrors" : [ ],
+  "escaped\\u0041key":"v\\u00e9",
+  "big": 12345678901234567890
+}
+"""
+
+
+def test_docker_configure_keeps_untouched_values_as_written(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text(USER_JSON)
+    rc, _, err = run("runtime", "configure", f"--config={cfg}", "--set-as-default", "--cdi.enabled")
+    assert rc == 0, err
+    assert cfg.read_text() == """\
+{
+  "log-opts": {"max-size": "10m", "max-file": "3"},
+  "dns": ["10.0.0.2", "10.0.0.3"],
+  "runtimes": {
+    "crun": {"path": "/usr/bin/crun", "runtimeArgs": ["--debug"]},
+    "nvidia": {
+      "args": [],
+      "path": "nvidia-container-runtime"
+    }
+  },
+  "default-runtime": "nvidia",
+  "registry-mirrors" : [ ],
+  "escaped\\u0041key":"v\\u00e9",
+  "big": 12345678901234567000,
+  "features": {
+    "cdi": true
+  }
+}
+"""
+    # an edit by someone else, then unconfigure: only our members go, the rest stays as written
+    cfg.write_text(cfg.read_text().replace('"dns": [', '"dns":[ "10.0.0.1",'))
+    rc, _, err = run("runtime", "unconfigure", f"--config={cfg}")
+    assert rc == 0, err
+    assert cfg.read_text() == USER_JSON.replace('"dns": [', '"dns":[ "10.0.0.1",').replace(
+        "12345678901234567890", "12345678901234567000")
+
+
+def test_one_line_document_stays_on_one_line(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"a": [1, 2], "b": {"x": 1}}')
+    rc, _, err = run("runtime", "configure", f"--config={cfg}")
+    assert rc == 0, err
+    assert cfg.read_text() == ('{"a": [1, 2], "b": {"x": 1}, '
+                               '"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}')
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                          st.text(max_size=5), st.floats(allow_nan=False, allow_infinity=False))
+_json_values = st.recursive(_json_scalars, lambda c: st.lists(c, max_size=3)
+                            | st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree=st.dictionaries(st.text(max_size=6).filter(lambda k: k != "runtimes"), _json_values, max_size=5),
+       indent=st.sampled_from([None, 2, 4, "\t"]), separators=st.sampled_from([(", ", ": "), (",", ":")]),
+       default=st.booleans())
+def test_edit_changes_exactly_what_configure_changes(tree, indent, separators, default):
+    from ctk import docker, jsonfmt
+    from ctk.common import RuntimeOptions
+    text = json.dumps(tree, indent=indent, separators=separators if indent is None else (",", ": "))
+    cfg = docker.DockerConfig("/x/daemon.json", text.encode())
+    new = docker.add_runtimes(cfg.tree, RuntimeOptions.single("nvidia", "/p", default), "/x/daemon.json")
+    out = cfg.render(new).decode()
+    assert jsonfmt._same(jsonfmt.loads(out.encode())[0], new)
+    # every member that configure did not touch is written exactly as before
+    for m in cfg.doc.span.members:
+        if m.key != "default-runtime" and jsonfmt._as_written(cfg.tree[m.key]):
+            assert m.key_raw + m.colon + text[m.span.start:m.span.end] in out
+
+
+# --------------------------------------------------------------------------- item 10: JSON inputs
+
+def test_lone_surrogate_escape_is_kept_not_an_internal_error(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"labels": ["\\ud800"]}')
+    rc, out, err = run("runtime", "configure", f"--config={cfg}", "--dry-run")
+    assert rc == 0 and "internal error" not in err
+    assert out == '{"labels": ["\\ud800"], "runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}\n'
+    rc, _, err = run("runtime", "configure", f"--config={cfg}")
+    assert rc == 0, err
+    assert cfg.read_text().startswith('{"labels": ["\\ud800"], "runtimes": ')
+
+
+@pytest.mark.parametrize("depth", [129, 100_000])
+def test_deeply_nested_json_is_a_one_line_error(run, tmp_path, depth):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"a": ' + "[" * depth + "]" * depth + "}")
+    for mode in (["--dry-run"], []):
+        rc, out, err = run("runtime", "configure", f"--config={cfg}", *mode)
+        assert rc == 1 and out == ""
+        assert ('msg="unable to load config for runtime docker: invalid JSON: nested deeper than 128 levels"'
+                in one_error_line(err))
+
+
+def test_json_nested_128_deep_is_accepted(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"a": ' + "[" * 127 + "]" * 127 + "}")
+    rc, _, err = run("runtime", "configure", f"--config={cfg}", "--dry-run")
+    assert rc == 0, err
