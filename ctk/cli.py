@@ -98,9 +98,12 @@ UNCONFIGURE_FLAGS = [
 
 
 def build_source(runtime: str, spec: str, config: str, executable: str, host_root: str = "",
-                 drop_in: str = "") -> object:
+                 drop_in: str = "", command_reads_config: bool = False) -> object:
     """The source for ``--config-source`` (single value or comma-separated list).
 
+    ``command_reads_config``: the containerd command dumps ``config`` (``--config``) rather
+    than the daemon's default file (the installer; ``runtime configure`` runs the reference's
+    exact command, which the golden corpus records).
     Raises :class:`UsageError` for an unknown kind (reference wording).
     """
     items = [s.strip() for s in spec.split(",")] if spec else ["file"]
@@ -112,7 +115,8 @@ def build_source(runtime: str, spec: str, config: str, executable: str, host_roo
             built.append(sources.FileSource(arg or config))
         elif kind == "command":
             if runtime == "containerd":
-                built.append(sources.containerd_command(executable, host_root))
+                built.append(sources.containerd_command(executable, host_root,
+                                                        config if command_reads_config else ""))
             else:
                 built.append(sources.crio_command(executable, host_root))
         elif kind == "effective":

@@ -119,7 +119,7 @@ def source_for(o: InstallOptions):
     if o.runtime == "docker":
         return docker.DaemonJsonSource(o.config_path)
     return build_source(o.runtime, o.config_sources, o.config_path, o.executable, o.host_root,
-                        o.drop_in_path)
+                        o.drop_in_path, command_reads_config=True)
 
 
 def extract(o: InstallOptions) -> Snapshot:
@@ -259,32 +259,114 @@ def _peer_pid(sock_path: str) -> int:
         s.close()
 
 
-def restart(o: InstallOptions) -> None:
-    """Step 4.  Raises :class:`RestartError`."""
+CONFIG_OPTIONS = {"containerd": ("--config", "-c"), "crio": ("--config", "-c"), "docker": ("--config-file",)}
+"""The command-line options that name a daemon's config file."""
+
+
+def daemon_config(runtime: str, argv: list[str]) -> str:
+    """The config file the daemon started with ``argv`` reads: the last ``--config``/``-c``
+    (containerd) or ``--config-file`` (dockerd), else the runtime's default file."""
+    found = cfgmod.DEFAULT_CONFIG[runtime]
+    for i, a in enumerate(argv[1:], 1):
+        for opt in CONFIG_OPTIONS[runtime]:
+            if a == opt and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif a.startswith(opt + "="):
+                found = a[len(opt) + 1:]
+    return found
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
+    """Refuse to signal ``pid`` unless it is the daemon that reads the config we edited (its
+    command line names that file, or names none and ours is the default).  A private
+    ``--config`` must never restart (or, for containerd, kill) the host's daemon.
+
+    Raises :class:`RestartError` saying how to point at the right daemon.
+    """
+    svc = SERVICE[o.runtime]
+    ours = o.config_path
+    how = (f"point --socket or --runtime-pid-file at the {svc} daemon that reads {ours}, "
+           f"or use --restart-mode=none (or systemd)")
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [os.fsdecode(a) for a in f.read(1 << 20).split(b"\0")[:-1]]
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError as exc:
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
+                           f"({exc.strerror}) to check that it reads {ours}; {how}") from None
+    theirs = os.path.join(cwd, daemon_config(o.runtime, argv))
+    candidates = [theirs]
+    if o.host_root not in ("", "/"):
+        candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
+    if not any(_same_file(c, ours) for c in candidates):
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
+
+
+def _systemctl(o: InstallOptions, *args: str) -> list[str]:
+    argv = ["systemctl", *args]
+    return ["chroot", o.host_root, *argv] if o.host_root else argv
+
+
+def target_pid(o: InstallOptions) -> int | None:
+    """The pid of the daemon a restart in ``o``'s mode would hit: the ``--runtime-pid-file``
+    pid or the peer of ``--socket`` (signal), the unit's main pid (systemd; None when it is not
+    running), None for ``none``.  Raises :class:`RestartError`."""
     mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
     svc = SERVICE[o.runtime]
     if mode == "none":
-        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
-        return
+        return None
     if mode == "systemd":
-        argv = ["systemctl", "restart", svc]
-        if o.host_root:
-            argv = ["chroot", o.host_root] + argv
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RestartError(f"error restarting {svc} using systemd")
-        return
+        r = subprocess.run(_systemctl(o, "show", "--property=MainPID", "--value", svc),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        pid = r.stdout.strip()
+        if r.returncode != 0 or not pid.isdigit():
+            raise RestartError(f"error restarting {svc} using systemd: cannot find its main process")
+        return int(pid) or None
     if o.runtime == "crio":
         raise RestartError("supporting crio via signal is unsupported")
     try:
         if o.runtime_pid_file:
             with open(o.runtime_pid_file) as f:
-                pid = int(f.read().strip())
-        else:
-            pid = _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
-        os.kill(pid, signal.SIGHUP)
+                return int(f.read(64).strip())
+        return _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
     except (OSError, ValueError) as exc:
         raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def check_restart_target(o: InstallOptions) -> int | None:
+    """:func:`target_pid`, checked with :func:`check_daemon`."""
+    pid = target_pid(o)
+    if pid is not None:
+        mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+        check_daemon(o, pid, "signal" if mode == "signal" else "restart")
+    return pid
+
+
+def restart(o: InstallOptions) -> None:
+    """Step 4: only the daemon that reads our config is signalled or restarted.
+    Raises :class:`RestartError`."""
+    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+    svc = SERVICE[o.runtime]
+    if mode == "none":
+        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
+        return
+    pid = check_restart_target(o)
+    if mode == "systemd":
+        r = subprocess.run(_systemctl(o, "restart", svc), stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RestartError(f"error restarting {svc} using systemd")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        raise RestartError(f"unable to signal {svc}: {exc.strerror}") from None
     log.info("Sent SIGHUP to %s (pid %d)", svc, pid)
 
 
@@ -318,6 +400,8 @@ def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
         if prep is not None:
             sys.stdout.write(unified_diff(prep.plan))
         return out
+    if prep is not None and prep.plan.changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+        check_restart_target(o)          # refuse before writing anything, not after
     stage = stage_toolkit(o, out.low_level)                      # (2)
     try:
         if prep is not None:

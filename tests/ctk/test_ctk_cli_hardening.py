@@ -6,6 +6,10 @@ and one-line errors instead of internal errors."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+import tomllib
 import os
 from pathlib import Path
 
@@ -288,3 +292,126 @@ def test_json_nested_128_deep_is_accepted(run, tmp_path):
     cfg.write_text('{"a": ' + "[" * 127 + "]" * 127 + "}")
     rc, _, err = run("runtime", "configure", f"--config={cfg}", "--dry-run")
     assert rc == 0, err
+
+
+# --------------------------------------------------------------------------- items 13, 14: installer
+
+HOST_DUMP = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
+PRIVATE = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "native"\n'
+
+
+def fake_containerd(tmp: Path) -> tuple[Path, Path]:
+    """A ``containerd`` whose ``config dump`` prints the --config file, else the host's config."""
+    calls = tmp / "calls"
+    exe = tmp / "containerd"
+    exe.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n'
+                   f'if [ "$1" = --config ]; then cat "$2"; else cat <<\'EOF\'\n{HOST_DUMP}EOF\nfi\n')
+    exe.chmod(0o755)
+    return exe, calls
+
+
+def test_install_dumps_the_private_config_not_the_hosts(run, tmp_path):
+    exe, calls = fake_containerd(tmp_path)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(PRIVATE)
+    rc, _, err = run("install", "--runtime=containerd", f"--config={cfg}", f"--executable-path={exe}",
+                     f"--toolkit-install-dir={tmp_path}/nv", "--restart-mode=none")
+    assert rc == 0, err
+    assert calls.read_text() == f"--config {cfg} config dump\n" * 2
+    drop = tomllib.loads((tmp_path / "conf.d" / "99-nvidia.toml").read_text())
+    assert drop["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["snapshotter"] == "native"
+
+
+def test_command_source_config_is_the_path_inside_the_host_root():
+    from ctk import sources
+    assert sources.containerd_command("", "/host", "/host/etc/c.toml").argv == (
+        "chroot", "/host", "containerd", "--config", "/etc/c.toml", "config", "dump")
+    assert sources.containerd_command("", "/host", "/etc/c.toml").argv[4] == "/etc/c.toml"
+    assert sources.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
+
+
+class Daemon:
+    """A stand-in daemon started as ``<script> ARGV...`` that counts SIGHUPs."""
+
+    def __init__(self, tmp: Path, *argv: str, cwd: Path | None = None):
+        self.hups = tmp / "hups"
+        script = tmp / "daemon.py"
+        script.write_text("import signal,sys,time\nn=0\n"
+                          f"def h(*a):\n global n\n n+=1\n open({str(self.hups)!r},'w').write(str(n))\n"
+                          "signal.signal(signal.SIGHUP,h)\nprint('ready',flush=True)\n"
+                          "while True: time.sleep(0.05)\n")
+        self.proc = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True,
+                                     cwd=cwd)
+        assert self.proc.stdout.readline() == "ready\n"
+        self.pidfile = tmp / "daemon.pid"
+        self.pidfile.write_text(f"{self.proc.pid}\n")
+
+    def count(self) -> int:
+        time.sleep(0.3)
+        return int(self.hups.read_text()) if self.hups.exists() else 0
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.mark.parametrize("runtime,argv", [
+    ("containerd", ()),                                          # the host's daemon: default config
+    ("containerd", ("--config", "/etc/containerd/config.toml")),
+    ("docker", ("--config-file=/etc/docker/daemon.json",))])
+def test_signal_refuses_a_daemon_that_reads_another_config(run, tmp_path, runtime, argv):
+    exe, _ = fake_containerd(tmp_path)
+    cfg = tmp_path / ("config.toml" if runtime == "containerd" else "daemon.json")
+    cfg.write_text(PRIVATE if runtime == "containerd" else "{}")
+    d = Daemon(tmp_path, *argv)
+    try:
+        rc, _, err = run("install", f"--runtime={runtime}", f"--config={cfg}", f"--executable-path={exe}",
+                         f"--toolkit-install-dir={tmp_path}/nv", f"--runtime-pid-file={d.pidfile}")
+        svc = "containerd" if runtime == "containerd" else "docker"
+        theirs = "/etc/containerd/config.toml" if runtime == "containerd" else "/etc/docker/daemon.json"
+        assert rc == 1
+        assert (f'msg="refusing to signal {svc} (pid {d.proc.pid}): it reads {theirs}, not {cfg}; point '
+                f'--socket or --runtime-pid-file at the {svc} daemon that reads {cfg}, or use '
+                f'--restart-mode=none (or systemd)"') in one_error_line(err)
+        assert d.count() == 0 and d.proc.poll() is None
+        # refused before anything was written
+        assert cfg.read_text() == (PRIVATE if runtime == "containerd" else "{}")
+        assert not (tmp_path / "nv" / "toolkit").exists() and not (tmp_path / "conf.d").exists()
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize("flag", ["--config", "-c"])
+def test_signal_reaches_the_daemon_that_reads_our_config(run, tmp_path, flag):
+    exe, _ = fake_containerd(tmp_path)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(PRIVATE)
+    (tmp_path / "cwd").mkdir()
+    d = Daemon(tmp_path, flag, "../config.toml", cwd=tmp_path / "cwd")     # relative to the daemon's cwd
+    try:
+        rc, _, err = run("install", "--runtime=containerd", f"--config={cfg}", f"--executable-path={exe}",
+                         f"--toolkit-install-dir={tmp_path}/nv", f"--runtime-pid-file={d.pidfile}")
+        assert rc == 0, err
+        assert d.count() == 1
+    finally:
+        d.stop()
+
+
+def test_systemd_restart_checks_the_units_main_process(run, tmp_path, monkeypatch):
+    d = Daemon(tmp_path, "--config-file", "/etc/docker/daemon.json")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/systemctl\n'
+                                       f'[ "$1" = show ] && echo {d.proc.pid}\nexit 0\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text("{}")
+    try:
+        rc, _, err = run("install", "--runtime=docker", f"--config={cfg}",
+                         f"--toolkit-install-dir={tmp_path}/nv", "--restart-mode=systemd")
+        assert rc == 1 and f'msg="refusing to restart docker (pid {d.proc.pid}): it reads' in one_error_line(err)
+        assert (tmp_path / "systemctl").read_text() == "show --property=MainPID --value docker\n"
+        assert cfg.read_text() == "{}"
+    finally:
+        d.stop()
