@@ -207,7 +207,7 @@ def cmd_configure(args: list[str]) -> int:
         cfgmod.check_problem(prep, dry_run=True)
         for label, text in prep.plan.documents:
             if label:
-                sys.stderr.write(label + "\n")
+                log.info("%s", label)
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
         return 0

@@ -22,6 +22,7 @@ from .sources import EmptySource, Snapshot
 from .tomledit import TomlFile
 
 RUNTIMES = ("containerd", "crio", "docker")
+ENGINES = {"containerd": containerd, "crio": crio}
 DEFAULT_CONFIG = {"containerd": containerd.DEFAULT_CONFIG, "crio": crio.DEFAULT_CONFIG,
                   "docker": docker.DEFAULT_CONFIG}
 DEFAULT_DROP_IN = {"containerd": containerd.DEFAULT_DROP_IN, "crio": crio.DEFAULT_DROP_IN,
@@ -70,12 +71,13 @@ def _read(path: str, runtime: str) -> bytes | None:
         raise ConfigLoadError(f"unable to load config for runtime {runtime}: {exc}") from None
 
 
-def load_snapshot(runtime: str, source: Any) -> Snapshot:
-    """Load the effective config; errors carry the reference's wording."""
+def load_snapshot(runtime: str, source: Any, config: str = "") -> Snapshot:
+    """Load the effective config; errors carry the reference's wording (per engine)."""
     try:
         return source.load()
     except ConfigLoadError as exc:
-        raise ConfigLoadError(f"unable to load config for runtime {runtime}: failed to load config: {exc}") from None
+        detail = ENGINES[runtime].load_error(str(exc), config)
+        raise ConfigLoadError(f"unable to load config for runtime {runtime}: {detail}") from None
 
 
 def prepare_configure(req: ConfigureRequest, snapshot: Snapshot | None = None) -> Prepared:
@@ -96,7 +98,7 @@ def prepare_configure(req: ConfigureRequest, snapshot: Snapshot | None = None) -
         rec = _record(req, res.plan, res.previous_default or None, res.cdi_added, None, None, snap)
         return Prepared(rt, req.config, res.plan, rec, snap, req.source)
 
-    snap = snapshot or load_snapshot(rt, req.source)
+    snap = snapshot or load_snapshot(rt, req.source, req.config)
     top_raw = _read(req.config, rt)
     try:
         top = TomlFile(req.config, top_raw)

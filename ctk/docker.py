@@ -27,6 +27,7 @@ class DockerConfig:
             self.tree: dict = {}
             return
         doc = jsonfmt.load_document(data)
+        log.info("Loading config from %s", path)
         value, style, trailing = doc.value, doc.style, doc.trailing_data
         if value is None:
             raise ConfigLoadError("the top-level value is null, not an object")

@@ -129,7 +129,7 @@ def extract(o: InstallOptions) -> Snapshot:
             return docker.DaemonJsonSource(o.config_path).load()
         except ConfigLoadError as exc:
             raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
-    return cfgmod.load_snapshot(o.runtime, source_for(o))
+    return cfgmod.load_snapshot(o.runtime, source_for(o), o.config_path)
 
 
 def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:

@@ -415,3 +415,34 @@ def test_systemd_restart_checks_the_units_main_process(run, tmp_path, monkeypatc
         assert cfg.read_text() == "{}"
     finally:
         d.stop()
+
+
+# --------------------------------------------------------------------------- item 23: log lines
+
+def test_docker_logs_the_file_it_loads(run, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text("{}")
+    rc, _, err = run("runtime", "configure", f"--config={cfg}", "--dry-run")
+    assert rc == 0 and f'level=info msg="Loading config from {cfg}"' in err
+
+
+def test_containerd_dry_run_labels_are_log_lines(run, tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("version = 2\n")
+    rc, _, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}", "--dry-run")
+    assert rc == 0
+    lines = err.splitlines()
+    assert lines[-2:] == [ln for ln in lines if "config:" in ln]
+    assert lines[-2].endswith(' level=info msg="Drop-in config:"')
+    assert lines[-1].endswith(' level=info msg="Top-level config:"')
+    rc, _, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}", "--dry-run", "--quiet")
+    assert rc == 0 and err == ""
+
+
+def test_crio_parse_error_has_the_references_wording(run, tmp_path):
+    cfg = tmp_path / "crio.conf"
+    cfg.write_text("[crio.runtime\n")
+    rc, _, err = run("runtime", "configure", "--runtime=crio", f"--config={cfg}", "--dry-run")
+    line = one_error_line(err)
+    assert rc == 1 and 'msg="unable to load config for runtime crio: ' in line
+    assert "failed to load config" not in line and str(cfg) not in line
