@@ -297,11 +297,12 @@ def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [os.fsdecode(a) for a in f.read(1 << 20).split(b"\0")[:-1]]
-        cwd = os.readlink(f"/proc/{pid}/cwd")
+        theirs = daemon_config(o.runtime, argv)
+        if not os.path.isabs(theirs):        # only then is its working directory needed
+            theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
     except OSError as exc:
         raise RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
                            f"({exc.strerror}) to check that it reads {ours}; {how}") from None
-    theirs = os.path.join(cwd, daemon_config(o.runtime, argv))
     candidates = [theirs]
     if o.host_root not in ("", "/"):
         candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
