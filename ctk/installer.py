@@ -85,7 +85,7 @@ class InstallOptions:
     def drop_in_path(self) -> str:
         if self.runtime == "docker":
             return ""
-        return cfgmod.DEFAULT_DROP_IN[self.runtime] if self.drop_in is None else self.drop_in
+        return cfgmod.default_drop_in(self.runtime, self.config_path) if self.drop_in is None else self.drop_in
 
     @property
     def hook_path(self) -> str:
@@ -124,7 +124,7 @@ def source_for(o: InstallOptions):
     if o.runtime == "docker":
         return docker.DaemonJsonSource(o.config_path)
     return build_source(o.runtime, o.config_sources, o.config_path, o.executable, o.host_root,
-                        o.drop_in_path)
+                        o.drop_in_path, command_reads_config=True)
 
 
 def extract(o: InstallOptions) -> Snapshot:
@@ -134,7 +134,7 @@ def extract(o: InstallOptions) -> Snapshot:
             return docker.DaemonJsonSource(o.config_path).load()
         except ConfigLoadError as exc:
             raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
-    return cfgmod.load_snapshot(o.runtime, source_for(o))
+    return cfgmod.load_snapshot(o.runtime, source_for(o), o.config_path)
 
 
 def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:
@@ -286,32 +286,115 @@ def _peer_pid(sock_path: str) -> int:
         s.close()
 
 
-def restart(o: InstallOptions) -> None:
-    """Step 4.  Raises :class:`RestartError`."""
+CONFIG_OPTIONS = {"containerd": ("--config", "-c"), "crio": ("--config", "-c"), "docker": ("--config-file",)}
+"""The command-line options that name a daemon's config file."""
+
+
+def daemon_config(runtime: str, argv: list[str]) -> str:
+    """The config file the daemon started with ``argv`` reads: the last ``--config``/``-c``
+    (containerd) or ``--config-file`` (dockerd), else the runtime's default file."""
+    found = cfgmod.DEFAULT_CONFIG[runtime]
+    for i, a in enumerate(argv[1:], 1):
+        for opt in CONFIG_OPTIONS[runtime]:
+            if a == opt and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif a.startswith(opt + "="):
+                found = a[len(opt) + 1:]
+    return found
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
+    """Refuse to signal ``pid`` unless it is the daemon that reads the config we edited (its
+    command line names that file, or names none and ours is the default).  A private
+    ``--config`` must never restart (or, for containerd, kill) the host's daemon.
+
+    Raises :class:`RestartError` saying how to point at the right daemon.
+    """
+    svc = SERVICE[o.runtime]
+    ours = o.config_path
+    how = (f"point --socket or --runtime-pid-file at the {svc} daemon that reads {ours}, "
+           f"or use --restart-mode=none (or systemd)")
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [os.fsdecode(a) for a in f.read(1 << 20).split(b"\0")[:-1]]
+        theirs = daemon_config(o.runtime, argv)
+        if not os.path.isabs(theirs):        # only then is its working directory needed
+            theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
+    except OSError as exc:
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
+                           f"({exc.strerror}) to check that it reads {ours}; {how}") from None
+    candidates = [theirs]
+    if o.host_root not in ("", "/"):
+        candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
+    if not any(_same_file(c, ours) for c in candidates):
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
+
+
+def _systemctl(o: InstallOptions, *args: str) -> list[str]:
+    argv = ["systemctl", *args]
+    return ["chroot", o.host_root, *argv] if o.host_root else argv
+
+
+def target_pid(o: InstallOptions) -> int | None:
+    """The pid of the daemon a restart in ``o``'s mode would hit: the ``--runtime-pid-file``
+    pid or the peer of ``--socket`` (signal), the unit's main pid (systemd; None when it is not
+    running), None for ``none``.  Raises :class:`RestartError`."""
     mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
     svc = SERVICE[o.runtime]
     if mode == "none":
-        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
-        return
+        return None
     if mode == "systemd":
-        argv = ["systemctl", "restart", svc]
-        if o.host_root:
-            argv = ["chroot", o.host_root] + argv
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RestartError(f"error restarting {svc} using systemd")
-        return
+        r = subprocess.run(_systemctl(o, "show", "--property=MainPID", "--value", svc),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        pid = r.stdout.strip()
+        if r.returncode != 0 or not pid.isdigit():
+            raise RestartError(f"error restarting {svc} using systemd: cannot find its main process")
+        return int(pid) or None
     if o.runtime == "crio":
         raise RestartError("supporting crio via signal is unsupported")
     try:
         if o.runtime_pid_file:
             with open(o.runtime_pid_file) as f:
-                pid = int(f.read().strip())
-        else:
-            pid = _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
-        os.kill(pid, signal.SIGHUP)
+                return int(f.read(64).strip())
+        return _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
     except (OSError, ValueError) as exc:
         raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def check_restart_target(o: InstallOptions) -> int | None:
+    """:func:`target_pid`, checked with :func:`check_daemon`."""
+    pid = target_pid(o)
+    if pid is not None:
+        mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+        check_daemon(o, pid, "signal" if mode == "signal" else "restart")
+    return pid
+
+
+def restart(o: InstallOptions) -> None:
+    """Step 4: only the daemon that reads our config is signalled or restarted.
+    Raises :class:`RestartError`."""
+    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+    svc = SERVICE[o.runtime]
+    if mode == "none":
+        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
+        return
+    pid = check_restart_target(o)
+    if mode == "systemd":
+        r = subprocess.run(_systemctl(o, "restart", svc), stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RestartError(f"error restarting {svc} using systemd")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        raise RestartError(f"unable to signal {svc}: {exc.strerror}") from None
     log.info("Sent SIGHUP to %s (pid %d)", svc, pid)
 
 
@@ -376,6 +459,8 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
         plan_check(prep.plan, os.path.join(sdir, "backups"))   # before the toolkit goes in
     if cdi_change is not None:
         plan_check(Plan([cdi_change]), None)
+    if prep is not None and prep.plan.changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+        check_restart_target(o)          # refuse before writing anything, not after
     created = fileio.make_dirs(o.install_dir)
     stage = None
     try:
@@ -504,15 +589,21 @@ def watch(o: InstallOptions, pid_file: str) -> int:
 INSTALL_FLAGS = [
     Flag(("runtime", "r"), "string", "docker", "containerd | crio | docker", ("RUNTIME",)),
     Flag(("toolkit-install-dir", "root"), "string", DEFAULT_INSTALL_DIR, "the toolkit goes to <dir>/toolkit", ("TOOLKIT_INSTALL_DIR", "ROOT")),
-    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG")),
-    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",)),
+    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG"),
+         shown_default="/etc/docker/daemon.json, /etc/containerd/config.toml or /etc/crio/crio.conf"),
+    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",),
+         shown_default="conf.d/99-nvidia.toml (containerd) or crio.conf.d/99-nvidia.toml (crio) next to --config; docker: none"),
     Flag(("drop-in-config-host-path",), "string", "", "host path of the drop-in (for containerd imports)", ("RUNTIME_DROP_IN_CONFIG_HOST_PATH",)),
-    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",)),
+    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",),
+         shown_default="containerd or crio from PATH"),
     Flag(("config-source", "config-sources"), "string", "command,file", "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
-    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET")),
+    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"),
+         shown_default="/run/containerd/containerd.sock or /var/run/docker.sock"),
     Flag(("runtime-pid-file",), "string", "", "signal the pid in this file instead of the socket's peer", ("RUNTIME_PID_FILE",)),
-    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",)),
-    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",)),
+    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",),
+         shown_default="signal for containerd and docker, systemd for crio"),
+    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",),
+         shown_default="none"),
     Flag(("runtime-name", "nvidia-runtime-name", "runtime-class"), "string", "nvidia", "name of the NVIDIA runtime", ("NVIDIA_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS", "DOCKER_RUNTIME_NAME")),
     Flag(("set-as-default",), "bool", True, "make the NVIDIA runtime the default", ("NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT")),
     Flag(("enable-cdi-in-runtime",), "bool", False, "enable CDI in the runtime", ("RUNTIME_ENABLE_CDI",)),
@@ -522,8 +613,10 @@ INSTALL_FLAGS = [
     Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
     Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
     Flag(("driver-root",), "string", "/", "driver root for nvidia-container-cli", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
-    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",)),
-    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",)),
+    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",),
+         shown_default="nvidia-container-runtime-hook of this installation"),
+    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",),
+         shown_default="/var/lib/nvidia-ctk for root"),
     Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
     Flag(("watch",), "bool", False, "stay running; undo the set-up on SIGTERM", ("WATCH",)),
     Flag(("dry-run",), "bool", False, "print the runtime config diff; change nothing"),

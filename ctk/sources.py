@@ -324,9 +324,23 @@ def chroot_argv(host_root: str, argv: Sequence[str]) -> tuple[str, ...]:
     return ("chroot", host_root, *argv)
 
 
-def containerd_command(executable: str = "", host_root: str = "") -> CommandSource:
-    """``[chroot <host-root>] <executable|containerd> config dump``."""
-    return CommandSource(chroot_argv(host_root, [executable or "containerd", "config", "dump"]))
+def host_path(host_root: str, path: str) -> str:
+    """``path`` (in our filesystem) as seen inside ``host_root``: the prefix removed when it is
+    under the host root, else unchanged (the host's directory mounted at the same path)."""
+    if host_root in ("", "/"):
+        return path
+    root = host_root.rstrip("/")
+    return path[len(root):] if path.startswith(root + "/") else path
+
+
+def containerd_command(executable: str = "", host_root: str = "", config: str = "") -> CommandSource:
+    """``[chroot <host-root>] <executable|containerd> [--config <config>] config dump``.
+
+    With ``config`` containerd dumps that file (and its imports) instead of its default
+    ``/etc/containerd/config.toml``; ``--config`` goes before ``config dump`` (some containerd
+    2.x builds take it only there)."""
+    opt = ["--config", host_path(host_root, config)] if config else []
+    return CommandSource(chroot_argv(host_root, [executable or "containerd", *opt, "config", "dump"]))
 
 
 def crio_command(executable: str = "", host_root: str = "") -> FirstOf:
