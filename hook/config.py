@@ -315,8 +315,7 @@ def validate_supported(cfg: HookConfig) -> None:
 
 
 class _TypeMismatch(Exception):
-    """A value of the wrong type: ``<dotted key>: <the reference's go-toml detail>`` (the key
-    stands where go-toml gives a line and column)."""
+    pass
 
 
 def _lookup(table: dict, key: str):
@@ -337,18 +336,18 @@ def _apply(table: dict, schema: dict, prefix: tuple[str, ...], cfg: HookConfig) 
         path = prefix + (key,)
         if isinstance(kind, dict):
             if not isinstance(value, dict):
-                raise _TypeMismatch(f"{'.'.join(path)}: Can't convert {_describe(value)} to {key}(struct)")
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to {key}(struct)")
             _apply(value, kind, path, cfg)
             continue
         if kind == "bool":
             if not isinstance(value, bool):
-                raise _TypeMismatch(f"{'.'.join(path)}: Can't convert {_describe(value)} to bool")
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to bool")
         elif kind == "str":
             if not isinstance(value, str):
-                raise _TypeMismatch(f"{'.'.join(path)}: Can't convert {_describe(value)} to string")
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to string")
         elif kind == "strs":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _TypeMismatch(f"{'.'.join(path)}: Can't convert {_describe(value)} to []string(slice)")
+                raise _TypeMismatch(f"Can't convert {_describe(value)} to []string(slice)")
             value = tuple(value)
         attr = _ATTRS.get(path)
         if attr is not None:

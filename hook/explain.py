@@ -17,7 +17,7 @@ class Request(Value):
 
     spec_path: str
     as_json: bool
-    pid: int | None      # None: not given (the command shows a placeholder, not --pid=0)
+    pid: int
     _defaults = {
         "spec_path": REQUIRED,
         "as_json": REQUIRED,
@@ -44,7 +44,7 @@ def parse_args(args: tuple[str, ...]) -> Request:
     else:
         spec_path = "config.json"
     try:
-        pid = int(opts["--pid"]) if "--pid" in opts else None
+        pid = int(opts.get("--pid", 0))
     except ValueError:
         raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
     return Request(spec_path, bool(opts.get("--json")), pid)
@@ -87,8 +87,6 @@ def build_report(inv, req: Request) -> dict:
     report["reasons"] = [{"topic": t, "why": w} for t, w in decision.reasons]
     if not decision.is_gpu:
         report["outcome"] = "noop"
-        if decision.ignored_request:
-            report["ignored_request"] = decision.ignored_request
         return report
     report.update(devices=list(decision.devices), mig_config=decision.mig_config,
                   mig_monitor=decision.mig_monitor, imex_channels=list(decision.imex_channels),
@@ -104,7 +102,7 @@ def build_report(inv, req: Request) -> dict:
         cwd = os.getcwd()
         try:
             os.chdir(bundle)  # runc runs hooks in the bundle directory
-            plan = build_plan(decision, cfg, spec, HookState(pid=req.pid or 0, bundle=bundle),
+            plan = build_plan(decision, cfg, spec, HookState(pid=req.pid, bundle=bundle),
                               debug_flag=inv.debug, host=Host())
         finally:
             os.chdir(cwd)
@@ -113,11 +111,11 @@ def build_report(inv, req: Request) -> dict:
         choice = injector.choose(plan, cfg)
         report["injector"] = {"kind": choice.kind, "why": choice.reason}
         from . import cli
-        report["cli_args"] = _pid_shown(plan.cli_args(), req.pid)
+        report["cli_args"] = plan.cli_args()
         if choice.kind == "cli":
             env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
             cmd = cli.command(plan, cfg.cli_path, env)
-            report["command"] = _pid_shown(list(cmd.argv), req.pid)
+            report["command"] = list(cmd.argv)
             hook_env = set(cli.go_environ(cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]
     except HookError as exc:
@@ -125,17 +123,6 @@ def build_report(inv, req: Request) -> dict:
         return report
     report["outcome"] = "inject"
     return report
-
-
-PID_PLACEHOLDER = "<container pid>"
-
-
-def _pid_shown(argv: list[str], pid: int | None) -> list[str]:
-    """``argv`` with ``--pid=<container pid>`` when no ``--pid`` was given (runc passes the
-    container's pid; 0 would be a wrong value to copy)."""
-    if pid is not None:
-        return argv
-    return [f"--pid={PID_PLACEHOLDER}" if a == "--pid=0" else a for a in argv]
 
 
 def _option_reasons(cfg, plan) -> list[tuple[str, str]]:
@@ -179,9 +166,6 @@ def render_text(r: dict) -> str:
         lines.append("why:")
         lines.extend(f"  - {reason['topic']}: {reason['why']}" for reason in r["reasons"])
     outcome = r["outcome"]
-    if outcome == "noop" and r.get("ignored_request"):
-        lines.append("outcome:       GPU request ignored (see devices above): prestart exits 0 and changes nothing")
-        return "\n".join(lines) + "\n"
     if outcome == "noop":
         lines.append("outcome:       not a GPU container: prestart exits 0 and changes nothing")
         return "\n".join(lines) + "\n"

@@ -34,10 +34,6 @@ class HelpRequested(Exception):
     """``-h``/``-help``: print the usage and exit 0."""
 
 
-class CommandHelp(Exception):
-    """``-h``/``--help`` after one of our own commands; ``str()`` is its usage (exit 0)."""
-
-
 class Invocation(Value):
     """The parsed command line: flag values and the positional arguments (command first)."""
 
@@ -116,8 +112,7 @@ def command_options(command: str, args: tuple[str, ...], usage: str, valued: tup
     """The options after one of our own subcommands: ``--name value`` / ``--name=value`` for
     ``valued``, ``--name`` for ``switches``; other words are positional (returned in order).
 
-    Raises :class:`CommandHelp` for ``-h``/``--help``, :class:`~hook.errors.UsageError`
-    naming the command and its ``usage``.
+    Raises :class:`~hook.errors.UsageError` naming the command and its ``usage``.
     """
     options: dict[str, str | bool] = {}
     positional: list[str] = []
@@ -133,8 +128,6 @@ def command_options(command: str, args: tuple[str, ...], usage: str, valued: tup
             options[name] = value
         elif a in switches:
             options[a] = True
-        elif a in ("-h", "-help", "--help"):
-            raise CommandHelp(f"Usage: nvidia-container-runtime-hook [-config FILE] {usage}\n")
         elif a.startswith("-"):
             raise UsageError(f"{command}: unknown option {a!r} (usage: {usage})")
         else:

@@ -44,9 +44,6 @@ def main(argv: list[str] | None = None) -> int:
             return explain.run(inv)
         if command == "hooks-json":
             return hooks_json(inv.args[1:])
-    except flags.CommandHelp as exc:
-        sys.stdout.write(str(exc))
-        return 0
     except HookError as exc:
         _fail(str(exc), inv.debug)
         return 1

@@ -38,7 +38,6 @@ class Decision(Value):
     requirements: tuple[str, ...]
     warnings: list[str]
     reasons: list[tuple[str, str]]
-    ignored_request: str   # why a GPU request was refused ("": none was, or it was not)
     sink: object  # callable(str) that prints a warning as soon as it is raised
     _defaults = {
         "privileged": REQUIRED,
@@ -52,7 +51,6 @@ class Decision(Value):
         "requirements": (),
         "warnings": Factory(list),
         "reasons": Factory(list),
-        "ignored_request": "",
         "sink": None,
     }
     __slots__ = tuple(_defaults)
@@ -129,9 +127,8 @@ def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts
     if not d.privileged and not config.accept_envvar_unprivileged:
         d.warn("Ignoring devices requested by environment variable(s) in unprivileged container: "
                           f"[{' '.join(names)}]")
-        d.ignored_request = (f"request by environment ({source}) ignored: the container is unprivileged and "
-                             "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
-        d.why("devices", d.ignored_request)
+        d.why("devices", f"request by environment ({source}) ignored: the container is unprivileged and "
+                         "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
         return
     d.devices = tuple(ids)
     if ids == ["all"] and not any(n in env for n in names):
