@@ -74,27 +74,15 @@ def prestart(inv) -> int:
     from . import log
     from .resolve import decide
     from .spec import load_spec
-    from .state import parse_state
+    from .state import read_state
 
     cfg = load_config(inv)
-    state = parse_state(_read_stdin())
+    state = read_state(getattr(sys.stdin, "buffer", None))
     spec = load_spec(state.spec_path)
     decision = decide(cfg, spec, warn=log.warning)
     if not decision.is_gpu:
         return 0
     return _inject(inv, cfg, spec, state, decision)
-
-
-def _read_stdin() -> bytes:
-    """All of stdin.  Raises StateError when it cannot be read."""
-    try:
-        return sys.stdin.buffer.read()
-    except (OSError, AttributeError, ValueError) as exc:
-        from .errors import StateError
-        from .gocompat import errno_text
-        import errno
-        raise StateError("could not decode container state: read /dev/stdin: "
-                         f"{errno_text(getattr(exc, 'errno', None) or errno.EBADF)}") from None
 
 
 def _inject(inv, cfg, spec, state, decision) -> int:
