@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
+    except flags.HelpRequested as exc:
+        sys.stdout.write(exc.text)
+        return 0
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug of ours: one line, never a traceback unless -debug
@@ -109,7 +112,10 @@ def hooks_json(args: tuple[str, ...]) -> int:
     from .errors import UsageError
 
     usage = "hooks-json [--hook-path PATH]"
-    opts, positional = flags.command_options("hooks-json", args, usage, valued=("--hook-path",))
+    opts, positional = flags.command_options(
+        "hooks-json", args, usage, valued=("--hook-path",),
+        help_text="\nPrint the OCI hooks.d JSON (podman, CRI-O) that registers this hook as a prestart hook.\n"
+                  f"  --hook-path PATH   the hook's absolute path (default {hooksd.DEFAULT_HOOK_PATH})\n")
     if positional:
         raise UsageError(f"hooks-json: unexpected argument {positional[0]!r} (usage: {usage})")
     path = opts.get("--hook-path", hooksd.DEFAULT_HOOK_PATH)
