@@ -85,6 +85,19 @@ def test_cdi_request_is_refused_in_auto_mode_B77(tmp_path, monkeypatch, capsys):
                           "Container Runtime (e.g. specify the --runtime=nvidia flag) instead\n")
 
 
+def test_repeated_cdi_name_is_still_a_cdi_request_H1(tmp_path, monkeypatch, capsys):
+    """docs/compatibility.md H1: the reference's duplicate bug turns the list into ',nvidia.com/gpu=0', whose
+    empty entry is not a CDI name, so it picks legacy mode and the CLI then fails on the device; with each
+    id once the request is what B77 refuses, with B77's message."""
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0,nvidia.com/gpu=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    b77, _ = prestart(tmp_path / "b77", monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    assert out.rc == 1 and out.cmd is None
+    assert out.stderr.startswith("Auto-detected mode as 'cdi'\ninvoking the NVIDIA Container Runtime Hook directly")
+    assert (out.rc, out.stderr) == (b77.rc, b77.stderr)
+
+
 def test_one_letter_cdi_vendor_in_auto_mode_B85(tmp_path, monkeypatch, capsys):
     out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=a/b=c"],
                       config=f'nvidia-container-cli.path = "{CLI}"\n')
