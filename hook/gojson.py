@@ -32,7 +32,7 @@ largest spec we benchmark is 18 MB.  Go has no limit: a runtime that keeps the h
 open, or a ``config.json`` that is ``/dev/zero``, would make it read forever.
 """
 
-_MAIN_THREAD_OPENS = 900   # up to this many '[' and '{', the calling thread's recursion budget suffices
+_MAIN_THREAD_CHARS = 1 << 16  # smaller inputs are scanned in the calling thread, with the GC running
 _THREAD_STACK = 32 << 20   # the C scanner needs ~200 bytes of stack per level: 2 MB for MAX_DEPTH
 _PROBE_LIMIT = 100
 _LEAF_UNITS = 4
@@ -98,10 +98,12 @@ class _TooDeep(Exception):
 def _scan_at(text: str, i: int):
     """``(value, end)`` of the JSON value at ``text[i]`` (the scanner's own exceptions, or _TooDeep).
 
-    Few brackets: scanned here (the usual case, nothing more is imported).  Otherwise, or
-    when this thread's recursion budget runs out, in a fresh thread (:func:`_deep_scan`).
+    Up to 64 KiB: scanned here (the usual case, nothing more is imported); success means
+    it is nested less than the recursion limit (1,000), far below :data:`MAX_DEPTH`.  Larger
+    inputs, and those nested deeper than this thread's recursion budget, are scanned in a
+    fresh thread (:func:`_deep_scan`).
     """
-    if text.count("[", i) + text.count("{", i) <= _MAIN_THREAD_OPENS:
+    if len(text) - i <= _MAIN_THREAD_CHARS:
         try:
             return _scan_once(text, i)
         except RecursionError:
@@ -165,7 +167,14 @@ def _deep_scan(text: str, i: int):
     finally:
         sys.setrecursionlimit(limit)
         if collecting:
-            gc.enable()
+            if gc.get_freeze_count():
+                gc.enable()
+            else:
+                # Re-enabled as is, the GC would at once walk the millions of new objects (about
+                # as long as the scan): they join the oldest generation unscanned instead.
+                gc.freeze()
+                gc.enable()
+                gc.unfreeze()
 
 
 def _depth(value) -> int:

@@ -133,7 +133,7 @@ def test_scan_restores_recursion_limit_and_gc():
     gojson.decode_first(("[" * 5000 + "]" * 5000).encode())
     with pytest.raises(gojson.DecodeError):
         gojson.decode_first(("[" * 10001 + "]" * 10001).encode())
-    assert sys.getrecursionlimit() == limit and gc.isenabled()
+    assert sys.getrecursionlimit() == limit and gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_deep_spec_is_a_spec_error():
@@ -234,3 +234,13 @@ def test_prestart_with_a_huge_pid_is_one_line(tmp_path, hook_bin):
     assert proc.returncode == 1
     assert proc.stderr == (b"could not decode container state: json: cannot unmarshal number " + b"1" * 5000 +
                            b" into Go struct field HookState.pid of type int\n")
+
+
+@pytest.mark.parametrize("doc", DOCS + [b'{"a": ' + b"[" * 950 + b'{"b": 1}' + b"]" * 950 + b"}"])
+def test_large_input_path_gives_the_same_tree(doc, monkeypatch):
+    """Inputs over 64 KiB are scanned in a thread with the GC paused: same values, same errors."""
+    here = gojson.decode_first(doc)
+    monkeypatch.setattr(gojson, "_MAIN_THREAD_CHARS", 0)
+    assert gojson.decode_first(doc) == here
+    with pytest.raises(gojson.DecodeError, match="^unexpected EOF$"):
+        gojson.decode_first(doc[:-1] + b" ")
