@@ -191,14 +191,21 @@ def _depth(value) -> int:
 
 
 def _in_thread(fn, *args):
-    """``fn(*args)`` in a new thread with a :data:`_THREAD_STACK` stack; its exception is re-raised here."""
+    """``fn(*args)`` in a new thread with a :data:`_THREAD_STACK` stack; its exception is re-raised here.
+
+    Returns once the thread is gone from ``/proc/self/task``: the library injector needs a
+    single-threaded process (``setns``), and a thread outlives its last Python code briefly.
+    """
     import _thread
+    import os
 
     box: list = []
+    tid: list = []
     done = _thread.allocate_lock()
     done.acquire()
 
     def work():
+        tid.append(_thread.get_native_id())
         try:
             box.append((True, fn(*args)))
         except BaseException as exc:  # handed to the caller
@@ -212,6 +219,13 @@ def _in_thread(fn, *args):
     finally:
         _thread.stack_size(previous)
     done.acquire()
+    import time
+
+    task = f"/proc/self/task/{tid[0]}"
+    for attempt in range(10000):  # microseconds in practice; at most about 10 s
+        if not os.path.exists(task):
+            break
+        time.sleep(0.0001 if attempt < 100 else 0.001)
     ok, result = box[0]
     if ok:
         return result

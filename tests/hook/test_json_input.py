@@ -244,3 +244,14 @@ def test_large_input_path_gives_the_same_tree(doc, monkeypatch):
     assert gojson.decode_first(doc) == here
     with pytest.raises(gojson.DecodeError, match="^unexpected EOF$"):
         gojson.decode_first(doc[:-1] + b" ")
+
+
+def test_no_thread_is_left_behind(monkeypatch):
+    """The library injector needs a single-threaded process: the scanning thread is gone on return."""
+    from hook.nvc.injector import thread_count
+
+    monkeypatch.setattr(gojson, "_MAIN_THREAD_CHARS", 0)
+    before = thread_count()
+    for _ in range(20):
+        gojson.decode_first(b"[" * 3000 + b"]" * 3000)
+        assert thread_count() == before
