@@ -128,7 +128,8 @@ def _deep_scan(text: str, i: int):
     C scanner), with the cyclic GC paused: it would otherwise rescan the growing tree
     again and again (7x the scan time on an 18 MB spec).  Each level costs the scanner one
     recursion unit: the overhead of this frame is measured on small probes, then
-    ``MAX_DEPTH`` levels are allowed.
+    ``MAX_DEPTH`` levels are allowed.  (CPython 3.11, which the hook and its frozen binary
+    use: ``_json``'s recursion check counts against the interpreter's recursion limit.)
     """
     import gc
     import sys
@@ -153,9 +154,9 @@ def _deep_scan(text: str, i: int):
             return _scan_once(text, i)
         except RecursionError:
             pass
-        # A leaf costs up to two more units (the Number and Obj calls): MAX_DEPTH levels with
-        # such leaves, or one level too many?  Rare (only inputs nested about MAX_DEPTH deep):
-        # scan with that margin, then measure the depth of the tree.
+        # A leaf costs up to two more units (the Number and Obj calls; _LEAF_UNITS is a margin):
+        # MAX_DEPTH levels with such leaves, or one level too many?  Rare (only inputs nested
+        # about MAX_DEPTH deep): scan with the margin, then measure the depth of the tree.
         sys.setrecursionlimit(allowed + _LEAF_UNITS)
         try:
             result = _scan_once(text, i)
