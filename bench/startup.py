@@ -105,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", default=None, help="interpreter for the floor (default: the venv's real one)")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PROGRAM",
                         help="another hook program to compare (e.g. go=/usr/bin/nvidia-container-runtime-hook)")
-    parser.add_argument("--cases", default="nongpu,gpu,large")
+    parser.add_argument("--cases", default="nongpu,gpu,large",
+                        help="comma-separated, from nongpu, gpu, large (30 KB), 1mb, 18mb, deep (10,000 levels)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
 
     floor_py = args.floor or real_python()
-    bench = Bench()
+    bench = Bench(cases=args.cases.split(","))
     try:
         hooks = {}
         if Path(args.hook).exists():

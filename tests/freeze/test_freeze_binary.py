@@ -126,3 +126,41 @@ def test_golden_corpus_against_the_binary(frozen_bin, tmp_path):
     last = res.stdout.strip().splitlines()[-1]
     assert last == f"{expected_total} passed, 0 failed", res.stdout[-4000:]
     assert res.returncode == 0
+
+
+@pytest.mark.parametrize("depth,rc", [(10000, 0), (10001, 1)])
+def test_go_nesting_limit_in_the_binary(frozen_bin, tmp_path, depth, rc):
+    """Go accepts 10,000 levels: the frozen interpreter's recursion limit and C stack must not be the limit."""
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    deep = "[" * (depth - 3) + "[]" + "]" * (depth - 3)  # under the spec's object and "annotations"
+    (bundle / "config.json").write_text('{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, '
+                                        '"process": {"env": ["PATH=/bin"]}, "annotations": {"x": ' + deep + "}}")
+    (tmp_path / "c.toml").write_text("")
+    stdin = json.dumps({"pid": 1, "bundle": str(bundle)}).encode()
+    frozen = run([frozen_bin, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+    venv = run([VENV_HOOK, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+    assert (frozen.returncode, frozen.stderr) == (venv.returncode, venv.stderr)
+    assert frozen.returncode == rc
+    if rc:
+        assert frozen.stderr == (b"could not decode OCI spec: exceeded max depth (nested deeper than 10000 "
+                                 b"levels)\n")
+
+
+def test_binary_does_not_wait_for_stdin_to_close(frozen_bin, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                                                    "process": {"env": ["PATH=/bin"]}}))
+    (tmp_path / "c.toml").write_text("")
+    proc = subprocess.Popen([str(frozen_bin), "-config", str(tmp_path / "c.toml"), "prestart"], env=CLEAN_ENV,
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        proc.stdin.write(json.dumps({"pid": 1, "bundle": str(bundle)}).encode())
+        proc.stdin.flush()
+        assert proc.wait(timeout=60) == 0  # stdin still open
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.stderr.close()
+        proc.wait()
