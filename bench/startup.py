@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/startup.py [-n 20] [--hook dist/nvidia-container-runtime-hook]
                                       [--floor /path/to/python3.11] [--extra NAME=PROGRAM]
-                                      [--cases nongpu,gpu,large] [--json FILE]
+                                      [--pythons] [--cases nongpu,gpu,large] [--json FILE]
 
 For each spec (non-GPU no-op, typical GPU, large 30 KB GPU spec) it runs, in
 alternation, round after round: the floor (``python3 -I -S -c pass``, the real
@@ -13,6 +13,11 @@ whose CLI is a recorder that exits at once).  Each run is one posix_spawn +
 waitpid: wall time; then the peak RSS (ru_maxrss, which spans the exec of the
 recorder, so it is the hook's peak).  Prints medians, min, max, peak RSS and the
 ratio of medians to the floor's median over the same rounds.
+
+``--pythons`` adds, for every CPython the binary was built with (``dist/py3.X/``,
+``./build.sh pythons``), that binary (``frozen3.X``) and that version's own floor
+(``floor3.X``, the interpreter behind ``build/venv-3.X`` or the venv); the
+``own`` column is then each binary's ratio to the floor of its own version.
 
 A benchmark, not a test: it asserts nothing about times; it exits 1 only if a
 run fails (non-zero exit status).
@@ -32,17 +37,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from specs import ROOT, Bench  # noqa: E402
 
 
-def real_python() -> str:
-    """The interpreter behind the venv (sys._base_executable, symlinks resolved)."""
-    venv_python = ROOT / ".venv" / "bin" / "python"
+def real_python(venv: Path = ROOT / ".venv") -> str:
+    """The interpreter behind ``venv`` (its pyvenv.cfg ``executable``, symlinks resolved)."""
     base = getattr(sys, "_base_executable", sys.executable)
-    if venv_python.exists():
-        cfg = (ROOT / ".venv" / "pyvenv.cfg").read_text()
+    if (venv / "bin" / "python").exists():
+        cfg = (venv / "pyvenv.cfg").read_text()
         for line in cfg.splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "executable":
                 base = value.strip()
     return os.path.realpath(base)
+
+
+def built_pythons() -> dict[str, tuple[str, str]]:
+    """version -> (frozen binary, the real interpreter of that version) for every dist/py3.X/."""
+    venv_version = "%d.%d" % tuple(int(x) for x in
+                                   os.path.basename(real_python()).removeprefix("python").split(".")[:2])
+    out = {}
+    for binary in sorted((ROOT / "dist").glob("py3.*/nvidia-container-runtime-hook")):
+        version = binary.parent.name[2:]
+        venv = ROOT / ".venv" if version == venv_version else ROOT / "build" / f"venv-{version}"
+        out[version] = (str(binary), real_python(venv))
+    return out
 
 
 def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, int]:
@@ -105,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", default=None, help="interpreter for the floor (default: the venv's real one)")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PROGRAM",
                         help="another hook program to compare (e.g. go=/usr/bin/nvidia-container-runtime-hook)")
+    parser.add_argument("--pythons", action="store_true",
+                        help="also every dist/py3.X/ binary, with its own version's floor")
     parser.add_argument("--cases", default="nongpu,gpu,large")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -122,23 +140,36 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.extra:
             name, _, prog = item.partition("=")
             hooks[name] = prog
+        floors = {"floor": floor_py}
+        own_floor = {}
+        if args.pythons:
+            for version, (binary, python) in built_pythons().items():
+                floor_name = "floor" if python == floor_py else f"floor{version}"
+                floors[floor_name] = python
+                if os.path.realpath(hooks.get("frozen", "")) == os.path.realpath(binary):
+                    del hooks["frozen"]  # the default binary is one of them
+                hooks[f"frozen{version}"] = binary
+                own_floor[f"frozen{version}"] = floor_name
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         results = {"floor_program": floor_py, "rounds": args.rounds, "cases": {}}
         print(f"floor: {floor_py} -I -S -c pass; {args.rounds} rounds, alternating; times in ms")
         failed = False
         for case in args.cases.split(","):
-            commands = {"floor": [floor_py, "-I", "-S", "-c", "pass"]}
+            commands = {name: [py, "-I", "-S", "-c", "pass"] for name, py in floors.items()}
             for name, prog in hooks.items():
                 commands[name] = [prog, "-config", str(bench.config), "prestart"]
             res = measure(commands, str(bench.states[case]), env, args.rounds, bench.rss_helper)
             results["cases"][case] = {"spec_bytes": bench.sizes[case], **res}
             print(f"\n{case} spec ({bench.sizes[case]} bytes)")
-            print(f"  {'program':8} {'median':>8} {'min':>8} {'max':>8} {'ratio':>6} {'rss MiB':>8}")
+            print(f"  {'program':10} {'median':>8} {'min':>8} {'max':>8} {'ratio':>6} {'own':>6} {'rss MiB':>8}")
             for name, r in res.items():
+                if name in own_floor:
+                    r["own_ratio"] = r["median_ms"] / res[own_floor[name]]["median_ms"]
+                own = f"{r['own_ratio']:6.2f}" if "own_ratio" in r else f"{'':6}"
                 flag = f"  FAILED {r['failures']}/{r['runs']}" if r["failures"] else ""
                 failed |= bool(r["failures"])
-                print(f"  {name:8} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['max_ms']:8.2f} "
-                      f"{r['ratio']:6.2f} {r['rss_mib']:8.1f}{flag}")
+                print(f"  {name:10} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['max_ms']:8.2f} "
+                      f"{r['ratio']:6.2f} {own} {r['rss_mib']:8.1f}{flag}")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return 1 if failed else 0

@@ -85,8 +85,10 @@ mkdir -p "$build" "$(dirname "$out")"
 strip --strip-unneeded "$build/hook.bin"
 chmod 0755 "$build/hook.bin"
 mv -f "$build/hook.bin" "$out"
-# Every other program name it answers to: a symbolic link beside it.
+# Every other program name it answers to: a symbolic link beside it (and none left from an
+# earlier build with other programs).
 name=$(basename "$out")
+find "$(dirname "$out")" -maxdepth 1 -type l -lname "$name" -delete
 while read -r prog; do
     [ "$prog" = "$name" ] || ln -sfn "$name" "$(dirname "$out")/$prog"
 done < "$build/programs.txt"

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from freeze_testlib import ROOT, SUPPORTED_PYTHONS, VENV_PYTHON, version_of
+from freeze_testlib import ROOT, SUPPORTED_PYTHONS, VENV_PYTHON, pythons_under_test, version_of
 
 DEBIAN = "gcc libc6-dev binutils python3 python3-venv python3-dev"
 
@@ -68,3 +68,12 @@ def test_pythons_fails_for_a_named_version_that_is_not_here(tmp_path):
     assert res.stderr == (f"build.sh: PYTHONS names {absent[0]}, but no usable CPython {absent[0]} (with venv and "
                           f"libpython{absent[0]}.a) is here; run ./build.sh python to see what was found\n")
     assert not (tree / "dist").exists()
+
+
+def test_a_version_ci_names_is_tested_even_when_it_was_not_built(monkeypatch):
+    """The binaries' tests are parametrised over what $PYTHONS names too: a version missing from
+    dist/ is a failing test (its fixture asserts the binary exists), never a silent gap."""
+    monkeypatch.setenv("PYTHONS", "3.13 3.99")
+    assert "3.99" in pythons_under_test()
+    monkeypatch.delenv("PYTHONS")
+    assert "3.99" not in pythons_under_test()
