@@ -55,23 +55,24 @@ class InstallError(Exception):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where things go: absolute installed paths, and ``destdir`` put in front of them on disk."""
+    """Where things go: absolute installed paths (no trailing slash), ``destdir`` put in front on disk.
+
+    Build it with :meth:`of`."""
     prefix: str
-    destdir: str = ""
-    sysconfdir: str = ""     # "": the convention (see :meth:`of`)
-    localstatedir: str = ""
-    datadir: str = ""
+    destdir: str
+    sysconfdir: str
+    localstatedir: str
+    datadir: str
 
     @classmethod
     def of(cls, prefix: str = "/usr", destdir: str = "", sysconfdir: str = "", localstatedir: str = "",
            datadir: str = "") -> Layout:
-        """The layout for ``prefix``, the directories not given following GNU and meson."""
-        prefix = prefix.rstrip("/") or "/"
-        base = "" if prefix == "/usr" else prefix.rstrip("/")  # /usr: config in /etc, state in /var
-        return cls(prefix, destdir.rstrip("/"),
-                   (sysconfdir or f"{base}/etc").rstrip("/") or "/",
-                   (localstatedir or f"{base}/var").rstrip("/") or "/",
-                   (datadir or f"{prefix.rstrip('/')}/share").rstrip("/") or "/")
+        """The layout for ``prefix``; a directory not given follows GNU and meson (for the
+        prefix ``/usr``, ``/etc`` and ``/var``; else under the prefix)."""
+        prefix = prefix.rstrip("/")
+        base = "" if prefix == "/usr" else prefix
+        return cls(prefix or "/", destdir.rstrip("/"), (sysconfdir or f"{base}/etc").rstrip("/"),
+                   (localstatedir or f"{base}/var").rstrip("/"), (datadir or f"{prefix}/share").rstrip("/"))
 
     def real(self, path: str) -> Path:
         """The on-disk location of an installed absolute path (DESTDIR applied)."""
@@ -86,15 +87,15 @@ class Layout:
 
     @property
     def config_path(self) -> str:
-        return f"{self.sysconfdir.rstrip('/')}/nvidia-container-runtime/config.toml"
+        return f"{self.sysconfdir}/nvidia-container-runtime/config.toml"
 
     @property
     def hooksd_path(self) -> str:
-        return f"{self.datadir.rstrip('/')}/containers/oci/hooks.d/oci-nvidia-hook.json"
+        return f"{self.datadir}/containers/oci/hooks.d/oci-nvidia-hook.json"
 
     @property
     def state_dir(self) -> str:
-        return f"{self.localstatedir.rstrip('/')}/lib/nvidia-container-hook-py"
+        return f"{self.localstatedir}/lib/nvidia-container-hook-py"
 
     @property
     def manifest(self) -> Path:
