@@ -39,6 +39,8 @@ import importlib.util, os, sys, sysconfig
 v, var = "%d.%d" % sys.version_info[:2], sysconfig.get_config_var
 if sys.implementation.name != "cpython" or v not in sys.argv[1:]:
     print(f"is {sys.implementation.name} {v}, not CPython {' or '.join(sys.argv[1:])}")
+elif var("Py_GIL_DISABLED"):
+    print(f"is a free-threaded build (CPython {v}t), not supported")
 elif importlib.util.find_spec("ensurepip") is None:
     print(f"has no venv/ensurepip (Debian: python{v}-venv)")
 elif not os.path.isfile(os.path.join(var("LIBPL") or "", var("LIBRARY") or "-")):
