@@ -17,7 +17,11 @@ ratio of medians to the floor's median over the same rounds.
 ``--pythons`` adds, for every CPython the binary was built with (``dist/py3.X/``,
 ``./build.sh pythons``), that binary (``frozen3.X``) and that version's own floor
 (``floor3.X``, the interpreter behind ``build/venv-3.X`` or the venv); the
-``own`` column is then each binary's ratio to the floor of its own version.
+``own×`` column is then each binary's CPU-time ratio to the floor of its own version.
+
+Columns: wall-time median, min, max and ``ratio`` (medians, to the floor), then
+``cpu`` (median CPU time, user + system, of the child: steadier than wall time on
+a loaded machine) and ``cpu×`` (its ratio to the floor's), peak RSS.
 
 A benchmark, not a test: it asserts nothing about times; it exits 1 only if a
 run fails (non-zero exit status).
@@ -61,8 +65,11 @@ def built_pythons() -> dict[str, tuple[str, str]]:
     return out
 
 
-def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, int]:
-    """(seconds, exit status) of one run, stdout and stderr to /dev/null."""
+def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, exit status) of one run, stdout and stderr to /dev/null.
+
+    The CPU time (user + system, from wait4) is the child's own: on a loaded machine it moves far
+    less than the wall time."""
     fd = os.open(stdin, os.O_RDONLY)
     null = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -70,12 +77,12 @@ def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, int]
                    (os.POSIX_SPAWN_DUP2, null, 2)]
         t0 = time.perf_counter_ns()
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
         elapsed = (time.perf_counter_ns() - t0) / 1e9
     finally:
         os.close(fd)
         os.close(null)
-    return elapsed, os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
 def peak_rss(helper: Path | None, argv: list[str], stdin: str, env: dict[str, str]) -> int:
@@ -94,21 +101,26 @@ def peak_rss(helper: Path | None, argv: list[str], stdin: str, env: dict[str, st
 def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rounds: int,
             helper: Path | None = None, warmup: int = 2) -> dict[str, dict]:
     samples: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
     failures: dict[str, int] = {k: 0 for k in commands}
     for r in range(warmup + rounds):
         for name, argv in commands.items():
-            elapsed, code = spawn(argv, stdin, env)
+            elapsed, cpu_s, code = spawn(argv, stdin, env)
             if code != 0:
                 failures[name] += 1
             if r >= warmup:
                 samples[name].append(elapsed)
+                cpu[name].append(cpu_s)
     rss = {k: max(peak_rss(helper, argv, stdin, env) for _ in range(3)) for k, argv in commands.items()}
     out = {}
     floor = statistics.median(samples["floor"]) if "floor" in samples else None
+    floor_cpu = statistics.median(cpu["floor"]) if "floor" in cpu else None
     for name, xs in samples.items():
-        med = statistics.median(xs)
+        med, med_cpu = statistics.median(xs), statistics.median(cpu[name])
         out[name] = {"median_ms": med * 1e3, "min_ms": min(xs) * 1e3, "max_ms": max(xs) * 1e3,
-                     "rss_mib": rss[name] / 1024, "ratio": (med / floor) if floor else None,
+                     "cpu_ms": med_cpu * 1e3, "rss_mib": rss[name] / 1024,
+                     "ratio": (med / floor) if floor else None,
+                     "cpu_ratio": (med_cpu / floor_cpu) if floor_cpu else None,
                      "failures": failures[name], "runs": len(xs)}
     return out
 
@@ -161,15 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             res = measure(commands, str(bench.states[case]), env, args.rounds, bench.rss_helper)
             results["cases"][case] = {"spec_bytes": bench.sizes[case], **res}
             print(f"\n{case} spec ({bench.sizes[case]} bytes)")
-            print(f"  {'program':10} {'median':>8} {'min':>8} {'max':>8} {'ratio':>6} {'own':>6} {'rss MiB':>8}")
+            print(f"  {'program':10} {'median':>8} {'min':>8} {'max':>8} {'ratio':>6} "
+                  f"{'cpu':>6} {'cpu×':>6} {'own×':>6} {'rss MiB':>8}")
             for name, r in res.items():
                 if name in own_floor:
-                    r["own_ratio"] = r["median_ms"] / res[own_floor[name]]["median_ms"]
-                own = f"{r['own_ratio']:6.2f}" if "own_ratio" in r else f"{'':6}"
+                    r["own_cpu_ratio"] = r["cpu_ms"] / res[own_floor[name]]["cpu_ms"]
+                own = f"{r['own_cpu_ratio']:6.2f}" if "own_cpu_ratio" in r else f"{'':6}"
                 flag = f"  FAILED {r['failures']}/{r['runs']}" if r["failures"] else ""
                 failed |= bool(r["failures"])
                 print(f"  {name:10} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['max_ms']:8.2f} "
-                      f"{r['ratio']:6.2f} {own} {r['rss_mib']:8.1f}{flag}")
+                      f"{r['ratio']:6.2f} {r['cpu_ms']:6.2f} {r['cpu_ratio']:6.2f} {own} {r['rss_mib']:8.1f}{flag}")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return 1 if failed else 0
