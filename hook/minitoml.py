@@ -128,7 +128,7 @@ class _Reader:
         if word == "false":
             return False
         digits = word[1:] if word[:1] in "+-" else word
-        if digits and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
+        if digits and len(digits) < 19 and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
             return int(word)
         raise Unsupported()
 

@@ -494,19 +494,53 @@ def normalise(text: str) -> str | None:
         return None
 
 
+_INT64 = 1 << 63
+
+
+def _check_integers(text: str, tree: dict) -> dict:
+    """Refuse an integer outside the signed 64-bit range, as go-toml v1 and TOML 1.0 do (only
+    looked for when the text holds a run of 19 digits)."""
+    import re
+    if re.search(r"[0-9]{19}|0x[0-9A-Fa-f_]{16}|0o[0-7_]{21}|0b[01_]{63}", text) is None:
+        return tree
+    stack: list = [tree]
+    while stack:
+        node = stack.pop()
+        for v in (node.values() if isinstance(node, dict) else node):
+            if isinstance(v, (dict, list)):
+                stack.append(v)
+            elif type(v) is int and not -_INT64 <= v < _INT64:
+                shown = str(v)
+                shown = shown if len(shown) <= 24 else shown[:20] + f"... ({len(shown)} digits)"
+                raise TOMLError(f"integer {shown} is out of the signed 64-bit range")
+    return tree
+
+
+def _strict(text: str) -> dict:
+    """``tomllib.loads`` with its non-syntax failures as :class:`TOMLError`."""
+    import tomllib
+    try:
+        tree = tomllib.loads(text)
+    except RecursionError:
+        raise too_deep() from None
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError:  # int() refuses thousands of digits
+        raise TOMLError("an integer of thousands of digits is out of the signed 64-bit range") from None
+    return _check_integers(text, tree)
+
+
 def loads(text: str) -> dict:
     """Parse ``text`` as go-toml v1 reads it; raises :class:`TOMLError` (one line)."""
     import tomllib
     try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise too_deep() from None
+        return _strict(text)
     except tomllib.TOMLDecodeError as exc:
         first = exc
     fixed = normalise(text)
     if fixed is not None:
         try:
-            return tomllib.loads(fixed)
-        except (tomllib.TOMLDecodeError, RecursionError):
+            return _strict(fixed)
+        except tomllib.TOMLDecodeError:
             pass
     raise TOMLError(str(first)) from None
