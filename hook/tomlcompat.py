@@ -247,9 +247,12 @@ class _Rewriter:
             elif c == "\n" or self.s.startswith("\r\n", self.i):
                 if kind == "[":
                     self.newline()
-                else:
+                else:  # one line: the line break and the next line's indentation become one space
                     self.i += 1 if c == "\n" else 2
-                    self.emit(" ")
+                    while self.i < self.n and self.s[self.i] in _SPACE:
+                        self.i += 1
+                    if self.out and not self.out[-1].endswith((" ", "\t")):
+                        self.emit(" ")
                     self.changed = True
             else:
                 return
