@@ -174,7 +174,6 @@ class TomlFile:
         self.path = path
         self.before = data
         self._doc: TOMLDocument | None = None
-        self._pickled: bytes | None = None
         self.text = ""
         self.tree: dict = {}
         if data is not None:
@@ -194,16 +193,12 @@ class TomlFile:
             self._doc = _parse_as(self.text, self.tree)
         return self._doc
 
-    def _fresh_doc(self) -> TOMLDocument:
-        """A private copy of the parsed document to edit (a pickle round trip: the same copy as
-        ``copy.deepcopy``, four times faster on a large file)."""
-        import pickle
-        try:
-            if self._pickled is None:
-                self._pickled = pickle.dumps(self.doc, protocol=pickle.HIGHEST_PROTOCOL)
-            return pickle.loads(self._pickled)
-        except RecursionError:
-            raise ConfigLoadError(f"{self.path}: {tomlcompat.too_deep()}") from None
+    def _take_doc(self) -> TOMLDocument:
+        """The parsed document, to be edited: handed over, not copied (copying a large tomlkit
+        document costs as much as parsing it again, and most runs render one edit)."""
+        doc = self.doc
+        self._doc = None  # a later edit parses again
+        return doc
 
     def copy_tree(self) -> dict:
         import copy
@@ -223,7 +218,7 @@ class TomlFile:
             return self.before
         text = self._render_top_level(new)
         if text is None:
-            doc = self._fresh_doc()
+            doc = self._take_doc()
             apply(doc, self.tree, new)
             text = render(doc)
         if not new and not text.strip():
