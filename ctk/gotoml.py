@@ -95,7 +95,12 @@ def _quote_key(k: str) -> str:
     return k if _BARE.match(k) else _quote_str(k)
 
 
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f]*')
+
+
 def _quote_str(s: str) -> str:
+    if _PLAIN.fullmatch(s):
+        return '"' + s + '"'
     out = ['"']
     for ch in s:
         o = ord(ch)
