@@ -24,7 +24,7 @@ imported at module level (the hook imports this only when its fast path declines
 
 from __future__ import annotations
 
-__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "too_deep"]
+__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "quote", "too_deep"]
 
 # The rewriter refuses arrays and inline tables nested deeper than this.  (Python's TOML parsers
 # recurse per level and stop, with :func:`too_deep`'s message, where the interpreter's recursion
@@ -46,6 +46,7 @@ class _Decline(Exception):
 
 _SPACE = " \t"
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_QUOTED = frozenset('"\\\x7f')
 _ESCAPES = {'"': '"', "\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "/": "/"}
 
 
@@ -56,8 +57,10 @@ def _rune(code: int) -> str:
     return chr(code)
 
 
-def _quote(value: str) -> str:
-    """``value`` as a TOML 1.0 basic string."""
+def quote(value: str) -> str:
+    """``value`` as a TOML 1.0 basic string (``\\uXXXX`` for other control characters and DEL)."""
+    if not any(ch in _QUOTED or ch < " " for ch in value):
+        return '"' + value + '"'
     out = ['"']
     for ch in value:
         o = ord(ch)
@@ -83,7 +86,7 @@ class _Rewriter:
         self.stack: list[str] = []
         # sections: [path, is_array_of_tables, index in out where its body ends (None: open)]
         self.sections: list[list] = [[(), False, None]]
-        # dotted statements: (section, key parts, raw key parts, out start, out end)
+        # dotted statements: (section, key parts, raw key parts, out start of the line, out end)
         self.dotted: list[tuple] = []
 
     # ------------------------------------------------------------------ helpers
@@ -102,12 +105,14 @@ class _Rewriter:
 
     def comment(self, keep: bool = True) -> None:
         """A comment up to (not including) the end of the line."""
-        s, j = self.s, self.i
-        while j < self.n and s[j] != "\n" and not s.startswith("\r\n", j):
-            j += 1
+        s = self.s
+        j = s.find("\n", self.i)
+        if j == -1:
+            j = self.n
+        elif j > self.i and s[j - 1] == "\r":
+            j -= 1
         raw = s[self.i:j]
-        clean = "".join(" " if (ord(c) < 0x20 and c != "\t") or c == "\x7f" else c for c in raw) \
-            if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in raw) else raw
+        clean = "".join(" " if (ord(c) < 0x20 and c != "\t") or c == "\x7f" else c for c in raw)
         if keep:
             self.emit(clean, raw)
         else:
@@ -160,7 +165,7 @@ class _Rewriter:
             value, bad = _decode_literal(body, multi)
         self.i = stop
         if bad:
-            self.emit(_quote(value), raw)
+            self.emit(quote(value), raw)
         else:
             self.emit(raw)
         return value
@@ -322,6 +327,7 @@ class _Rewriter:
 
     def run(self) -> str | None:
         while True:
+            line = len(self.out)
             self.ws()
             if self.i >= self.n:
                 break
@@ -332,10 +338,9 @@ class _Rewriter:
                 self.comment()
                 continue
             if c == "[":
-                self.sections[-1][2] = len(self.out)
+                self.sections[-1][2] = line  # moved keys go before the header's indentation
                 self.header()
                 continue
-            start = len(self.out)
             parts, raws = self.key()
             if self.i >= self.n or self.s[self.i] != "=":
                 raise _Decline()
@@ -348,7 +353,7 @@ class _Rewriter:
             if self.i < self.n and not self.newline():
                 raise _Decline()
             if len(parts) > 1:
-                self.dotted.append((len(self.sections) - 1, parts, raws, start, len(self.out)))
+                self.dotted.append((len(self.sections) - 1, parts, raws, line, len(self.out)))
         self.sections[-1][2] = len(self.out)
         self.move_dotted()
         return "".join(self.out) if self.changed else None
@@ -381,11 +386,9 @@ class _Rewriter:
                 inserts.setdefault(self.sections[target][2], []).append(moved)
                 self.changed = True
                 break
-        if inserts:
-            for at in sorted(inserts, reverse=True):
-                before = "".join(self.out[:at])
-                lead = "" if not before or before.endswith("\n") else "\n"
-                self.out.insert(at, lead + "".join(inserts[at]))
+        for at in sorted(inserts, reverse=True):
+            last = next((piece for piece in reversed(self.out[:at]) if piece), "\n")
+            self.out.insert(at, ("" if last.endswith("\n") else "\n") + "".join(inserts[at]))
 
 
 def _after_key(text: str, raws: list[str]) -> int:
