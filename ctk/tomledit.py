@@ -190,7 +190,7 @@ class TomlFile:
     def doc(self) -> TOMLDocument | None:
         """The tomlkit document (parsed on first use; None for a missing file)."""
         if self._doc is None and self.before is not None:
-            self._doc = _parse_as(self.text, self.tree)
+            self._doc = _parse_as(self.text, self.tree, self.path)
         return self._doc
 
     def _take_doc(self) -> TOMLDocument:
@@ -238,7 +238,7 @@ class TomlFile:
         if split is None:
             return None
         part, part_tree, head_keys, rest = split
-        doc = _parse_as(part, part_tree)
+        doc = _parse_as(part, part_tree, self.path)
         target = {k: v for k, v in new.items() if k in head_keys or k not in old}
         for k, v in part_tree.items():
             if k not in head_keys:
@@ -251,12 +251,12 @@ def _is_tableish(v: Any) -> bool:
     return isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, dict) for x in v))
 
 
-def _parse_as(text: str, tree: dict) -> TOMLDocument:
+def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
     """tomlkit's document for ``text``, which must read as ``tree`` (what the sources read)."""
     doc = parse(text)
     if not same(plain(doc), tree):
-        raise ConfigLoadError("the file reads differently to tomlkit and to tomllib; "
-                              "edit it by hand or report it")
+        raise ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
+                              "nothing was changed: edit it by hand")
     return doc
 
 
