@@ -24,9 +24,10 @@ import hashlib
 import json
 import os
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
+
+from hook import tomlcompat
 
 from .errors import ConfigLoadError, SourceError
 
@@ -89,11 +90,12 @@ class Source(Protocol):
 
 
 def _parse_toml(data: bytes, what: str) -> dict:
+    """TOML as the reference reads it (go-toml v1's extensions accepted, see hook.tomlcompat)."""
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomlcompat.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigLoadError(f"{what}: invalid UTF-8 at byte {exc.start}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomlcompat.TOMLError as exc:
         raise ConfigLoadError(f"{what}: {exc}") from None
 
 

@@ -271,10 +271,10 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
     try:
         tree = minitoml.loads(text)
     except minitoml.Unsupported:
-        import tomllib
+        from . import tomlcompat
         try:
-            tree = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            tree = tomlcompat.loads(text)
+        except tomlcompat.TOMLError as exc:
             raise ConfigError(
                 _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
                 f"{exc}") from None
