@@ -5,6 +5,8 @@ OCI bundles) on ``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,3 +28,14 @@ def hook_bin() -> Path:
     """The venv console script (built by ./build.sh); its absence is a broken install."""
     assert HOOK_BIN.exists(), f"{HOOK_BIN} missing: run ./build.sh"
     return HOOK_BIN
+
+
+@pytest.fixture(scope="session")
+def driver_root(tmp_path_factory) -> Path:
+    """The fake NVIDIA driver root (spec_fixtures/fake-driver/mkroot.sh: needs root, gcc, ldconfig,
+    mknod), built once per session; it serves as driver root and dev root."""
+    assert os.geteuid() == 0, "the CDI tests need root (device nodes of the fake driver, mount namespaces)"
+    root = tmp_path_factory.mktemp("cdi") / "driver-root"
+    subprocess.run(["sh", str(FIXTURES / "fake-driver" / "mkroot.sh"), str(root)], check=True,
+                   capture_output=True)
+    return root

@@ -338,12 +338,14 @@ def test_cdi_edits_apply_in_order_with_host_device_info(tmp_path):
     (tmp_path / "d1").mkdir()
     (tmp_path / "d1" / "dev.yaml").write_text(SPEC_YAML)
     (tmp_path / "d1" / "broken.json").write_text("{")
-    reg = cdispec.load_registry([str(tmp_path / "d1"), str(tmp_path / "missing")])
-    assert len(reg.warnings) == 1 and "broken.json" in reg.warnings[0]
+    warnings = []
+    edits = cdispec.from_spec_dirs([str(tmp_path / "d1"), str(tmp_path / "missing")], ["example.com/dev=a"],
+                                   warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith(f"Ignoring CDI spec {tmp_path}/d1/broken.json: ")
     t = gpu_spec(["SHARED=0"], mounts=[{"destination": "/usr/lib/x/lib.so", "source": "/old"},
                                        {"destination": "/proc", "source": "proc"}],
                  process={"env": ["SHARED=0"], "user": {"uid": 1000, "gid": 1001}})
-    cdispec.apply(t, reg.edits_for(["example.com/dev=a"]))
+    cdispec.apply(t, edits)
     p = plain(t)
     assert p["process"]["env"] == ["SHARED=0", "SHARED=2", "A=1"]
     assert p["linux"]["devices"] == [{"path": "/dev/x0", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
@@ -360,10 +362,10 @@ def test_a_later_spec_directory_wins_and_unresolvable_names_are_listed(tmp_path)
         (tmp_path / d).mkdir()
         (tmp_path / d / "s.json").write_text(json.dumps(
             {"cdiVersion": "0.5.0", "kind": "k.com/c", "devices": [{"name": "0", "containerEdits": {"env": [env]}}]}))
-    reg = cdispec.load_registry([str(tmp_path / "a"), str(tmp_path / "b")])
-    assert reg.edits_for(["k.com/c=0"])[1].env == ["FROM=b"]
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert cdispec.from_spec_dirs(dirs, ["k.com/c=0"], print)[1].env == ["FROM=b"]
     with pytest.raises(cdispec.CdiError, match="^unresolvable CDI devices k.com/c=1, k.com/c=2$"):
-        reg.edits_for(["k.com/c=0", "k.com/c=1", "k.com/c=2"])
+        cdispec.from_spec_dirs(dirs, ["k.com/c=0", "k.com/c=1", "k.com/c=2"], print)
 
 
 def test_number_type_stays_a_number():
