@@ -79,13 +79,28 @@ def parse_spec(data: bytes, name: str) -> dict:
 _NOT_JSON = object()
 
 
+class _Plain:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder`` (importing ``json`` imports ``re``)."""
+
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_int, parse_float = int, float
+
+    @staticmethod
+    def parse_constant(name):
+        raise ValueError(name)
+
+
 def _json(data: bytes):
-    """``data`` as strict JSON (what YAML reads the same way), else ``_NOT_JSON``."""
-    import json
+    """``data`` as one strict JSON document (what YAML reads the same way), else ``_NOT_JSON``."""
     try:
-        return json.loads(data)
-    except ValueError:
-        return _NOT_JSON
+        from _json import make_scanner
+        text = data.decode("utf-8")
+        start = len(text) - len(text.lstrip(" \t\n\r"))
+        value, end = make_scanner(_Plain())(text, start)
+    except (ImportError, UnicodeDecodeError, StopIteration, ValueError, SystemError, RecursionError):
+        return _NOT_JSON  # the C scanner reports syntax errors as SystemError without json.decoder
+    return value if not text[end:].strip(" \t\n\r") else _NOT_JSON
 
 
 class Registry:

@@ -146,3 +146,22 @@ def test_gpu_jit_cdi_create_fails_in_one_line_and_leaves_the_spec(tmp_path, driv
     assert "failed to get device handle from index: Invalid Argument" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "bin" / "argv.txt").exists()
     assert (tmp_path / "bundle" / "config.json").read_bytes() == before
+
+
+def test_cdi_create_with_json_specs_imports_no_yaml_json_or_re(tmp_path):
+    """cdi mode reads JSON specs through cdi.registry with the C scanner: no PyYAML, json or re."""
+    env = setup_dir(tmp_path, f'[nvidia-container-runtime]\nmode = "cdi"\n'
+                              f'[nvidia-container-runtime.modes.cdi]\nspec-dirs = ["{tmp_path}/cdi"]\n',
+                    spec(["NVIDIA_VISIBLE_DEVICES=0"]))
+    (tmp_path / "cdi").mkdir()
+    (tmp_path / "cdi" / "gpu.json").write_text(json.dumps(
+        {"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu",
+         "devices": [{"name": "0", "containerEdits": {"env": ["GPU=0"]}}]}))
+    proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
+    assert proc.returncode == 7, proc.stderr
+    mods = imported(proc.stderr)
+    assert "cdi.registry" in mods
+    for name in (*HEAVY, *GENERATOR):
+        assert name not in mods, name
+    written = json.loads((tmp_path / "bundle" / "config.json").read_text())
+    assert written["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=0", "GPU=0"]

@@ -406,3 +406,22 @@ def test_graphics_files_of_the_driver_version_are_mounted(tmp_path):
     assert plain(t)["mounts"] == [{"destination": "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.550.54.15",
                                    "source": f"{lib}/libGLX_nvidia.so.550.54.15",
                                    "options": ["ro", "nosuid", "nodev", "bind"]}]
+
+
+def test_cdi_specs_come_from_the_one_cdi_reader(tmp_path):
+    """cdi mode reads specs with cdi.registry (strict validation, same-priority conflicts) and, as
+    runtime.md §11.2 says, also ``*.yml`` files."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.yml").write_text("cdiVersion: 0.5.0\nkind: k.com/c\ndevices:\n- name: y\n  containerEdits: {env: [Y=1]}\n")
+    for n in ("b.json", "c.json"):  # the same device twice in one directory: a conflict
+        (d / n).write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "k.com/c",
+                                       "devices": [{"name": "dup", "containerEdits": {"env": [f"F={n}"]}}]}))
+    (d / "d.json").write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "k.com/c", "unknown": 1,
+                                          "devices": [{"name": "u", "containerEdits": {"env": ["U=1"]}}]}))
+    warnings = []
+    assert [e.env for e in cdispec.from_spec_dirs([str(d)], ["k.com/c=y"], warnings.append)] == [[], ["Y=1"]]
+    assert warnings == [f'Ignoring CDI spec {d}/c.json: conflicting device "k.com/c=dup" (specs "{d}/b.json", '
+                        f'"{d}/c.json")', f'Ignoring CDI spec {d}/d.json: {d}/d.json: unknown field "unknown"']
+    with pytest.raises(cdispec.CdiError, match="^unresolvable CDI devices k.com/c=dup, k.com/c=u$"):
+        cdispec.from_spec_dirs([str(d)], ["k.com/c=dup", "k.com/c=u"], print)
