@@ -62,10 +62,14 @@ def parse_spec(data: bytes, name: str) -> dict:
     doc = _json(data) if name.endswith(".json") else _NOT_JSON
     if doc is _NOT_JSON:
         import yaml  # only where YAML is read
+        text = data.decode("utf-8", "replace")
         try:
-            doc = yaml.safe_load(data.decode("utf-8", "replace"))
-        except yaml.YAMLError as exc:
-            raise CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
+            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster
+        except yaml.YAMLError:
+            try:  # the pure-Python loader's message, as before
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
     spec = _shape("spec", doc if doc is not None else {}, name)
     spec.setdefault("devices", [])
     spec.setdefault("containerEdits", {})

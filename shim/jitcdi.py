@@ -20,6 +20,7 @@ __all__ = ["KIND", "Request", "JitError", "requests", "edits"]
 KIND = "runtime.nvidia.com/gpu"
 FEATURE_MODES = (("NVIDIA_GDS", "gds"), ("NVIDIA_MOFED", "mofed"), ("NVIDIA_GDRCOPY", "gdrcopy"),
                  ("NVIDIA_NVSWITCH", "nvswitch"))
+CSV_BASE = ("devices", "drivers", "l4t")
 NO_NVML = "failed to construct device spec generators: failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
 
 
@@ -76,7 +77,21 @@ def imex_channels(tree, config: HookConfig, privileged: bool) -> list[str]:
     return list(image.imex_from_env(env, image.is_legacy(env)) or [])
 
 
-def options(req: Request, config: HookConfig, ctk_path: str):
+def csv_files(config: HookConfig, env: dict[str, str], listdir) -> tuple[str, ...]:
+    """The CSV files of Tegra discovery: the base ones under ``modes.csv.mount-spec-path``, or every
+    ``*.csv`` there with ``NVIDIA_REQUIRE_JETPACK=csv-mounts=all`` (cdi.md §6.3)."""
+    folder = config.csv_mount_spec_path.rstrip("/") or "/"
+    if env.get("NVIDIA_REQUIRE_JETPACK") == "csv-mounts=all":
+        try:
+            names = sorted(n[:-4] for n in listdir(folder) if n.endswith(".csv"))
+        except OSError:
+            names = []
+    else:
+        names = list(CSV_BASE)
+    return tuple(f"{folder}/{n}.csv" if folder != "/" else f"/{n}.csv" for n in names)
+
+
+def options(req: Request, config: HookConfig, ctk_path: str, csv: tuple[str, ...] = ()):
     """The :class:`cdi.generate.Options` of one request (cdi.md §6.3)."""
     from cdi.generate import Options
 
@@ -86,21 +101,25 @@ def options(req: Request, config: HookConfig, ctk_path: str):
     return Options(mode=req.mode, driver_root=config.cli_root or "/", vendor="runtime.nvidia.com", cls="gpu",
                    strategies=("index",), no_all_device=True, device_ids=req.ids or ("all",),
                    hook_path=ctk_path, feature_flags=flags, disabled_hooks=tuple(config.jit_disable_hooks),
+                   csv_files=csv,
                    csv_compat_root=config.csv_compat_container_root or "/usr/local/cuda/compat_orin")
 
 
-def edits(reqs: list[Request], config: HookConfig, ctk_path: str, log) -> list[Edits]:
+def edits(reqs: list[Request], config: HookConfig, ctk_path: str, env: dict[str, str], log) -> list[Edits]:
     """Generate the spec of each request and return its edits: every device in spec order, then
-    the common edits.  Raises :class:`JitError`."""
+    the common edits.  ``env`` is the container's environment.  Raises :class:`JitError`."""
+    import os
+
     from cdi.errors import CdiError, NvmlNotFoundError
     from cdi.generate import generate
 
     from .cdispec import from_generated
 
+    csv = csv_files(config, env, os.listdir)
     out: list[Edits] = []
     for req in reqs:
         try:
-            spec = generate(options(req, config, ctk_path), _Log(log))[0]
+            spec = generate(options(req, config, ctk_path, csv), _Log(log))[0]
         except NvmlNotFoundError:
             raise JitError(_failure(req.mode, NO_NVML)) from None
         except CdiError as exc:

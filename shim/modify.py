@@ -271,7 +271,7 @@ def _jit(names: list[str], tree: Obj, ctx: Context):
 
     def jit(t: Obj) -> bool:
         try:
-            edits = jitcdi.edits(reqs, ctx.config, ctx.ctk_path, ctx.log)
+            edits = jitcdi.edits(reqs, ctx.config, ctx.ctk_path, env, ctx.log)
         except jitcdi.JitError as exc:
             raise ApplyError(f"error modifying OCI spec: {exc}") from None
         ctx.log.info(f"Injecting CDI devices {', '.join(names)}")

@@ -78,7 +78,8 @@ def assert_gpu1(output: str) -> None:
 
 def test_cdi_mode_injects_a_spec_written_by_nvidia_ctk(cdi_node):
     node = cdi_node["configure"]("cdi")
-    gen = subprocess.run([str(VENV_BIN / "nvidia-ctk"), "cdi", "generate", "--driver-root", str(cdi_node["driver_root"]),
+    gen = subprocess.run([str(VENV_BIN / "nvidia-ctk"), "cdi", "generate",
+                          "--driver-root", str(cdi_node["driver_root"]),
                           "--nvidia-cdi-hook-path", str(VENV_BIN / "nvidia-cdi-hook"),
                           "--output", str(cdi_node["specs"] / "nvidia.yaml")],
                          env=node["env"], capture_output=True, text=True, timeout=60)

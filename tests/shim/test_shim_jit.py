@@ -5,6 +5,7 @@ the failure texts, and what a jit-cdi create imports."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from test_shim_process import HEAVY, imported, recorded, run_shim, setup_dir, spec
@@ -165,3 +166,18 @@ def test_cdi_create_with_json_specs_imports_no_yaml_json_or_re(tmp_path):
         assert name not in mods, name
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert written["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=0", "GPU=0"]
+
+
+def test_tegra_csv_files_are_the_base_ones_unless_the_image_wants_all(tmp_path):
+    (tmp_path / "x.csv").write_text("")
+    (tmp_path / "l4t.csv").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    config = HookConfig(csv_mount_spec_path=f"{tmp_path}/")
+    assert jitcdi.csv_files(config, {}, os.listdir) == tuple(
+        f"{tmp_path}/{n}.csv" for n in ("devices", "drivers", "l4t"))
+    assert jitcdi.csv_files(config, {"NVIDIA_REQUIRE_JETPACK": "csv-mounts=all"}, os.listdir) == (
+        f"{tmp_path}/l4t.csv", f"{tmp_path}/x.csv")
+    opts = jitcdi.options(jitcdi.Request("csv"), config, CTK, (f"{tmp_path}/l4t.csv",))
+    assert (opts.mode, opts.csv_files, opts.device_ids, opts.vendor, opts.strategies, opts.no_all_device,
+            opts.hook_path, opts.driver_root) == ("csv", (f"{tmp_path}/l4t.csv",), ("all",), "runtime.nvidia.com",
+                                                  ("index",), True, CTK, "/")
