@@ -313,10 +313,10 @@ def test_mixed_automatic_and_other_cdi_devices_are_refused():
         modify.modifiers("cdi", t, ctx())
 
 
-def test_jit_cdi_with_a_request_fails_as_without_nvml():
+def test_jit_cdi_with_a_request_fails_as_without_nvml(tmp_path):
     t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=0"])
-    with pytest.raises(ApplyError) as exc:
-        run_modifiers(t, "jit-cdi")
+    with pytest.raises(ApplyError) as exc:  # a driver root without libnvidia-ml.so.1
+        run_modifiers(t, "jit-cdi", ctx(cli_root=str(tmp_path)))
     assert str(exc.value).endswith("failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND")
 
 
