@@ -68,13 +68,13 @@ def imex_channels(tree, config: HookConfig, privileged: bool) -> list[str]:
     if config.ignore_imex_channel_requests:
         return []
     if config.accept_volume_mounts:
-        found = list(image.mount_requests(devices._mounts(tree)).imex_channels)
+        found = [c for c in image.mount_requests(devices.mounts(tree)).imex_channels if c]
         if found:
             return found
     env = devices.env_map(tree)
     if not config.accept_envvar_unprivileged and not privileged:
         return []
-    return list(image.imex_from_env(env, image.is_legacy(env)) or [])
+    return [c for c in image.imex_from_env(env, image.is_legacy(env)) or [] if c]  # "none": [""]
 
 
 def csv_files(config: HookConfig, env: dict[str, str], listdir) -> tuple[str, ...]:

@@ -181,3 +181,15 @@ def test_tegra_csv_files_are_the_base_ones_unless_the_image_wants_all(tmp_path):
     assert (opts.mode, opts.csv_files, opts.device_ids, opts.vendor, opts.strategies, opts.no_all_device,
             opts.hook_path, opts.driver_root) == ("csv", (f"{tmp_path}/l4t.csv",), ("all",), "runtime.nvidia.com",
                                                   ("index",), True, CTK, "/")
+
+
+@pytest.mark.parametrize("value, channels", [("1", ["/dev/nvidia-caps-imex-channels/channel1"]), ("none", []),
+                                             ("all", []), ("", [])])
+def test_imex_channel_requests_add_the_channel_nodes(driver_root, value, channels):
+    t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=0", f"NVIDIA_IMEX_CHANNELS={value}"])
+    run_jit(t, jit_ctx(driver_root))
+    nodes = [d["path"] for d in plain(t)["linux"]["devices"]]
+    assert [n for n in nodes if "imex" in n] == channels and nodes[0] == "/dev/nvidia0"
+    t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=0", f"NVIDIA_IMEX_CHANNELS={value}"])
+    run_jit(t, jit_ctx(driver_root, ignore_imex_channel_requests=True))
+    assert not [d for d in plain(t)["linux"]["devices"] if "imex" in d["path"]]
