@@ -1,16 +1,26 @@
-"""CRI-O: ``crio.conf`` and ``crio.conf.d`` drop-ins (pure decision logic on plain trees)."""
+"""CRI-O: ``crio.conf`` and ``crio.conf.d`` drop-ins.
+
+Pure decision logic on plain trees, the CRI-O config sources (``crio status config``,
+``crio.conf`` with its drop-in directory) and :data:`ENGINE`.
+"""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from typing import Any
 
-from . import gotoml
-from .common import Handler, RuntimeOptions, go_list, log, template_candidates
-from .gotoml import delete_path, get_path, get_str, prune_empty, set_path
-from .plan import FileChange, Plan
-from .sources import Snapshot
-from .tomledit import TomlFile
+from .. import gotoml
+from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
+from ..errors import ConfigLoadError
+from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
+from ..plan import FileChange, Plan
+from ..sources import CommandSource, FirstOf, Snapshot, chroot_argv, deep_merge, read_file
+from ..sources import _parse_toml as parse_toml
+from ..sources import _sha as sha256
+from ..tomledit import TomlFile
+from .base import ConfigurePlan, ConfigureRequest, Engine, read_config, top_file
 
 DEFAULT_CONFIG = "/etc/crio/crio.conf"
 DEFAULT_DROP_IN = "/etc/crio/crio.conf.d/99-nvidia.toml"
@@ -21,6 +31,8 @@ def load_error(detail: str, config: str) -> str:
     ``unable to load config for runtime crio: ``): the parser's message alone, without the
     ``--config`` file's name (a drop-in or command that fails is still named)."""
     return detail[len(config) + 2:] if config and detail.startswith(config + ": ") else detail
+
+
 RUNTIMES = ["crio", "runtime", "runtimes"]
 DEFAULT_KEY = ["crio", "runtime", "default_runtime"]
 
@@ -44,7 +56,7 @@ def binary_path(tree: dict, name: str) -> str:
 
 def low_level_runtimes(tree: dict) -> list[str]:
     """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
-    from .common import low_level_runtimes as _low
+    from ..common import low_level_runtimes as _low
     return _low(default_runtime(tree), lambda c: binary_path(tree, c))
 
 
@@ -115,3 +127,105 @@ def unconfigure_tree(tree: dict, names: list[str], previous_default: str | None,
     if was_ours and previous_default and previous_default not in names:
         set_path(out, DEFAULT_KEY, previous_default)
     return out
+
+
+# --------------------------------------------------------------------------- sources
+
+def merge_crio(base: dict, overlay: dict) -> dict:
+    """CRI-O drop-in semantics: keys override, ``crio.runtime.runtimes.<h>`` replaced whole."""
+    out = deep_merge(base, {k: v for k, v in overlay.items()})
+    handlers = (overlay.get("crio", {}) or {}).get("runtime", {}) if isinstance(overlay.get("crio"), dict) else {}
+    if isinstance(handlers, dict) and isinstance(handlers.get("runtimes"), dict):
+        for name, h in handlers["runtimes"].items():
+            out["crio"]["runtime"]["runtimes"][name] = h
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CrioDropInSource:
+    """``crio.conf`` plus the files of its drop-in directory in lexical order."""
+
+    path: str
+    dropin_dir: str
+    exclude: tuple[str, ...] = field(default=())
+
+    def load(self) -> Snapshot:
+        inputs: list[tuple[str, str | None]] = []
+        data = read_file(self.path)
+        inputs.append((f"file:{self.path}", sha256(data)))
+        tree = parse_toml(data, self.path) if data is not None else {}
+        excluded = {os.path.realpath(p) for p in self.exclude}
+        try:
+            names = sorted(os.listdir(self.dropin_dir))
+        except FileNotFoundError:
+            names = []
+        except OSError as exc:
+            raise ConfigLoadError(f"unable to list {self.dropin_dir}: {exc.strerror}") from None
+        for name in names:
+            p = os.path.join(self.dropin_dir, name)
+            if not os.path.isfile(p) or os.path.realpath(p) in excluded:
+                continue
+            raw = read_file(p)
+            inputs.append((f"file:{p}", sha256(raw)))
+            if raw is not None:
+                tree = merge_crio(tree, parse_toml(raw, p))
+        return Snapshot.make(tree, self.describe(), inputs)
+
+    def describe(self) -> str:
+        return f"file {self.path} with drop-ins in {self.dropin_dir}"
+
+
+def crio_command(executable: str = "", host_root: str = "") -> FirstOf:
+    """``crio status config``, falling back to ``crio-status config`` (exact upstream order)."""
+    return FirstOf((CommandSource(chroot_argv(host_root, [executable or "crio", "status", "config"])),
+                    CommandSource(chroot_argv(host_root, ["crio-status", "config"]))))
+
+
+# --------------------------------------------------------------------------- the engine
+
+class Crio(Engine):
+    name = "crio"
+    default_config = DEFAULT_CONFIG
+    default_drop_in = DEFAULT_DROP_IN
+    default_socket = "/var/run/crio/crio.sock"
+    service = "crio"
+    default_restart = "systemd"
+    signal_restart = False
+    fallback_runtime = "crun"
+    has_oci_hook_mode = True
+
+    def cdi_flag(self, enabled: bool) -> bool:
+        if enabled:
+            log.warning("Ignoring cdi.enabled flag for %s", self.name)
+        return False
+
+    def command_source(self, executable: str, host_root: str, config: str) -> FirstOf:
+        return crio_command(executable, host_root)
+
+    def effective_source(self, config: str, drop_in: str) -> CrioDropInSource:
+        d = os.path.dirname(drop_in) if drop_in else os.path.join(os.path.dirname(config), "crio.conf.d")
+        return CrioDropInSource(config, d, exclude=(drop_in,) if drop_in else ())
+
+    def load_error(self, detail: str, config: str) -> str:
+        return load_error(detail, config)
+
+    def plan_configure(self, req: ConfigureRequest, snapshot: Snapshot | None = None) -> ConfigurePlan:
+        snap = snapshot or self.load(req.source, req.config)
+        top = top_file(req.config, self.name)
+        existing = read_config(req.drop_in, self.name) if req.drop_in else None
+        res = plan_configure(snap, top, req.drop_in, req.opts, existing)
+        return ConfigurePlan(res.plan, snap, res.previous_default, problem=res.problem)
+
+    def remove(self, path: str, cur: bytes, names: list[str], rec: Any) -> bytes | None:
+        top = TomlFile(path, cur)
+        return top.render(unconfigure_tree(top.tree, names, rec.previous_default if rec else None,
+                                           rec.default_cleared if rec else False))
+
+    def default_runtime(self, tree: dict) -> str:
+        return default_runtime(tree)
+
+    def low_level_runtimes(self, tree: dict) -> list[str]:
+        return low_level_runtimes(tree)
+
+
+ENGINE = Crio()
