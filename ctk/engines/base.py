@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..common import RuntimeOptions
 from ..errors import ConfigLoadError, UsageError, WriteError
@@ -30,7 +30,7 @@ class ConfigureRequest:
     runtime: str
     config: str
     drop_in: str
-    source: Any
+    source: "Source"
     opts: RuntimeOptions
     use_legacy: bool = False
     drop_in_host_path: str = ""

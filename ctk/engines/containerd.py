@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import gotoml
-from ..common import (DRY_RUN_IMPORTS_PATTERN, Handler, RuntimeOptions, go_list, log,
-                      template_candidates)
+from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
 from ..errors import ConfigContentError, ConfigLoadError, WriteError
 from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
 from ..plan import FileChange, Plan
@@ -32,6 +31,7 @@ from .base import ConfigurePlan, ConfigureRequest, Engine, read_config, top_file
 
 DEFAULT_CONFIG = "/etc/containerd/config.toml"
 DEFAULT_DROP_IN = "/etc/containerd/conf.d/99-nvidia.toml"
+DRY_RUN_IMPORTS_PATTERN = "/etc/containerd/conf.d/*.toml"   # the reference's dry-run document
 
 
 def load_error(detail: str, config: str) -> str:
