@@ -191,6 +191,14 @@ class Engine:
         config already loaded from ``req.source``).  Raises :class:`CtkError` subclasses."""
         raise NotImplementedError
 
+    def read_toml(self, req: ConfigureRequest, snapshot: "Snapshot | None" = None):
+        """For engines whose files are TOML: the effective config (``snapshot``, else loaded
+        from ``req.source``), the top-level file opened for editing (:func:`top_file`) and the
+        drop-in's current bytes (None: none)."""
+        snap = snapshot or self.load(req.source, req.config)
+        top = top_file(req.config, self.name)
+        return snap, top, read_config(req.drop_in, self.name) if req.drop_in else None
+
     def remove(self, path: str, cur: bytes, names: list[str], rec: "Record | None") -> bytes | None:
         """``cur`` (the file at ``path``) with the handlers ``names`` and what the record says
         configure added removed (None: the file should not exist)."""

@@ -27,7 +27,7 @@ from ..sources import CommandSource, FileSource, Snapshot, chroot_argv, deep_mer
 from ..sources import _parse_toml as parse_toml
 from ..sources import _sha as sha256
 from ..tomledit import TomlFile
-from .base import ConfigurePlan, ConfigureRequest, Engine, read_config, top_file
+from .base import ConfigurePlan, ConfigureRequest, Engine
 
 DEFAULT_CONFIG = "/etc/containerd/config.toml"
 DEFAULT_DROP_IN = "/etc/containerd/conf.d/99-nvidia.toml"
@@ -436,13 +436,10 @@ class Containerd(Engine):
     def effective_source(self, config: str, drop_in: str) -> ContainerdImportsSource:
         return ContainerdImportsSource(config, exclude=(drop_in,) if drop_in else ())
 
-    def load_error(self, detail: str, config: str) -> str:
-        return load_error(detail, config)
+    load_error = staticmethod(load_error)
 
     def plan_configure(self, req: ConfigureRequest, snapshot: Snapshot | None = None) -> ConfigurePlan:
-        snap = snapshot or self.load(req.source, req.config)
-        top = top_file(req.config, self.name)
-        existing = read_config(req.drop_in, self.name) if req.drop_in else None
+        snap, top, existing = self.read_toml(req, snapshot)
         try:
             version = detect_version(snap.tree, req.use_legacy)
         except ConfigContentError as exc:

@@ -20,7 +20,7 @@ from ..sources import CommandSource, FirstOf, Snapshot, chroot_argv, deep_merge,
 from ..sources import _parse_toml as parse_toml
 from ..sources import _sha as sha256
 from ..tomledit import TomlFile
-from .base import ConfigurePlan, ConfigureRequest, Engine, read_config, top_file
+from .base import ConfigurePlan, ConfigureRequest, Engine
 
 DEFAULT_CONFIG = "/etc/crio/crio.conf"
 DEFAULT_DROP_IN = "/etc/crio/crio.conf.d/99-nvidia.toml"
@@ -206,13 +206,10 @@ class Crio(Engine):
         d = os.path.dirname(drop_in) if drop_in else os.path.join(os.path.dirname(config), "crio.conf.d")
         return CrioDropInSource(config, d, exclude=(drop_in,) if drop_in else ())
 
-    def load_error(self, detail: str, config: str) -> str:
-        return load_error(detail, config)
+    load_error = staticmethod(load_error)
 
     def plan_configure(self, req: ConfigureRequest, snapshot: Snapshot | None = None) -> ConfigurePlan:
-        snap = snapshot or self.load(req.source, req.config)
-        top = top_file(req.config, self.name)
-        existing = read_config(req.drop_in, self.name) if req.drop_in else None
+        snap, top, existing = self.read_toml(req, snapshot)
         res = plan_configure(snap, top, req.drop_in, req.opts, existing)
         return ConfigurePlan(res.plan, snap, res.previous_default, problem=res.problem)
 
