@@ -251,7 +251,8 @@ _json_values = st.recursive(_json_scalars, lambda c: st.lists(c, max_size=3)
        indent=st.sampled_from([None, 2, 4, "\t"]), separators=st.sampled_from([(", ", ": "), (",", ":")]),
        default=st.booleans())
 def test_edit_changes_exactly_what_configure_changes(tree, indent, separators, default):
-    from ctk import docker, jsonfmt
+    from ctk import jsonfmt
+    from ctk.engines import docker
     from ctk.common import RuntimeOptions
     text = json.dumps(tree, indent=indent, separators=separators if indent is None else (",", ": "))
     cfg = docker.DockerConfig("/x/daemon.json", text.encode())
@@ -324,11 +325,11 @@ def test_install_dumps_the_private_config_not_the_hosts(run, tmp_path):
 
 
 def test_command_source_config_is_the_path_inside_the_host_root():
-    from ctk import sources
-    assert sources.containerd_command("", "/host", "/host/etc/c.toml").argv == (
+    from ctk.engines import containerd
+    assert containerd.containerd_command("", "/host", "/host/etc/c.toml").argv == (
         "chroot", "/host", "containerd", "--config", "/etc/c.toml", "config", "dump")
-    assert sources.containerd_command("", "/host", "/etc/c.toml").argv[4] == "/etc/c.toml"
-    assert sources.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
+    assert containerd.containerd_command("", "/host", "/etc/c.toml").argv[4] == "/etc/c.toml"
+    assert containerd.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
 
 
 class Daemon:

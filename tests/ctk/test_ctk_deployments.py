@@ -65,7 +65,7 @@ def test_installer_settings_are_understood(monkeypatch):
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     hosts = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
     assert mounts == hosts
-    needed = [o.config_path, o.drop_in_path, o.toolkit_root, o.socket or installer.DEFAULT_SOCKET["containerd"],
+    needed = [o.config_path, o.drop_in_path, o.toolkit_root, o.socket or installer.engines.get("containerd").default_socket,
               env["NVIDIA_CTK_STATE_DIR"], env["TOOLKIT_PID_FILE"]]
     for path in needed:
         assert any(path == m or path.startswith(m + "/") for m in mounts.values()), path
