@@ -29,8 +29,8 @@ from .sources import EmptySource, Snapshot
 class Prepared:
     """A computed plan plus what is needed to commit it safely.
 
-    ``problem``: the config holds a non-table where a handler goes (never written);
-    ``dry_run_prints_problem``: ``--dry-run`` prints the documents anyway, with a warning."""
+    ``problem``: the config holds a non-table where a handler goes (never written, and a dry
+    run refuses it too)."""
 
     runtime: str
     config: str
@@ -39,7 +39,6 @@ class Prepared:
     snapshot: Snapshot | None = None
     source: Any = None
     problem: str | None = None
-    dry_run_prints_problem: bool = False
 
 
 def prepare_configure(req: ConfigureRequest, snapshot: Snapshot | None = None) -> Prepared:
@@ -49,20 +48,16 @@ def prepare_configure(req: ConfigureRequest, snapshot: Snapshot | None = None) -
     rec = _record(req, res.plan, res.previous_default or None, res.cdi_added, res.imports_added,
                   res.version, res.snapshot)
     return Prepared(req.runtime, req.config, res.plan, rec, res.snapshot, req.source,
-                    res.problem, res.dry_run_prints_problem)
+                    res.problem)
 
 
-def check_problem(prep: Prepared, dry_run: bool = False) -> None:
+def check_problem(prep: Prepared) -> None:
     """Raise :class:`ConfigContentError` when the config holds a non-table where the handler
-    goes: a file that would put the handler at another place is never written, and a dry run
-    refuses it with the same message.  Only where the golden corpus records the reference's
-    dry-run documents (containerd) are they printed, after a warning with that message."""
-    problem = prep.problem
-    if problem:
-        if dry_run and prep.dry_run_prints_problem:
-            log.warning("unable to update config: %s (a real run refuses to write this)", problem)
-            return
-        raise ConfigContentError(f"unable to update config: {problem}")
+    goes: a file that would put the handler at another place is never written, and ``--diff``
+    and ``--dry-run`` refuse it with the same message (they never promise what the write
+    refuses)."""
+    if prep.problem:
+        raise ConfigContentError(f"unable to update config: {prep.problem}")
 
 
 def _record(req: ConfigureRequest, plan: Plan, previous_default: str | None, cdi_added: bool,

@@ -113,11 +113,10 @@ def cmd_configure(args: list[str]) -> int:
     req = cfgmod.ConfigureRequest(runtime, config, drop_in, source, opts)
     if v["diff"] or v["dry-run"]:
         prep = cfgmod.prepare_configure(req)
+        cfgmod.check_problem(prep)          # dry run, diff and write refuse alike
         if v["diff"]:
-            cfgmod.check_problem(prep)
             sys.stdout.write(unified_diff(prep.plan))
             return 0
-        cfgmod.check_problem(prep, dry_run=True)
         for label, text in prep.plan.documents:
             if label:
                 log.info("%s", label)

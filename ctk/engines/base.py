@@ -42,8 +42,7 @@ class ConfigurePlan:
     state record needs to undo them.
 
     ``problem``: the config holds a non-table where a handler goes (the plan must not be
-    written); ``dry_run_prints_problem``: ``--dry-run`` still prints the documents, with the
-    problem as a warning (the reference's behaviour the golden corpus records).
+    written, nor shown by a dry run).
     """
 
     plan: "Plan"
@@ -53,7 +52,6 @@ class ConfigurePlan:
     imports_added: str | None = None
     version: int | None = None
     problem: str | None = None
-    dry_run_prints_problem: bool = False
 
 
 def read_config(path: str, runtime: str) -> bytes | None:

@@ -209,9 +209,6 @@ class ContainerdResult:
     imports_added: str | None
     cdi_added: bool
     problem: str | None = None
-    # --dry-run still prints the reference's documents for such a config (the golden corpus
-    # records them, containerd-073/075), with the write's refusal as a warning
-    dry_run_prints_problem: bool = True
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,
@@ -454,7 +451,7 @@ class Containerd(Engine):
             log.warning("containerd config version 1 does not support drop-in files; "
                         "editing %s in place instead of writing %s", req.config, req.drop_in)
         return ConfigurePlan(res.plan, snap, res.previous_default, res.cdi_added, res.imports_added,
-                             version, res.problem, res.dry_run_prints_problem)
+                             version, res.problem)
 
     def remove(self, path: str, cur: bytes, names: list[str], rec: Any) -> bytes | None:
         top = TomlFile(path, cur)
