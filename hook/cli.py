@@ -12,24 +12,18 @@ import os
 from . import gocompat
 from .errors import CliError
 from .plan import Plan
-from .values import REQUIRED, Value
+from .values import Value
 
 CLI_NAME = "nvidia-container-cli"
 DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-class Command(Value):
+class Command(Value, frozen=True):
     """What gets exec'd: ``path`` with ``argv`` (``argv[0] == path``) and the raw ``env`` list."""
 
     path: str
     argv: tuple[str, ...]
     env: tuple[str, ...]
-    _defaults = {
-        "path": REQUIRED,
-        "argv": REQUIRED,
-        "env": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
 
 def raw_environ() -> list[str]:

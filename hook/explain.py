@@ -9,21 +9,15 @@ import os
 import sys
 
 from .errors import HookError, ModeError, UsageError
-from .values import REQUIRED, Value
+from .values import Value
 
 
-class Request(Value):
+class Request(Value, frozen=True):
     """The parsed ``explain`` arguments."""
 
     spec_path: str
     as_json: bool
     pid: int | None  # None: not given (prestart gets it from the runtime's state)
-    _defaults = {
-        "spec_path": REQUIRED,
-        "as_json": REQUIRED,
-        "pid": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
 
 USAGE = "explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]"

@@ -79,18 +79,12 @@ def devices_from_env(env: dict[str, str], names: list[str], legacy: bool) -> lis
     return _unique(tokens)
 
 
-class MountRequests(Value):
+class MountRequests(Value, frozen=True):
     """Device and IMEX requests made by ``/dev/null`` mounts under DEVICES_ROOT (hook.md §5)."""
 
-    devices: tuple[str, ...]
-    imex_channels: tuple[str, ...]
-    warnings: tuple[str, ...]
-    _defaults = {
-        "devices": (),
-        "imex_channels": (),
-        "warnings": (),
-    }
-    __slots__ = tuple(_defaults)
+    devices: tuple[str, ...] = ()
+    imex_channels: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def mount_requests(mounts) -> MountRequests:

@@ -13,21 +13,15 @@ import os
 
 from .config import HookConfig
 from .plan import Plan
-from .values import REQUIRED, Value
+from .values import Value
 
 
-class Choice(Value):
+class Choice(Value, frozen=True):
     """Which injector runs (``"cli"`` or ``"library"``), why, and whether a CLI fallback is allowed."""
 
     kind: str
     reason: str
-    fallback: bool
-    _defaults = {
-        "kind": REQUIRED,
-        "reason": REQUIRED,
-        "fallback": False,
-    }
-    __slots__ = tuple(_defaults)
+    fallback: bool = False
 
 
 def choose(plan: Plan, cfg: HookConfig) -> Choice:

@@ -8,29 +8,19 @@ same request through libnvidia-container.  Both read only this value.
 
 from __future__ import annotations
 
-from .values import REQUIRED, Value
+from .values import Value
 
 
-class GlobalOptions(Value):
+class GlobalOptions(Value, frozen=True):
     """Options placed before ``configure`` (hook.md §7.1 rows 1-7)."""
 
-    root: str
-    load_kmods: bool
-    no_create_imex_channels: bool
-    no_pivot: bool
-    debug: str
-    ldcache: str
-    user: str
-    _defaults = {
-        "root": "",
-        "load_kmods": True,
-        "no_create_imex_channels": False,
-        "no_pivot": False,
-        "debug": "",
-        "ldcache": "",
-        "user": "",
-    }
-    __slots__ = tuple(_defaults)
+    root: str = ""
+    load_kmods: bool = True
+    no_create_imex_channels: bool = False
+    no_pivot: bool = False
+    debug: str = ""
+    ldcache: str = ""
+    user: str = ""
 
     def cli_args(self) -> list[str]:
         args: list[str] = []
@@ -51,7 +41,7 @@ class GlobalOptions(Value):
         return args
 
 
-class Plan(Value):
+class Plan(Value, frozen=True):
     """One GPU injection request, fully resolved.
 
     ``devices`` and ``imex_channels`` are the id lists; an empty joined string
@@ -73,21 +63,6 @@ class Plan(Value):
     requirements: tuple[str, ...]
     pid: int
     rootfs: str
-    _defaults = {
-        "options": REQUIRED,
-        "cuda_compat_mode": REQUIRED,
-        "ldconfig": REQUIRED,
-        "no_cgroups": REQUIRED,
-        "devices": REQUIRED,
-        "mig_config": REQUIRED,
-        "mig_monitor": REQUIRED,
-        "imex_channels": REQUIRED,
-        "capabilities": REQUIRED,
-        "requirements": REQUIRED,
-        "pid": REQUIRED,
-        "rootfs": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
     @property
     def device_list(self) -> str:

@@ -16,7 +16,7 @@ from .config import HookConfig
 from .plan import GlobalOptions, Plan
 from .spec import Spec
 from .state import HookState
-from .values import REQUIRED, Factory, Value
+from .values import Factory, Value
 
 
 class Decision(Value):
@@ -30,33 +30,17 @@ class Decision(Value):
 
     privileged: bool
     legacy: bool
-    devices: tuple[str, ...] | None
-    ignored: str
-    device_variables: tuple[str, ...]
-    mig_config: str
-    mig_monitor: str
-    imex_channels: tuple[str, ...]
-    capabilities: tuple[str, ...]
-    requirements: tuple[str, ...]
-    warnings: list[str]
-    reasons: list[tuple[str, str]]
-    sink: object  # callable(str) that prints a warning as soon as it is raised
-    _defaults = {
-        "privileged": REQUIRED,
-        "legacy": REQUIRED,
-        "devices": None,
-        "ignored": "",
-        "device_variables": (),
-        "mig_config": "",
-        "mig_monitor": "",
-        "imex_channels": (),
-        "capabilities": (),
-        "requirements": (),
-        "warnings": Factory(list),
-        "reasons": Factory(list),
-        "sink": None,
-    }
-    __slots__ = tuple(_defaults)
+    devices: tuple[str, ...] | None = None
+    ignored: str = ""
+    device_variables: tuple[str, ...] = ()
+    mig_config: str = ""
+    mig_monitor: str = ""
+    imex_channels: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    warnings: list[str] = Factory(list)
+    reasons: list[tuple[str, str]] = Factory(list)
+    sink: object = None  # callable(str) that prints a warning as soon as it is raised
 
     @property
     def is_gpu(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ..values import REQUIRED, Value
+from ..values import Value
 from . import LibraryUnavailable
 
 LIB_NAME = "libnvidia-container.so.1"
@@ -51,9 +51,6 @@ class Library(Value):
     variant: int
     has_imex: bool
     handles: list[tuple[object, object]]
-    _defaults = dict.fromkeys(("ffi", "lib", "path", "version", "version_string", "variant", "has_imex",
-                               "handles"), REQUIRED)
-    __slots__ = tuple(_defaults)
 
     def close(self) -> None:
         """dlclose every handle (after nvc_shutdown and the frees).  Raises nothing."""
