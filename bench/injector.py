@@ -90,7 +90,7 @@ from hook.plan import GlobalOptions, Plan
 import hook.nvc
 t1 = time.perf_counter()
 from hook.nvc.binding import load
-from hook.nvc.injector import configure
+from hook.nvc.configure import configure
 t2 = time.perf_counter()
 lib = load(sys.argv[1], "")
 t3 = time.perf_counter()

@@ -83,6 +83,10 @@ class HookConfig(Value, frozen=True, fields=((attr, default) for _, attr, _, def
     path: str | None = None
     sources: tuple[str, ...] = ()
 
+    def origin(self, key: str) -> str:
+        """Where the value of the dotted ``key`` comes from, for ``explain``: the file or the default."""
+        return f"{key} in {self.path}" if key in self.sources else f"{key} default"
+
     @property
     def supported_caps(self) -> frozenset[str]:
         from .gocompat import split_list

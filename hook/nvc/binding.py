@@ -25,7 +25,7 @@ LIB_DIRS: tuple[str, ...] = (
     "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
 )
 MIN_VERSION = (1, 1, 0)
-# Every function the configure sequence calls (hook/nvc/injector.py), probed at load so that a library
+# Every function the configure sequence calls (hook/nvc/configure.py), probed at load so that a library
 # that lacks one is "unavailable" (auto falls back to the CLI) instead of failing half-way through.
 SYMBOLS: tuple[str, ...] = (
     "nvc_version", "nvc_context_new", "nvc_context_free", "nvc_config_new", "nvc_config_free", "nvc_init",
