@@ -83,7 +83,10 @@ def build_report(inv, req: ExplainArgs) -> dict:
     location = locate(inv.config, os.environ)
     report["config"] = {"path": location.path, "source": location.source,
                         "present": os.path.exists(location.path)}
-    bundle = os.path.dirname(os.path.abspath(req.spec_path))
+    try:
+        bundle = os.path.dirname(os.path.abspath(req.spec_path))
+    except OSError:  # the working directory is gone: load_spec() says the spec cannot be read
+        bundle = os.path.dirname(req.spec_path) or "."
     pid = _STAND_IN_PID if req.pid is None else req.pid
     t = trace(location, lambda: HookState(pid=pid, bundle=bundle), debug=inv.debug,
               warn=report["warnings"].append, spec_path=req.spec_path, cwd=bundle)  # runc runs hooks in the bundle

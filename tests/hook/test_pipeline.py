@@ -65,6 +65,9 @@ def test_explain_never_changes_the_working_directory(tmp_path, monkeypatch, caps
     out = run([*lead, "explain", "--bundle", str(bundle), "--json"], b"", monkeypatch, capsys)
     assert (out.rc, out.stderr) == (0, "")
     assert json.loads(out.stdout)["command"][-2:] == ["--pid=PID", f"{bundle}/rootfs"]
+    out = run([*lead, "explain", "--json"], b"", monkeypatch, capsys)  # ./config.json, in the removed directory
+    assert (out.rc, out.stderr, json.loads(out.stdout)["error"]) == (
+        1, "", "could not open OCI spec: open config.json: no such file or directory")
 
 
 def test_reasons_of_capabilities_requirements_and_config_options(tmp_path, monkeypatch, capsys):
