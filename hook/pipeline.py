@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from .values import Value
 
+# The annotations below are strings (PEP 563), never evaluated: the step modules are imported by
+# trace() only when their step is reached (Location, HookConfig: hook.config; HookState: hook.state;
+# Spec: hook.spec; Decision: hook.decide; ModeResult: hook.mode; Plan: hook.plan; Choice:
+# hook.injector).
+
 __all__ = ["STEPS", "Trace", "trace"]
 
 # The steps, in order; Trace.failed names the one that raised.
@@ -28,14 +33,14 @@ class Trace(Value, frozen=True):
     ``failed`` (a :class:`~hook.errors.HookError` for every failure the user can cause).
     """
 
-    location: object  # hook.config.Location
-    config: object = None  # HookConfig
-    state: object = None  # HookState
-    spec: object = None  # Spec
-    decision: object = None  # Decision
-    mode: object = None  # ModeResult
-    plan: object = None  # Plan
-    choice: object = None  # injector.Choice
+    location: Location
+    config: HookConfig | None = None
+    state: HookState | None = None
+    spec: Spec | None = None
+    decision: Decision | None = None
+    mode: ModeResult | None = None
+    plan: Plan | None = None
+    choice: Choice | None = None
     plan_reasons: tuple[tuple[str, str], ...] = ()
     failed: str = ""  # one of STEPS, "" when every step reached succeeded
     error: BaseException | None = None
