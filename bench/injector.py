@@ -90,7 +90,7 @@ from hook.plan import GlobalOptions, Plan
 import hook.nvc
 t1 = time.perf_counter()
 from hook.nvc.binding import load
-from hook.nvc.injector import configure
+from hook.nvc.configure import configure
 t2 = time.perf_counter()
 lib = load(sys.argv[1], "")
 t3 = time.perf_counter()
@@ -107,7 +107,7 @@ lib.close()
 t6 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
 """
-PHASES = ("import hook.nvc", "import binding, injector, select, dsl, request",
+PHASES = ("import hook.nvc", "import binding, configure, select, dsl, request",
           "load: import _cffi_backend and the ffi module, dlopen, symbol/version probe",
           "request building", "configure (library calls + selection + requirements)", "dlclose")
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from specs import DEFAULT_CONFIG, gpu_spec, large_spec, nongpu_spec, render  # noqa: E402
 
 from hook import config as config_mod  # noqa: E402
-from hook import image, resolve, spec as spec_mod, state as state_mod  # noqa: E402
+from hook import decide, image, plan as plan_mod, spec as spec_mod, state as state_mod  # noqa: E402
 
 SPECS = {"nongpu": nongpu_spec(), "gpu": gpu_spec(), "large": large_spec()}
 DATA = {k: json.dumps(v, indent=2).encode() for k, v in SPECS.items()}
@@ -94,7 +94,7 @@ def test_image_model(benchmark, name):
 def test_decide(benchmark, name):
     cfg = config_mod.parse(CONFIG_BYTES)
     spec = spec_mod.parse_spec(DATA[name])
-    decision = benchmark(resolve.decide, cfg, spec, warn=lambda m: None)
+    decision = benchmark(decide.decide, cfg, spec, warn=lambda m: None)
     assert decision.is_gpu == (name != "nongpu")
 
 
@@ -105,8 +105,8 @@ def test_plan_resolution(benchmark, name):
     state = state_mod.parse_state(STATE)
 
     def plan():
-        decision = resolve.decide(cfg, spec, warn=lambda m: None)
-        return resolve.build_plan(decision, cfg, spec, state, debug_flag=False)
+        decision = decide.decide(cfg, spec, warn=lambda m: None)
+        return plan_mod.build_plan(decision, cfg, spec, state, debug_flag=False)
 
     result = benchmark(plan)
     assert "configure" in result.cli_args()

@@ -24,30 +24,27 @@ HOOK_NAMES = ("update-ldcache", "create-symlinks", "chmod", "enable-cuda-compat"
 MIG_MINORS = "/proc/driver/nvidia-caps/mig-minors"
 
 
-class Options(Value):
+class Options(Value, frozen=True):
     """What to generate; every field has the reference's default (``dev_root`` "" = the driver root)."""
 
-    _defaults = {
-        "mode": "auto",
-        "driver_root": "/",
-        "dev_root": "",
-        "strategies": ("index", "uuid"),
-        "device_ids": ("all",),
-        "no_all_device": False,
-        "vendor": "nvidia.com",
-        "cls": "gpu",
-        "hook_path": "/usr/bin/nvidia-cdi-hook",
-        "ldconfig_path": "",
-        "disabled_hooks": (),
-        "enabled_hooks": (),
-        "feature_flags": (),
-        "config_search_paths": (),
-        "library_search_paths": (),
-        "csv_files": (),
-        "csv_ignore_patterns": (),
-        "csv_compat_root": "/usr/local/cuda/compat_orin",
-    }
-    __slots__ = tuple(_defaults)
+    mode: str = "auto"
+    driver_root: str = "/"
+    dev_root: str = ""
+    strategies: tuple[str, ...] = ("index", "uuid")
+    device_ids: tuple[str, ...] = ("all",)
+    no_all_device: bool = False
+    vendor: str = "nvidia.com"
+    cls: str = "gpu"
+    hook_path: str = "/usr/bin/nvidia-cdi-hook"
+    ldconfig_path: str = ""
+    disabled_hooks: tuple[str, ...] = ()
+    enabled_hooks: tuple[str, ...] = ()
+    feature_flags: tuple[str, ...] = ()
+    config_search_paths: tuple[str, ...] = ()
+    library_search_paths: tuple[str, ...] = ()
+    csv_files: tuple[str, ...] = ()
+    csv_ignore_patterns: tuple[str, ...] = ()
+    csv_compat_root: str = "/usr/local/cuda/compat_orin"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 
-from hook.values import REQUIRED, Factory, Value
+from hook.values import Factory, Value
 
 from . import ldcache
 from .errors import NvmlError, NvmlNotFoundError
@@ -24,19 +24,26 @@ LIB_DIRS = ("", "/usr/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-lin
             "/lib/x86_64-linux-gnu/nvidia/current", "/lib/aarch64-linux-gnu/nvidia/current")
 
 
-class Mig(Value):
+class Mig(Value, frozen=True):
     """A MIG device: parent GPU, index within the parent, UUID, GPU/compute instance ids."""
 
-    _defaults = dict.fromkeys(("parent", "index", "uuid", "gi", "ci"), REQUIRED)
-    __slots__ = tuple(_defaults)
+    parent: int
+    index: int
+    uuid: str
+    gi: int
+    ci: int
 
 
 class Gpu(Value):
     """A full GPU as NVML reports it (``bus_id`` as in sysfs: ``0000:01:00.0``)."""
 
-    _defaults = dict(dict.fromkeys(("index", "minor", "uuid", "bus_id", "mig_enabled", "coherent"), REQUIRED),
-                     migs=Factory(list))
-    __slots__ = tuple(_defaults)
+    index: int
+    minor: int
+    uuid: str
+    bus_id: str
+    mig_enabled: bool
+    coherent: bool
+    migs: list[Mig] = Factory(list)
 
 
 def _join(root: str, path: str) -> str:

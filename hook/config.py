@@ -12,7 +12,7 @@ import os
 
 from .errors import ConfigError
 from .log import go_quote
-from .values import REQUIRED, Factory, Value
+from .values import Value
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
 ALL_CAPS_TEXT = "compat32,compute,display,graphics,ngx,utility,video"
@@ -21,141 +21,71 @@ INJECTORS = ("auto", "library", "cli")
 
 _PREFIX = "error getting hook config: failed to load config: "
 
-# Schema: key -> "bool" | "str" | "strs" | nested schema.  Every key is
-# type-checked even when the hook does not use it (go-toml unmarshals the whole
-# upstream Config struct).
-_SCHEMA: dict = {
-    "disable-require": "bool",
-    "swarm-resource": "str",
-    "accept-nvidia-visible-devices-envvar-when-unprivileged": "bool",
-    "accept-nvidia-visible-devices-as-volume-mounts": "bool",
-    "supported-driver-capabilities": "str",
-    "nvidia-container-cli": {
-        "root": "str", "path": "str", "environment": "strs", "debug": "str",
-        "ldcache": "str", "load-kmods": "bool", "no-pivot": "bool",
-        "no-cgroups": "bool", "user": "str", "ldconfig": "str",
-    },
-    "nvidia-container-runtime": {
-        "debug": "str", "log-level": "str", "runtimes": "strs", "mode": "str",
-        "modes": {
-            "csv": {"mount-spec-path": "str", "compat-container-root": "str"},
-            "cdi": {"spec-dirs": "strs", "default-kind": "str", "annotation-prefixes": "strs"},
-            "jit-cdi": {"nvcdi-feature-flags": "strs", "nvcdi-disable-hooks": "strs"},
-            "legacy": {"cuda-compat-mode": "str"},
-        },
-    },
-    "nvidia-container-runtime-hook": {
-        "path": "str", "skip-mode-detection": "bool",
-        # Ours (issue 3): which injector runs, and where the library is.
-        "injector": "str", "library-path": "str",
-    },
-    "nvidia-ctk": {"path": "str"},
-    "features": {
-        "allow-cuda-compat-libs-from-container": "bool",
-        "allow-ldconfig-from-container": "bool",
-        "disable-imex-channel-creation": "bool",
-        "ignore-imex-channel-requests": "bool",
-        "allow-unknown-oci-spec-fields": "bool",
-        "disable-cuda-compat-lib-hook": "bool",
-        "no-additional-gids-for-device-nodes": "bool",
-    },
-}
+# The schema, one row per key: (TOML key, HookConfig attribute, type, default).  The reference's
+# defaults are hook.md §9.3's.  Every key is type-checked even when the hook does not use it (go-toml
+# unmarshals the whole upstream Config struct); the keys under [nvidia-container-runtime] and the
+# other ones only the runtime shim acts on are here too (shim/, runtime.md §4.2).  Types: "bool",
+# "str", "strs" (a list of strings, kept as a tuple).  Rows are in the order go-toml checks them.
+_SCHEMA = (
+    ("disable-require", "disable_require", "bool", False),
+    ("swarm-resource", "swarm_resource", "str", ""),
+    ("accept-nvidia-visible-devices-envvar-when-unprivileged", "accept_envvar_unprivileged", "bool", True),
+    ("accept-nvidia-visible-devices-as-volume-mounts", "accept_volume_mounts", "bool", False),
+    ("supported-driver-capabilities", "supported_driver_capabilities", "str", ALL_CAPS_TEXT),
+    ("nvidia-container-cli.root", "cli_root", "str", ""),
+    ("nvidia-container-cli.path", "cli_path", "str", ""),
+    ("nvidia-container-cli.environment", "cli_environment", "strs", ()),
+    ("nvidia-container-cli.debug", "cli_debug", "str", ""),
+    ("nvidia-container-cli.ldcache", "cli_ldcache", "str", ""),
+    ("nvidia-container-cli.load-kmods", "cli_load_kmods", "bool", True),
+    ("nvidia-container-cli.no-pivot", "cli_no_pivot", "bool", False),
+    ("nvidia-container-cli.no-cgroups", "cli_no_cgroups", "bool", False),
+    # None: not configured; the plan then asks the host (default_user() reads /etc/os-release).
+    ("nvidia-container-cli.user", "cli_user", "str", None),
+    # As configured; normalised at plan time (hook.md §7.4).
+    ("nvidia-container-cli.ldconfig", "cli_ldconfig", "str", "@/sbin/ldconfig"),
+    ("nvidia-container-runtime.debug", "runtime_debug", "str", "/dev/null"),
+    ("nvidia-container-runtime.log-level", "runtime_log_level", "str", "info"),
+    ("nvidia-container-runtime.runtimes", "runtimes", "strs", ("runc", "crun")),
+    ("nvidia-container-runtime.mode", "mode", "str", "auto"),
+    ("nvidia-container-runtime.modes.csv.mount-spec-path", "csv_mount_spec_path", "str",
+     "/etc/nvidia-container-runtime/host-files-for-container.d"),
+    ("nvidia-container-runtime.modes.csv.compat-container-root", "csv_compat_container_root", "str", ""),
+    ("nvidia-container-runtime.modes.cdi.spec-dirs", "cdi_spec_dirs", "strs", ("/etc/cdi", "/var/run/cdi")),
+    ("nvidia-container-runtime.modes.cdi.default-kind", "cdi_default_kind", "str", "nvidia.com/gpu"),
+    ("nvidia-container-runtime.modes.cdi.annotation-prefixes", "cdi_annotation_prefixes", "strs", ("cdi.k8s.io/",)),
+    ("nvidia-container-runtime.modes.jit-cdi.nvcdi-feature-flags", "jit_feature_flags", "strs", ()),
+    ("nvidia-container-runtime.modes.jit-cdi.nvcdi-disable-hooks", "jit_disable_hooks", "strs", ()),
+    ("nvidia-container-runtime.modes.legacy.cuda-compat-mode", "cuda_compat_mode", "str", "ldconfig"),
+    ("nvidia-container-runtime-hook.path", "runtime_hook_path", "str", "nvidia-container-runtime-hook"),
+    ("nvidia-container-runtime-hook.skip-mode-detection", "skip_mode_detection", "bool", False),
+    # Ours (issue 3): which injector runs, and where the library is (docs/injector.md).
+    ("nvidia-container-runtime-hook.injector", "injector", "str", "auto"),
+    ("nvidia-container-runtime-hook.library-path", "library_path", "str", ""),
+    ("nvidia-ctk.path", "ctk_path", "str", "nvidia-ctk"),
+    ("features.allow-cuda-compat-libs-from-container", "allow_cuda_compat_libs_from_container", "bool", False),
+    ("features.allow-ldconfig-from-container", "allow_ldconfig_from_container", "bool", False),
+    ("features.disable-imex-channel-creation", "disable_imex_channel_creation", "bool", False),
+    ("features.ignore-imex-channel-requests", "ignore_imex_channel_requests", "bool", False),
+    ("features.allow-unknown-oci-spec-fields", "allow_unknown_oci_spec_fields", "bool", False),
+    ("features.disable-cuda-compat-lib-hook", "disable_cuda_compat_lib_hook", "bool", False),
+    ("features.no-additional-gids-for-device-nodes", "no_additional_gids_for_device_nodes", "bool", False),
+)
 
 
-class HookConfig(Value):
-    """The settings the hook acts on, with the reference's defaults (hook.md §9.3).
+class HookConfig(Value, frozen=True, fields=((attr, default) for _, attr, _, default in _SCHEMA)):
+    """The settings of ``config.toml``: one attribute per row of the schema above, with its default.
 
-    ``cli_user`` is None when not configured: the plan then asks the host for
-    :func:`default_user` (it reads /etc/os-release); ``cli_ldconfig`` is as configured (normalised at plan time).
-    ``sources`` maps each key that came from the file to True (for ``explain``).
+    ``path`` is the file read (None: built-in defaults); ``sources`` lists the keys that came from the
+    file, dotted, in schema order (for ``explain``).
     """
 
-    disable_require: bool
-    swarm_resource: str
-    accept_envvar_unprivileged: bool
-    accept_volume_mounts: bool
-    supported_driver_capabilities: str
-    cli_root: str
-    cli_path: str
-    cli_environment: tuple[str, ...]
-    cli_debug: str
-    cli_ldcache: str
-    cli_load_kmods: bool
-    cli_no_pivot: bool
-    cli_no_cgroups: bool
-    cli_user: str | None
-    cli_ldconfig: str
-    mode: str
-    cuda_compat_mode: str
-    skip_mode_detection: bool
-    injector: str
-    library_path: str
-    allow_cuda_compat_libs_from_container: bool
-    allow_ldconfig_from_container: bool
-    disable_imex_channel_creation: bool
-    ignore_imex_channel_requests: bool
-    path: str | None
-    sources: dict[str, bool]
-    # [nvidia-container-runtime] and the other keys only the runtime shim acts on (shim/, runtime.md §4.2)
-    runtime_debug: str
-    runtime_log_level: str
-    runtimes: tuple[str, ...]
-    cdi_spec_dirs: tuple[str, ...]
-    cdi_default_kind: str
-    cdi_annotation_prefixes: tuple[str, ...]
-    csv_mount_spec_path: str
-    csv_compat_container_root: str
-    jit_feature_flags: tuple[str, ...]
-    jit_disable_hooks: tuple[str, ...]
-    runtime_hook_path: str
-    ctk_path: str
-    allow_unknown_oci_spec_fields: bool
-    disable_cuda_compat_lib_hook: bool
-    no_additional_gids_for_device_nodes: bool
-    _defaults = {
-        "disable_require": False,
-        "swarm_resource": "",
-        "accept_envvar_unprivileged": True,
-        "accept_volume_mounts": False,
-        "supported_driver_capabilities": ALL_CAPS_TEXT,
-        "cli_root": "",
-        "cli_path": "",
-        "cli_environment": (),
-        "cli_debug": "",
-        "cli_ldcache": "",
-        "cli_load_kmods": True,
-        "cli_no_pivot": False,
-        "cli_no_cgroups": False,
-        "cli_user": None,
-        "cli_ldconfig": "@/sbin/ldconfig",
-        "mode": "auto",
-        "cuda_compat_mode": "ldconfig",
-        "skip_mode_detection": False,
-        "injector": "auto",
-        "library_path": "",
-        "allow_cuda_compat_libs_from_container": False,
-        "allow_ldconfig_from_container": False,
-        "disable_imex_channel_creation": False,
-        "ignore_imex_channel_requests": False,
-        "path": None,
-        "sources": Factory(dict),
-        "runtime_debug": "/dev/null",
-        "runtime_log_level": "info",
-        "runtimes": ("runc", "crun"),
-        "cdi_spec_dirs": ("/etc/cdi", "/var/run/cdi"),
-        "cdi_default_kind": "nvidia.com/gpu",
-        "cdi_annotation_prefixes": ("cdi.k8s.io/",),
-        "csv_mount_spec_path": "/etc/nvidia-container-runtime/host-files-for-container.d",
-        "csv_compat_container_root": "",
-        "jit_feature_flags": (),
-        "jit_disable_hooks": (),
-        "runtime_hook_path": "nvidia-container-runtime-hook",
-        "ctk_path": "nvidia-ctk",
-        "allow_unknown_oci_spec_fields": False,
-        "disable_cuda_compat_lib_hook": False,
-        "no_additional_gids_for_device_nodes": False,
-    }
-    __slots__ = tuple(_defaults)
+    path: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def origin(self, key: str) -> str:
+        """Where the value of the dotted ``key`` comes from, for ``explain``: the file or the default."""
+        return f"{key} in {self.path}" if key in self.sources else f"{key} default"
 
     @property
     def supported_caps(self) -> frozenset[str]:
@@ -163,62 +93,12 @@ class HookConfig(Value):
         return frozenset(split_list(self.supported_driver_capabilities))
 
 
-# (path in the TOML tree) -> HookConfig attribute
-_ATTRS = {
-    ("disable-require",): "disable_require",
-    ("swarm-resource",): "swarm_resource",
-    ("accept-nvidia-visible-devices-envvar-when-unprivileged",): "accept_envvar_unprivileged",
-    ("accept-nvidia-visible-devices-as-volume-mounts",): "accept_volume_mounts",
-    ("supported-driver-capabilities",): "supported_driver_capabilities",
-    ("nvidia-container-cli", "root"): "cli_root",
-    ("nvidia-container-cli", "path"): "cli_path",
-    ("nvidia-container-cli", "environment"): "cli_environment",
-    ("nvidia-container-cli", "debug"): "cli_debug",
-    ("nvidia-container-cli", "ldcache"): "cli_ldcache",
-    ("nvidia-container-cli", "load-kmods"): "cli_load_kmods",
-    ("nvidia-container-cli", "no-pivot"): "cli_no_pivot",
-    ("nvidia-container-cli", "no-cgroups"): "cli_no_cgroups",
-    ("nvidia-container-cli", "user"): "cli_user",
-    ("nvidia-container-cli", "ldconfig"): "cli_ldconfig",
-    ("nvidia-container-runtime", "mode"): "mode",
-    ("nvidia-container-runtime", "modes", "legacy", "cuda-compat-mode"): "cuda_compat_mode",
-    ("nvidia-container-runtime-hook", "skip-mode-detection"): "skip_mode_detection",
-    ("nvidia-container-runtime-hook", "injector"): "injector",
-    ("nvidia-container-runtime-hook", "library-path"): "library_path",
-    ("features", "allow-cuda-compat-libs-from-container"): "allow_cuda_compat_libs_from_container",
-    ("features", "allow-ldconfig-from-container"): "allow_ldconfig_from_container",
-    ("features", "disable-imex-channel-creation"): "disable_imex_channel_creation",
-    ("features", "ignore-imex-channel-requests"): "ignore_imex_channel_requests",
-    ("nvidia-container-runtime", "debug"): "runtime_debug",
-    ("nvidia-container-runtime", "log-level"): "runtime_log_level",
-    ("nvidia-container-runtime", "runtimes"): "runtimes",
-    ("nvidia-container-runtime", "modes", "cdi", "spec-dirs"): "cdi_spec_dirs",
-    ("nvidia-container-runtime", "modes", "cdi", "default-kind"): "cdi_default_kind",
-    ("nvidia-container-runtime", "modes", "cdi", "annotation-prefixes"): "cdi_annotation_prefixes",
-    ("nvidia-container-runtime", "modes", "csv", "mount-spec-path"): "csv_mount_spec_path",
-    ("nvidia-container-runtime", "modes", "csv", "compat-container-root"): "csv_compat_container_root",
-    ("nvidia-container-runtime", "modes", "jit-cdi", "nvcdi-feature-flags"): "jit_feature_flags",
-    ("nvidia-container-runtime", "modes", "jit-cdi", "nvcdi-disable-hooks"): "jit_disable_hooks",
-    ("nvidia-container-runtime-hook", "path"): "runtime_hook_path",
-    ("nvidia-ctk", "path"): "ctk_path",
-    ("features", "allow-unknown-oci-spec-fields"): "allow_unknown_oci_spec_fields",
-    ("features", "disable-cuda-compat-lib-hook"): "disable_cuda_compat_lib_hook",
-    ("features", "no-additional-gids-for-device-nodes"): "no_additional_gids_for_device_nodes",
-}
-
-
-class Location(Value):
+class Location(Value, frozen=True):
     """Which config file to read, and whether its absence is an error."""
 
     path: str
     required: bool
     source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "default"
-    _defaults = {
-        "path": REQUIRED,
-        "required": REQUIRED,
-        "source": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
 
 def locate(flag_value: str, environ) -> Location:
@@ -278,9 +158,8 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
             raise ConfigError(
                 _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
                 f"{exc}") from None
-    cfg = HookConfig(path=path)
     try:
-        _apply(tree, _SCHEMA, (), cfg)
+        cfg = HookConfig(path=path, **_settings(tree))
     except _TypeMismatch as exc:
         raise ConfigError(_PREFIX + f"failed to unmarshal config: {exc}") from None
     if not cfg.cli_ldconfig.startswith("@") and not cfg.allow_ldconfig_from_container:
@@ -292,32 +171,33 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
     if cfg.injector not in INJECTORS:
         raise ConfigError(_PREFIX + f"invalid value for nvidia-container-runtime-hook.injector: {cfg.injector!r} "
                           "(expected 'auto', 'library' or 'cli')")
-    validate_supported(cfg)
-    return cfg
+    return validate_supported(cfg)
 
 
-def validate_supported(cfg: HookConfig) -> None:
+def validate_supported(cfg: HookConfig) -> HookConfig:
     """hook.md §9.2 step 6: ``all`` expands; every token must be a known capability.
 
-    Raises :class:`ConfigError`.  (The reference exits silently here; we name
-    the option, see docs/compatibility.md.)
+    Returns ``cfg`` with ``all`` expanded.  Raises :class:`ConfigError`.  (The reference exits
+    silently here; we name the option, see docs/compatibility.md.)
     """
     from .gocompat import split_list
 
     value = cfg.supported_driver_capabilities
     if value == "all":
-        cfg.supported_driver_capabilities = value = ALL_CAPS_TEXT
+        cfg = cfg.replace(supported_driver_capabilities=ALL_CAPS_TEXT)
+        value = ALL_CAPS_TEXT
     unknown = [c for c in split_list(value) if c not in KNOWN_CAPS]
     if unknown:
         raise ConfigError(
             f"Invalid value for config option 'supported-driver-capabilities'; {value} "
             f"(supported: {ALL_CAPS_TEXT})")
+    return cfg
 
 
 class _TypeMismatch(Exception):
     """A value of the wrong type: ``str()`` names the key, then go-toml's wording (``Can't convert ...``)."""
 
-    def __init__(self, path: tuple[str, ...], detail: str) -> None:
+    def __init__(self, path, detail: str) -> None:
         super().__init__(f"'{'.'.join(path)}': {detail}")
 
 
@@ -331,31 +211,41 @@ def _lookup(table: dict, key: str):
     return False, None
 
 
-def _apply(table: dict, schema: dict, prefix: tuple[str, ...], cfg: HookConfig) -> None:
-    for key, kind in schema.items():
-        present, value = _lookup(table, key)
-        if not present:
-            continue
-        path = prefix + (key,)
-        if isinstance(kind, dict):
-            if not isinstance(value, dict):
-                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to {key}(struct)")
-            _apply(value, kind, path, cfg)
-            continue
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to bool")
-        elif kind == "str":
-            if not isinstance(value, str):
-                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to string")
-        elif kind == "strs":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to []string(slice)")
-            value = tuple(value)
-        attr = _ATTRS.get(path)
-        if attr is not None:
-            setattr(cfg, attr, value)
-            cfg.sources[".".join(path)] = True
+def _settings(tree: dict) -> dict:
+    """The HookConfig attributes the TOML ``tree`` sets (``sources`` included), checked against the
+    schema with go-toml's rules; raises :class:`_TypeMismatch` at the first key of the wrong type."""
+    out: dict = {}
+    sources = []
+    for key, attr, kind, _ in _SCHEMA:
+        path = key.split(".")
+        node = tree
+        for depth, part in enumerate(path):
+            present, value = _lookup(node, part)
+            if not present:
+                break
+            if depth < len(path) - 1:
+                if not isinstance(value, dict):
+                    raise _TypeMismatch(path[:depth + 1], f"Can't convert {_describe(value)} to {part}(struct)")
+                node = value
+        else:
+            out[attr] = _checked(path, kind, value)
+            sources.append(key)
+    out["sources"] = tuple(sources)
+    return out
+
+
+def _checked(path: list[str], kind: str, value):
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _TypeMismatch(path, f"Can't convert {_describe(value)} to bool")
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise _TypeMismatch(path, f"Can't convert {_describe(value)} to string")
+    elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):  # "strs"
+        raise _TypeMismatch(path, f"Can't convert {_describe(value)} to []string(slice)")
+    else:
+        value = tuple(value)
+    return value
 
 
 def _describe(value) -> str:

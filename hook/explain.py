@@ -1,6 +1,8 @@
 """``explain``: what ``prestart`` would do for a bundle, and why.  Never execs anything.
 
 Usage: ``nvidia-container-runtime-hook [-config FILE] explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]``
+
+It runs the same pipeline as ``prestart`` (:func:`hook.pipeline.trace`) and renders its trace.
 """
 
 from __future__ import annotations
@@ -9,21 +11,15 @@ import os
 import sys
 
 from .errors import HookError, ModeError, UsageError
-from .values import REQUIRED, Value
+from .values import Value
 
 
-class Request(Value):
+class ExplainArgs(Value, frozen=True):
     """The parsed ``explain`` arguments."""
 
     spec_path: str
     as_json: bool
     pid: int | None  # None: not given (prestart gets it from the runtime's state)
-    _defaults = {
-        "spec_path": REQUIRED,
-        "as_json": REQUIRED,
-        "pid": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
 
 USAGE = "explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]"
@@ -42,7 +38,7 @@ prestart would succeed, 1 when it would fail.
 _STAND_IN_PID = 1
 
 
-def parse_args(args: tuple[str, ...]) -> Request:
+def parse_args(args: tuple[str, ...]) -> ExplainArgs:
     """Raises :class:`UsageError` for unknown or malformed arguments."""
     from .flags import command_options
 
@@ -62,7 +58,7 @@ def parse_args(args: tuple[str, ...]) -> Request:
             pid = int(opts["--pid"])
         except ValueError:
             raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
-    return Request(spec_path, bool(opts.get("--json")), pid)
+    return ExplainArgs(spec_path, bool(opts.get("--json")), pid)
 
 
 def run(inv) -> int:
@@ -77,65 +73,60 @@ def run(inv) -> int:
     return 0 if report["outcome"] in ("noop", "inject") else 1
 
 
-def build_report(inv, req: Request) -> dict:
+def build_report(inv, req: ExplainArgs) -> dict:
     """The explanation as a JSON-able dict (``outcome``: noop, inject, refuse or error)."""
-    from . import config as config_mod
-    from .resolve import Host, build_plan, decide
-    from .spec import load_spec
+    from .config import locate
+    from .pipeline import trace
     from .state import HookState
 
     report: dict = {"spec": req.spec_path, "warnings": [], "reasons": []}
-    location = config_mod.locate(inv.config, os.environ)
+    location = locate(inv.config, os.environ)
     report["config"] = {"path": location.path, "source": location.source,
                         "present": os.path.exists(location.path)}
     try:
-        cfg = config_mod.load(location)
-        report["config"]["keys_set"] = sorted(cfg.sources)
-        spec = load_spec(req.spec_path)
         bundle = os.path.dirname(os.path.abspath(req.spec_path))
-        decision = decide(cfg, spec, warn=report["warnings"].append)
-    except HookError as exc:
-        report.update(outcome="error", error=str(exc))
+    except OSError:  # the working directory is gone: load_spec() says the spec cannot be read
+        bundle = os.path.dirname(req.spec_path) or "."
+    pid = _STAND_IN_PID if req.pid is None else req.pid
+    t = trace(location, lambda: HookState(pid=pid, bundle=bundle), debug=inv.debug,
+              warn=report["warnings"].append, spec_path=req.spec_path, cwd=bundle)  # runc runs hooks in the bundle
+    if t.error is not None and not isinstance(t.error, HookError):
+        raise t.error  # a bug of ours: main's one-line internal error
+    if t.config is not None:
+        report["config"]["keys_set"] = sorted(t.config.sources)
+    d = t.decision
+    if d is None:
+        report.update(outcome="error", error=str(t.error))
         return report
-    report["privileged"] = decision.privileged
-    report["legacy_image"] = decision.legacy
-    report["reasons"] = [{"topic": t, "why": w} for t, w in decision.reasons]
-    if not decision.is_gpu:
+    report["privileged"] = d.privileged
+    report["legacy_image"] = d.legacy
+    report["reasons"] = [{"topic": topic, "why": why} for topic, why in (*d.reasons, *t.plan_reasons)]
+    if not d.is_gpu:
         report["outcome"] = "noop"
-        if decision.ignored:
-            report["ignored"] = decision.ignored
+        if d.ignored:
+            report["ignored"] = d.ignored
         return report
-    report.update(devices=list(decision.devices), mig_config=decision.mig_config,
-                  mig_monitor=decision.mig_monitor, imex_channels=list(decision.imex_channels),
-                  capabilities=list(decision.capabilities), requirements=list(decision.requirements))
+    report.update(devices=list(d.devices), mig_config=d.mig_config, mig_monitor=d.mig_monitor,
+                  imex_channels=list(d.imex_channels), capabilities=list(d.capabilities),
+                  requirements=list(d.requirements))
+    if t.config.skip_mode_detection:
+        report["mode"] = {"mode": None, "why": "skipped: skip-mode-detection = true"}
+    elif t.mode is not None:
+        report["mode"] = {"mode": t.mode.mode, "why": t.mode.reason}
     try:
-        if cfg.skip_mode_detection:
-            report["mode"] = {"mode": None, "why": "skipped: skip-mode-detection = true"}
-        else:
-            from . import mode
-            result = mode.resolve_mode(cfg.mode, decision.devices, mode.Platform())
-            report["mode"] = {"mode": result.mode, "why": result.reason}
-            mode.check_mode(result)
-        cwd = os.getcwd()
-        try:
-            os.chdir(bundle)  # runc runs hooks in the bundle directory
-            pid = _STAND_IN_PID if req.pid is None else req.pid
-            plan = build_plan(decision, cfg, spec, HookState(pid=pid, bundle=bundle),
-                              debug_flag=inv.debug, host=Host())
-        finally:
-            os.chdir(cwd)
-        report["reasons"].extend({"topic": t, "why": w} for t, w in _option_reasons(cfg, plan))
-        from . import injector
-        choice = injector.choose(plan, cfg)
-        report["injector"] = {"kind": choice.kind, "why": choice.reason}
-        from . import cli
+        if t.error is not None:
+            raise t.error
+        report["injector"] = {"kind": t.choice.kind, "why": t.choice.reason}
+        plan = t.plan
         report["pid"] = req.pid
         report["cli_args"] = _show_pid(plan.cli_args(), req.pid)
-        if choice.kind == "cli":
-            env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
-            cmd = cli.command(plan, cfg.cli_path, env)
+        if t.choice.kind == "cli":
+            from . import exec_cli
+
+            env = exec_cli.environment(plan, exec_cli.raw_environ())
+            cmd = exec_cli.command(plan, env)
             report["command"] = _show_pid(list(cmd.argv), req.pid)
-            hook_env = set(cli.go_environ(cli.raw_environ()))
+            hook_env = set(exec_cli.go_environ(exec_cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]
     except HookError as exc:
         report.update(outcome="refuse" if isinstance(exc, ModeError) else "error", error=str(exc))
@@ -150,30 +141,6 @@ def _show_pid(args: list[str], pid: int | None) -> list[str]:
         assert args[-2].startswith("--pid=")
         args[-2] = "--pid=PID"
     return args
-
-
-def _option_reasons(cfg, plan) -> list[tuple[str, str]]:
-    """Why the CLI options that come from the config (not the container) are what they are."""
-    def origin(key: str) -> str:
-        return f"{key} in {cfg.path}" if key in cfg.sources else f"{key} default"
-
-    out = []
-    mode = cfg.cuda_compat_mode
-    if plan.cuda_compat_mode is None:
-        out.append(("cuda-compat", f"no flag: {origin('nvidia-container-runtime.modes.legacy.cuda-compat-mode')} "
-                                   f"{mode!r} is unknown and allow-cuda-compat-libs-from-container = true"))
-    else:
-        out.append(("cuda-compat", f"--cuda-compat-mode={plan.cuda_compat_mode} from "
-                                   f"{origin('nvidia-container-runtime.modes.legacy.cuda-compat-mode')} {mode!r}"))
-    if plan.ldconfig != cfg.cli_ldconfig:
-        out.append(("ldconfig", f"{plan.ldconfig} ({origin('nvidia-container-cli.ldconfig')} {cfg.cli_ldconfig!r}; "
-                                "the '.real' file decides)"))
-    elif plan.ldconfig:
-        out.append(("ldconfig", f"{plan.ldconfig} ({origin('nvidia-container-cli.ldconfig')})"))
-    if plan.options.user:
-        why = origin("nvidia-container-cli.user") if cfg.cli_user is not None else "SUSE-like host (/etc/os-release)"
-        out.append(("user", f"--user={plan.options.user} ({why})"))
-    return out
 
 
 def render_text(r: dict) -> str:

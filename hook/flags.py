@@ -42,20 +42,13 @@ class HelpRequested(Exception):
         self.text = text
 
 
-class Invocation(Value):
+class Invocation(Value, frozen=True):
     """The parsed command line: flag values and the positional arguments (command first)."""
 
-    debug: bool
-    version: bool
-    config: str
-    args: tuple[str, ...]
-    _defaults = {
-        "debug": False,
-        "version": False,
-        "config": "",
-        "args": (),
-    }
-    __slots__ = tuple(_defaults)
+    debug: bool = False
+    version: bool = False
+    config: str = ""
+    args: tuple[str, ...] = ()
 
     @property
     def command(self) -> str | None:

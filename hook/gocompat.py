@@ -71,28 +71,30 @@ def join(*elems: str) -> str:
     return clean("/".join(nonempty))
 
 
-def getwd() -> str:
-    """Go ``os.Getwd``: ``$PWD`` when it names the current directory, else ``getcwd()``.
+def getwd(directory: str | None = None) -> str:
+    """Go ``os.Getwd`` (run in ``directory`` when given, else in the current one): ``$PWD`` when it
+    names that directory, else its path as the kernel gives it (symbolic links resolved).
 
     Raises OSError when the working directory cannot be determined.
     """
+    here = "." if directory is None else directory
     pwd = os.environ.get("PWD", "")
     if pwd.startswith("/"):
         try:
             a = os.stat(pwd)
-            b = os.stat(".")
+            b = os.stat(here)
             if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
                 return pwd
         except OSError:
             pass
-    return os.getcwd()
+    return os.getcwd() if directory is None else os.path.realpath(directory)
 
 
-def abspath(path: str) -> str:
-    """Go ``filepath.Abs``: clean if absolute, else clean(cwd + "/" + path)."""
+def abspath(path: str, directory: str | None = None) -> str:
+    """Go ``filepath.Abs`` (run in ``directory`` when given): clean if absolute, else clean(cwd + "/" + path)."""
     if path.startswith("/"):
         return clean(path)
-    return clean(getwd() + "/" + path)
+    return clean(getwd(directory) + "/" + path)
 
 
 _ERRNO_TEXT = {

@@ -1,39 +1,33 @@
-"""Choosing and running the injector: exec ``nvidia-container-cli``, or libnvidia-container in-process.
+"""Choosing and running the injector: exec ``nvidia-container-cli`` (:mod:`hook.exec_cli`), or
+libnvidia-container in-process (:mod:`hook.nvc`).
 
-``[nvidia-container-runtime-hook] injector`` selects ``cli`` (the reference's
-way), ``library`` or ``auto`` (docs/injector.md).  ``auto`` uses the library
-when it loads and the request needs nothing the direct path cannot reproduce
-exactly; otherwise, and whenever the library turns out not to load, it execs
-the CLI as before.
+``[nvidia-container-runtime-hook] injector`` (``Plan.injector``) selects ``cli``
+(the reference's way), ``library`` or ``auto`` (docs/injector.md).  ``auto``
+uses the library when it loads and the request needs nothing the direct path
+cannot reproduce exactly; otherwise, and whenever the library turns out not to
+load, it execs the CLI as before.  Both read only the :class:`~hook.plan.Plan`.
 """
 
 from __future__ import annotations
 
 import os
 
-from .config import HookConfig
 from .plan import Plan
-from .values import REQUIRED, Value
+from .values import Value
 
 
-class Choice(Value):
+class Choice(Value, frozen=True):
     """Which injector runs (``"cli"`` or ``"library"``), why, and whether a CLI fallback is allowed."""
 
     kind: str
     reason: str
-    fallback: bool
-    _defaults = {
-        "kind": REQUIRED,
-        "reason": REQUIRED,
-        "fallback": False,
-    }
-    __slots__ = tuple(_defaults)
+    fallback: bool = False
 
 
-def choose(plan: Plan, cfg: HookConfig) -> Choice:
-    """Decide the injector (``cfg.injector`` is validated at load); the only side effect is
+def choose(plan: Plan) -> Choice:
+    """Decide the injector (``plan.injector``, validated with the config); the only side effect is
     looking for the library file."""
-    setting = cfg.injector
+    setting = plan.injector
     if setting == "cli":
         return Choice("cli", "injector = 'cli'")
     from . import nvc
@@ -43,36 +37,37 @@ def choose(plan: Plan, cfg: HookConfig) -> Choice:
     blocker = nvc.reproduce_blocker(plan)
     if blocker:
         return Choice("cli", f"injector = 'auto': {blocker}")
-    found = nvc.find_library(cfg.library_path or None, plan.options.root)
+    found = nvc.find_library(plan.library_path or None, plan.options.root)
     if found is None:
         return Choice("cli", "injector = 'auto': libnvidia-container.so.1 not found")
     return Choice("library", f"injector = 'auto': {found} found and the request needs nothing the library "
                              "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True)
 
 
-def run(plan: Plan, cfg: HookConfig) -> int:
-    """Inject with the chosen injector: returns 0 after the library did it, or execs the CLI.
+def run(plan: Plan, choice: Choice | None = None) -> int:
+    """Inject with ``choice`` (default: :func:`choose`): returns 0 after the library did it, or execs
+    the CLI.
 
     Raises :class:`~hook.errors.HookError` subclasses.
     """
-    from . import cli
+    from . import exec_cli
 
-    choice = choose(plan, cfg)
-    env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
+    choice = choice or choose(plan)
+    env = exec_cli.environment(plan, exec_cli.raw_environ())
     if choice.kind == "library":
         from . import nvc
         from .errors import HookError
 
         _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
-            nvc.inject(plan, library_path=cfg.library_path or None, root=plan.options.root)
+            nvc.inject(plan, library_path=plan.library_path or None, root=plan.options.root)
             return 0
         except nvc.LibraryUnavailable as exc:
             if not choice.fallback:
                 raise HookError(str(exc)) from None
         except nvc.InjectionError as exc:
             raise HookError(str(exc)) from None
-    cli.execute(cli.command(plan, cfg.cli_path, env))
+    exec_cli.execute(exec_cli.command(plan, env))
     return 1  # not reached: execute() raises on failure
 
 

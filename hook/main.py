@@ -85,44 +85,32 @@ def _fail(message: str, debug: bool) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
-def load_config(inv):
-    """The hook config chosen by ``-config`` / environment.  Raises ConfigError."""
-    from . import config
-    return config.load(config.locate(inv.config, os.environ))
-
-
 def prestart(inv) -> int:
-    """hook.md §2.3: returns 0 for a non-GPU container; execs (or injects) for a GPU one."""
+    """hook.md §2.3: returns 0 for a non-GPU container; execs (or injects) for a GPU one.
+
+    Runs the pipeline (:func:`hook.pipeline.trace`), then executes its trace: the mode's line on
+    stderr, the first failure raised, the plan handed to the chosen injector.
+    """
     from . import log
-    from .resolve import decide
-    from .spec import load_spec
+    from .config import locate
+    from .pipeline import trace
     from .state import read_state
 
-    cfg = load_config(inv)
-    state = read_state(getattr(sys.stdin, "buffer", None))
-    spec = load_spec(state.spec_path)
-    decision = decide(cfg, spec, warn=log.warning)
-    if not decision.is_gpu:
-        return 0
-    return _inject(inv, cfg, spec, state, decision)
+    t = trace(locate(inv.config, os.environ), lambda: read_state(getattr(sys.stdin, "buffer", None)),
+              debug=inv.debug, warn=log.warning)
+    if t.mode is not None:
+        log.line(t.mode.announcement)
+    elif t.failed == "mode":
+        from .cdi import CdiNameError
 
-
-def _inject(inv, cfg, spec, state, decision) -> int:
-    from . import log
-    from .resolve import build_plan
-
-    if not cfg.skip_mode_detection:
-        from . import cdi, mode
-        try:
-            result = mode.resolve_mode(cfg.mode, decision.devices, mode.Platform())
-        except cdi.CdiNameError:
+        if isinstance(t.error, CdiNameError):  # the reference names no mode before failing on the name
             log.line("Auto-detected mode as ''")
-            raise
-        log.line(result.announcement)
-        mode.check_mode(result)
-    plan = build_plan(decision, cfg, spec, state, debug_flag=inv.debug)
+    if t.error is not None:
+        raise t.error
+    if not t.is_gpu:
+        return 0
     from . import injector
-    return injector.run(plan, cfg)
+    return injector.run(t.plan, t.choice)
 
 
 def hooks_json(args: tuple[str, ...]) -> int:

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 from . import cdi
 from .errors import ModeError
-from .values import REQUIRED, Value
+from .values import Value
 
 REFUSAL = ("invoking the NVIDIA Container Runtime Hook directly (e.g. specifying the docker --gpus flag) "
            "is not supported. Please use the NVIDIA Container Runtime (e.g. specify the --runtime=nvidia "
            "flag) instead")
 
 
-class ModeResult(Value):
+class ModeResult(Value, frozen=True):
     """The mode, the stderr line announcing it, and the reason (for ``explain``)."""
 
     mode: str
     announcement: str
     reason: str
-    _defaults = {
-        "mode": REQUIRED,
-        "announcement": REQUIRED,
-        "reason": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
     @property
     def ok(self) -> bool:

@@ -5,24 +5,19 @@ from __future__ import annotations
 from . import gocompat, gojson
 from .errors import SpecError
 from .version import Version, VersionError, parse_version
-from .values import REQUIRED, Value
+from .values import Value
 
 _UINT32 = (0, 0xFFFFFFFF)
 
 
-class Mount(Value):
+class Mount(Value, frozen=True):
     """One entry of ``mounts`` (only ``source`` and ``destination`` matter to the hook)."""
 
-    destination: str
-    source: str
-    _defaults = {
-        "destination": "",
-        "source": "",
-    }
-    __slots__ = tuple(_defaults)
+    destination: str = ""
+    source: str = ""
 
 
-class Spec(Value):
+class Spec(Value, frozen=True):
     """The decoded spec.
 
     ``capabilities`` is the raw decoded ``process.capabilities`` value (None
@@ -34,14 +29,6 @@ class Spec(Value):
     capabilities: object
     root_path: str
     mounts: tuple[Mount, ...]
-    _defaults = {
-        "oci_version": REQUIRED,
-        "env": REQUIRED,
-        "capabilities": REQUIRED,
-        "root_path": REQUIRED,
-        "mounts": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
     @property
     def privileged(self) -> bool:

@@ -9,20 +9,15 @@ from .values import Value
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-class HookState(Value):
+class HookState(Value, frozen=True):
     """The fields of the state the hook uses.
 
     ``pid`` is as given (may be negative); ``bundle`` is the ``bundle`` field,
     or ``bundlePath`` when ``bundle`` is empty.
     """
 
-    pid: int
-    bundle: str
-    _defaults = {
-        "pid": 0,
-        "bundle": "",
-    }
-    __slots__ = tuple(_defaults)
+    pid: int = 0
+    bundle: str = ""
 
     @property
     def cli_pid(self) -> int:

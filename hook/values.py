@@ -3,41 +3,96 @@
 The hook runs for every container, so its start-up must stay close to the
 interpreter's own.  ``dataclasses`` costs more than that whole budget (it
 imports ``inspect``, ``re`` and ``enum`` and compiles methods with ``exec``), so
-the values on the prestart path subclass :class:`Value` instead: each class
-declares ``__slots__`` and ``_defaults`` (field name → default, in order) and
-gets keyword/positional construction, ``repr``, equality and :meth:`replace`.
-See docs/performance.md.
+the values on the prestart path subclass :class:`Value` instead.  Each field is
+declared once, as an annotation with its default::
+
+    class Mount(Value, frozen=True):
+        destination: str = ""
+        source: str = ""
+
+and the class gets ``__slots__``, keyword/positional construction (in
+declaration order; a field without a default is required), ``repr``, equality,
+hashing and :meth:`~Value.replace`.  ``frozen=True`` refuses assignment after
+construction.  A class whose fields come from a table (the hook config's schema)
+passes them as ``fields=((name, default), ...)``; they come before the annotated
+ones.  See docs/performance.md and docs/architecture.md.
 """
 
 from __future__ import annotations
 
+__all__ = ["Value", "Factory", "REQUIRED", "FrozenError"]
 
-class Value:
-    """Base of slotted value classes.
 
-    Subclasses set ``__slots__ = tuple(_defaults)``; the default of a field may
-    be a zero-argument callable wrapped in :class:`Factory` for mutable values.
-    Raises TypeError for unknown or missing fields, like a dataclass.
-    """
+class _Required:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+class Factory:
+    """A default made fresh for each instance (like ``field(default_factory=...)``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+
+class FrozenError(AttributeError):
+    """Assignment to a field of a frozen value (as ``dataclasses.FrozenInstanceError``)."""
+
+
+def _refuse_set(self, name, value) -> None:
+    raise FrozenError(f"cannot assign to field {name!r} of frozen {type(self).__name__}")
+
+
+def _refuse_del(self, name) -> None:
+    raise FrozenError(f"cannot delete field {name!r} of frozen {type(self).__name__}")
+
+
+class _ValueType(type):
+    """Turns the annotated class attributes of a :class:`Value` subclass into slotted fields."""
+
+    def __new__(mcs, name, bases, ns, frozen: bool = False, fields=()):
+        defaults = {}
+        for base in reversed(bases):
+            defaults.update(getattr(base, "_defaults", {}))
+        own = dict(fields)
+        for field in ns.get("__annotations__", {}):
+            if not field.startswith("_"):
+                own[field] = ns.pop(field, REQUIRED)
+        defaults.update(own)
+        ns["__slots__"] = tuple(f for f in own if f not in getattr(bases[0], "_defaults", {})) if bases else ()
+        ns["_defaults"] = defaults
+        if frozen:
+            ns["__setattr__"] = _refuse_set
+            ns["__delattr__"] = _refuse_del
+        return super().__new__(mcs, name, bases, ns)
+
+
+class Value(metaclass=_ValueType):
+    """Base of slotted value classes; raises TypeError for unknown or missing fields, like a dataclass."""
 
     __slots__ = ()
-    _defaults: dict = {}
 
     def __init__(self, *args, **kwargs) -> None:
         defaults = type(self)._defaults
-        names = tuple(defaults)
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes {len(names)} positional arguments")
-        for name, value in zip(names, args):
+        if len(args) > len(defaults):
+            raise TypeError(f"{type(self).__name__}() takes {len(defaults)} positional arguments")
+        for name, value in zip(defaults, args):
             if name in kwargs:
                 raise TypeError(f"{type(self).__name__}() got multiple values for {name!r}")
             kwargs[name] = value
-        for name in names:
+        for name, default in defaults.items():
             if name in kwargs:
                 value = kwargs.pop(name)
             else:
-                value = defaults[name]
-                if value is _REQUIRED:
+                value = default
+                if value is REQUIRED:
                     raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
                 if type(value) is Factory:
                     value = value.make()
@@ -65,22 +120,3 @@ class Value:
         current = {n: getattr(self, n) for n in type(self)._defaults}
         current.update(changes)
         return type(self)(**current)
-
-
-class Factory:
-    """A default made fresh for each instance (like ``field(default_factory=...)``)."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make) -> None:
-        self.make = make
-
-
-class _Required:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-_REQUIRED = REQUIRED = _Required()

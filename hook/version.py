@@ -5,7 +5,7 @@ Used for ``ociVersion`` (capabilities layout) and ``CUDA_VERSION`` (legacy requi
 
 from __future__ import annotations
 
-from .values import REQUIRED, Value
+from .values import Value
 
 _IDENT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
 
@@ -19,20 +19,13 @@ class VersionError(ValueError):
     """A version string that Masterminds semver (coerce mode) rejects; ``str()`` is its message."""
 
 
-class Version(Value):
+class Version(Value, frozen=True):
     """A lenient semantic version (hook.md §3.1)."""
 
     major: int
     minor: int
     patch: int
-    prerelease: str
-    _defaults = {
-        "major": REQUIRED,
-        "minor": REQUIRED,
-        "patch": REQUIRED,
-        "prerelease": "",
-    }
-    __slots__ = tuple(_defaults)
+    prerelease: str = ""
 
     def _key(self):
         return (self.major, self.minor, self.patch)

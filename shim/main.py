@@ -79,7 +79,7 @@ def load_config(environ):
 
 def exec_runtime(runtime: str, argv: list[str], log) -> int:
     """§2 step 10: ``execve`` the runtime with argv[1:] verbatim and the shim's own environment."""
-    from hook.cli import default_signals
+    from hook.exec_cli import default_signals
     from hook.gocompat import errno_text
 
     sys.stdout.flush()

@@ -122,9 +122,9 @@ def add_prestart_hook(tree: Obj, ctx: Context, wanted: bool = True) -> bool:
 
 
 def hook_would_act(tree: Obj, config: HookConfig) -> bool:
-    """True unless the hook's decision (hook.resolve.decide, the same config) is a clean "no GPU"."""
+    """True unless the hook's decision (hook.decide.decide, the same config) is a clean "no GPU"."""
     from hook.config import validate_supported
-    from hook.resolve import decide
+    from hook.decide import decide
     from hook.spec import parse_value
 
     from hook.config import INJECTORS

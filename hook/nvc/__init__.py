@@ -46,7 +46,7 @@ def inject(plan: Plan, *, library_path: str | None, root: str) -> None:
     refused inputs, library errors (``nvc_error``) and failed requirements.
     """
     from .binding import load
-    from .injector import configure
+    from .configure import configure
 
     library = load(library_path, root)
     try:

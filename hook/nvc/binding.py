@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ..values import REQUIRED, Value
+from ..values import Value
 from . import LibraryUnavailable
 
 LIB_NAME = "libnvidia-container.so.1"
@@ -25,7 +25,7 @@ LIB_DIRS: tuple[str, ...] = (
     "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
 )
 MIN_VERSION = (1, 1, 0)
-# Every function the configure sequence calls (hook/nvc/injector.py), probed at load so that a library
+# Every function the configure sequence calls (hook/nvc/configure.py), probed at load so that a library
 # that lacks one is "unavailable" (auto falls back to the CLI) instead of failing half-way through.
 SYMBOLS: tuple[str, ...] = (
     "nvc_version", "nvc_context_new", "nvc_context_free", "nvc_config_new", "nvc_config_free", "nvc_init",
@@ -51,9 +51,6 @@ class Library(Value):
     variant: int
     has_imex: bool
     handles: list[tuple[object, object]]
-    _defaults = dict.fromkeys(("ffi", "lib", "path", "version", "version_string", "variant", "has_imex",
-                               "handles"), REQUIRED)
-    __slots__ = tuple(_defaults)
 
     def close(self) -> None:
         """dlclose every handle (after nvc_shutdown and the frees).  Raises nothing."""

@@ -23,19 +23,17 @@ class RequirementError(Exception):
     """A requirement is invalid or unsatisfied; ``str()`` is the CLI-style detail (no stage word)."""
 
 
-class Properties(Value):
+class Properties(Value, frozen=True):
     """The values a requirement is checked against (``None`` = unknown, term is true).
 
     ``device`` labels the GPU in messages ("GPU 0 (GPU-...)"); None when no device is evaluated.
     """
 
-    cuda: str | None
-    driver: str | None
-    arch: str | None
-    brand: str | None
-    device: str | None
-    _defaults = {"cuda": None, "driver": None, "arch": None, "brand": None, "device": None}
-    __slots__ = tuple(_defaults)
+    cuda: str | None = None
+    driver: str | None = None
+    arch: str | None = None
+    brand: str | None = None
+    device: str | None = None
 
     def get(self, name: str) -> str | None:
         return getattr(self, name)

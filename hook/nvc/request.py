@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ..plan import Plan
-from ..values import REQUIRED, Value
+from ..values import Value
 
 PID_MAX = (1 << 31) - 1
 MAX_REQUIREMENTS = 32
@@ -23,7 +23,7 @@ class RequestError(Exception):
     """The plan cannot be turned into library inputs; ``str()`` is ``<stage> error: <detail>``-style."""
 
 
-class Request(Value):
+class Request(Value, frozen=True):
     """Everything the library calls need, derived from a plan for one library version."""
 
     root: str | None
@@ -37,9 +37,6 @@ class Request(Value):
     rootfs: str
     ldconfig: str | None
     debug_file: str | None
-    _defaults = dict.fromkeys(("root", "ldcache", "uid", "gid", "init_opts", "container_opts", "driver_opts",
-                               "pid", "rootfs", "ldconfig", "debug_file"), REQUIRED)
-    __slots__ = tuple(_defaults)
 
 
 def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[str]:

@@ -8,7 +8,7 @@ unknown device.  Selecting a MIG device also selects its parent GPU.
 
 from __future__ import annotations
 
-from ..values import REQUIRED, Value
+from ..values import Value
 
 _C_SPACE = " \t\n\v\f\r"
 _UINTMAX = 1 << 64
@@ -24,42 +24,35 @@ class SelectionError(Exception):
         self.detail = detail
 
 
-class Mig(Value):
+class Mig(Value, frozen=True):
     """One MIG device: parent GPU index, position in that GPU's MIG list, UUID."""
 
     gpu: int
     index: int
     uuid: str
-    _defaults = {"gpu": REQUIRED, "index": REQUIRED, "uuid": REQUIRED}
-    __slots__ = tuple(_defaults)
 
 
-class Gpu(Value):
+class Gpu(Value, frozen=True):
     """One GPU as reported by ``nvc_device_info_new`` (index = NVML order)."""
 
     index: int
     uuid: str
     busid: str
-    arch: str | None
-    brand: str | None
-    mig_capable: bool
-    migs: tuple[Mig, ...]
-    _defaults = {"index": REQUIRED, "uuid": REQUIRED, "busid": REQUIRED, "arch": None, "brand": None,
-                 "mig_capable": False, "migs": ()}
-    __slots__ = tuple(_defaults)
+    arch: str | None = None
+    brand: str | None = None
+    mig_capable: bool = False
+    migs: tuple[Mig, ...] = ()
 
     def label(self) -> str:
         return f"GPU {self.index} ({self.uuid})"
 
 
-class Selection(Value):
+class Selection(Value, frozen=True):
     """Selected GPUs (indices, in order of first selection, MIG parents included) and MIG devices."""
 
-    gpus: tuple[int, ...]
-    migs: tuple[Mig, ...]
-    all: bool
-    _defaults = {"gpus": (), "migs": (), "all": False}
-    __slots__ = tuple(_defaults)
+    gpus: tuple[int, ...] = ()
+    migs: tuple[Mig, ...] = ()
+    all: bool = False
 
 
 _HEXDIGITS = "0123456789abcdefABCDEF"

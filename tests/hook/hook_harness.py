@@ -9,13 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from hook import cli, main as hook_main
+from hook import exec_cli, main as hook_main
 
 
 class Execed(BaseException):
     """Raised instead of execve: carries the command the hook would have run."""
 
-    def __init__(self, cmd: cli.Command) -> None:
+    def __init__(self, cmd: exec_cli.Command) -> None:
         super().__init__(cmd)
         self.cmd = cmd
 
@@ -25,16 +25,16 @@ class Outcome:
     rc: int | None  # None when the hook exec'd the CLI
     stdout: str
     stderr: str
-    cmd: cli.Command | None
+    cmd: exec_cli.Command | None
 
 
-def _record(cmd: cli.Command) -> None:
+def _record(cmd: exec_cli.Command) -> None:
     raise Execed(cmd)
 
 
 def run(args: list[str], stdin: bytes, monkeypatch, capsys, cwd: Path | None = None) -> Outcome:
     """Call ``hook.main.main(args)`` with ``stdin``; never execs."""
-    monkeypatch.setattr(cli, "execute", _record)
+    monkeypatch.setattr(exec_cli, "execute", _record)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
     monkeypatch.delenv("NVIDIA_CTK_CONFIG_FILE_PATH", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent-xdg")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hook import cli, flags
+from hook import exec_cli, flags
 from hook.errors import CliError, UsageError
 from hook.plan import GlobalOptions, Plan
 
@@ -91,7 +91,7 @@ def test_none_request_has_no_device_flag_B05():
 
 
 def test_path_composition_with_driver_root():
-    dirs = cli.search_path("/usr/bin:/x:/usr/bin", "/drvroot")
+    dirs = exec_cli.search_path("/usr/bin:/x:/usr/bin", "/drvroot")
     assert ":".join(dirs) == (
         "/drvroot/usr/bin:/drvroot/x:/drvroot/usr/bin:/drvroot/usr/local/sbin:/drvroot/usr/local/bin:"
         "/drvroot/usr/sbin:/drvroot/sbin:/drvroot/bin:/usr/bin:/x:/usr/bin:/usr/local/sbin:/usr/local/bin:"
@@ -99,20 +99,21 @@ def test_path_composition_with_driver_root():
 
 
 @pytest.mark.parametrize("hook_path,root,expected", [
-    ("", "", list(cli.DEFAULT_PATH_DIRS)),
-    (None, "/", list(cli.DEFAULT_PATH_DIRS)),
-    ("/a::/b", "", ["/a", "", "/b", *cli.DEFAULT_PATH_DIRS]),
-    ("", "/r", [f"/r{d}" for d in cli.DEFAULT_PATH_DIRS] + list(cli.DEFAULT_PATH_DIRS)),
-    (":", "/r", ["/r", "/r", *[f"/r{d}" for d in cli.DEFAULT_PATH_DIRS], "", "", *cli.DEFAULT_PATH_DIRS]),
+    ("", "", list(exec_cli.DEFAULT_PATH_DIRS)),
+    (None, "/", list(exec_cli.DEFAULT_PATH_DIRS)),
+    ("/a::/b", "", ["/a", "", "/b", *exec_cli.DEFAULT_PATH_DIRS]),
+    ("", "/r", [f"/r{d}" for d in exec_cli.DEFAULT_PATH_DIRS] + list(exec_cli.DEFAULT_PATH_DIRS)),
+    (":", "/r", ["/r", "/r", *[f"/r{d}" for d in exec_cli.DEFAULT_PATH_DIRS], "", "", *exec_cli.DEFAULT_PATH_DIRS]),
 ])
 def test_search_path(hook_path, root, expected):
-    assert cli.search_path(hook_path, root) == expected
+    assert exec_cli.search_path(hook_path, root) == expected
 
 
 def test_environment_for_the_cli_B108():
     raw = ["FOO=fromhook", "NOEQ", "PATH=/usr/bin", "FOO=second", "BAR=1"]
-    env = cli.environment(plan(), "/opt/cli", ("PATH=/override", "FOO=x", "NOEQUALS"), raw)
-    cmd = cli.command(plan(), "/opt/cli", env)
+    p = plan(cli_path="/opt/cli", cli_environment=("PATH=/override", "FOO=x", "NOEQUALS"))
+    env = exec_cli.environment(p, raw)
+    cmd = exec_cli.command(p, env)
     assert cmd.env == ("FOO=fromhook", "NOEQ", "PATH=/usr/bin", "BAR=1", "PATH=/override", "FOO=x", "NOEQUALS")
     assert cmd.path == "/opt/cli" and cmd.argv[0] == "/opt/cli"
 
@@ -120,28 +121,28 @@ def test_environment_for_the_cli_B108():
 def test_looked_up_cli_rewrites_path_in_place_B104():
     found = {"/drv/usr/bin/nvidia-container-cli"}
     p = plan(options=GlobalOptions(root="/drv"))
-    cmd = cli.command(p, "", cli.environment(p, "", (), ["A=1", "PATH=/usr/bin", "B=2"]),
-                      is_executable=found.__contains__)
+    cmd = exec_cli.command(p, exec_cli.environment(p, ["A=1", "PATH=/usr/bin", "B=2"]),
+                           is_executable=found.__contains__)
     assert cmd.path == "/drv/usr/bin/nvidia-container-cli"
     assert cmd.env[0] == "A=1" and cmd.env[2] == "B=2"
-    assert cmd.env[1] == "PATH=" + ":".join(cli.search_path("/usr/bin", "/drv"))
+    assert cmd.env[1] == "PATH=" + ":".join(exec_cli.search_path("/usr/bin", "/drv"))
 
 
 def test_path_appended_when_absent():
-    cmd = cli.command(plan(), "", cli.environment(plan(), "", (), ["A=1"]),
-                      is_executable={"/usr/bin/nvidia-container-cli"}.__contains__)
-    assert cmd.env == ("A=1", "PATH=" + ":".join(cli.DEFAULT_PATH_DIRS))
+    cmd = exec_cli.command(plan(), exec_cli.environment(plan(), ["A=1"]),
+                           is_executable={"/usr/bin/nvidia-container-cli"}.__contains__)
+    assert cmd.env == ("A=1", "PATH=" + ":".join(exec_cli.DEFAULT_PATH_DIRS))
 
 
 def test_lookup_errors_B105_B106():
     with pytest.raises(CliError) as exc:
-        cli.look_path(["/nonexistent"], lambda p: False)
+        exec_cli.look_path(["/nonexistent"], lambda p: False)
     assert str(exc.value) == ('couldn\'t find binary nvidia-container-cli in PATH: exec: "nvidia-container-cli": '
                               "executable file not found in $PATH")
     with pytest.raises(CliError) as exc:
-        cli.look_path(["."], lambda p: True)
+        exec_cli.look_path(["."], lambda p: True)
     assert str(exc.value).endswith("cannot run executable found relative to current directory")
-    assert cli.look_path(["", "/usr/bin"], lambda p: p.startswith("/")) == "/usr/bin/nvidia-container-cli"
+    assert exec_cli.look_path(["", "/usr/bin"], lambda p: p.startswith("/")) == "/usr/bin/nvidia-container-cli"
 
 
 def test_lookup_real_files(tmp_path):
@@ -153,11 +154,11 @@ def test_lookup_real_files(tmp_path):
     exe = tmp_path / "c" / "nvidia-container-cli"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    assert cli.look_path([str(tmp_path / d) for d in "abc"]) == str(exe)
+    assert exec_cli.look_path([str(tmp_path / d) for d in "abc"]) == str(exe)
 
 
 def test_go_environ_first_wins():
-    assert cli.go_environ(["A=1", "A=2", "X", "X", "B="]) == ["A=1", "X", "X", "B="]
+    assert exec_cli.go_environ(["A=1", "A=2", "X", "X", "B="]) == ["A=1", "X", "X", "B="]
 
 
 @pytest.mark.parametrize("content,mode,message", [
@@ -173,8 +174,8 @@ def test_exec_failures_B103(tmp_path, content, mode, message):
     elif content is not None:
         target.write_text(content)
         target.chmod(mode)
-    cmd = cli.Command(path=str(target), argv=(str(target),), env=("A=1",))
-    err = cli._execve(cmd.path, cmd.argv, cmd.env)
+    cmd = exec_cli.Command(path=str(target), argv=(str(target),), env=("A=1",))
+    err = exec_cli._execve(cmd.path, cmd.argv, cmd.env)
     from hook.gocompat import errno_text
     assert f"exec failed: {errno_text(err)}" == message
 

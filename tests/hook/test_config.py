@@ -6,7 +6,8 @@ import pytest
 
 from hook import config as C
 from hook.errors import ConfigError
-from hook.resolve import Decision, Host, build_plan, normalise_ldconfig
+from hook.decide import Decision
+from hook.plan import Host, build_plan, normalise_ldconfig
 from hook.state import HookState
 
 from hook_testlib import make_spec

@@ -270,7 +270,7 @@ def test_non_gpu_path_imports_only_what_it_needs(tmp_path, with_config):
     assert {"hook.spec", "hook.version"} <= imported  # the measurement works
     assert ("hook.minitoml" in imported) is with_config
     for heavy in ("re", "json", "dataclasses", "typing", "inspect", "enum", "tomllib", "datetime", "ctypes",
-                  "hook.cli", "hook.mode", "hook.injector", "hook.explain", "hook.nvc", "cffi", "_cffi_backend",
+                  "hook.exec_cli", "hook.mode", "hook.injector", "hook.explain", "hook.nvc", "cffi", "_cffi_backend",
                   "orjson", "tomlkit", "semver", "subprocess", "signal", "traceback"):
         assert heavy not in imported, heavy
 

@@ -8,7 +8,7 @@ import pytest
 
 from hook import image
 from hook.errors import ImageError
-from hook.resolve import decide
+from hook.decide import decide
 from hook.spec import Mount
 
 from hook_testlib import ALL7, DEF, R, config, dev_mounts, make_spec

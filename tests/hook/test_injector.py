@@ -1,4 +1,4 @@
-"""hook.injector: which injector runs, the auto fallback, and the library's environment."""
+"""hook.injector: which injector runs, the auto fallback, and the library's environment (all from the Plan)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from hook import cli, injector
+from hook import exec_cli, injector
 from hook.config import HookConfig
 from hook.errors import HookError
 from hook.plan import GlobalOptions, Plan
@@ -37,63 +37,64 @@ def fake_nvc(monkeypatch):
     monkeypatch.setattr(nvc, "inject", inject)
     monkeypatch.setattr(nvc, "find_library", lambda path, root: state.found)
     monkeypatch.setattr(nvc, "reproduce_blocker", lambda plan: state.blocker)
-    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
-    monkeypatch.setattr(cli, "raw_environ", lambda: ["HOME=/root", "PATH=/usr/bin", "HOME=/other"])
+    monkeypatch.setattr(exec_cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    monkeypatch.setattr(exec_cli, "raw_environ", lambda: ["HOME=/root", "PATH=/usr/bin", "HOME=/other"])
     monkeypatch.setattr(os, "environ", os.environ.copy())
     return state
 
 
-def cfg(**kw) -> HookConfig:
-    return HookConfig(cli_path="/opt/nvidia-container-cli", **kw)
+def cfg(**kw) -> Plan:
+    """PLAN with the injector settings (``injector``, ``cli_environment``, ...) of ``kw``."""
+    return PLAN.replace(cli_path="/opt/nvidia-container-cli", **kw)
 
 
 def test_auto_is_the_default(fake_nvc):
     assert HookConfig().injector == "auto"
-    assert injector.choose(PLAN, cfg()).kind == "library"
+    assert injector.choose(cfg()).kind == "library"
     fake_nvc.found = None
-    assert injector.choose(PLAN, cfg()) == injector.Choice(
+    assert injector.choose(cfg()) == injector.Choice(
         "cli", "injector = 'auto': libnvidia-container.so.1 not found")
     with pytest.raises(Execed):
-        injector.run(PLAN, cfg())
+        injector.run(cfg())
     assert fake_nvc.calls == []
 
 
 def test_cli_setting_always_execs_the_cli(fake_nvc):
-    assert injector.choose(PLAN, cfg(injector="cli")) == injector.Choice("cli", "injector = 'cli'")
+    assert injector.choose(cfg(injector="cli")) == injector.Choice("cli", "injector = 'cli'")
     with pytest.raises(Execed):
-        injector.run(PLAN, cfg(injector="cli"))
+        injector.run(cfg(injector="cli"))
     assert fake_nvc.calls == []
 
 
 def test_auto_uses_the_library_and_sets_the_cli_environment(fake_nvc):
     c = cfg(injector="auto", cli_environment=("FOO=1", "HOME=/ignored", "NOEQ"))
-    assert injector.choose(PLAN, c).kind == "library"
-    assert injector.run(PLAN, c) == 0
+    assert injector.choose(c).kind == "library"
+    assert injector.run(c) == 0
     (_, path, root, env), = fake_nvc.calls
     assert (path, root) == (None, "/drv")
     assert env == {"HOME": "/root", "PATH": "/usr/bin", "FOO": "1"}
 
 
 def test_library_environment_gets_the_root_prefixed_path_when_the_cli_is_looked_up(fake_nvc):
-    c = HookConfig(injector="library")
-    injector.run(PLAN, c)
+    c = PLAN.replace(injector="library")
+    injector.run(c)
     env = fake_nvc.calls[0][3]
-    assert env["PATH"] == ":".join(cli.search_path("/usr/bin", "/drv"))
+    assert env["PATH"] == ":".join(exec_cli.search_path("/usr/bin", "/drv"))
 
 
 def test_auto_falls_back_to_the_cli(fake_nvc):
     import hook.nvc as nvc
 
     fake_nvc.blocker = "no-pivot is set"
-    assert injector.choose(PLAN, cfg(injector="auto")) == injector.Choice("cli", "injector = 'auto': no-pivot is set")
+    assert injector.choose(cfg(injector="auto")) == injector.Choice("cli", "injector = 'auto': no-pivot is set")
     fake_nvc.blocker = None
     fake_nvc.found = None
-    assert injector.choose(PLAN, cfg(injector="auto")).reason == \
+    assert injector.choose(cfg(injector="auto")).reason == \
         "injector = 'auto': libnvidia-container.so.1 not found"
     fake_nvc.found = "/x/libnvidia-container.so.1"
     fake_nvc.raises = nvc.LibraryUnavailable("cannot load /x/libnvidia-container.so.1: bad ELF")
     with pytest.raises(Execed):  # found but does not load: exec the CLI as before
-        injector.run(PLAN, cfg(injector="auto"))
+        injector.run(cfg(injector="auto"))
 
 
 def test_library_mode_errors_are_fatal(fake_nvc):
@@ -101,10 +102,10 @@ def test_library_mode_errors_are_fatal(fake_nvc):
 
     fake_nvc.raises = nvc.LibraryUnavailable("cannot load libnvidia-container.so.1")
     with pytest.raises(HookError) as exc:
-        injector.run(PLAN, cfg(injector="library"))
+        injector.run(cfg(injector="library"))
     assert str(exc.value) == "cannot load libnvidia-container.so.1"
     fake_nvc.raises = nvc.InjectionError("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0")
     for setting in ("library", "auto"):
         with pytest.raises(HookError) as exc:
-            injector.run(PLAN, cfg(injector=setting))
+            injector.run(cfg(injector=setting))
         assert str(exc.value) == "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0"

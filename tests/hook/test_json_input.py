@@ -248,7 +248,7 @@ def test_large_input_path_gives_the_same_tree(doc, monkeypatch):
 
 def test_no_thread_is_left_behind(monkeypatch):
     """The library injector needs a single-threaded process: the scanning thread is gone on return."""
-    from hook.nvc.injector import thread_count
+    from hook.nvc.configure import thread_count
 
     monkeypatch.setattr(gojson, "_MAIN_THREAD_CHARS", 0)
     before = thread_count()

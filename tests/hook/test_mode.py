@@ -7,7 +7,7 @@ import pytest
 from hook import mode
 from hook.cdi import CdiNameError, is_qualified
 from hook.errors import ModeError
-from hook.resolve import decide
+from hook.decide import decide
 
 from hook_testlib import config, dev_mounts, make_spec
 

@@ -8,7 +8,6 @@ import os
 import pytest
 
 from hook import injector, rootfs
-from hook.config import HookConfig
 from hook.nvc.request import compat_libraries
 from hook.plan import GlobalOptions, Plan
 
@@ -44,7 +43,7 @@ def test_auto_injector_sees_compat_libraries_behind_absolute_links(image):
     plan = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
                 devices=("0",), mig_config="", mig_monitor="", imex_channels=(), capabilities=("compute",),
                 requirements=(), pid=42, rootfs=str(root))
-    choice = injector.choose(plan, HookConfig(injector="auto"))
+    choice = injector.choose(plan.replace(injector="auto"))
     assert choice == injector.Choice("cli", "injector = 'auto': the container has CUDA forward-compat libraries "
                                             "(libcuda.so.1) that only the CLI filters (cuda-compat-mode=ldconfig)")
 

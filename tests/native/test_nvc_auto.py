@@ -8,8 +8,7 @@ import subprocess
 import pytest
 
 from nvc_testlib import FAKE_LIB
-from hook import cli, injector
-from hook.config import HookConfig
+from hook import exec_cli, injector
 from hook.errors import HookError
 from hook.nvc import LibraryUnavailable
 from hook.nvc.binding import load
@@ -34,10 +33,10 @@ def environ():
     os.environ.update(saved)
 
 
-def config(fake, **kw) -> HookConfig:
+def config(fake, **kw) -> Plan:
     """The fake (dry run) reaches the library through the CLI's environment, like every variable."""
     env = (f"FAKE_NVC_LOG={fake.path}", "FAKE_NVC_DRY_RUN=1")
-    return HookConfig(cli_path="/opt/nvidia-container-cli", cli_environment=env, **kw)
+    return PLAN.replace(cli_path="/opt/nvidia-container-cli", cli_environment=env, **kw)
 
 
 def stub(tmp_path, source: str):
@@ -78,18 +77,18 @@ def test_a_null_version_is_unavailable(tmp_path, monkeypatch):
 @pytest.mark.parametrize("source", [LACKS_SYMBOLS, "int unrelated(void) { return 0; }\n"])
 def test_auto_execs_the_cli_when_the_library_is_unusable(tmp_path, monkeypatch, fake, environ, source):
     so = stub(tmp_path, source)
-    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    monkeypatch.setattr(exec_cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
     cfg = config(fake, library_path=str(so))
-    assert injector.choose(PLAN, cfg).kind == "library"
+    assert injector.choose(cfg).kind == "library"
     with pytest.raises(Execed) as exc:
-        injector.run(PLAN, cfg)
+        injector.run(cfg)
     assert exc.value.args[0].argv == ("/opt/nvidia-container-cli", *PLAN.cli_args())
     with pytest.raises(HookError) as exc:  # injector = "library": one line, exit 1
-        injector.run(PLAN, cfg.replace(injector="library"))
+        injector.run(cfg.replace(injector="library"))
     assert str(exc.value).startswith(f"cannot use {so}: undefined symbol: nvc_")
 
 
 def test_auto_injects_in_process_when_the_library_loads(monkeypatch, fake, environ):
-    monkeypatch.setattr(cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
-    assert injector.run(PLAN, config(fake, library_path=str(FAKE_LIB))) == 0
+    monkeypatch.setattr(exec_cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
+    assert injector.run(config(fake, library_path=str(FAKE_LIB))) == 0
     assert "nvc_ldcache_update" in fake.calls()

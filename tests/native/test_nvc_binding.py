@@ -104,7 +104,7 @@ def test_default_loader_path(fake, monkeypatch):
 
 def test_library_path_imports_nothing_heavy(fake):
     """The hook keeps re/typing/enum/dataclasses/threading off its start-up path; so does the library path."""
-    code = ("import sys; before = set(sys.modules); import hook.nvc, hook.nvc.injector; "
+    code = ("import sys; before = set(sys.modules); import hook.nvc, hook.nvc.configure; "
             "from hook.nvc.binding import load; from hook.plan import GlobalOptions, Plan; "
             f"lib = load({str(FAKE_LIB)!r}, ''); "
             "print(sorted(set(sys.modules) - before))")

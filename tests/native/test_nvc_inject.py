@@ -10,7 +10,7 @@ import pytest
 from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105, wait_single_threaded
 from hook.nvc import InjectionError, inject
 from hook.nvc.binding import load
-from hook.nvc.injector import Report, configure
+from hook.nvc.configure import Report, configure
 from hook.plan import GlobalOptions, Plan
 
 BASE = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,

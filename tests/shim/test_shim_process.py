@@ -65,7 +65,7 @@ def test_pass_through_imports_only_the_config_reader(tmp_path, with_config):
     assert {"shim.main", "shim.argv", "hook.config"} <= mods  # the measurement works
     assert ("hook.minitoml" in mods) is with_config
     for name in ("shim.create", "shim.ocispec", "shim.modify", "shim.cdispec", "shim.devices", "hook.spec",
-                 "hook.resolve", "hook.image", "hook.gojson", "hook.mode", *HEAVY):
+                 "hook.decide", "hook.image", "hook.gojson", "hook.mode", *HEAVY):
         assert name not in mods, name
 
 
@@ -76,7 +76,7 @@ def test_non_gpu_create_imports_no_heavy_module_and_leaves_the_spec_alone(tmp_pa
     proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
-    assert {"shim.create", "hook.resolve"} <= mods
+    assert {"shim.create", "hook.decide"} <= mods
     for name in HEAVY:
         assert name not in mods, name
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == before

@@ -1,22 +1,19 @@
-"""From (config, spec, state) to a decision and a :class:`~hook.plan.Plan`.
+"""From (config, spec) to a :class:`Decision`: what the container asks for, and why.
 
 :func:`decide` applies the privilege/acceptance table (hook.md §6) and the
-image model, recording for every decision the reason (which variable, mount or
-config key decided it).  ``prestart`` and ``explain`` both use it, so what
-``explain`` prints is what ``prestart`` does.  :func:`build_plan` adds what
-comes from the host (ldconfig path, default user, cwd) through a :class:`Host`.
+image model (:mod:`hook.image`), recording for every decision the reason (which
+variable, mount or config key decided it), as told by the function that
+decided.  The hook's pipeline (:mod:`hook.pipeline`, so ``prestart`` and
+``explain``) and the runtime shim use it, so what ``explain`` prints is what
+``prestart`` does.  :func:`hook.plan.build_plan` turns a GPU decision into a plan.
 """
 
 from __future__ import annotations
 
-import os
-
-from . import gocompat, image
+from . import image
 from .config import HookConfig
-from .plan import GlobalOptions, Plan
 from .spec import Spec
-from .state import HookState
-from .values import REQUIRED, Factory, Value
+from .values import Factory, Value
 
 
 class Decision(Value):
@@ -30,33 +27,17 @@ class Decision(Value):
 
     privileged: bool
     legacy: bool
-    devices: tuple[str, ...] | None
-    ignored: str
-    device_variables: tuple[str, ...]
-    mig_config: str
-    mig_monitor: str
-    imex_channels: tuple[str, ...]
-    capabilities: tuple[str, ...]
-    requirements: tuple[str, ...]
-    warnings: list[str]
-    reasons: list[tuple[str, str]]
-    sink: object  # callable(str) that prints a warning as soon as it is raised
-    _defaults = {
-        "privileged": REQUIRED,
-        "legacy": REQUIRED,
-        "devices": None,
-        "ignored": "",
-        "device_variables": (),
-        "mig_config": "",
-        "mig_monitor": "",
-        "imex_channels": (),
-        "capabilities": (),
-        "requirements": (),
-        "warnings": Factory(list),
-        "reasons": Factory(list),
-        "sink": None,
-    }
-    __slots__ = tuple(_defaults)
+    devices: tuple[str, ...] | None = None
+    ignored: str = ""
+    device_variables: tuple[str, ...] = ()
+    mig_config: str = ""
+    mig_monitor: str = ""
+    imex_channels: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    warnings: list[str] = Factory(list)
+    reasons: list[tuple[str, str]] = Factory(list)
+    sink: object = None  # callable(str) that prints a warning as soon as it is raised
 
     @property
     def is_gpu(self) -> bool:
@@ -103,11 +84,14 @@ def decide(config: HookConfig, spec: Spec, *, warn=None) -> Decision:
     if d.mig_monitor:
         d.why("mig", f"--mig-monitor from NVIDIA_MIG_MONITOR_DEVICES={d.mig_monitor!r} (privileged container)")
 
-    d.capabilities = image.driver_capabilities(env, legacy, config.supported_caps)
-    d.why("capabilities", _caps_reason(env, legacy, config))
+    limit = f", limited by supported-driver-capabilities = {config.supported_driver_capabilities!r}"
+    d.capabilities = image.driver_capabilities(env, legacy, config.supported_caps,
+                                               why=lambda text: d.why("capabilities", text + limit))
 
-    d.requirements = image.requirements(env, legacy)
-    d.why("requirements", _requirements_reason(env, legacy, config, d.requirements))
+    # env_map() set NVIDIA_DISABLE_REQUIRE for disable-require = true: say so instead of the variable.
+    d.requirements = image.requirements(env, legacy, why=(
+        (lambda text: d.why("requirements", "none: disable-require = true in the hook config"))
+        if config.disable_require else (lambda text: d.why("requirements", text))))
 
     _select_imex(d, config, env, mounts)
     return d
@@ -165,101 +149,3 @@ def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: i
     d.warn("Ignoring request by environment variable(s) in unprivileged container: [NVIDIA_IMEX_CHANNELS]")
     d.why("imex", "NVIDIA_IMEX_CHANNELS ignored: unprivileged container and "
                   "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
-
-
-def _caps_reason(env: dict[str, str], legacy: bool, config: HookConfig) -> str:
-    supported = f"supported-driver-capabilities = {config.supported_driver_capabilities!r}"
-    if image.DRIVER_CAPABILITIES not in env:
-        base = "all supported (legacy image, NVIDIA_DRIVER_CAPABILITIES unset)" if legacy \
-            else "default compute,utility (NVIDIA_DRIVER_CAPABILITIES unset)"
-    elif env[image.DRIVER_CAPABILITIES] == "":
-        base = "default compute,utility (NVIDIA_DRIVER_CAPABILITIES is empty)"
-    else:
-        base = f"from NVIDIA_DRIVER_CAPABILITIES={env[image.DRIVER_CAPABILITIES]!r}"
-    return f"{base}, limited by {supported}"
-
-
-def _requirements_reason(env, legacy, config, reqs) -> str:
-    if image.requirements_disabled(env):
-        if config.disable_require:
-            return "none: disable-require = true in the hook config"
-        return f"none: NVIDIA_DISABLE_REQUIRE={env[image.DISABLE_REQUIRE]!r}"
-    if not reqs:
-        return "none: no NVIDIA_REQUIRE_* variable"
-    parts = ["NVIDIA_REQUIRE_* values in environment order (NVIDIA_REQUIRE_JETPACK* excluded)"]
-    if legacy:
-        parts.append(f"cuda>= from CUDA_VERSION={env[image.CUDA_VERSION]!r} (legacy image) last")
-    return "; ".join(parts)
-
-
-# --- host-dependent parts of the plan ----------------------------------------
-
-class Host:
-    """The host facts a plan depends on; tests substitute their own."""
-
-    def exists(self, path: str) -> bool:
-        try:
-            os.stat(path)
-            return True
-        except (OSError, ValueError):
-            return False
-
-    def default_user(self) -> str:
-        from .config import default_user
-        return default_user()
-
-    def abspath(self, path: str) -> str:
-        return gocompat.abspath(path)
-
-
-def normalise_ldconfig(value: str, host: Host) -> str:
-    """hook.md §7.4: ``@path`` becomes ``@path.real`` when that exists."""
-    if not value.startswith("@"):
-        return value
-    p = value[1:]
-    if p.endswith(".real"):
-        p = p[: -len(".real")]
-    if host.exists(p + ".real"):
-        return "@" + p + ".real"
-    return "@" + p
-
-
-def cuda_compat_mode(config: HookConfig) -> str | None:
-    """hook.md §7.3."""
-    mode = config.cuda_compat_mode
-    if mode in ("ldconfig", "mount", "disabled"):
-        return mode
-    if mode == "hook":
-        return "disabled"
-    return None if config.allow_cuda_compat_libs_from_container else "disabled"
-
-
-def build_plan(d: Decision, config: HookConfig, spec: Spec, state: HookState, *,
-               debug_flag: bool, host: Host | None = None) -> Plan:
-    """The plan for a GPU decision.  Raises OSError if the working directory is gone."""
-    host = host or Host()
-    user = config.cli_user if config.cli_user is not None else host.default_user()
-    options = GlobalOptions(
-        root=config.cli_root,
-        load_kmods=config.cli_load_kmods,
-        no_create_imex_channels=config.disable_imex_channel_creation,
-        no_pivot=config.cli_no_pivot,
-        debug="/dev/stderr" if debug_flag else config.cli_debug,
-        ldcache=config.cli_ldcache,
-        user=user,
-    )
-    assert d.devices is not None
-    return Plan(
-        options=options,
-        cuda_compat_mode=cuda_compat_mode(config),
-        ldconfig=normalise_ldconfig(config.cli_ldconfig, host),
-        no_cgroups=config.cli_no_cgroups,
-        devices=d.devices,
-        mig_config=d.mig_config,
-        mig_monitor=d.mig_monitor,
-        imex_channels=d.imex_channels,
-        capabilities=d.capabilities,
-        requirements=d.requirements,
-        pid=state.cli_pid,
-        rootfs=host.abspath(spec.root_path),
-    )

@@ -38,18 +38,15 @@ class Report(Value):
     ``checked``: (requirement, device label or None) in evaluation order.
     """
 
-    library: str
-    version: str
-    request: Request | None
-    gpus: tuple[Gpu, ...]
-    selection: Selection
-    mig_config: tuple[bool, tuple[int, ...]]
-    mig_monitor: tuple[bool, tuple[int, ...]]
-    imex: tuple[int, ...]
-    checked: list[tuple[str, str | None]]
-    _defaults = {"library": "", "version": "", "request": None, "gpus": (), "selection": Factory(Selection),
-                 "mig_config": (False, ()), "mig_monitor": (False, ()), "imex": (), "checked": Factory(list)}
-    __slots__ = tuple(_defaults)
+    library: str = ""
+    version: str = ""
+    request: Request | None = None
+    gpus: tuple[Gpu, ...] = ()
+    selection: Selection = Factory(Selection)
+    mig_config: tuple[bool, tuple[int, ...]] = (False, ())
+    mig_monitor: tuple[bool, tuple[int, ...]] = (False, ())
+    imex: tuple[int, ...] = ()
+    checked: list[tuple[str, str | None]] = Factory(list)
 
 
 def thread_count() -> int:

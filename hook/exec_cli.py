@@ -1,8 +1,10 @@
-"""Locating and executing ``nvidia-container-cli`` exactly as the reference does (hook.md §7.6-§7.8).
+"""The CLI injector: locating and executing ``nvidia-container-cli`` exactly as the reference does
+(hook.md §7.6-§7.8).
 
 :func:`command` is pure given the hook's environment and a file probe; it
-returns the :class:`Command` (path, argv, raw environment list).  :func:`execute`
-replaces the process with it.
+returns the :class:`Command` (path, argv, raw environment list) for a
+:class:`~hook.plan.Plan`, which says the CLI's path and extra environment.
+:func:`execute` replaces the process with it.
 """
 
 from __future__ import annotations
@@ -12,24 +14,18 @@ import os
 from . import gocompat
 from .errors import CliError
 from .plan import Plan
-from .values import REQUIRED, Value
+from .values import Value
 
 CLI_NAME = "nvidia-container-cli"
 DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-class Command(Value):
+class Command(Value, frozen=True):
     """What gets exec'd: ``path`` with ``argv`` (``argv[0] == path``) and the raw ``env`` list."""
 
     path: str
     argv: tuple[str, ...]
     env: tuple[str, ...]
-    _defaults = {
-        "path": REQUIRED,
-        "argv": REQUIRED,
-        "env": REQUIRED,
-    }
-    __slots__ = tuple(_defaults)
 
 
 def raw_environ() -> list[str]:
@@ -110,23 +106,24 @@ def look_path(dirs: list[str], is_executable=_is_executable) -> str:
     raise CliError(prefix + "executable file not found in $PATH")
 
 
-def environment(plan: Plan, cli_path: str, extra_env: tuple[str, ...], hook_env: list[str]) -> list[str]:
+def environment(plan: Plan, hook_env: list[str]) -> list[str]:
     """The CLI's raw environment (hook.md §7.6): the hook's (first occurrence wins), ``PATH``
-    rewritten in place when the CLI is looked up, then the configured entries verbatim."""
+    rewritten in place when the CLI is looked up (no ``plan.cli_path``), then the configured
+    entries (``plan.cli_environment``) verbatim."""
     env = go_environ(hook_env)
-    if not cli_path:
+    if not plan.cli_path:
         _setenv(env, "PATH", ":".join(search_path(_getenv(env, "PATH"), plan.options.root)))
-    env.extend(extra_env)
+    env.extend(plan.cli_environment)
     return env
 
 
-def command(plan: Plan, cli_path: str, env: list[str], is_executable=_is_executable) -> Command:
+def command(plan: Plan, env: list[str], is_executable=_is_executable) -> Command:
     """The exec request for ``plan`` with ``env`` from :func:`environment`.
 
     Raises :class:`CliError` when the CLI cannot be found.
     """
-    if cli_path:
-        path = cli_path
+    if plan.cli_path:
+        path = plan.cli_path
     else:
         path = look_path(_getenv(env, "PATH").split(":"), is_executable)
     return Command(path=path, argv=(path, *plan.cli_args()), env=tuple(env))
