@@ -37,6 +37,9 @@ _SCHEMA: dict = {
     },
     "nvidia-container-runtime": {
         "debug": "str", "log-level": "str", "runtimes": "strs", "mode": "str",
+        # Ours (issue 10): an installed toolkit runs the low-level runtime directly while no
+        # NVIDIA kernel module is loaded (upstream's wrapper script did that).
+        "no-driver-fallback": "bool", "driver-modules-file": "str",
         "modes": {
             "csv": {"mount-spec-path": "str", "compat-container-root": "str"},
             "cdi": {"spec-dirs": "strs", "default-kind": "str", "annotation-prefixes": "strs"},
@@ -100,6 +103,8 @@ class HookConfig(Value):
     runtime_debug: str
     runtime_log_level: str
     runtimes: tuple[str, ...]
+    no_driver_fallback: bool
+    driver_modules_file: str
     cdi_spec_dirs: tuple[str, ...]
     cdi_default_kind: str
     cdi_annotation_prefixes: tuple[str, ...]
@@ -142,6 +147,8 @@ class HookConfig(Value):
         "runtime_debug": "/dev/null",
         "runtime_log_level": "info",
         "runtimes": ("runc", "crun"),
+        "no_driver_fallback": False,
+        "driver_modules_file": "/proc/modules",
         "cdi_spec_dirs": ("/etc/cdi", "/var/run/cdi"),
         "cdi_default_kind": "nvidia.com/gpu",
         "cdi_annotation_prefixes": ("cdi.k8s.io/",),
@@ -192,6 +199,8 @@ _ATTRS = {
     ("nvidia-container-runtime", "debug"): "runtime_debug",
     ("nvidia-container-runtime", "log-level"): "runtime_log_level",
     ("nvidia-container-runtime", "runtimes"): "runtimes",
+    ("nvidia-container-runtime", "no-driver-fallback"): "no_driver_fallback",
+    ("nvidia-container-runtime", "driver-modules-file"): "driver_modules_file",
     ("nvidia-container-runtime", "modes", "cdi", "spec-dirs"): "cdi_spec_dirs",
     ("nvidia-container-runtime", "modes", "cdi", "default-kind"): "cdi_default_kind",
     ("nvidia-container-runtime", "modes", "cdi", "annotation-prefixes"): "cdi_annotation_prefixes",
@@ -212,7 +221,7 @@ class Location(Value):
 
     path: str
     required: bool
-    source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "default"
+    source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "toolkit", "XDG_CONFIG_HOME", "default"
     _defaults = {
         "path": REQUIRED,
         "required": REQUIRED,
@@ -221,13 +230,26 @@ class Location(Value):
     __slots__ = tuple(_defaults)
 
 
-def locate(flag_value: str, environ) -> Location:
-    """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc."""
+TOOLKIT_CONFIG = ".config/nvidia-container-runtime/config.toml"
+
+
+def locate(flag_value: str, environ, program: str = "") -> Location:
+    """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc.
+
+    Ours (docs/runtime-config.md, "The toolkit"): between the environment variable and XDG, the
+    config of an installed toolkit, ``<dir of program>/.config/nvidia-container-runtime/config.toml``
+    when ``program`` (``argv[0]``) is a path and that file exists: what upstream's wrapper scripts
+    pass in ``NVIDIA_CTK_CONFIG_FILE_PATH``, without a wrapper.
+    """
     if flag_value:
         return Location(flag_value, True, "-config")
     env_path = environ.get("NVIDIA_CTK_CONFIG_FILE_PATH", "")
     if env_path:
         return Location(env_path, True, "NVIDIA_CTK_CONFIG_FILE_PATH")
+    if "/" in program:
+        beside = os.path.join(os.path.dirname(program), TOOLKIT_CONFIG)
+        if os.path.isfile(beside):
+            return Location(beside, True, "toolkit")
     xdg = environ.get("XDG_CONFIG_HOME", "")
     if xdg:
         return Location(xdg + "/nvidia-container-runtime/config.toml", False, "XDG_CONFIG_HOME")

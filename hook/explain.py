@@ -70,7 +70,7 @@ def build_report(inv, req: Request) -> dict:
     from .state import HookState
 
     report: dict = {"spec": req.spec_path, "warnings": [], "reasons": []}
-    location = config_mod.locate(inv.config, os.environ)
+    location = config_mod.locate(inv.config, os.environ, sys.argv[0] if sys.argv else "")
     report["config"] = {"path": location.path, "source": location.source,
                         "present": os.path.exists(location.path)}
     try:
