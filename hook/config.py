@@ -233,12 +233,24 @@ class Location(Value):
 TOOLKIT_CONFIG = ".config/nvidia-container-runtime/config.toml"
 
 
+def program_path(argv0: str) -> str:
+    """The path of the running program for :func:`locate`: the frozen binary's own file (runc
+    starts hooks with a bare ``argv[0]``), else ``argv[0]``."""
+    import sys
+    if "_hookexec" in sys.builtin_module_names:  # the frozen launcher
+        try:
+            return os.readlink("/proc/self/exe")
+        except OSError:
+            pass
+    return argv0
+
+
 def locate(flag_value: str, environ, program: str = "") -> Location:
     """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc.
 
     Ours (docs/runtime-config.md, "The toolkit"): between the environment variable and XDG, the
     config of an installed toolkit, ``<dir of program>/.config/nvidia-container-runtime/config.toml``
-    when ``program`` (``argv[0]``) is a path and that file exists: what upstream's wrapper scripts
+    when ``program`` (:func:`program_path`) is a path and that file exists: what upstream's wrapper scripts
     pass in ``NVIDIA_CTK_CONFIG_FILE_PATH``, without a wrapper.
     """
     if flag_value:

@@ -70,7 +70,8 @@ def build_report(inv, req: Request) -> dict:
     from .state import HookState
 
     report: dict = {"spec": req.spec_path, "warnings": [], "reasons": []}
-    location = config_mod.locate(inv.config, os.environ, sys.argv[0] if sys.argv else "")
+    location = config_mod.locate(inv.config, os.environ,
+                                  config_mod.program_path(sys.argv[0] if sys.argv else ""))
     report["config"] = {"path": location.path, "source": location.source,
                         "present": os.path.exists(location.path)}
     try:

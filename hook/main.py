@@ -85,7 +85,7 @@ def _fail(message: str, debug: bool) -> None:
 def load_config(inv):
     """The hook config chosen by ``-config`` / environment.  Raises ConfigError."""
     from . import config
-    return config.load(config.locate(inv.config, os.environ, sys.argv[0] if sys.argv else ""))
+    return config.load(config.locate(inv.config, os.environ, config.program_path(sys.argv[0] if sys.argv else "")))
 
 
 def prestart(inv) -> int:

@@ -82,7 +82,7 @@ def load_config(environ, program: str = ""):
 
     from .errors import ConfigLoadError
 
-    location = config.locate("", environ, program).replace(required=False)
+    location = config.locate("", environ, config.program_path(program)).replace(required=False)
     try:
         return config.load(location, hook_checks=False)
     except ConfigError as exc:
