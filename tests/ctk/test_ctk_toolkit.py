@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -215,3 +216,21 @@ def test_runtime_without_driver_runs_the_low_level_runtime(tmp_path, modules, fa
     else:
         assert r.stderr == f"nvidia driver modules are not yet loaded, invoking {tmp_path}/bin/runc directly\n"
         assert after == spec
+
+
+def test_frozen_hook_with_a_bare_argv0_finds_the_toolkit_config(tmp_path):
+    """runc starts the hook as ``args[0] = "nvidia-container-runtime-hook"`` (no directory): the frozen
+    binary finds the config beside its own file."""
+    tk = tmp_path / "toolkit"
+    (tk / ".config/nvidia-container-runtime").mkdir(parents=True)
+    (tk / ".config/nvidia-container-runtime/config.toml").write_text("")
+    shutil.copy2(DIST, tk / "nvidia-container-runtime-hook")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b/config.json").write_text('{"ociVersion": "1.2.0", "process": {"env": []}, "root": {"path": "r"}}')
+    r = subprocess.run(["nvidia-container-runtime-hook", "explain", "--bundle", str(tmp_path / "b"), "--json"],
+                       executable=tk / "nvidia-container-runtime-hook", cwd="/", env={},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["config"] | {"keys_set": []} == {
+        "path": f"{tk}/.config/nvidia-container-runtime/config.toml", "source": "toolkit", "present": True,
+        "keys_set": []}
