@@ -4,7 +4,7 @@ The toolkit is the ONE frozen binary, answering by ``argv[0]`` to every program 
 (``ctk.toolkit.PROGRAMS``).  Until the build branch's dispatching binary is merged
 (``freeze/programs.py``), ``dist/nvidia-container-runtime-hook`` answers only as the hook; the
 tests then install a stand-in with the same contract: a script run by the venv's Python that
-looks up the console script named like ``argv[0]``'s base name.  TODO(merge): once
+runs the function of the venv console script named like ``argv[0]``'s base name.  TODO(merge): once
 ``freeze/programs.py`` is on the branch, :func:`toolkit_source` returns the real binary (it
 already does when that file exists).
 """
@@ -23,11 +23,13 @@ FAKE_DRIVER = ROOT / "build" / "fake" / "driver"
 
 STAND_IN = """#!{python}
 import os, sys
-from importlib.metadata import entry_points
+bindir = {bindir!r}
 name = os.path.basename(sys.argv[0])
-(ep,) = entry_points(group="console_scripts", name=name) or entry_points(group="console_scripts",
-                                                                            name="nvidia-container-runtime-hook")
-sys.exit(ep.load()())
+if not os.path.exists(os.path.join(bindir, name)):
+    name = "nvidia-container-runtime-hook"
+with open(os.path.join(bindir, name)) as f:   # the console script: "from MODULE import FUNCTION"
+    module, function = next(ln.split()[1::2] for ln in f if ln.startswith("from "))
+sys.exit(getattr(__import__(module, fromlist=[function]), function)())
 """
 
 
@@ -38,7 +40,7 @@ def toolkit_source(tmp: Path) -> Path:
         return DIST
     path = tmp / "toolkit-source" / "nvidia-container-runtime-hook"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(STAND_IN.format(python=ROOT / ".venv" / "bin" / "python"))
+    path.write_text(STAND_IN.format(python=ROOT / ".venv" / "bin" / "python", bindir=str(ROOT / ".venv" / "bin")))
     path.chmod(0o755)
     return path
 
