@@ -7,8 +7,10 @@ Starts a private containerd 1.6 (tmp root, state and socket), ``nvidia-ctk insta
 toolkit into a tmp dir (``--toolkit-source``: default the one frozen binary when it answers by
 name, else the tests' stand-in, see tests/toolkit_source.py) with the fake driver root and the
 fake libnvidia-container, and runs, in alternation, ``ctr run --rm`` of ``/bin/busybox true``:
-non-GPU and GPU (``NVIDIA_VISIBLE_DEVICES=1``) containers through plain runc and through
-``<toolkit>/nvidia-container-runtime``, plus the CPython floor (``python -I -S -c pass``).
+non-GPU and GPU (``NVIDIA_VISIBLE_DEVICES=1``) containers through plain runc, through
+``<toolkit>/nvidia-container-runtime`` and through an upstream-style wrapper script in front of it
+(``sh`` + ``grep`` of the modules file, as upstream's toolkit installs), plus the CPython floor
+(``python -I -S -c pass``).
 Prints medians, min and the difference to plain runc.  The toolkit's no-driver check is pointed
 at a modules file listing ``nvidia`` (this machine has no NVIDIA module).
 
@@ -72,7 +74,17 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(lambda: (t / "containerd.sock").exists(), 30, "containerd")
         (t / "image.tar").write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
         run(ctr + ["images", "import", "--snapshotter", "native", str(t / "image.tar")])
-        runtimes = {"runc": shutil.which("runc"), "toolkit": f"{t}/nv/toolkit/nvidia-container-runtime"}
+        tk = f"{t}/nv/toolkit"
+        # upstream's layout for comparison: a shell wrapper that greps the modules file, then execs
+        wrapper = t / "wrapper" / "nvidia-container-runtime"
+        wrapper.parent.mkdir()
+        wrapper.write_text(f'#! /bin/sh\ngrep -e "^nvidia " {t}/modules >/dev/null 2>&1\n'
+                           f'if [ "$?" != "0" ]; then exec runc "$@"; fi\n'
+                           f'NVIDIA_CTK_CONFIG_FILE_PATH={tk}/.config/nvidia-container-runtime/config.toml \\\n'
+                           f'PATH={tk}:$PATH \\\n\texec {tk}/nvidia-container-runtime "$@"\n')
+        wrapper.chmod(0o755)
+        runtimes = {"runc": shutil.which("runc"), "toolkit": f"{tk}/nvidia-container-runtime",
+                    "sh-wrapper": str(wrapper)}
         cases: dict[str, list[str]] = {"floor": [real_python(), "-I", "-S", "-c", "pass"]}
         for kind, opts in (("non-GPU", []), ("GPU", ["--env=NVIDIA_VISIBLE_DEVICES=1"])):
             for name, binary in runtimes.items():
@@ -88,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                     samples[key].append((time.perf_counter() - t0) * 1e3)
         med = {k: statistics.median(v) for k, v in samples.items()}
         print(f"{args.rounds} rounds, alternating; ms; toolkit source {source}")
-        print(f"  {'case':18} {'median':>8} {'min':>8} {'vs runc':>8} {'/floor':>7}")
+        print(f"  {'case':22} {'median':>8} {'min':>8} {'vs runc':>8} {'/floor':>7}")
         for key, v in samples.items():
             kind = key.split()[0]
             base = med.get(f"{kind} runc")
             added = med[key] - base if base is not None and key != f"{kind} runc" else None
-            print(f"  {key:18} {med[key]:8.1f} {min(v):8.1f} "
+            print(f"  {key:22} {med[key]:8.1f} {min(v):8.1f} "
                   + (f"{added:+8.1f} {added / med['floor']:7.2f}" if added is not None else f"{'':8} {'':7}"))
         return 0
     finally:
