@@ -293,7 +293,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
     out.low_level = detect_low_level(o, snap)
     log.info("Detected low-level runtimes %s", go_list(out.low_level))
     from .toolkit import find_backend
-    out.backend = backend = find_backend(o.driver_root)
+    out.backend = backend = find_backend(o.driver_root, o.host_root)
     if backend.library or backend.cli:
         log.info("Found the %s", backend)
     else:

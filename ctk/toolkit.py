@@ -74,9 +74,18 @@ def find_cli(root: str) -> str | None:
     return None
 
 
-def find_backend(driver_root: str) -> Backend:
+def find_backend(driver_root: str, host_root: str = "") -> Backend:
+    """The back end under ``driver_root`` (a host path), looked for where the host's ``/`` is
+    visible to us (``host_root``, the installer container's host mount; ``""``: here); the paths
+    returned are the host's."""
     root = driver_root or "/"
-    return Backend(root, find_library(root), find_cli(root))
+    seen = _rooted(host_root, root) if host_root.rstrip("/") else root
+
+    def host(path: str | None) -> str | None:
+        if path is None or seen == root:
+            return path
+        return os.path.join(root, os.path.relpath(path, seen))
+    return Backend(root, host(find_library(seen)), host(find_cli(seen)))
 
 
 def default_source() -> str:

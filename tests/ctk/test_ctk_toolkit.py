@@ -234,3 +234,17 @@ def test_frozen_hook_with_a_bare_argv0_finds_the_toolkit_config(tmp_path):
     assert json.loads(r.stdout)["config"] | {"keys_set": []} == {
         "path": f"{tk}/.config/nvidia-container-runtime/config.toml", "source": "toolkit", "present": True,
         "keys_set": []}
+
+
+
+@pytest.mark.parametrize("driver", ["/", "/run/nvidia/driver"])
+def test_backend_is_searched_under_the_host_mount_and_named_by_host_paths(tmp_path, driver):
+    """The installer container sees the host's / at --host-root: it looks there, writes host paths."""
+    host = tmp_path / "host"
+    tree = driver_root(tmp_path, library=True, cli=True)
+    (host / driver.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    tree.rename(host / driver.lstrip("/") if driver != "/" else host)
+    b = toolkit.find_backend(driver, str(host))
+    assert (b.root, b.library, b.cli) == (driver, os.path.join(driver, "usr/lib/x86_64-linux-gnu/libnvidia-container.so.1"),
+                                          os.path.join(driver, "usr/bin/nvidia-container-cli"))
+    assert toolkit.find_backend(driver, str(tmp_path / "elsewhere")) == toolkit.Backend(driver, None, None)
