@@ -127,8 +127,8 @@ def lay_down(stage: str, source: str, config: bytes) -> None:
     for name in PROGRAMS:
         if name != BINARY:
             os.symlink(BINARY, os.path.join(stage, name))
-    cfgdir = os.path.join(stage, os.path.dirname(CONFIG))
-    os.makedirs(cfgdir, mode=0o755)
+    from .fileio import make_dirs
+    make_dirs(os.path.join(stage, os.path.dirname(CONFIG)))   # 0755 at most, whatever the umask
     with open(os.path.join(stage, CONFIG), "wb") as f:
         f.write(config)
         os.fchmod(f.fileno(), 0o644)
