@@ -121,7 +121,50 @@ def large_spec(target: int = 30 * 1024) -> dict:
     return spec
 
 
-SPECS = {"nongpu": nongpu_spec, "gpu": gpu_spec, "large": large_spec}
+def sized_spec(target: int) -> dict:
+    """``large_spec`` grown to about ``target`` bytes (indented) with more seccomp rules: 1 MB, 18 MB."""
+    spec = large_spec()
+    rules = spec["linux"]["seccomp"]["syscalls"]
+    rule = {"names": ["read"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2080505856, "op": "SCMP_CMP_MASKED_EQ"}]}
+    def more(n: int) -> None:
+        start = len(rules)
+        rules.extend({**rule, "args": [{**rule["args"][0], "value": 2080505856 + start + k}]} for k in range(n))
+
+    before = len(json.dumps(spec, indent=2))
+    more(100)
+    per_rule = (len(json.dumps(spec, indent=2)) - before) / 100
+    more(max(0, int((target - before) / per_rule) - 100))
+    return spec
+
+
+def deep_spec(depth: int = 10000) -> dict:
+    """A GPU spec nested ``depth`` levels deep (Go's limit is 10,000) in an annotation-like field."""
+    spec = gpu_spec()
+    nested: list = []
+    for _ in range(depth - 3):  # the spec object and "x-deep" hold it: two levels, plus the innermost list
+        nested = [nested]
+    spec["x-deep"] = {"v": nested}
+    return spec
+
+
+SPECS = {"nongpu": nongpu_spec, "gpu": gpu_spec, "large": large_spec,
+         "1mb": lambda: sized_spec(1 << 20), "18mb": lambda: sized_spec(18 << 20), "deep": deep_spec}
+
+
+def render(name: str) -> bytes:
+    """The ``config.json`` bytes of ``SPECS[name]``: indented as runtimes write them, except the deep
+    spec (indenting 10,000 levels would make it 200 MB)."""
+    spec = SPECS[name]()
+    if name == "deep":
+        import sys
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 3 * 10000))  # json.dumps recurses once per level
+        try:
+            return json.dumps(spec, separators=(",", ":")).encode()
+        finally:
+            sys.setrecursionlimit(limit)
+    return json.dumps(spec, indent=2).encode()
 
 
 def build_recorder(directory: Path) -> Path:
@@ -183,7 +226,7 @@ def build_rss_helper(directory: Path) -> Path | None:
 class Bench:
     """A temporary tree: one bundle per spec, a config naming the recorder, state files."""
 
-    def __init__(self, config: Path = DEFAULT_CONFIG):
+    def __init__(self, config: Path = DEFAULT_CONFIG, cases=tuple(SPECS)):
         self.dir = Path(tempfile.mkdtemp(prefix="hookbench-"))
         self.recorder = build_recorder(self.dir)
         self.rss_helper = build_rss_helper(self.dir)
@@ -194,11 +237,11 @@ class Bench:
         self.bundles: dict[str, Path] = {}
         self.states: dict[str, Path] = {}
         self.sizes: dict[str, int] = {}
-        for name, make in SPECS.items():
+        for name in cases:
             bundle = self.dir / name
             (bundle / "rootfs").mkdir(parents=True)
-            data = json.dumps(make(), indent=2)
-            (bundle / "config.json").write_text(data)
+            data = render(name)
+            (bundle / "config.json").write_bytes(data)
             self.sizes[name] = len(data)
             state = self.dir / f"{name}.state.json"
             state.write_text(json.dumps({"ociVersion": "1.0.2", "id": name, "status": "creating",

@@ -6,12 +6,13 @@
 ``testpaths = ["tests"]`` keeps this file out of ``./build.sh test``.)
 
 Spec parse (the hook's gojson decoder against json and orjson on the same 30 KB
-spec), the image model (environment to devices, capabilities, requirements),
+spec; then 1 MB, 18 MB and 10,000-level specs), the image model (environment to devices, capabilities, requirements),
 config parse, and plan resolution (decision and plan for a GPU spec).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from specs import DEFAULT_CONFIG, gpu_spec, large_spec, nongpu_spec  # noqa: E402
+from specs import DEFAULT_CONFIG, gpu_spec, large_spec, nongpu_spec, render  # noqa: E402
 
 from hook import config as config_mod  # noqa: E402
 from hook import image, resolve, spec as spec_mod, state as state_mod  # noqa: E402
@@ -35,6 +36,24 @@ STATE = json.dumps({"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid
 def test_spec_parse_hook(benchmark, name):
     spec = benchmark(spec_mod.parse_spec, DATA[name])
     assert spec is not None
+
+
+@functools.lru_cache(maxsize=None)
+def rendered(name: str) -> bytes:
+    return render(name)
+
+
+@pytest.mark.parametrize("name", ["1mb", "18mb", "deep"])
+def test_spec_parse_hook_sizes(benchmark, name):
+    """Large and deep specs: the C scanner with the GC paused; deep ones in a thread of their own."""
+    spec = benchmark.pedantic(spec_mod.parse_spec, (rendered(name),), rounds=5 if name == "18mb" else 20)
+    assert spec.oci_version
+
+
+@pytest.mark.parametrize("name", ["1mb", "18mb"])  # json.loads stops at its recursion limit: no "deep"
+def test_spec_parse_stdlib_json_sizes(benchmark, name):
+    """The floor: json.loads (the same C scanner, dicts and ints, the GC running)."""
+    benchmark.pedantic(json.loads, (rendered(name),), rounds=5 if name == "18mb" else 20)
 
 
 def test_spec_parse_stdlib_json_large(benchmark):

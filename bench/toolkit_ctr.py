@@ -4,8 +4,7 @@
     sudo .venv/bin/python bench/toolkit_ctr.py [-n 10] [--toolkit-source BINARY]
 
 Starts a private containerd 1.6 (tmp root, state and socket), ``nvidia-ctk install``s the
-toolkit into a tmp dir (``--toolkit-source``: default the one frozen binary when it answers by
-name, else the tests' stand-in, see tests/toolkit_source.py) with the fake driver root and the
+toolkit into a tmp dir (``--toolkit-source``: default ``dist/nvidia-container-runtime-hook``) with the fake driver root and the
 fake libnvidia-container, and runs, in alternation, ``ctr run --rm`` of ``/bin/busybox true``:
 non-GPU and GPU (``NVIDIA_VISIBLE_DEVICES=1``) containers through plain runc, through
 ``<toolkit>/nvidia-container-runtime`` and through an upstream-style wrapper script in front of it
@@ -60,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         main_cfg = t / "config.toml"
         main_cfg.write_text(CONTAINERD_MAIN.format(t=t))
-        source = args.toolkit_source or toolkit_source(t)
+        source = args.toolkit_source or toolkit_source()
         env = dict(os.environ, NVIDIA_CTK_STATE_DIR=str(t / "ctk-state"))
         ctk = str(ROOT / ".venv" / "bin" / "nvidia-ctk")
         run([ctk, "install", "--runtime=containerd", f"--config={main_cfg}", f"--drop-in-config={t}/conf.d/99.toml",

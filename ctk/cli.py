@@ -19,7 +19,8 @@ from . import sources, state
 from .common import DEFAULT_RUNTIME_NAME, DEFAULT_RUNTIME_PATH, RuntimeOptions, log
 from .errors import CtkError, UsageError
 from .plan import unified_diff
-from .cli_flags import Flag, _Help, parse_command, parse_flags, usage
+from .cli_flags import GLOBAL_FLAGS as _PERSISTENT_FLAGS
+from .cli_flags import Flag, _Help, go_trim_space, parse_command, parse_flags, usage
 
 VERSION = "1.20.0"
 
@@ -84,19 +85,25 @@ UNCONFIGURE_FLAGS = [
     Flag(("dry-run",), "bool", False, "print the resulting files instead of writing them"),
     Flag(("diff",), "bool", False, "print a unified diff of the changes instead of writing them"),
     Flag(("runtime",), "string", "docker", "the target runtime engine; one of [containerd, crio, docker]"),
-    Flag(("config",), "string", "", "path to the config file for the target runtime"),
-    Flag(("drop-in-config",), "string", "", "path to the drop-in config file"),
+    Flag(("config",), "string", "", "path to the config file for the target runtime",
+         shown_default="/etc/docker/daemon.json, /etc/containerd/config.toml or /etc/crio/crio.conf"),
+    Flag(("drop-in-config",), "string", "", "path to the drop-in config file",
+         shown_default="conf.d/99-nvidia.toml (containerd) or crio.conf.d/99-nvidia.toml (crio) next to --config"),
     Flag(("nvidia-runtime-name",), "string", DEFAULT_RUNTIME_NAME, "name of the NVIDIA runtime to remove (when no record exists)"),
-    Flag(("config-mode",), "string", "", "config-file (default) or oci-hook"),
+    Flag(("config-mode",), "string", "", "config-file or oci-hook", shown_default='"config-file"'),
     Flag(("oci-hook-path",), "string", "", "the OCI hook file to remove with --config-mode=oci-hook"),
-    Flag(("state-dir",), "string", "", "where configure recorded what it changed"),
+    Flag(("state-dir",), "string", "", "where configure recorded what it changed",
+         shown_default=f"${state.STATE_DIR_ENV}, else {state.DEFAULT_STATE_DIR} for root"),
 ]
 
 
 def build_source(runtime: str, spec: str, config: str, executable: str, host_root: str = "",
-                 drop_in: str = "") -> object:
+                 drop_in: str = "", command_reads_config: bool = False) -> object:
     """The source for ``--config-source`` (single value or comma-separated list).
 
+    ``command_reads_config``: the containerd command dumps ``config`` (``--config``) rather
+    than the daemon's default file (the installer; ``runtime configure`` runs the reference's
+    exact command, which the golden corpus records).
     Raises :class:`UsageError` for an unknown kind (reference wording).
     """
     items = [s.strip() for s in spec.split(",")] if spec else ["file"]
@@ -108,7 +115,8 @@ def build_source(runtime: str, spec: str, config: str, executable: str, host_roo
             built.append(sources.FileSource(arg or config))
         elif kind == "command":
             if runtime == "containerd":
-                built.append(sources.containerd_command(executable, host_root))
+                built.append(sources.containerd_command(executable, host_root,
+                                                        config if command_reads_config else ""))
             else:
                 built.append(sources.crio_command(executable, host_root))
         elif kind == "effective":
@@ -138,8 +146,9 @@ def _write_hook(path: str, hook_path: str) -> int:
 
 
 def cmd_configure(args: list[str]) -> int:
-    from .helptext import CONFIGURE_HELP
-    p = parse_command(CONFIGURE_FLAGS, args, CONFIGURE_HELP, help_on_error=True)
+    from .helptext import CONFIGURE_FULL_HELP, CONFIGURE_HELP
+    p = parse_command(CONFIGURE_FLAGS, args, CONFIGURE_FULL_HELP, help_on_error=True,
+                      error_help_text=CONFIGURE_HELP)
     if p is None:
         return 0
     v = p.values
@@ -179,7 +188,7 @@ def cmd_configure(args: list[str]) -> int:
         if source_spec != "file":
             log.warning("A %s Config Source is not supported for %s; using file", source_spec, runtime)
     config = v["config"] or cfgmod.DEFAULT_CONFIG[runtime]
-    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.DEFAULT_DROP_IN[runtime]
+    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.default_drop_in(runtime, config)
     if runtime == "docker" and drop_in:
         raise UsageError("runtime docker does not support drop-in configs")
     if drop_in and not drop_in.startswith("/"):
@@ -195,9 +204,10 @@ def cmd_configure(args: list[str]) -> int:
             cfgmod.check_problem(prep)
             sys.stdout.write(unified_diff(prep.plan))
             return 0
+        cfgmod.check_problem(prep, dry_run=True)
         for label, text in prep.plan.documents:
             if label:
-                sys.stderr.write(label + "\n")
+                log.info("%s", label)
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
         return 0
@@ -212,8 +222,9 @@ def cmd_configure(args: list[str]) -> int:
 
 
 def cmd_unconfigure(args: list[str]) -> int:
-    p = parse_command(UNCONFIGURE_FLAGS, args,
-                      usage("NAME:\n   nvidia-ctk runtime unconfigure - Remove what configure added", UNCONFIGURE_FLAGS))
+    p = parse_command(UNCONFIGURE_FLAGS, args, usage(
+        "NAME:\n   NVIDIA Container Toolkit CLI runtime unconfigure - Remove what configure added",
+        UNCONFIGURE_FLAGS, "NVIDIA Container Toolkit CLI runtime unconfigure [command options]"))
     if p is None:
         return 0
     v = p.values
@@ -228,7 +239,7 @@ def cmd_unconfigure(args: list[str]) -> int:
     if runtime not in cfgmod.RUNTIMES:
         raise UsageError(f"unrecognized runtime '{runtime}'")
     config = v["config"] or cfgmod.DEFAULT_CONFIG[runtime]
-    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.DEFAULT_DROP_IN[runtime]
+    drop_in = v["drop-in-config"] if "drop-in-config" in p.given else cfgmod.default_drop_in(runtime, config)
     if drop_in and not drop_in.startswith("/"):
         raise UsageError(f'the drop-in-config path "{drop_in}" is not an absolute path')
     if not v["nvidia-runtime-name"]:
@@ -255,12 +266,7 @@ def cmd_unconfigure(args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- top level
 
-GLOBAL_FLAGS = [
-    Flag(("debug", "d"), "bool", False, "enable debug-level logging", ("NVIDIA_CTK_DEBUG",)),
-    Flag(("quiet", "q"), "bool", False, "suppress all output except for errors; overrides --debug", ("NVIDIA_CTK_QUIET",)),
-    Flag(("config",), "string", "", "path to the toolkit config file", ("NVIDIA_CTK_CONFIG",)),
-    Flag(("version", "v"), "bool", False, "print the version"),
-]
+GLOBAL_FLAGS = [*_PERSISTENT_FLAGS, Flag(("version", "v"), "bool", False, "print the version")]
 
 USAGE = """NAME:
    nvidia-ctk - Tools to configure the NVIDIA Container Toolkit
@@ -304,15 +310,16 @@ def dispatch(argv: list[str]) -> int:
         from .toolkitconfig import cmd_config
         return cmd_config(rest[1:])
     if rest[0] == "runtime":
-        if len(rest) < 2 or rest[1] in ("-h", "--help", "help"):
-            sys.stdout.write(USAGE)
+        if len(rest) < 2 or go_trim_space(rest[1]) in ("-h", "--help", "help", "h"):
+            from .helptext import RUNTIME_HELP
+            sys.stdout.write(RUNTIME_HELP)
             return 0
         commands = {"configure": cmd_configure, "unconfigure": cmd_unconfigure}
-        sub, args = rest[1], rest[2:]
+        sub, args = go_trim_space(rest[1]), rest[2:]
     else:
         from . import installer
         commands = {"install": installer.cmd_install, "uninstall": installer.cmd_uninstall}
-        sub, args = rest[0], rest[1:]
+        sub, args = go_trim_space(rest[0]), rest[1:]
     fn = commands.get(sub)
     if fn is None:
         raise UsageError(f"No help topic for '{sub}'")

@@ -1,7 +1,15 @@
-"""Flag parsing with the reference's (urfave/cli, Go flag) conventions and wording."""
+"""Flag parsing with the reference's (urfave/cli v3) conventions and wording.
+
+As the reference does, every argument is stripped of surrounding white space (Go's
+``strings.TrimSpace``) before it is parsed, so ``--runtime="docker "`` is ``--runtime=docker``
+and ``--set-as-default=true<TAB>`` is ``--set-as-default=true``; a value given as the next
+argument (``--config " x"``) is taken as it is.  The global flags (``--debug``, ``--quiet``,
+``--config``) are also accepted after a command, unless the command has a flag of that name.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -15,6 +23,7 @@ class Flag:
     default: object = ""
     help: str = ""
     env: tuple[str, ...] = ()
+    shown_default: str = ""       # help text for a default computed elsewhere
 
 
 @dataclass(slots=True)
@@ -24,8 +33,24 @@ class Parsed:
     rest: list = field(default_factory=list)
 
 
+GLOBAL_FLAGS = [
+    Flag(("debug", "d"), "bool", False, "enable debug-level logging", ("NVIDIA_CTK_DEBUG",)),
+    Flag(("quiet", "q"), "bool", False, "suppress all output except for errors; overrides --debug", ("NVIDIA_CTK_QUIET",)),
+    Flag(("config",), "string", "", "path to the toolkit config file", ("NVIDIA_CTK_CONFIG",)),
+]
+"""Flags of ``nvidia-ctk`` itself, accepted before and after the command."""
+
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
+
+# Go's unicode.IsSpace: the ASCII white space and the Unicode White_Space characters.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+            "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def go_trim_space(s: str) -> str:
+    """``strings.TrimSpace``: Python's ``str.strip()`` also removes ``\\x1c``-``\\x1f``."""
+    return s.strip(_GO_SPACE)
 
 
 def parse_bool(name: str, v: str) -> bool:
@@ -36,11 +61,19 @@ def parse_bool(name: str, v: str) -> bool:
     raise UsageError(f'invalid boolean value "{v}" for -{name}: parse error')
 
 
-def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = False) -> Parsed:
-    """Parse ``args``; raises :class:`UsageError` with the reference's wording."""
+def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = False,
+                persistent: list[Flag] = ()) -> Parsed:
+    """Parse ``args``; raises :class:`UsageError` with the reference's wording.
+
+    ``persistent`` flags (the global ones) are accepted too, except where one of their names
+    is also a name of ``flags`` (the command's own flag wins, as in the reference).
+    """
     by_name = {n: f for f in flags for n in f.names}
-    out = Parsed({f.names[0]: f.default for f in flags})
-    for f in flags:
+    extra = [f for f in persistent if not any(n in by_name for n in f.names)]
+    for f in extra:
+        by_name.update((n, f) for n in f.names)
+    out = Parsed({f.names[0]: f.default for f in (*flags, *extra)})
+    for f in (*flags, *extra):
         for env in f.env:
             if env in os.environ:
                 raw = os.environ[env]
@@ -49,14 +82,21 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
                 break
     i = 0
     while i < len(args):
-        a = args[i]
+        raw = args[i]
+        a = go_trim_space(raw)
         i += 1
+        if not a:
+            if stop_at_positional:
+                out.rest.extend(args[i - 1:])
+                break
+            out.rest.append(raw)
+            continue
         if a == "--":
             out.rest.extend(args[i:])
             break
         if not a.startswith("-") or a == "-":
             if stop_at_positional:
-                out.rest.extend(args[i - 1:])
+                out.rest.extend([a, *args[i:]])
                 break
             out.rest.append(a)
             continue
@@ -69,7 +109,7 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
             raise UsageError(f"flag provided but not defined: -{name}")
         key = f.names[0]
         if f.kind == "bool":
-            out.values[key] = parse_bool(name, value) if eq else True
+            out.values[key] = parse_bool(name, value) if value else True
         else:
             if not eq:
                 if i >= len(args):
@@ -85,32 +125,65 @@ class _Help(Exception):
     """-h / --help was given."""
 
 
-def usage(title: str, flags: list[Flag]) -> str:
-    """The help text of a command: ``title`` and one line per flag."""
-    lines = [title, "", "OPTIONS:"]
+def _default_text(f: Flag) -> str:
+    if f.shown_default:
+        return f" (default: {f.shown_default})"
+    if f.kind == "bool":
+        return " (default: true)" if f.default is True else ""
+    return f' (default: "{f.default}")' if isinstance(f.default, str) and f.default else ""
+
+
+def _options(flags: list[Flag]) -> list[str]:
+    rows = []
     for f in flags:
-        names = ", ".join(("--" if len(n) > 1 else "-") + n for n in f.names)
-        lines.append(f"   {names:44} {f.help}" + (f" (default: {f.default})" if f.default not in ("", False) else ""))
+        arg = " string" if f.kind == "string" else ""
+        names = ", ".join(("--" if len(n) > 1 else "-") + n + arg for n in f.names)
+        env = (" [" + ", ".join("$" + e for e in f.env) + "]") if f.env else ""
+        rows.append((names, f.help + _default_text(f) + env))
+    width = max(len(n) for n, _ in rows)
+    return [f"   {n:{width}}  {h}" for n, h in rows]
+
+
+def usage(title: str, flags: list[Flag], usage_line: str = "") -> str:
+    """The help text of a command in the reference's layout: NAME, USAGE, OPTIONS (every
+    default shown), GLOBAL OPTIONS."""
+    lines = [title, ""]
+    if usage_line:
+        lines += ["USAGE:", "   " + usage_line, ""]
+    lines += ["OPTIONS:", *_options([*flags, Flag(("help", "h"), "bool", False, "show help")]), ""]
+    lines += ["GLOBAL OPTIONS:", *_options(GLOBAL_FLAGS)]
     return "\n".join(lines) + "\n"
 
 
-def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_error: bool = False) -> Parsed | None:
-    """Parse a command's flags: None after printing ``help_text`` for -h/--help.
+def apply_global_flags(values: dict) -> None:
+    """``--debug``/``--quiet`` given after the command: the log level they select."""
+    from .common import log
+    if values.get("quiet"):
+        log.setLevel(logging.ERROR)
+    elif values.get("debug"):
+        log.setLevel(logging.DEBUG)
 
-    Raises :class:`UsageError` for bad flags (after printing the help when ``help_on_error``) and
-    for positional arguments, which no command takes.
+
+def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_error: bool = False,
+                  error_help_text: str | None = None) -> Parsed | None:
+    """Parse a command's flags (and the global ones): None after printing ``help_text`` for
+    -h/--help.
+
+    Raises :class:`UsageError` for bad flags (after printing ``error_help_text`` or the help
+    when ``help_on_error``) and for positional arguments, which no command takes.
     """
     import sys
 
     try:
-        p = parse_flags(flags, args)
+        p = parse_flags(flags, args, persistent=GLOBAL_FLAGS)
     except _Help:
         sys.stdout.write(help_text)
         return None
     except UsageError:
         if help_on_error:
-            sys.stdout.write(help_text)
+            sys.stdout.write(help_text if error_help_text is None else error_help_text)
         raise
     if p.rest:
         raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+    apply_global_flags(p.values)
     return p

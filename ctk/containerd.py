@@ -24,6 +24,12 @@ DEFAULT_CONFIG = "/etc/containerd/config.toml"
 DEFAULT_DROP_IN = "/etc/containerd/conf.d/99-nvidia.toml"
 
 
+def load_error(detail: str, config: str) -> str:
+    """The reference's wording for a config that cannot be loaded (after the shared
+    ``unable to load config for runtime containerd: `` prefix)."""
+    return f"failed to load config: {detail}"
+
+
 def detect_version(tree: dict, use_legacy: bool = False) -> int:
     """Config version of ``tree``: empty -> 2 (1 with ``use_legacy``), no key -> 1.
 
@@ -193,6 +199,9 @@ class ContainerdResult:
     imports_added: str | None
     cdi_added: bool
     problem: str | None = None
+    # --dry-run still prints the reference's documents for such a config (the golden corpus
+    # records them, containerd-073/075), with the write's refusal as a warning
+    dry_run_prints_problem: bool = True
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,

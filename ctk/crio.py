@@ -14,6 +14,13 @@ from .tomledit import TomlFile
 
 DEFAULT_CONFIG = "/etc/crio/crio.conf"
 DEFAULT_DROP_IN = "/etc/crio/crio.conf.d/99-nvidia.toml"
+
+
+def load_error(detail: str, config: str) -> str:
+    """The reference's wording for a config that cannot be loaded (after the shared
+    ``unable to load config for runtime crio: ``): the parser's message alone, without the
+    ``--config`` file's name (a drop-in or command that fails is still named)."""
+    return detail[len(config) + 2:] if config and detail.startswith(config + ": ") else detail
 RUNTIMES = ["crio", "runtime", "runtimes"]
 DEFAULT_KEY = ["crio", "runtime", "default_runtime"]
 

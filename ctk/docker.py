@@ -21,11 +21,14 @@ class DockerConfig:
         self.path = path
         self.before = data
         self.style = jsonfmt.JsonStyle()
+        self.doc: jsonfmt.Document | None = None
         if data is None:
             log.info("Config file does not exist; using empty config")
             self.tree: dict = {}
             return
-        value, style, trailing = jsonfmt.loads(data)
+        doc = jsonfmt.load_document(data)
+        log.info("Loading config from %s", path)
+        value, style, trailing = doc.value, doc.style, doc.trailing_data
         if value is None:
             raise ConfigLoadError("the top-level value is null, not an object")
         if not isinstance(value, dict):
@@ -35,13 +38,15 @@ class DockerConfig:
             log.warning("Ignoring data after the first JSON value in %s", path)
         self.tree = value
         self.style = style
+        self.doc = doc
 
     def render(self, tree: dict) -> bytes:
-        """The file for ``tree`` in the user's style; a new file in the reference's layout
-        (4-space indent, keys sorted, no trailing newline)."""
-        if self.before is None:
-            tree = _sorted(tree)
-        return jsonfmt.dumps(tree, self.style).encode()
+        """The file for ``tree``: the user's text with only the changed values replaced
+        (:func:`ctk.jsonfmt.edit`); a new file in the reference's layout (4-space indent, keys
+        sorted, no trailing newline)."""
+        if self.doc is None:
+            return jsonfmt.dumps(_sorted(tree), self.style).encode()
+        return jsonfmt.edit(self.doc, tree).encode()
 
 
 def _sorted(v: Any) -> Any:
@@ -115,7 +120,7 @@ def remove_runtimes(tree: dict, names: list[str], previous_default: str | None,
             runtimes.pop(n, None)
         if not runtimes:
             del out["runtimes"]
-    if default_runtime(out) in names:
+    if "default-runtime" in out and default_runtime(out) in names:
         if previous_default and previous_default not in names:
             out["default-runtime"] = previous_default
         elif reset_default:

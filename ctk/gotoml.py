@@ -15,6 +15,8 @@ import math
 import re
 from typing import Any
 
+from hook.tomlcompat import quote
+
 Tree = dict[str, Any]
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -95,30 +97,7 @@ def _quote_key(k: str) -> str:
     return k if _BARE.match(k) else _quote_str(k)
 
 
-def _quote_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\u{o:04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+_quote_str = quote
 
 
 def _scalar(v: Any) -> str:

@@ -29,12 +29,12 @@ import tempfile
 from dataclasses import dataclass, field
 
 from . import configure as cfgmod
-from . import containerd, crio, docker, fileio, state
+from . import containerd, crio, docker, fileio, installer_cdi, state
 from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
 from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
 from .plan import check as plan_check
-from .plan import unified_diff
+from .plan import Plan, unified_diff
 from .sources import Snapshot
 
 DEFAULT_INSTALL_DIR = "/usr/local/nvidia"
@@ -70,6 +70,9 @@ class InstallOptions:
     hook_filename: str = "oci-nvidia-hook.json"
     driver_root: str = "/"
     toolkit_source: str = ""
+    cdi_enabled: bool = False            # the management CDI spec (ctk/installer_cdi.py)
+    cdi_output_dir: str = installer_cdi.DEFAULT_OUTPUT_DIR
+    cdi_kind: str = installer_cdi.DEFAULT_KIND
 
     @property
     def toolkit_root(self) -> str:
@@ -83,7 +86,7 @@ class InstallOptions:
     def drop_in_path(self) -> str:
         if self.runtime == "docker":
             return ""
-        return cfgmod.DEFAULT_DROP_IN[self.runtime] if self.drop_in is None else self.drop_in
+        return cfgmod.default_drop_in(self.runtime, self.config_path) if self.drop_in is None else self.drop_in
 
     @property
     def hook_path(self) -> str:
@@ -104,6 +107,7 @@ def validate(o: InstallOptions) -> None:
         raise UsageError(f'the drop-in-config path "{o.drop_in_path}" is not an absolute path')
     if not o.runtime_name:
         raise UsageError("the --runtime-name flag must not be empty")
+    installer_cdi.validate(o)
 
 
 def handlers(o: InstallOptions) -> RuntimeOptions:
@@ -121,7 +125,7 @@ def source_for(o: InstallOptions):
     if o.runtime == "docker":
         return docker.DaemonJsonSource(o.config_path)
     return build_source(o.runtime, o.config_sources, o.config_path, o.executable, o.host_root,
-                        o.drop_in_path)
+                        o.drop_in_path, command_reads_config=True)
 
 
 def extract(o: InstallOptions) -> Snapshot:
@@ -131,7 +135,7 @@ def extract(o: InstallOptions) -> Snapshot:
             return docker.DaemonJsonSource(o.config_path).load()
         except ConfigLoadError as exc:
             raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
-    return cfgmod.load_snapshot(o.runtime, source_for(o))
+    return cfgmod.load_snapshot(o.runtime, source_for(o), o.config_path)
 
 
 def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:
@@ -228,32 +232,115 @@ def _peer_pid(sock_path: str) -> int:
         s.close()
 
 
-def restart(o: InstallOptions) -> None:
-    """Step 4.  Raises :class:`RestartError`."""
+CONFIG_OPTIONS = {"containerd": ("--config", "-c"), "crio": ("--config", "-c"), "docker": ("--config-file",)}
+"""The command-line options that name a daemon's config file."""
+
+
+def daemon_config(runtime: str, argv: list[str]) -> str:
+    """The config file the daemon started with ``argv`` reads: the last ``--config``/``-c``
+    (containerd) or ``--config-file`` (dockerd), else the runtime's default file."""
+    found = cfgmod.DEFAULT_CONFIG[runtime]
+    for i, a in enumerate(argv[1:], 1):
+        for opt in CONFIG_OPTIONS[runtime]:
+            if a == opt and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif a.startswith(opt + "="):
+                found = a[len(opt) + 1:]
+    return found
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
+    """Refuse to signal ``pid`` unless it is the daemon that reads the config we edited (its
+    command line names that file, or names none and ours is the default).  A private
+    ``--config`` must never restart (or, for containerd, kill) the host's daemon.
+
+    Raises :class:`RestartError` saying how to point at the right daemon.
+    """
+    svc = SERVICE[o.runtime]
+    ours = o.config_path
+    how = (f"point --socket or --runtime-pid-file at the {svc} daemon that reads {ours}, "
+           f"or use --restart-mode=none (or systemd)")
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [os.fsdecode(a) for a in f.read(1 << 20).split(b"\0")[:-1]]
+        theirs = daemon_config(o.runtime, argv)
+        if not os.path.isabs(theirs):        # only then is its working directory needed
+            theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
+    except OSError as exc:
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
+                           f"({exc.strerror}) to check that it reads {ours}; {how}") from None
+    candidates = [theirs]
+    if o.host_root not in ("", "/"):
+        candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
+    if not any(_same_file(c, ours) for c in candidates):
+        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
+
+
+def _systemctl(o: InstallOptions, *args: str) -> list[str]:
+    argv = ["systemctl", *args]
+    return ["chroot", o.host_root, *argv] if o.host_root else argv
+
+
+def target_pid(o: InstallOptions) -> int | None:
+    """The pid of the daemon a restart in ``o``'s mode would hit: the ``--runtime-pid-file``
+    pid or the peer of ``--socket`` (signal), the unit's main pid (systemd; None when it is not
+    running), None for ``none``.  Raises :class:`RestartError`."""
     mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
     svc = SERVICE[o.runtime]
     if mode == "none":
-        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
-        return
+        return None
     if mode == "systemd":
-        argv = ["systemctl", "restart", svc]
-        if o.host_root:
-            argv = ["chroot", o.host_root] + argv
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RestartError(f"error restarting {svc} using systemd")
-        return
+        r = subprocess.run(_systemctl(o, "show", "--property=MainPID", "--value", svc),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        pid = r.stdout.strip()
+        if r.returncode != 0 or not pid.isdigit():
+            raise RestartError(f"error restarting {svc} using systemd: cannot find its main process")
+        return int(pid) or None
     if o.runtime == "crio":
         raise RestartError("supporting crio via signal is unsupported")
     try:
         if o.runtime_pid_file:
             with open(o.runtime_pid_file) as f:
-                pid = int(f.read().strip())
-        else:
-            pid = _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
-        os.kill(pid, signal.SIGHUP)
+                return int(f.read(64).strip())
+        return _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
     except (OSError, ValueError) as exc:
         raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def check_restart_target(o: InstallOptions) -> int | None:
+    """:func:`target_pid`, checked with :func:`check_daemon`."""
+    pid = target_pid(o)
+    if pid is not None:
+        mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+        check_daemon(o, pid, "signal" if mode == "signal" else "restart")
+    return pid
+
+
+def restart(o: InstallOptions) -> None:
+    """Step 4: only the daemon that reads our config is signalled or restarted.
+    Raises :class:`RestartError`."""
+    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+    svc = SERVICE[o.runtime]
+    if mode == "none":
+        log.warning("Skipping restart of %s due to --restart-mode=none", svc)
+        return
+    pid = check_restart_target(o)
+    if mode == "systemd":
+        r = subprocess.run(_systemctl(o, "restart", svc), stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RestartError(f"error restarting {svc} using systemd")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        raise RestartError(f"unable to signal {svc}: {exc.strerror}") from None
     log.info("Sent SIGHUP to %s (pid %d)", svc, pid)
 
 
@@ -265,6 +352,7 @@ class Outcome:
     restarted: bool = False
     low_level: list[str] = field(default_factory=list)
     backend: object = None        # ctk.toolkit.Backend
+    cdi_specs: list[str] = field(default_factory=list)   # written by install, removed by uninstall
 
 
 def _config_paths(o: InstallOptions) -> tuple[str, ...]:
@@ -281,10 +369,16 @@ def install(o: InstallOptions, dry_run: bool = False) -> Outcome:
     (:class:`ctk.errors.ConfigChangedError`) or a runtime config that cannot be written,
     nothing at all is written (the toolkit is not installed, or is taken back)."""
     validate(o)
-    if dry_run or o.no_runtime_config:
+    paths = _config_paths(o) + _cdi_paths(o)
+    if dry_run or not paths:
         return _install(o, dry_run)
-    with cfgmod.locked(state.state_dir(o.state_dir), *_config_paths(o)):
+    with cfgmod.locked(state.state_dir(o.state_dir), *paths):
         return _install(o, dry_run)
+
+
+def _cdi_paths(o: InstallOptions) -> tuple[str, ...]:
+    """The CDI spec install writes with ``--cdi-enabled`` (locked like the runtime config)."""
+    return (installer_cdi.spec_path(o.cdi_output_dir, o.cdi_kind),) if o.cdi_enabled else ()
 
 
 def _install(o: InstallOptions, dry_run: bool) -> Outcome:
@@ -307,13 +401,20 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
             req = cfgmod.ConfigureRequest(o.runtime, o.config_path, o.drop_in_path, source_for(o),
                                           handlers(o), drop_in_host_path=o.drop_in_host_path)
             prep = cfgmod.prepare_configure(req, snapshot=snap)
+    cdi_change = installer_cdi.prepare(o)                       # generated before any write
     if dry_run:
         sys.stdout.write(f"# toolkit {o.toolkit_root}: {backend}\n")
         if prep is not None:
             sys.stdout.write(unified_diff(prep.plan))
+        if cdi_change is not None:
+            sys.stdout.write(unified_diff(Plan([cdi_change])))
         return out
     if prep is not None:
         plan_check(prep.plan, os.path.join(sdir, "backups"))   # before the toolkit goes in
+    if cdi_change is not None:
+        plan_check(Plan([cdi_change]), None)
+    if prep is not None and prep.plan.changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+        check_restart_target(o)          # refuse before writing anything, not after
     created = fileio.make_dirs(o.install_dir)
     stage = None
     try:
@@ -327,10 +428,17 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
         raise
     old = swap_in(o, stage)
     log.info("Installed toolkit into %s", o.toolkit_root)
-    if prep is not None:
+    cdi_written = None
+    if prep is not None or cdi_change is not None:
         try:
-            out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
+            if cdi_change is not None:
+                cdi_written = installer_cdi.commit(cdi_change, o, sdir)
+                out.cdi_specs.append(cdi_change.path)
+            if prep is not None:
+                out.config_changed = cfgmod.commit(prep, sdir, recheck_source=False)   # (3)
         except BaseException:
+            if cdi_written is not None:
+                installer_cdi.undo(cdi_written, o, sdir)
             swap_back(o, old)
             fileio.remove_empty_dirs(created)
             raise
@@ -370,11 +478,20 @@ def uninstall(o: InstallOptions) -> Outcome:
                 cur = fileio.read_optional(o.hook_path)
                 prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
             out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
+    out.cdi_specs = _remove_cdi_specs(o, sdir)
     remove_toolkit(o)
     if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
         restart(o)
         out.restarted = True
     return out
+
+
+def _remove_cdi_specs(o: InstallOptions, sdir: str) -> list[str]:
+    """The CDI spec files install wrote into ``--cdi-output-dir`` (whatever ``--cdi-enabled`` says now)."""
+    if not os.path.lexists(installer_cdi.record_path(sdir, o.cdi_output_dir)):
+        return []
+    with cfgmod.locked(sdir, installer_cdi.spec_path(o.cdi_output_dir, o.cdi_kind)):
+        return installer_cdi.remove(o, sdir)
 
 
 class PidFile:
@@ -426,15 +543,21 @@ def watch(o: InstallOptions, pid_file: str) -> int:
 INSTALL_FLAGS = [
     Flag(("runtime", "r"), "string", "docker", "containerd | crio | docker", ("RUNTIME",)),
     Flag(("toolkit-install-dir", "root"), "string", DEFAULT_INSTALL_DIR, "the toolkit goes to <dir>/toolkit", ("TOOLKIT_INSTALL_DIR", "ROOT")),
-    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG")),
-    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",)),
+    Flag(("config",), "string", "", "top-level runtime config", ("RUNTIME_CONFIG", "CONTAINERD_CONFIG", "DOCKER_CONFIG"),
+         shown_default="/etc/docker/daemon.json, /etc/containerd/config.toml or /etc/crio/crio.conf"),
+    Flag(("drop-in-config",), "string", None, "drop-in config ('' edits in place)", ("RUNTIME_DROP_IN_CONFIG",),
+         shown_default="conf.d/99-nvidia.toml (containerd) or crio.conf.d/99-nvidia.toml (crio) next to --config; docker: none"),
     Flag(("drop-in-config-host-path",), "string", "", "host path of the drop-in (for containerd imports)", ("RUNTIME_DROP_IN_CONFIG_HOST_PATH",)),
-    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",)),
+    Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",),
+         shown_default="containerd or crio from PATH"),
     Flag(("config-source", "config-sources"), "string", "command,file", "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
-    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET")),
+    Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"),
+         shown_default="/run/containerd/containerd.sock or /var/run/docker.sock"),
     Flag(("runtime-pid-file",), "string", "", "signal the pid in this file instead of the socket's peer", ("RUNTIME_PID_FILE",)),
-    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",)),
-    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",)),
+    Flag(("restart-mode",), "string", "", "signal | systemd | none", ("RUNTIME_RESTART_MODE",),
+         shown_default="signal for containerd and docker, systemd for crio"),
+    Flag(("host-root",), "string", "", "chroot for command sources and systemctl", ("HOST_ROOT_MOUNT",),
+         shown_default="none"),
     Flag(("runtime-name", "nvidia-runtime-name", "runtime-class"), "string", "nvidia", "name of the NVIDIA runtime", ("NVIDIA_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS", "DOCKER_RUNTIME_NAME")),
     Flag(("set-as-default",), "bool", True, "make the NVIDIA runtime the default", ("NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT")),
     Flag(("enable-cdi-in-runtime",), "bool", False, "enable CDI in the runtime", ("RUNTIME_ENABLE_CDI",)),
@@ -444,33 +567,38 @@ INSTALL_FLAGS = [
     Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
     Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
     Flag(("driver-root",), "string", "/", "where the driver and libnvidia-container / nvidia-container-cli are", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
-    Flag(("toolkit-source",), "string", "", "the frozen binary to install (default: the running one, else <repo>/dist/nvidia-container-runtime-hook)", ("NVIDIA_CTK_TOOLKIT_SOURCE",)),
-    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",)),
+    Flag(("toolkit-source",), "string", "", "the frozen binary to install", ("NVIDIA_CTK_TOOLKIT_SOURCE",),
+         shown_default="the running binary when frozen, else <repo>/dist/nvidia-container-runtime-hook"),
+    Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",),
+         shown_default="/var/lib/nvidia-ctk for root"),
     Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
     Flag(("watch",), "bool", False, "stay running; undo the set-up on SIGTERM", ("WATCH",)),
     Flag(("dry-run",), "bool", False, "print the runtime config diff; change nothing"),
-]
+] + installer_cdi.FLAGS
 
 
-def options_from_flags(v: dict) -> InstallOptions:
+def options_from_flags(v: dict, given: set | frozenset = frozenset()) -> InstallOptions:
+    """``--enable-cdi-in-runtime`` defaults to ``--cdi-enabled`` unless it is in ``given``."""
     low = tuple(x.strip() for x in v["nvidia-container-runtime.runtimes"].split(",") if x.strip())
     return InstallOptions(
         runtime=v["runtime"], install_dir=v["toolkit-install-dir"], config=v["config"],
         drop_in=v["drop-in-config"], drop_in_host_path=v["drop-in-config-host-path"],
         config_sources=v["config-source"], executable=v["executable-path"], host_root=v["host-root"],
         runtime_name=v["runtime-name"], set_as_default=v["set-as-default"],
-        enable_cdi=v["enable-cdi-in-runtime"], restart_mode=v["restart-mode"], socket=v["socket"],
+        enable_cdi=v["enable-cdi-in-runtime"] or (v["cdi-enabled"] and "enable-cdi-in-runtime" not in given),
+        restart_mode=v["restart-mode"], socket=v["socket"],
         runtime_pid_file=v["runtime-pid-file"], state_dir=v["state-dir"],
         no_runtime_config=v["no-runtime-config"], low_level_runtimes=low,
         crio_config_mode=v["config-mode"], hooks_dir=v["hooks-dir"], hook_filename=v["hook-filename"],
-        driver_root=v["driver-root"], toolkit_source=v["toolkit-source"])
+        driver_root=v["driver-root"], toolkit_source=v["toolkit-source"],
+        cdi_enabled=v["cdi-enabled"], cdi_output_dir=v["cdi-output-dir"], cdi_kind=v["cdi-kind"])
 
 
 def cmd_install(args: list[str]) -> int:
     p = parse_command(INSTALL_FLAGS, args,
                       usage("NAME:\n   nvidia-ctk install - install the toolkit and configure the runtime", INSTALL_FLAGS))
     if p is not None:
-        o = options_from_flags(p.values)
+        o = options_from_flags(p.values, p.given)
         if p.values["watch"]:
             return watch(o, p.values["pid-file"])
         install(o, dry_run=p.values["dry-run"])
@@ -481,7 +609,7 @@ def cmd_uninstall(args: list[str]) -> int:
     p = parse_command(INSTALL_FLAGS, args,
                       usage("NAME:\n   nvidia-ctk uninstall - restore the runtime config and remove the toolkit", INSTALL_FLAGS))
     if p is not None:
-        uninstall(options_from_flags(p.values))
+        uninstall(options_from_flags(p.values, p.given))
     return 0
 
 

@@ -74,13 +74,146 @@ def _detect_style(text: str, end: int) -> JsonStyle:
     return JsonStyle(indent=m.group(1) if m else "    ", trailing_newline=trailing)
 
 
-def loads(data: bytes) -> tuple[Any, JsonStyle, bool]:
-    """Parse the first JSON value of ``data``.
+MAX_DEPTH = 128
+"""Objects and arrays nested deeper than this are refused (a daemon.json is a few levels
+deep; the bound keeps every recursive step far from Python's recursion limit)."""
 
-    Returns ``(value, style, trailing_data)``; ``trailing_data`` is True when something
-    other than whitespace follows the first value (it is ignored, as the reference does).
+_WS = " \t\n\r"
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_LITERALS = (("true", True), ("false", False), ("null", None))
+
+
+@dataclass(slots=True)
+class Member:
+    """One ``"key": value`` of an object, with the exact text around it."""
+
+    key: str
+    before: str        # between the '{' or ',' and the key
+    key_raw: str       # the key as written (escapes included)
+    colon: str         # between the key and the value: the ':' and its white space
+    span: "Span"
+    after: str         # between the value and the ',' or '}'
+
+
+@dataclass(slots=True)
+class Span:
+    """Where a value is in the document text; objects also list their members."""
+
+    start: int
+    end: int
+    members: list[Member] | None = None
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed ``daemon.json``: the text, the value, where the value is, and the layout."""
+
+    text: str
+    value: Any
+    span: Span
+    style: JsonStyle
+    trailing_data: bool
+
+
+class _Parser:
+    """A JSON parser (RFC 8259, as strict as Go's encoding/json) that records the span of
+    every value and the text around every object member, so an edit can keep the text of
+    everything it does not change."""
+
+    def __init__(self, text: str):
+        self.s = text
+        self.n = len(text)
+
+    def error(self, pos: int, msg: str) -> ConfigLoadError:
+        if pos >= self.n:
+            return ConfigLoadError("unexpected EOF")
+        line = self.s.count("\n", 0, pos) + 1
+        col = pos - self.s.rfind("\n", 0, pos)
+        return ConfigLoadError(f"invalid JSON at line {line} column {col}: {msg}")
+
+    def ws(self, i: int) -> int:
+        s, n = self.s, self.n
+        while i < n and s[i] in _WS:
+            i += 1
+        return i
+
+    def string(self, i: int) -> tuple[str, int]:
+        try:
+            return json.decoder.scanstring(self.s, i + 1, True)
+        except json.JSONDecodeError as exc:
+            raise self.error(exc.pos, exc.msg) from None
+
+    def value(self, i: int, depth: int) -> tuple[Any, Span]:
+        if i >= self.n:
+            raise self.error(i, "Expecting value")
+        c = self.s[i]
+        if c in "{[":
+            if depth >= MAX_DEPTH:
+                raise ConfigLoadError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+            return self.obj(i, depth + 1) if c == "{" else self.arr(i, depth + 1)
+        if c == '"':
+            v, end = self.string(i)
+            return v, Span(i, end)
+        m = _NUMBER.match(self.s, i)
+        if m:
+            return Number(m.group()), Span(i, m.end())
+        for word, v in _LITERALS:
+            if self.s.startswith(word, i):
+                return v, Span(i, i + len(word))
+        raise self.error(i, "Expecting value")
+
+    def obj(self, start: int, depth: int) -> tuple[dict, Span]:
+        s = self.s
+        out: dict = {}
+        members: list[Member] = []
+        i = start + 1
+        j = self.ws(i)
+        if j < self.n and s[j] == "}":
+            return out, Span(start, j + 1, members)
+        while True:
+            k = self.ws(i)
+            if k >= self.n or s[k] != '"':
+                raise self.error(k, "Expecting property name enclosed in double quotes")
+            key, kend = self.string(k)
+            c = self.ws(kend)
+            if c >= self.n or s[c] != ":":
+                raise self.error(c, "Expecting ':' delimiter")
+            vstart = self.ws(c + 1)
+            val, span = self.value(vstart, depth)
+            a = self.ws(span.end)
+            members.append(Member(key, s[i:k], s[k:kend], s[kend:vstart], span, s[span.end:a]))
+            out[key] = val
+            if a < self.n and s[a] == ",":
+                i = a + 1
+                continue
+            if a < self.n and s[a] == "}":
+                return out, Span(start, a + 1, members)
+            raise self.error(a, "Expecting ',' delimiter")
+
+    def arr(self, start: int, depth: int) -> tuple[list, Span]:
+        s = self.s
+        out: list = []
+        i = start + 1
+        j = self.ws(i)
+        if j < self.n and s[j] == "]":
+            return out, Span(start, j + 1)
+        while True:
+            v, span = self.value(self.ws(i), depth)
+            out.append(v)
+            a = self.ws(span.end)
+            if a < self.n and s[a] == ",":
+                i = a + 1
+                continue
+            if a < self.n and s[a] == "]":
+                return out, Span(start, a + 1)
+            raise self.error(a, "Expecting ',' delimiter")
+
+
+def load_document(data: bytes) -> Document:
+    """Parse the first JSON value of ``data`` with the spans an edit needs.
+
     Raises :class:`ConfigLoadError` for empty input (``EOF``), a byte-order mark, invalid
-    UTF-8 or invalid JSON.
+    UTF-8, invalid JSON or nesting deeper than :data:`MAX_DEPTH`.
     """
     try:
         text = data.decode("utf-8")
@@ -88,72 +221,131 @@ def loads(data: bytes) -> tuple[Any, JsonStyle, bool]:
         raise ConfigLoadError(f"invalid UTF-8 at byte {exc.start}") from None
     if text.startswith("\ufeff"):
         raise ConfigLoadError("invalid character 'ï' looking for beginning of value (UTF-8 byte-order mark)")
-    stripped = text.lstrip(" \t\r\n")
-    if not stripped:
+    p = _Parser(text)
+    start = p.ws(0)
+    if start >= len(text):
         raise ConfigLoadError("EOF")
-    offset = len(text) - len(stripped)
-    decoder = json.JSONDecoder(parse_float=Number, parse_int=Number,
-                               parse_constant=_reject_constant)
-    try:
-        value, end = decoder.raw_decode(stripped)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= len(stripped):
-            raise ConfigLoadError("unexpected EOF") from None
-        raise ConfigLoadError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
-        raise ConfigLoadError(str(exc)) from None
-    rest = stripped[end:]
-    return value, _detect_style(text, offset + end), bool(rest.strip())
+    value, span = p.value(start, 0)
+    return Document(text, value, span, _detect_style(text, span.end), bool(text[span.end:].strip()))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON constant {name}")
+def loads(data: bytes) -> tuple[Any, JsonStyle, bool]:
+    """Parse the first JSON value of ``data``.
+
+    Returns ``(value, style, trailing_data)``; ``trailing_data`` is True when something
+    other than whitespace follows the first value (it is ignored, as the reference does).
+    Raises :class:`ConfigLoadError` as :func:`load_document` does.
+    """
+    doc = load_document(data)
+    return doc.value, doc.style, doc.trailing_data
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same JSON types (``1`` and ``1.0`` differ; key order does not matter)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, Number):
+        return a.text == b.text
+    return a == b
+
+
+def _as_written(v: Any) -> bool:
+    """Whether ``v`` may keep its text: no integer in it that dockerd (float64) reads as
+    another number (:meth:`Number.render`; the golden corpus records the rewrite)."""
+    if isinstance(v, dict):
+        return all(_as_written(x) for x in v.values())
+    if isinstance(v, list):
+        return all(_as_written(x) for x in v)
+    return not isinstance(v, Number) or v.render() == v.text
+
+
+def _line_indent(before: str, parent: str) -> str:
+    return before.rsplit("\n", 1)[1] if "\n" in before else parent
+
+
+def _splice(doc: Document, old: Any, new: Any, span: Span, indent: str, style: JsonStyle) -> str:
+    """The text of ``new`` where ``old`` was written at ``span`` (on a line indented with
+    ``indent``, in a context laid out in ``style``): the original text for an unchanged value;
+    for an object, its unchanged members as written, changed ones spliced in, new ones appended
+    in the layout of their neighbours; anything else rendered in ``style``."""
+    text = doc.text
+    same = _same(old, new)
+    if same and _as_written(old):
+        return text[span.start:span.end]
+    if not (isinstance(old, dict) and isinstance(new, dict) and span.members):
+        return new.render() if same and isinstance(new, Number) else _render(new, style, indent)
+    members = span.members
+    last_of = {m.key: i for i, m in enumerate(members)}
+    multiline = "\n" in members[-1].before
+    inner = doc.style if multiline else JsonStyle(None)
+    parts: list[str] = []
+    for i, m in enumerate(members):
+        if last_of[m.key] != i or m.key not in new:
+            continue
+        v = _splice(doc, old[m.key], new[m.key], m.span, _line_indent(m.before, indent), inner)
+        before = members[0].before if not parts else m.before
+        parts.append(before + m.key_raw + m.colon + v + (m.after if m is not members[-1] else ""))
+    sep = members[-1].before if len(members) > 1 or multiline else " "
+    child = _line_indent(sep, indent)
+    for k, v in new.items():
+        if k not in old:
+            before = members[0].before if not parts else sep
+            parts.append(before + _enc_str(k) + members[-1].colon + _render(v, inner, child))
+    if not parts:
+        return "{}"
+    return "{" + ",".join(parts) + members[-1].after + "}"
+
+
+def _render(v: Any, style: JsonStyle, indent: str) -> str:
+    out: list[str] = []
+    _dump(v, style, indent, out)
+    return "".join(out)
+
+
+def edit(doc: Document, new: Any) -> str:
+    """``doc`` changed to hold ``new``, keeping the exact text of every untouched value, key,
+    separator and comment-free white space (data after the first value is dropped)."""
+    body = _splice(doc, doc.value, new, doc.span, "", doc.style)
+    tail = doc.text[doc.span.end:]
+    if doc.trailing_data:
+        tail = "\n" if doc.style.trailing_newline else ""
+    return doc.text[:doc.span.start] + body + tail
 
 
 def _enc_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
+    """A JSON string; a lone surrogate (from a ``\\udXXX`` escape) is written as that escape."""
+    out = json.dumps(s, ensure_ascii=False)
+    if any("\ud800" <= ch <= "\udfff" for ch in out):
+        out = "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in out)
+    return out
 
 
-def _dump(v: Any, style: JsonStyle, level: int, out: list[str]) -> None:
+def _dump(v: Any, style: JsonStyle, indent: str, out: list[str]) -> None:
+    """Append ``v`` written in ``style`` on a line indented with ``indent``."""
     ind = style.indent
-    if isinstance(v, dict):
+    if isinstance(v, (dict, list)):
         if not v:
-            out.append("{}")
+            out.append("{}" if isinstance(v, dict) else "[]")
             return
-        if ind is None:
-            out.append("{")
-            for i, (k, x) in enumerate(v.items()):
-                if i:
-                    out.append(", ")
-                out.append(_enc_str(k) + ": ")
-                _dump(x, style, level + 1, out)
-            out.append("}")
-            return
-        out.append("{\n")
-        items = list(v.items())
+        opening, closing = ("{", "}") if isinstance(v, dict) else ("[", "]")
+        items = list(v.items()) if isinstance(v, dict) else [(None, x) for x in v]
+        inner = indent + ind if ind is not None else indent
+        out.append(opening + ("\n" if ind is not None else ""))
         for i, (k, x) in enumerate(items):
-            out.append(ind * (level + 1) + _enc_str(k) + ": ")
-            _dump(x, style, level + 1, out)
-            out.append(",\n" if i < len(items) - 1 else "\n")
-        out.append(ind * level + "}")
-    elif isinstance(v, list):
-        if not v:
-            out.append("[]")
-            return
-        if ind is None:
-            out.append("[")
-            for i, x in enumerate(v):
-                if i:
-                    out.append(", ")
-                _dump(x, style, level + 1, out)
-            out.append("]")
-            return
-        out.append("[\n")
-        for i, x in enumerate(v):
-            out.append(ind * (level + 1))
-            _dump(x, style, level + 1, out)
-            out.append(",\n" if i < len(v) - 1 else "\n")
-        out.append(ind * level + "]")
+            if ind is not None:
+                out.append(inner)
+            elif i:
+                out.append(", ")
+            if k is not None:
+                out.append(_enc_str(k) + ": ")
+            _dump(x, style, inner, out)
+            if ind is not None:
+                out.append(",\n" if i < len(items) - 1 else "\n")
+        out.append((indent if ind is not None else "") + closing)
     elif isinstance(v, Number):
         out.append(v.render())
     elif v is True:
@@ -172,6 +364,4 @@ def _dump(v: Any, style: JsonStyle, level: int, out: list[str]) -> None:
 
 def dumps(value: Any, style: JsonStyle = DEFAULT_STYLE) -> str:
     """Serialise ``value`` in ``style`` (with its trailing newline, if any)."""
-    out: list[str] = []
-    _dump(value, style, 0, out)
-    return "".join(out) + ("\n" if style.trailing_newline else "")
+    return _render(value, style, "") + ("\n" if style.trailing_newline else "")

@@ -24,9 +24,10 @@ import hashlib
 import json
 import os
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
+
+from hook import tomlcompat
 
 from .errors import ConfigLoadError, SourceError
 
@@ -89,11 +90,12 @@ class Source(Protocol):
 
 
 def _parse_toml(data: bytes, what: str) -> dict:
+    """TOML as the reference reads it (go-toml v1's extensions accepted, see hook.tomlcompat)."""
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomlcompat.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigLoadError(f"{what}: invalid UTF-8 at byte {exc.start}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomlcompat.TOMLError as exc:
         raise ConfigLoadError(f"{what}: {exc}") from None
 
 
@@ -324,9 +326,23 @@ def chroot_argv(host_root: str, argv: Sequence[str]) -> tuple[str, ...]:
     return ("chroot", host_root, *argv)
 
 
-def containerd_command(executable: str = "", host_root: str = "") -> CommandSource:
-    """``[chroot <host-root>] <executable|containerd> config dump``."""
-    return CommandSource(chroot_argv(host_root, [executable or "containerd", "config", "dump"]))
+def host_path(host_root: str, path: str) -> str:
+    """``path`` (in our filesystem) as seen inside ``host_root``: the prefix removed when it is
+    under the host root, else unchanged (the host's directory mounted at the same path)."""
+    if host_root in ("", "/"):
+        return path
+    root = host_root.rstrip("/")
+    return path[len(root):] if path.startswith(root + "/") else path
+
+
+def containerd_command(executable: str = "", host_root: str = "", config: str = "") -> CommandSource:
+    """``[chroot <host-root>] <executable|containerd> [--config <config>] config dump``.
+
+    With ``config`` containerd dumps that file (and its imports) instead of its default
+    ``/etc/containerd/config.toml``; ``--config`` goes before ``config dump`` (some containerd
+    2.x builds take it only there)."""
+    opt = ["--config", host_path(host_root, config)] if config else []
+    return CommandSource(chroot_argv(host_root, [executable or "containerd", *opt, "config", "dump"]))
 
 
 def crio_command(executable: str = "", host_root: str = "") -> FirstOf:

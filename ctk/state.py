@@ -121,6 +121,14 @@ def load(directory: str, runtime: str, config: str) -> Record | None:
     """The record for ``config`` or None.  Raises :class:`StateError` if it is unreadable,
     malformed, or could have been written by anyone but us."""
     p = record_path(directory, runtime, config)
+    return load_json(directory, p, _parse)
+
+
+def load_json(directory: str, p: str, parse):
+    """``parse(json of p)`` or None when ``p`` does not exist, for a record file ``p`` under the
+    state directory ``directory``.  Raises :class:`StateError` if it is unreadable, malformed
+    (``parse`` raising ValueError, TypeError or KeyError), or could have been written by anyone
+    but us."""
     check_dir(directory)
     check_dir(os.path.dirname(p))
     try:
@@ -138,7 +146,7 @@ def load(directory: str, runtime: str, config: str) -> Record | None:
     if len(data) > MAX_RECORD_BYTES:
         raise StateError(f"refusing state record {p}: larger than {MAX_RECORD_BYTES} bytes")
     try:
-        return _parse(json.loads(data))
+        return parse(json.loads(data))
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise StateError(f"unreadable state record {p}: {' '.join(str(exc).split())}") from None
 
@@ -160,21 +168,25 @@ def _parse(raw: dict) -> Record:
                              "previous_default": (str, NoneT), "cdi_added": (bool,),
                              "imports_added": (str, NoneT), "version": (int, NoneT), "files": (list,),
                              "source": (dict,), "created_dirs": (list,), "default_cleared": (bool,)})
-    files = []
-    for x in r.pop("files"):
-        f = FileRecord(**_typed(x, FileRecord, {"path": (str,), "role": (str,), "before": (str, NoneT),
-                                                "after_sha256": (str, NoneT), "exact": (bool,)}))
-        if f.before is not None:
-            try:
-                base64.b64decode(f.before, validate=True)
-            except binascii.Error:
-                raise ValueError(f"the original content of {f.path} is not base64") from None
-        files.append(f)
+    files = [parse_file_record(x) for x in r.pop("files")]
     if not all(isinstance(n, str) and n for n in r["names"]):
         raise ValueError("names must be a list of non-empty strings")
     if not all(isinstance(d, str) for d in r.get("created_dirs", [])):
         raise ValueError("created_dirs must be a list of strings")
     return Record(files=files, **r)
+
+
+def parse_file_record(raw: dict) -> FileRecord:
+    """A :class:`FileRecord` from its JSON form; raises ValueError / TypeError."""
+    NoneT = type(None)
+    f = FileRecord(**_typed(raw, FileRecord, {"path": (str,), "role": (str,), "before": (str, NoneT),
+                                              "after_sha256": (str, NoneT), "exact": (bool,)}))
+    if f.before is not None:
+        try:
+            base64.b64decode(f.before, validate=True)
+        except binascii.Error:
+            raise ValueError(f"the original content of {f.path} is not base64") from None
+    return f
 
 
 def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str = "") -> None:
@@ -204,9 +216,13 @@ def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str 
 
 def save(directory: str, rec: Record, mode: int = 0o600) -> str:
     """Write ``rec`` (``mode``, at most ``0600``) under ``directory`` (created ``0700``)."""
-    p = record_path(directory, rec.runtime, rec.config)
+    return save_json(record_path(directory, rec.runtime, rec.config), asdict(rec), mode)
+
+
+def save_json(p: str, obj: dict, mode: int = 0o600) -> str:
+    """Write the record file ``p`` (``mode``, at most ``0600``; its directory created ``0700``)."""
     ensure_dir(os.path.dirname(p))
-    data = json.dumps(asdict(rec), indent=2, sort_keys=True).encode() + b"\n"
+    data = json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"
     fileio.remove_stale_temps(p)
     fileio.write_atomic(p, data, mode=fileio.private_mode(mode), dir_mode=0o700)
     return p

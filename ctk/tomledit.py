@@ -11,15 +11,32 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.toml_document import TOMLDocument
 
+from hook import tomlcompat
+
 from .errors import ConfigLoadError
 
 
 def parse(text: str) -> TOMLDocument:
-    """Parse ``text`` with tomlkit; raises :class:`ConfigLoadError` on invalid TOML."""
+    """Parse ``text`` with tomlkit as the reference (go-toml v1) reads it: a text tomlkit refuses
+    is parsed again with go-toml v1's extensions rewritten as TOML 1.0 (:mod:`hook.tomlcompat`;
+    only the offending tokens change).  Raises :class:`ConfigLoadError` (tomlkit's message for
+    the original text) on invalid TOML."""
     try:
         return tomlkit.parse(text)
+    except RecursionError:
+        raise ConfigLoadError(str(tomlcompat.too_deep())) from None
     except (TOMLKitError, ValueError) as exc:
-        raise ConfigLoadError(" ".join(str(exc).split())) from None
+        first = exc
+    try:
+        fixed = tomlcompat.normalise(text)
+    except tomlcompat.TOMLError as exc:
+        raise ConfigLoadError(str(exc)) from None
+    if fixed is not None:
+        try:
+            return tomlkit.parse(fixed)
+        except (TOMLKitError, ValueError, RecursionError):
+            pass
+    raise ConfigLoadError(" ".join(str(first).split())) from None
 
 
 def plain(doc: Any) -> Any:
@@ -144,21 +161,44 @@ def render(doc: TOMLDocument) -> str:
 
 
 class TomlFile:
-    """A user's TOML file (or its absence) opened for a style-preserving edit."""
+    """A user's TOML file (or its absence) opened for a style-preserving edit.
+
+    ``tree`` is read by the same reader as every config source (:func:`hook.tomlcompat.loads`);
+    the tomlkit document that an edit needs is parsed only when a render changes something, and
+    only the part before the first table header when the change is confined to top-level keys
+    that are not tables (``imports``, ``version``: the drop-in case).  tomlkit parses about
+    0.6 MB/s, so this is what keeps a large file's ``configure`` fast (docs/performance.md).
+    """
 
     def __init__(self, path: str, data: bytes | None):
         self.path = path
         self.before = data
-        if data is None:
-            self.doc = None
-            self.tree: dict = {}
-        else:
+        self._doc: TOMLDocument | None = None
+        self.text = ""
+        self.tree: dict = {}
+        if data is not None:
             try:
-                text = data.decode("utf-8")
+                self.text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
-            self.doc = parse(text)
-            self.tree = plain(self.doc)
+            try:
+                self.tree = tomlcompat.loads(self.text)
+            except tomlcompat.TOMLError as exc:
+                raise ConfigLoadError(str(exc)) from None
+
+    @property
+    def doc(self) -> TOMLDocument | None:
+        """The tomlkit document (parsed on first use; None for a missing file)."""
+        if self._doc is None and self.before is not None:
+            self._doc = _parse_as(self.text, self.tree, self.path)
+        return self._doc
+
+    def _take_doc(self) -> TOMLDocument:
+        """The parsed document, to be edited: handed over, not copied (copying a large tomlkit
+        document costs as much as parsing it again, and most runs render one edit)."""
+        doc = self.doc
+        self._doc = None  # a later edit parses again
+        return doc
 
     def copy_tree(self) -> dict:
         import copy
@@ -171,17 +211,81 @@ class TomlFile:
         parts kept); a new file is written in the reference's layout.
         """
         from . import gotoml
-        if self.doc is None:
+        if self.before is None:
             text = gotoml.dumps(new)
             return text.encode() if text else None
         if same(self.tree, new):
             return self.before
-        import copy
-        doc = copy.deepcopy(self.doc)
-        apply(doc, self.tree, new)
-        text = render(doc)
+        text = self._render_top_level(new)
+        if text is None:
+            doc = self._take_doc()
+            apply(doc, self.tree, new)
+            text = render(doc)
         if not new and not text.strip():
             return None
         if self.before.endswith(b"\n") and not text.endswith("\n"):
             text += "\n"
         return text.encode()
+
+    def _render_top_level(self, new: dict) -> str | None:
+        """:meth:`render` when only top-level keys that are not tables change: edit just the text
+        before the first table header; None when that does not apply."""
+        old = self.tree
+        changed = [k for k in {**old, **new} if not (k in old and k in new and same(old[k], new[k]))]
+        if any(_is_tableish(old.get(k)) or _is_tableish(new.get(k)) for k in changed):
+            return None
+        split = _split_top_level(self.text, old)
+        if split is None:
+            return None
+        part, part_tree, head_keys, rest = split
+        doc = _parse_as(part, part_tree, self.path)
+        target = {k: v for k, v in new.items() if k in head_keys or k not in old}
+        for k, v in part_tree.items():
+            if k not in head_keys:
+                target[k] = v  # the first table header, unchanged
+        apply(doc, part_tree, target)
+        return render(doc) + rest
+
+
+def _is_tableish(v: Any) -> bool:
+    return isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, dict) for x in v))
+
+
+def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
+    """tomlkit's document for ``text``, which must read as ``tree`` (what the sources read)."""
+    doc = parse(text)
+    if not same(plain(doc), tree):
+        raise ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
+                              "nothing was changed: edit it by hand")
+    return doc
+
+
+def _split_top_level(text: str, tree: dict) -> tuple[str, dict, frozenset, str] | None:
+    """``(part, its tree, the keys before the header, rest)``: ``text`` cut after the line of its
+    first table header, when some key comes before that header and every top-level key defined
+    there is complete there (no table header adds to it).  The header line stays in the part so
+    that tomlkit spaces a key added before it exactly as in the whole document.  A ``[`` that
+    starts a line inside a string or an array is not a header: the text before it then does
+    not parse, and the next candidate is tried."""
+    import re
+    for tries, m in enumerate(re.finditer(r"(?m)^[ \t]*\[", text)):
+        if tries == 8:
+            return None
+        start = m.start()
+        try:
+            head_tree = tomlcompat.loads(text[:start])
+        except tomlcompat.TOMLError:
+            continue
+        if not head_tree or any(k not in tree or not same(v, tree[k]) for k, v in head_tree.items()):
+            return None
+        eol = text.find("\n", start)
+        end = len(text) if eol == -1 else eol + 1
+        part = text[:end]
+        try:
+            part_tree = tomlcompat.loads(part)
+        except tomlcompat.TOMLError:
+            return None
+        if tomlcompat.normalise(text[start:end]) is not None or len(part_tree) != len(head_tree) + 1:
+            return None
+        return part, part_tree, frozenset(head_tree), text[end:]
+    return None

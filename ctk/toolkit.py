@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 
 BINARY = "nvidia-container-runtime-hook"
-# The names the one binary answers to.  TODO(merge): the build branch's freeze/programs.py
-# PROGRAMS holds the same names; use ``tuple(freeze.programs.PROGRAMS)`` once it is merged.
+# The names the one binary answers to: freeze/programs.py's PROGRAMS (``freeze`` is not frozen
+# into the binary, so it cannot be imported here; a test keeps the two equal).
 PROGRAMS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-container-runtime",
             "nvidia-container-runtime.legacy", "nvidia-container-runtime.cdi", "nvidia-ctk",
             "nvidia-cdi-hook")

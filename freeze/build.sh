@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Build dist/nvidia-container-runtime-hook: one static-libpython executable with
-# the hook and the standard-library modules it imports frozen in (see
-# docs/performance.md for why this and not PyInstaller).
+# Build dist/py3.X/nvidia-container-runtime-hook: one static-libpython executable
+# with the programs of freeze/programs.py (the hook, nvidia-ctk, ...) and the
+# modules they import frozen in (see docs/performance.md for why this and not
+# PyInstaller), and beside it a symbolic link to it for every other program name
+# it answers to (argv[0]).
 #
 #   PYTHON=.venv/bin/python freeze/build.sh [--root DIR] [--out FILE] [--no-ext NAME]...
 #                                           [--finalize] [--optimize N]
 #
-# PYTHON must be CPython 3.11 whose base installation ships libpython3.11.a
-# (pyenv and python.org builds do; Debian's python3.11-dev has it too).  It must
-# be able to import the hook's third-party dependencies (orjson, cffi), whose
-# compiled modules are embedded and loaded from memory at run time.
-#   --root DIR    directory holding the `hook` package (default: the repository)
-#   --out FILE    output (default: dist/nvidia-container-runtime-hook)
+# PYTHON must be CPython 3.11 or later whose base installation ships
+# libpython3.X.a (pyenv and python.org builds do; Debian's libpython3.X-dev has it
+# too).  It must be able to import the programs' third-party dependencies (cffi,
+# tomlkit), whose compiled modules are embedded and loaded from memory at run time.
+#   --root DIR    directory holding the programs' packages (default: the repository)
+#   --out FILE    output (default: dist/py3.X/nvidia-container-runtime-hook)
 #   --no-ext NAME do not embed extension module NAME (the hook then sees ImportError)
 #   --extra NAME  freeze module NAME too (one the hook imports dynamically)
 #   --finalize    run Py_FinalizeEx at exit (default: atexit + flush, then _exit)
@@ -25,7 +27,7 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 CC=${CC:-gcc}
 
 src_root=$ROOT
-out=$ROOT/dist/nvidia-container-runtime-hook
+out=
 build=
 # The CDI hooks are a name of the same binary (argv[0] nvidia-cdi-hook, docs/cdi.md).
 mk_args=(--extra cdi.hook --extra cdi.hooks.ldcache --extra cdi.hooks.symlinks --extra cdi.hooks.compat
@@ -47,19 +49,24 @@ done
 
 command -v "$CC" >/dev/null || { echo "freeze/build.sh: no C compiler ($CC); apt-get install gcc libc6-dev" >&2; exit 1; }
 
-# Where the static libpython and headers are.
-eval "$("$PYTHON" - <<'EOF'
+# Where the static libpython and headers are (a failure here stops the build: set -e).
+info=$("$PYTHON" - <<'EOF'
 import shlex, sys, sysconfig
 v = sysconfig.get_config_var
-if sys.version_info[:2] != (3, 11) or sys.implementation.name != "cpython":
-    sys.exit(f"freeze/build.sh: needs CPython 3.11, PYTHON is {sys.version.split()[0]}")
-for key, val in (("LIBPL", v("LIBPL")), ("INCLUDEPY", v("INCLUDEPY")),
+if sys.version_info < (3, 11) or sys.implementation.name != "cpython":
+    sys.exit(f"freeze/build.sh: needs CPython 3.11 or later, {sys.executable} is "
+             f"{sys.implementation.name} {sys.version.split()[0]}")
+for key, val in (("PYVER", "%d.%d" % sys.version_info[:2]), ("LIBPL", v("LIBPL")),
+                 ("LIBRARY", v("LIBRARY")), ("INCLUDEPY", v("INCLUDEPY")),
                  ("PYLIBS", " ".join(filter(None, (v("LIBS"), v("SYSLIBS"), v("MODLIBS")))))):
     print(f"{key}={shlex.quote(val or '')}")
 EOF
-)"
-LIBA=$LIBPL/libpython3.11.a
-[ -f "$LIBA" ] || { echo "freeze/build.sh: $LIBA not found (the base Python needs its static library)" >&2; exit 1; }
+)
+eval "$info"
+LIBA=$LIBPL/$LIBRARY
+[ -f "$LIBA" ] || { echo "freeze/build.sh: $LIBA not found (the base Python needs its static library; Debian: apt-get install libpython$PYVER-dev)" >&2; exit 1; }
+[ -f "$INCLUDEPY/Python.h" ] || { echo "freeze/build.sh: $INCLUDEPY/Python.h not found (Debian: apt-get install libpython$PYVER-dev)" >&2; exit 1; }
+out=${out:-$ROOT/dist/py$PYVER/nvidia-container-runtime-hook}
 
 if [ -z "$build" ]; then
     mkdir -p "$ROOT/build"
@@ -80,4 +87,11 @@ mkdir -p "$build" "$(dirname "$out")"
 strip --strip-unneeded "$build/hook.bin"
 chmod 0755 "$build/hook.bin"
 mv -f "$build/hook.bin" "$out"
-echo "freeze/build.sh: built $out ($(stat -c %s "$out") bytes)" >&2
+# Every other program name it answers to: a symbolic link beside it (and none left from an
+# earlier build with other programs).
+name=$(basename "$out")
+find "$(dirname "$out")" -maxdepth 1 -type l -lname "$name" -delete
+while read -r prog; do
+    [ "$prog" = "$name" ] || ln -sfn "$name" "$(dirname "$out")/$prog"
+done < "$build/programs.txt"
+echo "freeze/build.sh: built $out ($(stat -c %s "$out") bytes, CPython $PYVER): $(tr '\n' ' ' < "$build/programs.txt")" >&2

@@ -1,24 +1,32 @@
-"""Install / uninstall the frozen hook (``./build.sh install|uninstall``).
+"""Install / uninstall the frozen binary (``./build.sh install|uninstall``).
 
-    python -m freeze.install install   [--prefix /usr] [--destdir DIR] [--binary FILE] [--force]
-    python -m freeze.install uninstall [--prefix /usr] [--destdir DIR]
+    python -m freeze.install install   [--prefix P] [--sysconfdir D] [--localstatedir D] [--datadir D]
+                                       [--destdir DIR] [--binary FILE] [--force]
+    python -m freeze.install uninstall [--prefix P] [--sysconfdir D] [--localstatedir D] [--datadir D]
+                                       [--destdir DIR]
 
-``PREFIX`` and ``DESTDIR`` are read from the environment when the options are
-not given (defaults ``/usr`` and empty).  Install puts:
+Each option defaults to its environment variable (``PREFIX``, ``SYSCONFDIR``,
+``LOCALSTATEDIR``, ``DATADIR``, ``DESTDIR``), else to the convention of GNU and
+meson: ``PREFIX`` ``/usr``; ``DATADIR`` ``$PREFIX/share``; ``SYSCONFDIR``
+``$PREFIX/etc`` and ``LOCALSTATEDIR`` ``$PREFIX/var``, except that with the prefix
+``/usr`` they are ``/etc`` and ``/var``.  Install puts:
 
 * ``$PREFIX/bin/nvidia-container-runtime-hook``: the single-file binary (0755);
-* ``$PREFIX/bin/nvidia-container-toolkit``: a symbolic link to it (the alias);
-* ``/etc/nvidia-container-runtime/config.toml``: the default config, **only if
+* ``$PREFIX/bin/<name>``, a symbolic link to it, for every other program name the
+  binary answers to (``nvidia-container-toolkit``, ``nvidia-ctk``, ...: read from
+  the binary, see :mod:`freeze.programs`);
+* ``$SYSCONFDIR/nvidia-container-runtime/config.toml``: the default config, **only if
   no file is there** (a user's file is never touched);
-* ``/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json``: the hooks.d
-  registration for podman / CRI-O, naming ``$PREFIX/bin/nvidia-container-runtime-hook``;
+* ``$DATADIR/containers/oci/hooks.d/oci-nvidia-hook.json``: the hooks.d registration
+  for podman / CRI-O, naming ``$PREFIX/bin/nvidia-container-runtime-hook``;
 
-each under ``$DESTDIR``, and records what it added (and any file it replaced,
-with ``--force`` only) in ``$DESTDIR/var/lib/nvidia-container-hook-py/install-manifest.json``.
-Uninstall reads that manifest and removes exactly what install added: files
-still as installed, links still pointing where they were made to, directories it
-created once empty; files it replaced are put back.  A config file the user has
-edited since is kept (and reported).
+each under ``$DESTDIR``, and records what it added (and any file it replaced, with
+``--force`` only) in ``$LOCALSTATEDIR/lib/nvidia-container-hook-py/install-manifest.json``
+(paths without ``$DESTDIR``).  It prints each path it writes as written (with ``$DESTDIR``).
+Uninstall reads that manifest and removes exactly what install added: files still as
+installed, links still pointing where they were made to, directories it created once
+empty; files it replaced are put back.  A config file the user has edited since is kept
+(and reported).
 """
 
 from __future__ import annotations
@@ -31,12 +39,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from freeze.programs import PROGRAMS, PROGRAMS_NOTE
+
 ROOT = Path(__file__).resolve().parent.parent
 BINARY_NAME = "nvidia-container-runtime-hook"
-ALIAS_NAME = "nvidia-container-toolkit"
-CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
-HOOKSD_PATH = "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
-STATE_DIR = "/var/lib/nvidia-container-hook-py"
+DEFAULT_BINARY = ROOT / "dist" / BINARY_NAME
+HOOK_CONFIG = "/etc/nvidia-container-runtime/config.toml"  # where the hook looks by default
 MANIFEST_NAME = "install-manifest.json"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.toml"
 
@@ -47,24 +55,64 @@ class InstallError(Exception):
 
 @dataclass(frozen=True)
 class Layout:
+    """Where things go: absolute installed paths (no trailing slash), ``destdir`` put in front on disk.
+
+    Build it with :meth:`of`."""
     prefix: str
     destdir: str
+    sysconfdir: str
+    localstatedir: str
+    datadir: str
+
+    @classmethod
+    def of(cls, prefix: str = "/usr", destdir: str = "", sysconfdir: str = "", localstatedir: str = "",
+           datadir: str = "") -> Layout:
+        """The layout for ``prefix``; a directory not given follows GNU and meson (for the
+        prefix ``/usr``, ``/etc`` and ``/var``; else under the prefix)."""
+        prefix = prefix.rstrip("/")
+        base = "" if prefix == "/usr" else prefix
+        return cls(prefix or "/", destdir.rstrip("/"), (sysconfdir or f"{base}/etc").rstrip("/"),
+                   (localstatedir or f"{base}/var").rstrip("/"), (datadir or f"{prefix}/share").rstrip("/"))
 
     def real(self, path: str) -> Path:
         """The on-disk location of an installed absolute path (DESTDIR applied)."""
         return Path(self.destdir + path) if self.destdir else Path(path)
 
-    @property
-    def bin_path(self) -> str:
-        return f"{self.prefix.rstrip('/')}/bin/{BINARY_NAME}"
+    def bin(self, name: str) -> str:
+        return f"{self.prefix.rstrip('/')}/bin/{name}"
 
     @property
-    def alias_path(self) -> str:
-        return f"{self.prefix.rstrip('/')}/bin/{ALIAS_NAME}"
+    def bin_path(self) -> str:
+        return self.bin(BINARY_NAME)
+
+    @property
+    def config_path(self) -> str:
+        return f"{self.sysconfdir}/nvidia-container-runtime/config.toml"
+
+    @property
+    def hooksd_path(self) -> str:
+        return f"{self.datadir}/containers/oci/hooks.d/oci-nvidia-hook.json"
+
+    @property
+    def state_dir(self) -> str:
+        return f"{self.localstatedir}/lib/nvidia-container-hook-py"
 
     @property
     def manifest(self) -> Path:
-        return self.real(f"{STATE_DIR}/{MANIFEST_NAME}")
+        return self.real(f"{self.state_dir}/{MANIFEST_NAME}")
+
+
+def programs_of(binary: Path, data: bytes) -> list[str]:
+    """The program names the frozen binary answers to (its note, written by freeze/mkfrozen.py)."""
+    at = data.find(PROGRAMS_NOTE.encode())
+    if at < 0:
+        raise InstallError(f"{binary}: not a binary built by freeze/build.sh (it names no programs)")
+    line = data[at + len(PROGRAMS_NOTE):data.find(b"\n", at)].decode("ascii", "replace")
+    names = line.split()
+    unknown = [n for n in names if n not in PROGRAMS]
+    if unknown or BINARY_NAME not in names:
+        raise InstallError(f"{binary}: unexpected program names {line.strip()!r}")
+    return names
 
 
 def _sha256(path: Path) -> str:
@@ -124,9 +172,10 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
     owned = _owned(previous)
     hooksd_text = hooksd.render(layout.bin_path).encode()
     binary_data = binary.read_bytes()
-    planned = [(layout.bin_path, "file", binary_data, 0o755),
-               (layout.alias_path, "symlink", BINARY_NAME, None),
-               (HOOKSD_PATH, "file", hooksd_text, 0o644)]
+    planned = [(layout.bin_path, "file", binary_data, 0o755)]
+    planned += [(layout.bin(name), "symlink", BINARY_NAME, None)
+                for name in programs_of(binary, binary_data) if name != BINARY_NAME]
+    planned.append((layout.hooksd_path, "file", hooksd_text, 0o644))
 
     # Refuse, before touching anything, to replace a file that is not ours (unless --force).
     conflicts = []
@@ -146,20 +195,19 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
     entries: list[dict] = [e for e in (previous or {}).get("entries", [])]
     known = {e["path"] for e in entries}
     record: list[dict] = []
-    state_dir = layout.real(STATE_DIR)
-    _makedirs(layout, STATE_DIR, record)
-    backups = state_dir / "backup"
+    _makedirs(layout, layout.state_dir, record)
+    backups = f"{layout.state_dir}/backup"
 
     for path, kind, payload, mode in planned:
         real = layout.real(path)
         _makedirs(layout, str(Path(path).parent), record)
         backup = None
         if path in conflicts:
-            backups.mkdir(exist_ok=True)
-            backup = str(backups / path.lstrip("/").replace("/", "%"))
-            os.replace(real, backup)
+            layout.real(backups).mkdir(mode=0o700, exist_ok=True)  # foreign files: no more readable than before
+            backup = f"{backups}/{path.lstrip('/').replace('/', '%')}"
+            os.replace(real, layout.real(backup))
         elif path not in owned and (real.exists() or real.is_symlink()):
-            print(f"kept (identical, not ours): {path}", file=out)
+            print(f"kept (identical, not ours): {real}", file=out)
             continue
         if kind == "symlink":
             tmp = real.with_name(f".{real.name}.tmp-{os.getpid()}")
@@ -175,19 +223,23 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
         elif path in owned and "backup" in owned[path]:
             entry["backup"] = owned[path]["backup"]
         record.append(entry)
-        print(f"installed {path}", file=out)
+        print(f"installed {real}", file=out)
 
-    cfg = layout.real(CONFIG_PATH)
+    config = layout.config_path
+    cfg = layout.real(config)
     if cfg.exists() or cfg.is_symlink():
-        if CONFIG_PATH not in owned:
-            print(f"kept existing {CONFIG_PATH}", file=out)
+        if config not in owned:
+            print(f"kept existing {cfg}", file=out)
     else:
-        _makedirs(layout, str(Path(CONFIG_PATH).parent), record)
+        _makedirs(layout, str(Path(config).parent), record)
         data = DEFAULT_CONFIG.read_bytes()
         _atomic_write(cfg, data, 0o644)
-        record.append({"kind": "file", "path": CONFIG_PATH, "sha256": hashlib.sha256(data).hexdigest(),
+        record.append({"kind": "file", "path": config, "sha256": hashlib.sha256(data).hexdigest(),
                        "config": True})
-        print(f"installed {CONFIG_PATH} (default)", file=out)
+        print(f"installed {cfg} (default)", file=out)
+    if config != HOOK_CONFIG:
+        print(f"note: the hook reads {HOOK_CONFIG} unless told otherwise: pass -config {config} "
+              f"or set NVIDIA_CTK_CONFIG_FILE_PATH={config} (docs/install.md)", file=out)
 
     for e in record:
         if e["path"] in known:
@@ -195,7 +247,8 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
         else:
             entries.append(e)
             known.add(e["path"])
-    manifest = {"prefix": layout.prefix, "entries": entries}
+    manifest = {"prefix": layout.prefix, "sysconfdir": layout.sysconfdir, "localstatedir": layout.localstatedir,
+                "datadir": layout.datadir, "entries": entries}
     _atomic_write(layout.manifest, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
     return entries
 
@@ -216,42 +269,59 @@ def uninstall(layout: Layout, out=sys.stdout) -> None:
             ours = real.is_file() and not real.is_symlink() and _sha256(real) == e["sha256"]
         if ours:
             real.unlink()
-            print(f"removed {path}", file=out)
+            print(f"removed {real}", file=out)
         elif real.exists() or real.is_symlink():
             what = "edited since install" if e.get("config") else "changed since install"
-            print(f"kept {path} ({what})", file=out)
-        if e.get("backup") and Path(e["backup"]).exists() and not (real.exists() or real.is_symlink()):
-            os.replace(e["backup"], real)
-            print(f"restored {path}", file=out)
+            print(f"kept {real} ({what})", file=out)
+        backup = layout.real(e["backup"]) if e.get("backup") else None
+        if backup and backup.exists() and not (real.exists() or real.is_symlink()):
+            os.replace(backup, real)
+            print(f"restored {real}", file=out)
     layout.manifest.unlink()
     try:
-        (layout.real(STATE_DIR) / "backup").rmdir()
+        layout.real(f"{layout.state_dir}/backup").rmdir()
     except OSError:
         pass
     for e in reversed(entries):  # children before parents
-        if e["kind"] == "dir" and layout.real(e["path"]).is_dir():
+        d = layout.real(e["path"])
+        if e["kind"] == "dir" and d.is_dir():
             try:
-                layout.real(e["path"]).rmdir()
+                d.rmdir()
             except OSError:
-                print(f"kept non-empty directory {e['path']}", file=out)
+                print(f"kept non-empty directory {d}", file=out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./build.sh", description=__doc__.split("\n\n")[0])
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="./build.sh", description=__doc__.split("\n\n")[0],
+        epilog="Each option takes precedence over its environment variable (docs/install.md).")
     parser.add_argument("action", choices=("install", "uninstall"))
-    parser.add_argument("--prefix", default=os.environ.get("PREFIX") or "/usr")
-    parser.add_argument("--destdir", default=os.environ.get("DESTDIR", ""))
-    parser.add_argument("--binary", type=Path, default=ROOT / "dist" / BINARY_NAME,
-                        help="the hook binary to install (default: dist/%(default)s)")
+    parser.add_argument("--prefix", default=env("PREFIX") or "/usr",
+                        help="where bin/ goes (default: $PREFIX, else /usr)")
+    parser.add_argument("--sysconfdir", default=env("SYSCONFDIR") or "",
+                        help="where nvidia-container-runtime/config.toml goes (default: $SYSCONFDIR, "
+                             "else /etc for the prefix /usr, else PREFIX/etc)")
+    parser.add_argument("--localstatedir", default=env("LOCALSTATEDIR") or "",
+                        help="where lib/nvidia-container-hook-py/ (the install manifest) goes (default: "
+                             "$LOCALSTATEDIR, else /var for the prefix /usr, else PREFIX/var)")
+    parser.add_argument("--datadir", default=env("DATADIR") or "",
+                        help="where containers/oci/hooks.d/ goes (default: $DATADIR, else PREFIX/share)")
+    parser.add_argument("--destdir", default=env("DESTDIR", ""),
+                        help="staging root put in front of every path written (default: $DESTDIR, else none)")
+    parser.add_argument("--binary", type=Path, default=DEFAULT_BINARY,
+                        help="the frozen binary to install (default: %(default)s)")
     parser.add_argument("--force", action="store_true",
                         help="replace files not installed by us (kept aside, restored by uninstall)")
     args = parser.parse_args(argv)
-    if not args.prefix.startswith("/"):
-        parser.error(f"PREFIX must be absolute: {args.prefix!r}")
+    for name in ("prefix", "sysconfdir", "localstatedir", "datadir"):
+        value = getattr(args, name)
+        if value and not value.startswith("/"):
+            parser.error(f"{name.upper()} must be absolute: {value!r}")
     destdir = args.destdir.rstrip("/")
     if destdir and not destdir.startswith("/"):
         destdir = os.path.abspath(destdir)
-    layout = Layout(prefix=args.prefix.rstrip("/") or "/", destdir=destdir)
+    layout = Layout.of(args.prefix, destdir, args.sysconfdir, args.localstatedir, args.datadir)
     try:
         if args.action == "install":
             install(layout, args.binary, force=args.force)

@@ -305,10 +305,10 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
     try:
         tree = minitoml.loads(text)
     except minitoml.Unsupported:
-        import tomllib
+        from . import tomlcompat
         try:
-            tree = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            tree = tomlcompat.loads(text)
+        except tomlcompat.TOMLError as exc:
             raise ConfigError(
                 _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
                 f"{exc}") from None
@@ -349,7 +349,10 @@ def validate_supported(cfg: HookConfig) -> None:
 
 
 class _TypeMismatch(Exception):
-    pass
+    """A value of the wrong type: ``str()`` names the key, then go-toml's wording (``Can't convert ...``)."""
+
+    def __init__(self, path: tuple[str, ...], detail: str) -> None:
+        super().__init__(f"'{'.'.join(path)}': {detail}")
 
 
 def _lookup(table: dict, key: str):
@@ -370,18 +373,18 @@ def _apply(table: dict, schema: dict, prefix: tuple[str, ...], cfg: HookConfig) 
         path = prefix + (key,)
         if isinstance(kind, dict):
             if not isinstance(value, dict):
-                raise _TypeMismatch(f"Can't convert {_describe(value)} to {key}(struct)")
+                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to {key}(struct)")
             _apply(value, kind, path, cfg)
             continue
         if kind == "bool":
             if not isinstance(value, bool):
-                raise _TypeMismatch(f"Can't convert {_describe(value)} to bool")
+                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to bool")
         elif kind == "str":
             if not isinstance(value, str):
-                raise _TypeMismatch(f"Can't convert {_describe(value)} to string")
+                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to string")
         elif kind == "strs":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _TypeMismatch(f"Can't convert {_describe(value)} to []string(slice)")
+                raise _TypeMismatch(path, f"Can't convert {_describe(value)} to []string(slice)")
             value = tuple(value)
         attr = _ATTRS.get(path)
         if attr is not None:
@@ -392,7 +395,8 @@ def _apply(table: dict, schema: dict, prefix: tuple[str, ...], cfg: HookConfig) 
 def _describe(value) -> str:
     names = {bool: "bool", str: "string", int: "int64", float: "float64", list: "[]interface {}",
              dict: "map[string]interface {}"}
-    return f"{value}({names.get(type(value), type(value).__name__)})"
+    text = ("true" if value else "false") if isinstance(value, bool) else value  # Go's %v
+    return f"{text}({names.get(type(value), type(value).__name__)})"
 
 
 def default_user(os_release: str = "/etc/os-release") -> str:

@@ -17,7 +17,7 @@ class Request(Value):
 
     spec_path: str
     as_json: bool
-    pid: int
+    pid: int | None  # None: not given (prestart gets it from the runtime's state)
     _defaults = {
         "spec_path": REQUIRED,
         "as_json": REQUIRED,
@@ -27,6 +27,19 @@ class Request(Value):
 
 
 USAGE = "explain [--bundle DIR | CONFIG_JSON] [--json] [--pid N]"
+HELP = """
+Print what prestart would do for a bundle, and why; never execs anything.  Exit status 0 when
+prestart would succeed, 1 when it would fail.
+  --bundle DIR   the bundle directory (default: the current directory)
+  CONFIG_JSON    a config.json file, or a bundle directory
+  --json         the report as JSON
+  --pid N        the container's pid, which prestart reads from the runtime's state
+                 (without it the command shows --pid=PID)
+"""
+
+# The pid the plan is built with when --pid is not given: any valid pid makes the same decisions
+# (the library injector needs one in 1..2^31-1, as a real container has); it is shown as PID.
+_STAND_IN_PID = 1
 
 
 def parse_args(args: tuple[str, ...]) -> Request:
@@ -34,7 +47,7 @@ def parse_args(args: tuple[str, ...]) -> Request:
     from .flags import command_options
 
     opts, positional = command_options("explain", args, USAGE, valued=("--bundle", "--pid"),
-                                       switches=("--json",))
+                                       switches=("--json",), help_text=HELP)
     if len(positional) > 1 or (positional and "--bundle" in opts):
         raise UsageError(f"explain: unexpected argument {positional[-1]!r} (usage: {USAGE})")
     if "--bundle" in opts:
@@ -43,10 +56,12 @@ def parse_args(args: tuple[str, ...]) -> Request:
         spec_path = positional[0] if not os.path.isdir(positional[0]) else os.path.join(positional[0], "config.json")
     else:
         spec_path = "config.json"
-    try:
-        pid = int(opts.get("--pid", 0))
-    except ValueError:
-        raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
+    pid = None
+    if "--pid" in opts:
+        try:
+            pid = int(opts["--pid"])
+        except ValueError:
+            raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
     return Request(spec_path, bool(opts.get("--json")), pid)
 
 
@@ -88,6 +103,8 @@ def build_report(inv, req: Request) -> dict:
     report["reasons"] = [{"topic": t, "why": w} for t, w in decision.reasons]
     if not decision.is_gpu:
         report["outcome"] = "noop"
+        if decision.ignored:
+            report["ignored"] = decision.ignored
         return report
     report.update(devices=list(decision.devices), mig_config=decision.mig_config,
                   mig_monitor=decision.mig_monitor, imex_channels=list(decision.imex_channels),
@@ -103,7 +120,8 @@ def build_report(inv, req: Request) -> dict:
         cwd = os.getcwd()
         try:
             os.chdir(bundle)  # runc runs hooks in the bundle directory
-            plan = build_plan(decision, cfg, spec, HookState(pid=req.pid, bundle=bundle),
+            pid = _STAND_IN_PID if req.pid is None else req.pid
+            plan = build_plan(decision, cfg, spec, HookState(pid=pid, bundle=bundle),
                               debug_flag=inv.debug, host=Host())
         finally:
             os.chdir(cwd)
@@ -112,11 +130,12 @@ def build_report(inv, req: Request) -> dict:
         choice = injector.choose(plan, cfg)
         report["injector"] = {"kind": choice.kind, "why": choice.reason}
         from . import cli
-        report["cli_args"] = plan.cli_args()
+        report["pid"] = req.pid
+        report["cli_args"] = _show_pid(plan.cli_args(), req.pid)
         if choice.kind == "cli":
             env = cli.environment(plan, cfg.cli_path, cfg.cli_environment, cli.raw_environ())
             cmd = cli.command(plan, cfg.cli_path, env)
-            report["command"] = list(cmd.argv)
+            report["command"] = _show_pid(list(cmd.argv), req.pid)
             hook_env = set(cli.go_environ(cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]
     except HookError as exc:
@@ -124,6 +143,14 @@ def build_report(inv, req: Request) -> dict:
         return report
     report["outcome"] = "inject"
     return report
+
+
+def _show_pid(args: list[str], pid: int | None) -> list[str]:
+    """The argv with ``--pid=PID`` when no pid was given (``--pid`` is always second to last)."""
+    if pid is None:
+        assert args[-2].startswith("--pid=")
+        args[-2] = "--pid=PID"
+    return args
 
 
 def _option_reasons(cfg, plan) -> list[tuple[str, str]]:
@@ -168,7 +195,11 @@ def render_text(r: dict) -> str:
         lines.extend(f"  - {reason['topic']}: {reason['why']}" for reason in r["reasons"])
     outcome = r["outcome"]
     if outcome == "noop":
-        lines.append("outcome:       not a GPU container: prestart exits 0 and changes nothing")
+        if r.get("ignored"):
+            lines.append(f"outcome:       GPU request ignored ({r['ignored']}): prestart exits 0 and "
+                         "injects nothing")
+        else:
+            lines.append("outcome:       not a GPU container: prestart exits 0 and changes nothing")
         return "\n".join(lines) + "\n"
     if "devices" in r:
         lines.append(f"devices:       {','.join(r['devices']) or '(none: driver only)'}")
@@ -187,6 +218,8 @@ def render_text(r: dict) -> str:
             lines.append(f"env added:     {' '.join(r['env_added'])}")
     elif "cli_args" in r:
         lines.append("request:       " + " ".join(_shell_quote(a) for a in r["cli_args"]))
+    if "cli_args" in r and r.get("pid") is None:
+        lines.append("               (PID: the container's pid, from the runtime's state; --pid N fills it in)")
     if outcome in ("error", "refuse"):
         lines.append(f"outcome:       prestart fails (exit 1): {r['error']}")
     else:

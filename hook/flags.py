@@ -31,7 +31,15 @@ _BOOL_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
 
 
 class HelpRequested(Exception):
-    """``-h``/``-help``: print the usage and exit 0."""
+    """``-h``/``-help``: print the usage and exit 0.
+
+    Raised by :func:`parse` without a text (the top-level usage, to stderr as Go's ``flag`` does), and
+    by :func:`command_options` with the subcommand's help (to stdout).
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.text = text
 
 
 class Invocation(Value):
@@ -108,17 +116,20 @@ def parse(argv: list[str]) -> Invocation:
 
 
 def command_options(command: str, args: tuple[str, ...], usage: str, valued: tuple[str, ...] = (),
-                    switches: tuple[str, ...] = ()) -> tuple[dict[str, str | bool], list[str]]:
+                    switches: tuple[str, ...] = (), help_text: str = "") -> tuple[dict[str, str | bool], list[str]]:
     """The options after one of our own subcommands: ``--name value`` / ``--name=value`` for
     ``valued``, ``--name`` for ``switches``; other words are positional (returned in order).
 
-    Raises :class:`~hook.errors.UsageError` naming the command and its ``usage``.
+    Raises :class:`HelpRequested` for ``-h``/``-help``/``--help`` (with ``usage`` and ``help_text``),
+    :class:`~hook.errors.UsageError` naming the command and its ``usage``.
     """
     options: dict[str, str | bool] = {}
     positional: list[str] = []
     rest = list(args)
     while rest:
         a = rest.pop(0)
+        if a in ("-h", "-help", "--help"):
+            raise HelpRequested(f"Usage: nvidia-container-runtime-hook [-config FILE] {usage}\n{help_text}")
         name, eq, value = a.partition("=")
         if name in valued:
             if not eq:

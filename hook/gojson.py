@@ -1,6 +1,11 @@
 """JSON decoding with the rules of Go's ``encoding/json`` that the reference exposes.
 
-* only the first JSON value of the input is decoded; trailing bytes are ignored;
+* only the first JSON value of the input is decoded; trailing bytes are ignored.
+  :func:`read_first` reads as ``json.Decoder.Decode`` does: it stops as soon as
+  the first value is complete, without waiting for the end of the stream, and
+  reads at most :data:`INPUT_LIMIT` bytes;
+* nesting deeper than :data:`MAX_DEPTH` (Go's limit) is a syntax error; Python's
+  recursion limit is never the limit;
 * object keys match struct fields case-insensitively, and for repeated keys the
   last one wins (objects repeated under one key merge, as Go decodes them into
   the same struct);
@@ -16,9 +21,30 @@ from __future__ import annotations
 
 _WS = " \t\n\r"
 
+MAX_DEPTH = 10000
+"""Go's ``encoding/json`` ``maxNestingDepth``: 10,000 nested arrays/objects are accepted, 10,001 are not."""
+
+INPUT_LIMIT = 32 << 20
+"""The most bytes :func:`read_first` reads before the first value must be complete (32 MiB).
+
+Real OCI specs and states are a few KB (Kubernetes caps a pod's annotations at 256 KB); the
+largest spec we benchmark is 18 MB.  Go has no limit: a runtime that keeps the hook's stdin
+open, or a ``config.json`` that is ``/dev/zero``, would make it read forever.
+"""
+
+_MAIN_THREAD_CHARS = 1 << 16  # smaller inputs are scanned in the calling thread, with the GC running
+_THREAD_STACK = 32 << 20   # the C scanner needs ~200 bytes of stack per level: 2 MB for MAX_DEPTH
+_PROBE_LIMIT = 100
+_LEAF_UNITS = 4
+_NUMBER_TAIL = frozenset(".eE+-0123456789")
+
 
 class DecodeError(ValueError):
     """The input is not JSON, or a value has the wrong type for its field."""
+
+
+class InputTooLarge(DecodeError):
+    """:func:`read_first` read :data:`INPUT_LIMIT` bytes without completing the first value."""
 
 
 class Number(str):
@@ -65,41 +91,251 @@ def _scanner():
     return _scan
 
 
-def decode_first(data: bytes):
-    """Decode the first JSON value of ``data``.
+class _TooDeep(Exception):
+    pass
 
-    Raises :class:`DecodeError` with ``EOF`` for empty input, ``unexpected EOF``
-    for a truncated value, or a syntax message.
+
+def _scan_at(text: str, i: int):
+    """``(value, end)`` of the JSON value at ``text[i]`` (the scanner's own exceptions, or _TooDeep).
+
+    Up to 64 KiB: scanned here (the usual case, nothing more is imported); success means
+    it is nested less than the recursion limit (1,000), far below :data:`MAX_DEPTH`.  Larger
+    inputs, and those nested deeper than this thread's recursion budget, are scanned in a
+    fresh thread (:func:`_deep_scan`).
     """
+    if len(text) - i <= _MAIN_THREAD_CHARS:
+        try:
+            return _scan_once(text, i)
+        except RecursionError:
+            pass
+    return _in_thread(_deep_scan, text, i)
+
+
+def _scan_once(text: str, i: int):
+    try:
+        return _scanner()(text, i)
+    except SystemError:
+        # The C scanner reports syntax errors with json.decoder.JSONDecodeError, which it
+        # cannot import itself: import it (error path only) and scan again.
+        import json.decoder  # noqa: F401
+        return _scanner()(text, i)
+
+
+def _deep_scan(text: str, i: int):
+    """Scan with the recursion limit set so that exactly :data:`MAX_DEPTH` levels fit.
+
+    Runs in a thread of its own (known, small call depth; a stack large enough for the
+    C scanner), with the cyclic GC paused: it would otherwise rescan the growing tree
+    again and again (7x the scan time on an 18 MB spec).  Each level costs the scanner one
+    recursion unit: the overhead of this frame is measured on small probes, then
+    ``MAX_DEPTH`` levels are allowed.  (CPython 3.11, which the hook and its frozen binary
+    use: ``_json``'s recursion check counts against the interpreter's recursion limit.)
+    """
+    import gc
+    import sys
+
+    scan = _scanner()
+    limit = sys.getrecursionlimit()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        sys.setrecursionlimit(_PROBE_LIMIT)
+        lo, hi = 0, _PROBE_LIMIT
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                scan("[" * mid + "]" * mid, 0)
+                lo = mid
+            except RecursionError:
+                hi = mid - 1
+        allowed = MAX_DEPTH + _PROBE_LIMIT - lo   # empty arrays nested MAX_DEPTH deep fit
+        sys.setrecursionlimit(allowed)
+        try:
+            return _scan_once(text, i)
+        except RecursionError:
+            pass
+        # A leaf costs up to two more units (the Number and Obj calls; _LEAF_UNITS is a margin):
+        # MAX_DEPTH levels with such leaves, or one level too many?  Rare (only inputs nested
+        # about MAX_DEPTH deep): scan with the margin, then measure the depth of the tree.
+        sys.setrecursionlimit(allowed + _LEAF_UNITS)
+        try:
+            result = _scan_once(text, i)
+        except RecursionError:
+            raise _TooDeep() from None
+        if _depth(result[0]) > MAX_DEPTH:
+            raise _TooDeep()
+        return result
+    finally:
+        sys.setrecursionlimit(limit)
+        if collecting:
+            if gc.get_freeze_count():
+                gc.enable()
+            else:
+                # Re-enabled as is, the GC would at once walk the millions of new objects (about
+                # as long as the scan): they join the oldest generation unscanned instead.
+                gc.freeze()
+                gc.enable()
+                gc.unfreeze()
+
+
+def _depth(value) -> int:
+    """Nesting depth of a decoded value (iterative)."""
+    deepest = 0
+    stack = [(value, 1)] if isinstance(value, list) else []
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        for item in ((v for _, v in node) if isinstance(node, Obj) else node):
+            if isinstance(item, list):
+                stack.append((item, d + 1))
+    return deepest
+
+
+def _in_thread(fn, *args):
+    """``fn(*args)`` in a new thread with a :data:`_THREAD_STACK` stack; its exception is re-raised here.
+
+    Returns once the thread is gone from ``/proc/self/task``: the library injector needs a
+    single-threaded process (``setns``), and a thread outlives its last Python code briefly.
+    """
+    import _thread
+    import os
+
+    box: list = []
+    tid: list = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def work():
+        tid.append(_thread.get_native_id())
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:  # handed to the caller
+            box.append((False, exc))
+        finally:
+            done.release()
+
+    previous = _thread.stack_size(_THREAD_STACK)
+    try:
+        _thread.start_new_thread(work, ())
+    finally:
+        _thread.stack_size(previous)
+    done.acquire()
+    import time
+
+    task = f"/proc/self/task/{tid[0]}"
+    for attempt in range(10000):  # microseconds in practice; at most about 10 s
+        if not os.path.exists(task):
+            break
+        time.sleep(0.0001 if attempt < 100 else 0.001)
+    ok, result = box[0]
+    if ok:
+        return result
+    raise result
+
+
+INCOMPLETE = object()
+"""What :func:`decode_prefix` returns when more input could still complete the first value."""
+
+
+def _truncated(text: str, pos: int, message: str = "") -> bool:
+    """Whether a scan error at ``pos`` is only the end of input arriving too early."""
+    rest = text[pos:]
+    if not rest.strip(_WS) or message.startswith("Unterminated string"):
+        return True
+    if len(rest) < 5 and any(lit.startswith(rest) for lit in ("true", "false", "null", "-")):
+        return True
+    if message.startswith("Invalid \\uXXXX escape") and "\"" not in text[pos:]:
+        return True
+    return len(rest) <= 2 and all(c in _NUMBER_TAIL for c in rest)
+
+
+def _decode(data, final: bool):
     text = data.decode("utf-8", "replace")
     i = 0
     n = len(text)
     while i < n and text[i] in _WS:
         i += 1
     if i == n:
-        raise DecodeError("EOF")
+        if final:
+            raise DecodeError("EOF")
+        return INCOMPLETE
     try:
-        try:
-            value, _ = _scanner()(text, i)
-        except SystemError:
-            # The C scanner reports syntax errors with json.decoder.JSONDecodeError, which it
-            # cannot import itself: import it (error path only) and scan again.
-            import json.decoder  # noqa: F401
-            value, _ = _scanner()(text, i)
+        value, end = _scan_at(text, i)
     except StopIteration as exc:
-        if exc.value >= n:
-            raise DecodeError("unexpected EOF") from None
-        raise DecodeError(f"invalid character {text[exc.value]!r} looking for beginning of value") from None
-    except RecursionError:
-        raise DecodeError("exceeded max depth") from None
+        if not _truncated(text, exc.value):
+            raise DecodeError(f"invalid character {text[exc.value]!r} looking for beginning of value") from None
+    except _TooDeep:
+        raise DecodeError(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # json.JSONDecodeError (has .pos), or a rejected constant
         pos = getattr(exc, "pos", None)
         if pos is None:
             raise DecodeError(str(exc)) from None
-        if pos >= n or text[pos:].strip(_WS) == "" or str(exc).startswith("Unterminated string"):
-            raise DecodeError("unexpected EOF") from None
-        raise DecodeError(f"invalid character {text[pos]!r} ({getattr(exc, 'msg', exc)})") from None
-    return value
+        message = getattr(exc, "msg", str(exc))
+        if not _truncated(text, pos, message):
+            raise DecodeError(f"invalid character {text[pos]!r} ({message})") from None
+    else:
+        # A scalar ends only at the next byte (Go's scanner needs it too): "12" may go on.
+        if final or isinstance(value, list) or (end < n and not (isinstance(value, Number)
+                                                                  and text[end] in _NUMBER_TAIL)):
+            return value
+        return INCOMPLETE
+    if final:
+        raise DecodeError("unexpected EOF")
+    return INCOMPLETE
+
+
+def decode_first(data: bytes):
+    """Decode the first JSON value of ``data`` (all of the input: nothing more will come).
+
+    Raises :class:`DecodeError` with ``EOF`` for empty input, ``unexpected EOF``
+    for a truncated value, or a syntax message.
+    """
+    return _decode(data, True)
+
+
+def decode_prefix(data: bytes):
+    """The first JSON value of ``data``, or :data:`INCOMPLETE` if more input could still complete it.
+
+    Raises :class:`DecodeError` when no continuation can make it valid.
+    """
+    return _decode(data, False)
+
+
+def read_first(read, *, stream: bool, chunk: int = 1 << 16, limit: int | None = None):
+    """Read with ``read(n)`` (``os.read``-like) until the first JSON value is complete.
+
+    As Go's ``json.Decoder.Decode``: a ``stream`` (pipe, terminal, character device) is
+    decoded after every read, so a writer that keeps it open after the value does not
+    block the reader, and trailing bytes are never read in bulk.  A regular file
+    (``stream=False``) ends, so it is decoded once, at its end.  Raises
+    :class:`InputTooLarge` after ``limit`` (default :data:`INPUT_LIMIT`) bytes without a complete value, OSError from
+    ``read``, :class:`DecodeError`.
+    """
+    if limit is None:
+        limit = INPUT_LIMIT
+    buf = bytearray()
+    opener = None
+    while True:
+        data = read(min(chunk, limit + 1 - len(buf)))
+        if not data:
+            return decode_first(buf)
+        buf += data
+        if len(buf) > limit:
+            value = decode_prefix(buf[:limit])
+            if value is INCOMPLETE:
+                raise InputTooLarge(f"no complete JSON value in the first {limit} bytes (the limit)")
+            return value
+        if not stream:
+            continue
+        if opener is None:
+            stripped = buf.lstrip(b" \t\n\r")
+            opener = stripped[:1] or None
+        # An object or array can only have ended in a read holding a closing bracket.
+        if opener in (b"{", b"[") and b"}" not in data and b"]" not in data:
+            continue
+        value = decode_prefix(buf)
+        if value is not INCOMPLETE:
+            return value
 
 
 def fold(key: str) -> str:
@@ -195,7 +431,9 @@ def as_int(value: Number | object, where: str, gotype: str, lo: int, hi: int) ->
     if not isinstance(value, Number):
         raise type_error(value, where, gotype)
     text = str(value)
-    if any(c in text for c in ".eE") or (lo >= 0 and text.startswith("-")):
+    # JSON integers have no leading zeros: more than 20 digits is out of any 64-bit range (and
+    # int() refuses literals over 4,300 digits).
+    if any(c in text for c in ".eE") or (lo >= 0 and text.startswith("-")) or len(text) > 21:
         raise DecodeError(f"json: cannot unmarshal number {text} into Go {where} of type {gotype}")
     n = int(text)
     if n < lo or n > hi:

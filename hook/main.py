@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
+    except flags.HelpRequested as exc:
+        sys.stdout.write(exc.text)
+        return 0
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug of ours: one line, never a traceback unless -debug
@@ -93,27 +96,15 @@ def prestart(inv) -> int:
     from . import log
     from .resolve import decide
     from .spec import load_spec
-    from .state import parse_state
+    from .state import read_state
 
     cfg = load_config(inv)
-    state = parse_state(_read_stdin())
+    state = read_state(getattr(sys.stdin, "buffer", None))
     spec = load_spec(state.spec_path)
     decision = decide(cfg, spec, warn=log.warning)
     if not decision.is_gpu:
         return 0
     return _inject(inv, cfg, spec, state, decision)
-
-
-def _read_stdin() -> bytes:
-    """All of stdin.  Raises StateError when it cannot be read."""
-    try:
-        return sys.stdin.buffer.read()
-    except (OSError, AttributeError, ValueError) as exc:
-        from .errors import StateError
-        from .gocompat import errno_text
-        import errno
-        raise StateError("could not decode container state: read /dev/stdin: "
-                         f"{errno_text(getattr(exc, 'errno', None) or errno.EBADF)}") from None
 
 
 def _inject(inv, cfg, spec, state, decision) -> int:
@@ -140,7 +131,10 @@ def hooks_json(args: tuple[str, ...]) -> int:
     from .errors import UsageError
 
     usage = "hooks-json [--hook-path PATH]"
-    opts, positional = flags.command_options("hooks-json", args, usage, valued=("--hook-path",))
+    opts, positional = flags.command_options(
+        "hooks-json", args, usage, valued=("--hook-path",),
+        help_text="\nPrint the OCI hooks.d JSON (podman, CRI-O) that registers this hook as a prestart hook.\n"
+                  f"  --hook-path PATH   the hook's absolute path (default {hooksd.DEFAULT_HOOK_PATH})\n")
     if positional:
         raise UsageError(f"hooks-json: unexpected argument {positional[0]!r} (usage: {usage})")
     path = opts.get("--hook-path", hooksd.DEFAULT_HOOK_PATH)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _DIGITS = frozenset("0123456789")
+_MAX_DEPTH = 16  # deeper arrays go to the full parser (which bounds them)
 
 
 class Unsupported(Exception):
@@ -85,8 +86,8 @@ class _Reader:
                 continue
             return parts
 
-    def value(self):
-        if self.i >= self.n:
+    def value(self, depth: int = 0):
+        if self.i >= self.n or depth > _MAX_DEPTH:
             raise Unsupported()
         c = self.s[self.i]
         if c == '"' or c == "'":
@@ -108,7 +109,7 @@ class _Reader:
                 if self.i < self.n and self.s[self.i] == "]":
                     self.i += 1
                     return items
-                items.append(self.value())
+                items.append(self.value(depth + 1))
                 self.skip_blank()
                 if self.i < self.n and self.s[self.i] == ",":
                     self.i += 1
@@ -127,7 +128,7 @@ class _Reader:
         if word == "false":
             return False
         digits = word[1:] if word[:1] in "+-" else word
-        if digits and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
+        if digits and len(digits) < 19 and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
             return int(word)
         raise Unsupported()
 

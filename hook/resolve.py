@@ -22,7 +22,8 @@ from .values import REQUIRED, Factory, Value
 class Decision(Value):
     """What the container asks for, after the privilege and acceptance rules.
 
-    ``devices`` is None for a non-GPU container (the hook is a no-op).
+    ``devices`` is None for a non-GPU container (the hook is a no-op), and
+    ``ignored`` then says why a GPU request was not honoured ("" when there was none).
     ``reasons`` is a list of ``(topic, text)`` pairs for ``explain``;
     ``warnings`` are the logrus warnings the reference prints.
     """
@@ -30,6 +31,7 @@ class Decision(Value):
     privileged: bool
     legacy: bool
     devices: tuple[str, ...] | None
+    ignored: str
     device_variables: tuple[str, ...]
     mig_config: str
     mig_monitor: str
@@ -43,6 +45,7 @@ class Decision(Value):
         "privileged": REQUIRED,
         "legacy": REQUIRED,
         "devices": None,
+        "ignored": "",
         "device_variables": (),
         "mig_config": "",
         "mig_monitor": "",
@@ -127,8 +130,9 @@ def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts
     if not d.privileged and not config.accept_envvar_unprivileged:
         d.warn("Ignoring devices requested by environment variable(s) in unprivileged container: "
                           f"[{' '.join(names)}]")
-        d.why("devices", f"request by environment ({source}) ignored: the container is unprivileged and "
-                         "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
+        d.ignored = ("the container is unprivileged and accept-nvidia-visible-devices-envvar-when-unprivileged "
+                     "= false")
+        d.why("devices", f"request by environment ({source}) ignored: {d.ignored}")
         return
     d.devices = tuple(ids)
     if ids == ["all"] and not any(n in env for n in names):

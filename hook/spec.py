@@ -49,7 +49,7 @@ class Spec(Value):
 
 
 def load_spec(path: str) -> Spec:
-    """Read and decode ``path``.
+    """Read and decode ``path`` (its first JSON value, at most :data:`~hook.gojson.INPUT_LIMIT` bytes).
 
     Raises :class:`SpecError` with the reference's messages: "could not open
     OCI spec: ...", "could not decode OCI spec: ...", "Version is empty in OCI
@@ -62,18 +62,19 @@ def load_spec(path: str) -> Spec:
     except (OSError, ValueError) as exc:
         raise SpecError(f"could not open OCI spec: open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        data = b"".join(chunks)
+        st = os.fstat(fd)
+        regular = (st.st_mode & 0o170000) == 0o100000
+        value = gojson.read_first(lambda n: os.read(fd, n), stream=not regular,
+                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:
         raise SpecError(f"could not decode OCI spec: read {path}: {gocompat.errno_text(exc.errno)}") from None
+    except gojson.InputTooLarge as exc:
+        raise SpecError(f"could not decode OCI spec: read {path}: {exc}") from None
+    except gojson.DecodeError as exc:
+        raise SpecError(f"could not decode OCI spec: {exc}") from None
     finally:
         os.close(fd)
-    return parse_spec(data)
+    return parse_value(value)
 
 
 def parse_spec(data: bytes) -> Spec:

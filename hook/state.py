@@ -41,13 +41,37 @@ def parse_state(data: bytes) -> HookState:
     Raises :class:`StateError` ("could not decode container state: ...").
     """
     try:
-        return _decode(data)
+        return _decode(gojson.decode_first(data))
     except gojson.DecodeError as exc:
         raise StateError(f"could not decode container state: {exc}") from None
 
 
-def _decode(data: bytes) -> HookState:
-    value = gojson.decode_first(data)
+def read_state(stream) -> HookState:
+    """Read the state from a binary ``stream`` (stdin) as Go's ``json.Decoder`` does: up to the end of
+    its first JSON value, at most :data:`~hook.gojson.INPUT_LIMIT` bytes, never waiting for the end
+    of the stream.
+
+    Raises :class:`StateError` ("could not decode container state: ...").
+    """
+    import os
+
+    try:
+        try:
+            regular = (os.fstat(stream.fileno()).st_mode & 0o170000) == 0o100000
+        except (OSError, ValueError):  # not a file descriptor (io.UnsupportedOperation)
+            regular = False
+        value = gojson.read_first(stream.read1, stream=not regular)
+        return _decode(value)
+    except (OSError, AttributeError, ValueError) as exc:
+        if isinstance(exc, gojson.DecodeError):
+            detail = f"read /dev/stdin: {exc}" if isinstance(exc, gojson.InputTooLarge) else str(exc)
+        else:
+            import errno
+            detail = f"read /dev/stdin: {gocompat.errno_text(getattr(exc, 'errno', None) or errno.EBADF)}"
+        raise StateError(f"could not decode container state: {detail}") from None
+
+
+def _decode(value) -> HookState:
     if value is None:
         return HookState()
     if not isinstance(value, gojson.Obj):

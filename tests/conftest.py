@@ -6,6 +6,8 @@ OCI bundles; ``toolkit_source``) and ``tests/e2e`` (``nvc_e2e_lib``, the in-cont
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,3 +29,14 @@ def hook_bin() -> Path:
     """The venv console script (built by ./build.sh); its absence is a broken install."""
     assert HOOK_BIN.exists(), f"{HOOK_BIN} missing: run ./build.sh"
     return HOOK_BIN
+
+
+@pytest.fixture(scope="session")
+def driver_root(tmp_path_factory) -> Path:
+    """The fake driver root (``spec_fixtures/fake-driver/mkroot.sh``: two GPUs, real device nodes, needs
+    root, gcc, ldconfig, mknod), built once per session; it serves as driver root and dev root."""
+    assert os.geteuid() == 0, "the fake driver root needs root (device nodes, mount namespaces)"
+    root = tmp_path_factory.mktemp("cdi") / "driver-root"
+    subprocess.run(["sh", str(FIXTURES / "fake-driver" / "mkroot.sh"), str(root)], check=True,
+                   capture_output=True)
+    return root

@@ -43,10 +43,12 @@ class Request(Value):
 
 
 def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[str]:
-    """Container CUDA forward-compat libraries the library would discover (``<rootfs>/usr/local/cuda/compat/lib*.so.*``)."""
-    directory = os.path.join(rootfs, cudart_dir.lstrip("/"), "compat")
+    """Container CUDA forward-compat libraries the library would discover (``/usr/local/cuda/compat/lib*.so.*``
+    of the image, its symlinks resolved inside the rootfs as the library resolves them)."""
+    from ..rootfs import listdir
+
     try:
-        names = os.listdir(directory)
+        directory, names = listdir(rootfs, cudart_dir + "/compat")
     except (OSError, ValueError):  # ValueError: a NUL in the path (build() refuses it)
         return []
     return sorted(os.path.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)

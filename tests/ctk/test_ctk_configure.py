@@ -183,18 +183,13 @@ def test_docker_keeps_order_indent_numbers_and_restores_default(tmp_path, state)
   "log-driver": "json-file",
   "default-runtime": "nvidia",
   "runtimes": {
-    "crun": {
-      "path": "/usr/bin/crun"
-    },
+    "crun": {"path": "/usr/bin/crun"},
     "nvidia": {
       "args": [],
       "path": "nvidia-container-runtime"
     }
   },
-  "features": {
-    "buildkit": true,
-    "cdi": true
-  },
+  "features": {"buildkit": true, "cdi": true},
   "max-concurrent-uploads": 5.0
 }
 """

@@ -160,7 +160,7 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
     drop = t / "conf.d" / "99-nvidia.toml"
     common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}",
               f"--toolkit-install-dir={t}/nv", "--restart-mode=none"]
-    ctk("install", *common, "--config-source=file", f"--toolkit-source={toolkit_source(t)}", tmp=t)
+    ctk("install", *common, "--config-source=file", f"--toolkit-source={toolkit_source()}", tmp=t)
     toolkit = t / "nv" / "toolkit"
 
     dump = subprocess.run([tools["containerd"], "--config", str(main), "config", "dump"],
@@ -239,7 +239,7 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
         common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv",
                   "--restart-mode=signal", f"--socket={sock}"]
-        ctk("install", *common, f"--toolkit-source={toolkit_source(t)}", tmp=t)   # SIGHUP via the socket's peer
+        ctk("install", *common, f"--toolkit-source={toolkit_source()}", tmp=t)   # SIGHUP via the socket's peer
         info = wait_for(lambda: (i := docker_info(tools["docker"], sock)).get("DefaultRuntime") == "nvidia" and i,
                         30, "dockerd to reload daemon.json")
         assert {"nvidia", "nvidia-cdi", "nvidia-legacy"} <= set(info["Runtimes"])

@@ -36,15 +36,20 @@ version = 2
 class SighupCounter:
     """A child process that counts SIGHUPs (stands in for the runtime daemon)."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, argv: tuple[str, ...] | None = None):
         self.out = tmp / "hups"
         self.pidfile = tmp / "runtime.pid"
+        # the config files it "reads", as dockerd and containerd name them on their command line
+        if argv is None:
+            argv = ("--config-file", str(tmp / "daemon.json"), "--config", str(tmp / "etc" / "config.toml"))
+        script = tmp / "runtime-daemon.py"
         code = ("import signal,sys,time\n"
                 f"n=0\nout={str(self.out)!r}\n"
                 "def h(*a):\n global n\n n+=1\n open(out,'w').write(str(n))\n"
                 "signal.signal(signal.SIGHUP,h)\nprint('ready',flush=True)\n"
                 "while True: time.sleep(0.05)\n")
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        script.write_text(code)
+        self.proc = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.pidfile.write_text(f"{self.proc.pid}\n")
 
@@ -131,7 +136,7 @@ def test_containerd_command_source_and_host_path_imports(tmp_path, daemon):
     out = installer.install(o)
     assert out.low_level == ["/opt/custom/runc", "runc", "crun"]
     # extracted once, fingerprint checked once more before writing
-    assert calls.read_text() == "config dump\nconfig dump\n"
+    assert calls.read_text() == f"--config {top} config dump\n" * 2
     assert top.read_text() == 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n'
     di = tomllib.loads(drop.read_text())
     rts = di["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]

@@ -36,6 +36,11 @@ def driver_root(tmp: Path, library: bool, cli: bool) -> Path:
     return root
 
 
+def test_program_names_are_the_frozen_binarys():
+    from freeze.programs import PROGRAMS
+    assert toolkit.PROGRAMS == tuple(PROGRAMS)
+
+
 def test_backend_found_under_the_driver_root(tmp_path):
     root = driver_root(tmp_path, library=True, cli=True)
     b = toolkit.find_backend(str(root))

@@ -25,7 +25,7 @@ HOOK = "nvidia-container-runtime-hook"
 
 
 def install_args(t: Path, *extra: str) -> list[str]:
-    return [f"--toolkit-install-dir={t}/nv", f"--toolkit-source={toolkit_source(t)}",
+    return [f"--toolkit-install-dir={t}/nv", f"--toolkit-source={toolkit_source()}",
             f"--driver-root={driver_root(t)}", *extra]
 
 

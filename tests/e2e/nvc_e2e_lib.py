@@ -118,6 +118,40 @@ class Engine:
         return self.cli("run", "--rm", "--network", "none", *opts, self.image, "/bin/sh", "-c", PROBE)
 
 
+class Podman(Engine):
+    """podman 4.3 as the tests run it: runc, cgroupfs, the file events logger, fixed ulimits, vfs storage and
+    every root under ``tmp``; ``hooks_dir`` is its only hooks.d (none: no OCI hooks at all)."""
+
+    image = "localhost/nvc-e2e-busybox:latest"
+
+    def __init__(self, tmp: Path, hooks_dir: Path | None = None):
+        require("podman", "runc")
+        self.tmp = tmp
+        if hooks_dir is None:
+            hooks_dir = tmp / "no-hooks.d"
+            hooks_dir.mkdir()
+        conf = tmp / "containers.conf"
+        conf.write_text(
+            "[containers]\n"
+            'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+            "[engine]\n"
+            'cgroup_manager = "cgroupfs"\n'
+            'events_logger = "file"\n'
+            f'events_logfile_path = "{tmp}/events.log"\n'
+            'runtime = "runc"\n'
+            f'hooks_dir = ["{hooks_dir}"]\n'
+            f'tmp_dir = "{tmp}/tmp"\n')
+        self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
+        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
+                     "--storage-driver", "vfs"]
+        self.import_rootfs(tmp)
+
+    def close(self) -> None:
+        self.cli("rm", "-af")
+        self.cli("rmi", "-af")
+        shutil.rmtree(self.tmp / "storage", ignore_errors=True)  # vfs: plain directories
+
+
 class Probe:
     """The probe's output: NVIDIA device names, what opening each printed, the ld cache listing."""
 

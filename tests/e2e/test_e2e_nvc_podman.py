@@ -2,59 +2,35 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
 
-from nvc_e2e_lib import (HOOK_BIN, REQUIRE_ENV, Engine, assert_gpu_run, assert_requirement_stopped,
+from nvc_e2e_lib import (HOOK_BIN, REQUIRE_ENV, Podman, assert_gpu_run, assert_requirement_stopped,
                          assert_untouched_run, hook_wrapper, require)
 
 pytestmark = pytest.mark.e2e
-IMAGE = "localhost/nvc-e2e-busybox:latest"
 
 
-class Podman(Engine):
-    image = IMAGE
+class HookedPodman(Podman):
+    """podman with our hook registered in its hooks.d (the library injector, the fake)."""
 
     def __init__(self, tmp):
         require("podman", "runc")
-        self.tmp = tmp
-        wrapper = hook_wrapper(tmp)
         hooks = tmp / "hooks.d"
         hooks.mkdir()
-        out = subprocess.run([str(HOOK_BIN), "hooks-json", "--hook-path", str(wrapper)], capture_output=True,
+        out = subprocess.run([str(HOOK_BIN), "hooks-json", "--hook-path", str(hook_wrapper(tmp))], capture_output=True,
                              text=True, check=True).stdout
         (hooks / "oci-nvidia-hook.json").write_text(out)
-        conf = tmp / "containers.conf"
-        conf.write_text(
-            "[containers]\n"
-            'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
-            "[engine]\n"
-            'cgroup_manager = "cgroupfs"\n'
-            'events_logger = "file"\n'
-            f'events_logfile_path = "{tmp}/events.log"\n'
-            'runtime = "runc"\n'
-            f'hooks_dir = ["{hooks}"]\n'
-            f'tmp_dir = "{tmp}/tmp"\n')
-        self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
-        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
-                     "--storage-driver", "vfs"]
-        self.import_rootfs(tmp)
+        super().__init__(tmp, hooks)
 
     def run(self, *env: str) -> subprocess.CompletedProcess:
         return self.run_probe(*[a for e in env for a in ("-e", e)])
 
-    def close(self) -> None:
-        self.cli("rm", "-af")
-        self.cli("rmi", "-af")
-        shutil.rmtree(self.tmp / "storage", ignore_errors=True)  # vfs: plain directories
-
 
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory):
-    p = Podman(tmp_path_factory.mktemp("podman"))
+    p = HookedPodman(tmp_path_factory.mktemp("podman"))
     yield p
     p.close()
 

@@ -1,4 +1,4 @@
-"""Helpers of the frozen-binary tests: where the binary is, building one, a Python-free environment."""
+"""Helpers of the frozen-binary tests: where the binaries are, building one, a Python-free environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DIST_BIN = ROOT / "dist" / "nvidia-container-runtime-hook"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")  # build.sh's PY_VERSIONS, best first
 BUILD_SH = ROOT / "freeze" / "build.sh"
 CORPUS_CANDIDATES = (ROOT / "spec_fixtures", Path("/work/shared/golden"))
 
@@ -19,19 +20,43 @@ CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def sources_newer_than(binary: Path) -> list[Path]:
-    """hook/, cdi/ and freeze/ sources modified after ``binary`` was built."""
+    """Sources of the frozen programs (hook/, ctk/, ...) and of freeze/ modified after ``binary`` was built."""
+    from freeze.programs import PROGRAMS, package_of
+
     built = binary.stat().st_mtime
-    paths = list((ROOT / "hook").rglob("*.py")) + list((ROOT / "cdi").rglob("*.py")) + [ROOT / "freeze" / "launcher.c", ROOT / "freeze" / "mkfrozen.py"]
+    paths = [ROOT / "freeze" / name for name in ("launcher.c", "mkfrozen.py", "programs.py")]
+    for package in dict.fromkeys(package_of(e) for e in PROGRAMS.values()):
+        paths += (ROOT / package).rglob("*.py")
     return [p for p in paths if p.stat().st_mtime > built]
 
 
-def build(out: Path, root: Path | None = None, *extra: str) -> Path:
-    """Run freeze/build.sh into ``out`` (scratch files beside it)."""
+def version_of(python: Path) -> str:
+    return subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def python_for(version: str) -> Path:
+    """The interpreter ./build.sh builds dist/py<version>/ with: the venv's, else build/venv-<version>."""
+    if version_of(VENV_PYTHON) == version:
+        return VENV_PYTHON
+    return ROOT / "build" / f"venv-{version}" / "bin" / "python"
+
+
+def pythons_under_test() -> list[str]:
+    """The versions of dist/py3.X/, and every one $PYTHONS names (CI names all three): its
+    binary must be there, so a version that did not build fails instead of going unnoticed."""
+    built = {p.parent.name[2:] for p in (ROOT / "dist").glob("py3.*/nvidia-container-runtime-hook")}
+    wanted = set(os.environ.get("PYTHONS", "").split())
+    return sorted(built | wanted, key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
+def build(out: Path, root: Path | None = None, *extra: str, python: Path = VENV_PYTHON) -> Path:
+    """Run freeze/build.sh with ``python`` into ``out`` (scratch files beside it)."""
     args = [str(BUILD_SH), "--out", str(out), "--build", str(out.parent / (out.name + ".build"))]
     if root is not None:
         args += ["--root", str(root)]
     args += list(extra)
-    env = dict(os.environ, PYTHON=str(VENV_PYTHON))
+    env = dict(os.environ, PYTHON=str(python))
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, f"freeze/build.sh failed:\n{proc.stdout}\n{proc.stderr}"
     return out

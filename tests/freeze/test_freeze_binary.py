@@ -1,4 +1,5 @@
-"""The frozen single-file hook: self-contained, and the same behaviour as the venv entry point."""
+"""The frozen single-file binary: self-contained, and the same behaviour as the venv entry points,
+with every CPython it is built with (dist/py3.X/)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from freeze_testlib import CLEAN_ENV, ROOT, corpus
+from freeze_testlib import CLEAN_ENV, DIST_BIN, ROOT, SUPPORTED_PYTHONS, corpus, python_for, version_of
+
+from freeze.programs import PROGRAMS
 
 VENV_HOOK = ROOT / ".venv" / "bin" / "nvidia-container-runtime-hook"
+VENV_CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 
 def run(argv, env=None, stdin=b"", cwd=None):
@@ -22,23 +26,92 @@ def run(argv, env=None, stdin=b"", cwd=None):
                           env=CLEAN_ENV if env is None else env, cwd=cwd, timeout=60)
 
 
-def test_is_one_static_libpython_executable(frozen_bin):
-    assert os.access(frozen_bin, os.X_OK)
-    assert frozen_bin.read_bytes()[:4] == b"\x7fELF"
-    ldd = subprocess.run(["ldd", str(frozen_bin)], capture_output=True, text=True).stdout
+def test_is_one_static_libpython_executable(py_frozen_bin, request):
+    assert os.access(py_frozen_bin, os.X_OK)
+    assert py_frozen_bin.read_bytes()[:4] == b"\x7fELF"
+    ldd = subprocess.run(["ldd", str(py_frozen_bin)], capture_output=True, text=True).stdout
     assert "libpython" not in ldd
-    # Nothing but the C library's own objects.
+    # Nothing but the C library's own objects, and the libraries the static libpython itself
+    # links (Debian's libpython3.11.a has pyexpat and zlib built in: -lexpat -lz).
+    python = python_for(request.node.callspec.params["py_frozen_bin"])
+    own = subprocess.run([str(python), "-c", "import sysconfig as s; print(*(s.get_config_var(k) or '' "
+                          "for k in ('LIBS', 'SYSLIBS', 'MODLIBS')))"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    allowed = {"c", "m", "dl", "pthread", "util"} | {f[2:] for f in own if f.startswith("-l")}
     for line in ldd.splitlines():
         lib = line.split()[0]
-        assert re.match(r"(linux-vdso|/lib64/ld-linux|lib(c|m|dl|pthread|util)\.so)", lib), line
+        m = re.match(r"lib([\w+-]+)\.so", lib)
+        assert re.match(r"(linux-vdso|/lib64/ld-linux)", lib) or (m and m.group(1) in allowed), line
 
 
-def test_version_matches_venv_without_python_around(frozen_bin, tmp_path):
+def test_version_matches_venv_without_python_around(py_frozen_bin, tmp_path):
     env = dict(CLEAN_ENV)
-    frozen = run([frozen_bin, "-version"], env=env, cwd=tmp_path)
+    frozen = run([py_frozen_bin, "-version"], env=env, cwd=tmp_path)
     venv = run([VENV_HOOK, "-version"], env=env, cwd=tmp_path)
     assert (frozen.returncode, frozen.stdout, frozen.stderr) == (venv.returncode, venv.stdout, venv.stderr)
     assert frozen.stdout.startswith(b"NVIDIA Container Runtime Hook version ")
+
+
+def _as(binary: Path, name: str) -> Path:
+    """A symbolic link ``name`` to ``binary`` beside it (how install and dist/ call the other programs)."""
+    link = binary.parent / name
+    if not link.exists():
+        link.symlink_to(binary.name)
+    return link
+
+
+def _untimed(text: bytes) -> bytes:
+    return re.sub(rb'time="[^"]*"', b'time="-"', text)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["runtime", "configure", "--runtime=containerd", "--dry-run"],
+                                  ["runtime", "configure", "--runtime=docker", "--set-as-default", "--dry-run"],
+                                  ["runtime", "configure", "--runtime=bogus"], ["no-such-command"]],
+                         ids=lambda a: " ".join(a))
+def test_nvidia_ctk_by_its_name_as_venv(py_frozen_bin, tmp_path, argv):
+    """The one binary, called nvidia-ctk, is nvidia-ctk (tomlkit and the rest of ctk frozen in)."""
+    ctk = _as(py_frozen_bin, "nvidia-ctk")
+    config = tmp_path / "engine.conf"
+    argv = argv + [f"--config={config}"] if argv[0] == "runtime" else argv
+    outs = []
+    for program in (ctk, VENV_CTK):
+        config.write_text("version = 2\n" if "containerd" in " ".join(argv) else "{}\n")
+        res = run([program, *argv], cwd=tmp_path)
+        outs.append((res.returncode, _untimed(res.stdout), _untimed(res.stderr).replace(str(program).encode(), b"PROG")))
+    assert outs[0] == outs[1]
+    if argv == ["--version"]:
+        assert outs[0][1].startswith(b"NVIDIA Container Toolkit CLI version ")
+
+
+@pytest.mark.parametrize("name", ["nvidia-container-runtime-hook", "nvidia-container-toolkit", "hook-renamed"])
+def test_the_hook_by_its_names_and_any_other(frozen_bin, name):
+    """Both hook names, and a name that is no program's (as before there were several), run the hook."""
+    res = run([_as(frozen_bin, name), "-version"])
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout.startswith(b"NVIDIA Container Runtime Hook version ")
+
+
+def test_dist_links_every_program_built_in_to_the_default_binary():
+    from freeze.mkfrozen import present_programs
+
+    names = present_programs(ROOT)
+    assert {"nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-ctk"} <= set(names)
+    default = DIST_BIN.resolve()
+    for name in names:
+        assert (DIST_BIN.parent / name).resolve() == default, name
+
+
+def test_default_binary_is_the_venvs_and_the_best_python_is_picked():
+    """dist/nvidia-container-runtime-hook is dist/py<venv's version>/; without PYTHON, ./build.sh makes
+    the venv with the first version of its preference order that this machine has."""
+    venv_version = version_of(ROOT / ".venv" / "bin" / "python")
+    assert DIST_BIN.resolve() == (ROOT / "dist" / f"py{venv_version}" / "nvidia-container-runtime-hook").resolve()
+    res = subprocess.run(["./build.sh", "python"], cwd=ROOT, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHON"})
+    assert res.returncode == 0, res.stderr
+    found = dict(line.split(": ", 1) for line in res.stdout.splitlines())
+    best = next(v for v in SUPPORTED_PYTHONS if found[v] != "none")
+    assert found["best"] == f"{best} {found[best]}"
 
 
 def test_python_environment_variables_are_ignored(frozen_bin, tmp_path):
@@ -116,13 +189,51 @@ def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
     assert res.stdout.splitlines() == ["NVIDIA Container Runtime Hook version 1.20.0", "prestart-ok"]
 
 
-def test_golden_corpus_against_the_binary(frozen_bin, tmp_path):
+def test_golden_corpus_against_the_binary(py_frozen_bin, tmp_path):
     checker, cases = corpus()
     expected_total = sum(1 for p in cases.iterdir() if (p / "expected.json").exists())
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PATH"] = "/usr/bin:/bin"
-    res = subprocess.run([sys.executable, str(checker), "--hook", f"{frozen_bin} prestart", str(cases)],
+    res = subprocess.run([sys.executable, str(checker), "--hook", f"{py_frozen_bin} prestart", str(cases)],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
     last = res.stdout.strip().splitlines()[-1]
     assert last == f"{expected_total} passed, 0 failed", res.stdout[-4000:]
     assert res.returncode == 0
+
+
+@pytest.mark.parametrize("depth,rc", [(10000, 0), (10001, 1)])
+def test_go_nesting_limit_in_the_binary(frozen_bin, tmp_path, depth, rc):
+    """Go accepts 10,000 levels: the frozen interpreter's recursion limit and C stack must not be the limit."""
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    deep = "[" * (depth - 3) + "[]" + "]" * (depth - 3)  # under the spec's object and "annotations"
+    (bundle / "config.json").write_text('{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, '
+                                        '"process": {"env": ["PATH=/bin"]}, "annotations": {"x": ' + deep + "}}")
+    (tmp_path / "c.toml").write_text("")
+    stdin = json.dumps({"pid": 1, "bundle": str(bundle)}).encode()
+    frozen = run([frozen_bin, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+    venv = run([VENV_HOOK, "-config", tmp_path / "c.toml", "prestart"], stdin=stdin, cwd=tmp_path)
+    assert (frozen.returncode, frozen.stderr) == (venv.returncode, venv.stderr)
+    assert frozen.returncode == rc
+    if rc:
+        assert frozen.stderr == (b"could not decode OCI spec: exceeded max depth (nested deeper than 10000 "
+                                 b"levels)\n")
+
+
+def test_binary_does_not_wait_for_stdin_to_close(frozen_bin, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                                                    "process": {"env": ["PATH=/bin"]}}))
+    (tmp_path / "c.toml").write_text("")
+    proc = subprocess.Popen([str(frozen_bin), "-config", str(tmp_path / "c.toml"), "prestart"], env=CLEAN_ENV,
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        proc.stdin.write(json.dumps({"pid": 1, "bundle": str(bundle)}).encode())
+        proc.stdin.flush()
+        assert proc.wait(timeout=60) == 0  # stdin still open
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.stderr.close()
+        proc.wait()

@@ -31,11 +31,15 @@ def tree(root: Path) -> dict[str, str]:
     return out
 
 
-def installer(action, destdir, *args, prefix=None, binary=None, via_build_sh=False):
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFIX", "DESTDIR")}
+LAYOUT_VARS = ("PREFIX", "DESTDIR", "SYSCONFDIR", "LOCALSTATEDIR", "DATADIR")
+
+
+def installer(action, destdir, *args, prefix=None, binary=None, via_build_sh=False, **dirs):
+    env = {k: v for k, v in os.environ.items() if k not in LAYOUT_VARS}
     env["DESTDIR"] = str(destdir)
     if prefix:
         env["PREFIX"] = prefix
+    env.update({k.upper(): v for k, v in dirs.items()})
     extra = ["--binary", str(binary)] if binary else []
     cmd = ["./build.sh", action] if via_build_sh else [str(VENV_PYTHON), "-m", "freeze.install", action]
     return subprocess.run(cmd + extra + list(args), cwd=ROOT, env=env, capture_output=True, text=True)
@@ -55,37 +59,108 @@ def test_install_into_destdir_then_uninstall_restores_the_tree(tmp_path, binary)
     assert stat.S_IMODE(hook.stat().st_mode) == 0o755
     alias = dest / "usr/bin/nvidia-container-toolkit"
     assert alias.is_symlink() and os.readlink(alias) == "nvidia-container-runtime-hook"
+    ctk = dest / "usr/bin/nvidia-ctk"
+    assert ctk.is_symlink() and os.readlink(ctk) == "nvidia-container-runtime-hook"
     assert (dest / "etc/nvidia-container-runtime/config.toml").read_bytes() == DEFAULT_CONFIG.read_bytes()
     hooks_json = dest / "usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
     assert hooks_json.read_text() == hooksd.render("/usr/bin/nvidia-container-runtime-hook")
     assert json.loads(hooks_json.read_text())["hook"]["path"] == "/usr/bin/nvidia-container-runtime-hook"
+    # The paths as written, DESTDIR included.
     assert res.stdout.splitlines() == [
-        "installed /usr/bin/nvidia-container-runtime-hook",
-        "installed /usr/bin/nvidia-container-toolkit",
-        "installed /usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
-        "installed /etc/nvidia-container-runtime/config.toml (default)",
+        f"installed {dest}/usr/bin/nvidia-container-runtime-hook",
+        f"installed {dest}/usr/bin/nvidia-container-toolkit",
+        f"installed {dest}/usr/bin/nvidia-ctk",
+        f"installed {dest}/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
+        f"installed {dest}/etc/nvidia-container-runtime/config.toml (default)",
     ]
-    # The installed alias runs (argv[0] nvidia-container-toolkit).
+    # The installed names run their programs (argv[0] nvidia-container-toolkit, nvidia-ctk).
     ver = subprocess.run([str(alias), "-version"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert ver.returncode == 0 and ver.stdout.startswith("NVIDIA Container Runtime Hook version ")
+    ver = subprocess.run([str(ctk), "--version"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert ver.returncode == 0 and ver.stdout.startswith("NVIDIA Container Toolkit CLI version ")
+    manifest = json.loads((dest / "var/lib/nvidia-container-hook-py/install-manifest.json").read_text())
+    assert str(dest) not in json.dumps(manifest)  # the manifest names installed paths
 
     res = installer("uninstall", dest, via_build_sh=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f"removed {dest}/etc/nvidia-container-runtime/config.toml",
+        f"removed {dest}/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
+        f"removed {dest}/usr/bin/nvidia-ctk",
+        f"removed {dest}/usr/bin/nvidia-container-toolkit",
+        f"removed {dest}/usr/bin/nvidia-container-runtime-hook",
+    ]
+    assert tree(dest) == {}
+
+
+def test_prefix_alone_puts_config_state_and_hooksd_under_it(tmp_path, binary):
+    """PREFIX=/opt/nv: nothing in /etc, /usr or /var (GNU and meson: only the prefix /usr means /etc, /var)."""
+    dest = tmp_path / "dest"
+    res = installer("install", dest, prefix="/opt/nv", binary=binary)
+    assert res.returncode == 0, res.stderr
+    files = {k for k, v in tree(dest).items() if v != "dir"}
+    assert files == {"/opt/nv/bin/nvidia-container-runtime-hook", "/opt/nv/bin/nvidia-container-toolkit",
+                     "/opt/nv/bin/nvidia-ctk", "/opt/nv/etc/nvidia-container-runtime/config.toml",
+                     "/opt/nv/share/containers/oci/hooks.d/oci-nvidia-hook.json",
+                     "/opt/nv/var/lib/nvidia-container-hook-py/install-manifest.json"}
+    cfg = "/opt/nv/etc/nvidia-container-runtime/config.toml"
+    assert res.stdout.splitlines()[-1] == (
+        "note: the hook reads /etc/nvidia-container-runtime/config.toml unless told otherwise: "
+        f"pass -config {cfg} or set NVIDIA_CTK_CONFIG_FILE_PATH={cfg} (docs/install.md)")
+    res = installer("uninstall", dest, prefix="/opt/nv")
     assert res.returncode == 0, res.stderr
     assert tree(dest) == {}
 
 
+def test_sysconfdir_localstatedir_datadir_override_the_prefix(tmp_path, binary):
+    dest = tmp_path / "dest"
+    dirs = dict(sysconfdir="/etc", localstatedir="/var", datadir="/usr/share")
+    res = installer("install", dest, prefix="/usr/local", binary=binary, **dirs)
+    assert res.returncode == 0, res.stderr
+    files = {k for k, v in tree(dest).items() if v != "dir"}
+    assert files == {"/usr/local/bin/nvidia-container-runtime-hook", "/usr/local/bin/nvidia-container-toolkit",
+                     "/usr/local/bin/nvidia-ctk", "/etc/nvidia-container-runtime/config.toml",
+                     "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
+                     "/var/lib/nvidia-container-hook-py/install-manifest.json"}
+    assert "note:" not in res.stdout  # the hook's own config path
+    # The options take precedence over the environment.
+    res = installer("uninstall", dest, "--sysconfdir=/etc", "--localstatedir=/var", "--datadir=/usr/share",
+                    prefix="/usr/local", sysconfdir="/nope", localstatedir="/nope")
+    assert res.returncode == 0, res.stderr
+    assert tree(dest) == {}
+
+
+def test_help_shows_the_defaults_as_they_are(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in LAYOUT_VARS}
+    res = subprocess.run(["./build.sh", "install", "--help"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(env, COLUMNS="300"))
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stdout.split())
+    assert "dist//" not in text
+    assert f"the frozen binary to install (default: {ROOT}/dist/nvidia-container-runtime-hook)" in text
+    assert "where bin/ goes (default: $PREFIX, else /usr)" in text
+    assert "else /etc for the prefix /usr, else PREFIX/etc" in text
+
+
+def test_relative_directories_are_refused(tmp_path):
+    res = installer("install", tmp_path / "dest", sysconfdir="etc")
+    assert res.returncode == 2
+    assert res.stderr.splitlines()[-1] == "./build.sh: error: SYSCONFDIR must be absolute: 'etc'"
+    assert not (tmp_path / "dest").exists()
+
+
 def test_prefix_and_existing_config_is_never_overwritten(tmp_path, binary):
     dest = tmp_path / "dest"
-    user_cfg = dest / "etc/nvidia-container-runtime/config.toml"
+    user_cfg = dest / "opt/nv/etc/nvidia-container-runtime/config.toml"
     user_cfg.parent.mkdir(parents=True)
     user_cfg.write_text("# mine\n")
     before = tree(dest)
     res = installer("install", dest, prefix="/opt/nv", binary=binary)
     assert res.returncode == 0, res.stderr
-    assert "kept existing /etc/nvidia-container-runtime/config.toml" in res.stdout
+    assert f"kept existing {user_cfg}" in res.stdout
     assert user_cfg.read_text() == "# mine\n"
     assert (dest / "opt/nv/bin/nvidia-container-runtime-hook").exists()
-    hooks_json = dest / "usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
+    hooks_json = dest / "opt/nv/share/containers/oci/hooks.d/oci-nvidia-hook.json"
     assert hooks_json.read_text() == hooksd.render("/opt/nv/bin/nvidia-container-runtime-hook")
     # Installing twice is fine and changes nothing of the user's.
     assert installer("install", dest, prefix="/opt/nv", binary=binary).returncode == 0
@@ -110,7 +185,7 @@ def test_refuses_to_replace_foreign_files_unless_forced_then_restores_them(tmp_p
     assert go_hook.read_bytes() == binary.read_bytes()
     res = installer("uninstall", dest)
     assert res.returncode == 0, res.stderr
-    assert "restored /usr/bin/nvidia-container-runtime-hook" in res.stdout
+    assert f"restored {go_hook}" in res.stdout
     assert tree(dest) == before
 
 
@@ -121,7 +196,7 @@ def test_uninstall_keeps_a_config_edited_since(tmp_path, binary):
     cfg.write_text(cfg.read_text() + "\n# edited\n")
     res = installer("uninstall", dest)
     assert res.returncode == 0, res.stderr
-    assert "kept /etc/nvidia-container-runtime/config.toml (edited since install)" in res.stdout
+    assert f"kept {cfg} (edited since install)" in res.stdout
     assert tree(dest) == {"/etc": "dir", "/etc/nvidia-container-runtime": "dir",
                           "/etc/nvidia-container-runtime/config.toml": tree(dest)["/etc/nvidia-container-runtime/config.toml"]}
 

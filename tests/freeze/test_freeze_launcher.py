@@ -1,18 +1,22 @@
-"""The launcher's contract, on a stand-in ``hook.main`` frozen by freeze/build.sh.
+"""The launcher's contract, on stand-ins ``hook.main`` and ``ctk.cli`` frozen by freeze/build.sh.
 
 argv passes through untouched, the interpreter is configured like ``-I -S``,
-exit statuses follow ``sys.exit(main())``, and ``_hookexec`` behaves as documented.
+exit statuses follow ``sys.exit(main())``, ``_hookexec`` behaves as documented, and
+argv[0] chooses the program (freeze/programs.py), importing only that one.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 
 import pytest
 
 from freeze_testlib import CLEAN_ENV, build
+
+from freeze.programs import PROGRAMS
 
 PROBE_MAIN = r'''
 import atexit
@@ -61,6 +65,8 @@ def main():
             _hookexec.dlopen("libdoes-not-exist.so.1", os.RTLD_LAZY)
         except OSError as exc:
             print(json.dumps([ok, "libdoes-not-exist.so.1" in str(exc)]))
+    elif action == "modules":
+        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))))
     elif action == "json":
         from _json import make_scanner  # an embedded extension module, loaded from memory
         import math
@@ -69,12 +75,25 @@ def main():
 '''
 
 
+PROBE_CTK = r'''
+import json
+import sys
+
+
+def main():
+    print(json.dumps(["ctk", sys.argv, sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))]))
+    return 4
+'''
+
+
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory):
+    """A binary of a tree with the hook's and nvidia-ctk's packages, none of the others'."""
     root = tmp_path_factory.mktemp("probe-src")
-    (root / "hook").mkdir()
-    (root / "hook" / "__init__.py").write_text("")
-    (root / "hook" / "main.py").write_text(PROBE_MAIN)
+    for package, module, text in (("hook", "main", PROBE_MAIN), ("ctk", "cli", PROBE_CTK)):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text("")
+        (root / package / f"{module}.py").write_text(text)
     return build(tmp_path_factory.mktemp("probe") / "probe", root)
 
 
@@ -142,3 +161,55 @@ def test_embedded_extension_modules_load_from_memory(probe):
     res = run(probe, "json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {"sqrt": 4.0, "scanner": True}
+
+
+def test_build_links_every_program_built_in_beside_the_binary(probe):
+    links = sorted(p.name for p in probe.parent.iterdir() if p.is_symlink())
+    assert links == ["nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-ctk"]
+    assert all(os.readlink(probe.parent / n) == "probe" for n in links)
+
+
+@pytest.mark.parametrize("name", ["nvidia-container-runtime-hook", "nvidia-container-toolkit", "probe"])
+def test_the_hook_imports_only_the_hook(probe, name):
+    """argv[0] is matched in C before the interpreter starts: the hook's start-up pays nothing for
+    the other programs (a name that is no program's runs the first row, the hook)."""
+    res = run(probe.parent / name, "modules")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == ["hook", "hook.main"]
+
+
+@pytest.mark.parametrize("argv0", ["nvidia-ctk", "/abs/dir/nvidia-ctk", "rel/nvidia-ctk"])
+def test_argv0_base_name_chooses_the_program(probe, argv0):
+    res = subprocess.run([argv0, "runtime", "x"], executable=str(probe), capture_output=True, text=True,
+                         env=CLEAN_ENV, timeout=60)
+    assert (res.returncode, res.stderr) == (4, "")
+    assert json.loads(res.stdout) == ["ctk", [argv0, "runtime", "x"], ["ctk", "ctk.cli"]]
+
+
+def test_a_program_whose_package_was_not_in_the_tree_says_so(probe):
+    left_out = [n for n, entry in PROGRAMS.items() if entry.split(".")[0] not in ("hook", "ctk")]
+    assert "nvidia-container-runtime" in left_out
+    for name in left_out:
+        res = subprocess.run([name, "--version"], executable=str(probe), capture_output=True, text=True,
+                             env=CLEAN_ENV, timeout=60)
+        assert (res.returncode, res.stdout) == (1, ""), name
+        assert res.stderr == f"{name}: not built into this binary (its package was missing at build time)\n"
+
+
+def test_programs_note_names_what_was_built_in(probe):
+    from freeze.install import programs_of
+
+    assert programs_of(probe, probe.read_bytes()) == ["nvidia-container-runtime-hook", "nvidia-container-toolkit",
+                                                      "nvidia-ctk"]
+
+
+def test_console_scripts_are_the_programs_table():
+    """The venv has a console script for every name the frozen binary answers to, running the same function."""
+    import tomllib
+
+    from freeze_testlib import ROOT
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == PROGRAMS
+    for name in PROGRAMS:
+        assert (ROOT / ".venv" / "bin" / name).exists(), name

@@ -249,3 +249,21 @@ def test_unknown_injector_is_a_config_error():
         parse('[nvidia-container-runtime-hook]\ninjector = "fast"\n')
     assert str(exc.value) == (PREFIX + "invalid value for nvidia-container-runtime-hook.injector: 'fast' "
                               "(expected 'auto', 'library' or 'cli')")
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[nvidia-container-cli]\nno-pivot = "false"',
+     "'nvidia-container-cli.no-pivot': Can't convert false(string) to bool"),
+    ('NVIDIA-CONTAINER-CLI.LOAD-KMODS = "no"', "'nvidia-container-cli.load-kmods': Can't convert no(string) to bool"),
+    ("[nvidia-container-cli]\nuser = 5", "'nvidia-container-cli.user': Can't convert 5(int64) to string"),
+    ('nvidia-container-cli.environment = "FOO=1"',
+     "'nvidia-container-cli.environment': Can't convert FOO=1(string) to []string(slice)"),
+    ("features = true", "'features': Can't convert true(bool) to features(struct)"),
+    ("nvidia-container-runtime.modes.legacy.cuda-compat-mode = 1",
+     "'nvidia-container-runtime.modes.legacy.cuda-compat-mode': Can't convert 1(int64) to string"),
+])
+def test_type_errors_name_the_key(text, message):
+    """go-toml's text alone ("Can't convert false(string) to bool") does not say which of 30 keys is wrong."""
+    with pytest.raises(ConfigError) as exc:
+        parse(text)
+    assert str(exc.value) == PREFIX + "failed to unmarshal config: " + message

@@ -85,6 +85,19 @@ def test_cdi_request_is_refused_in_auto_mode_B77(tmp_path, monkeypatch, capsys):
                           "Container Runtime (e.g. specify the --runtime=nvidia flag) instead\n")
 
 
+def test_repeated_cdi_name_is_still_a_cdi_request_H1(tmp_path, monkeypatch, capsys):
+    """docs/compatibility.md H1: the reference's duplicate bug turns the list into ',nvidia.com/gpu=0', whose
+    empty entry is not a CDI name, so it picks legacy mode and the CLI then fails on the device; with each
+    id once the request is what B77 refuses, with B77's message."""
+    out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0,nvidia.com/gpu=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    b77, _ = prestart(tmp_path / "b77", monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0"],
+                      config=f'nvidia-container-cli.path = "{CLI}"\n')
+    assert out.rc == 1 and out.cmd is None
+    assert out.stderr.startswith("Auto-detected mode as 'cdi'\ninvoking the NVIDIA Container Runtime Hook directly")
+    assert (out.rc, out.stderr) == (b77.rc, b77.stderr)
+
+
 def test_one_letter_cdi_vendor_in_auto_mode_B85(tmp_path, monkeypatch, capsys):
     out, _ = prestart(tmp_path, monkeypatch, capsys, ["NVIDIA_VISIBLE_DEVICES=a/b=c"],
                       config=f'nvidia-container-cli.path = "{CLI}"\n')
@@ -164,7 +177,62 @@ def test_explain_says_why_a_request_is_ignored(tmp_path, monkeypatch, capsys):
     assert out.rc == 0
     assert ("devices: request by environment (NVIDIA_VISIBLE_DEVICES='all') ignored: the container is "
             "unprivileged and accept-nvidia-visible-devices-envvar-when-unprivileged = false") in out.stdout
-    assert "outcome:       not a GPU container: prestart exits 0 and changes nothing" in out.stdout
+    assert out.stdout.endswith(
+        "outcome:       GPU request ignored (the container is unprivileged and "
+        "accept-nvidia-visible-devices-envvar-when-unprivileged = false): prestart exits 0 and injects nothing\n")
+    assert "not a GPU container" not in out.stdout
+    r = json.loads(run([*lead, "explain", "--bundle", str(bundle), "--json"], b"", monkeypatch, capsys).stdout)
+    assert (r["outcome"], r["ignored"]) == ("noop", "the container is unprivileged and "
+                                                    "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
+
+
+def test_explain_of_a_non_gpu_container(tmp_path, monkeypatch, capsys):
+    bundle = tmp_path / "b"
+    write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=void"]))
+    out = run(["explain", "--bundle", str(bundle)], b"", monkeypatch, capsys)
+    assert out.rc == 0
+    assert out.stdout.endswith("outcome:       not a GPU container: prestart exits 0 and changes nothing\n")
+
+
+@pytest.mark.parametrize("command,usage", [
+    ("explain", "Usage: nvidia-container-runtime-hook [-config FILE] explain [--bundle DIR | CONFIG_JSON] [--json] "
+                "[--pid N]\n"),
+    ("hooks-json", "Usage: nvidia-container-runtime-hook [-config FILE] hooks-json [--hook-path PATH]\n"),
+])
+@pytest.mark.parametrize("flag", ["--help", "-h", "-help"])
+def test_subcommand_help_is_usage_and_exit_0(command, usage, flag, monkeypatch, capsys):
+    out = run([command, "--json", flag] if command == "explain" else [command, flag], b"", monkeypatch, capsys)
+    assert (out.rc, out.stderr) == (0, "")
+    assert out.stdout.startswith(usage + "\n") and out.stdout.count("\n") > 3
+
+
+def test_explain_without_pid_shows_a_placeholder(tmp_path, monkeypatch, capsys):
+    """prestart passes the runtime's pid; explain does not know it and must not show --pid=0."""
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=0"]), f'nvidia-container-cli.path = "{CLI}"\n')
+    out = run([*lead, "explain", "--bundle", str(bundle)], b"", monkeypatch, capsys)
+    assert out.rc == 0
+    assert "--pid=0" not in out.stdout
+    assert f" --pid=PID {bundle}/rootfs\n" in out.stdout
+    assert "(PID: the container's pid, from the runtime's state; --pid N fills it in)" in out.stdout
+    r = json.loads(run([*lead, "explain", "--bundle", str(bundle), "--json"], b"", monkeypatch, capsys).stdout)
+    assert r["pid"] is None and r["command"][-2:] == ["--pid=PID", f"{bundle}/rootfs"]
+    r = json.loads(run([*lead, "explain", "--bundle", str(bundle), "--json", "--pid", "0"], b"", monkeypatch,
+                       capsys).stdout)
+    assert r["pid"] == 0 and r["command"][-2] == "--pid=0"
+
+
+def test_explain_without_pid_chooses_the_injector_as_for_a_real_container(tmp_path, monkeypatch, capsys):
+    """With pid 0 the library injector would be ruled out ("not a positive 32-bit pid")."""
+    import hook.nvc as nvc
+
+    monkeypatch.setattr(nvc, "find_library", lambda path, root: "/usr/lib/libnvidia-container.so.1")
+    bundle = tmp_path / "b"
+    lead = write_bundle(bundle, gpu_spec(["NVIDIA_VISIBLE_DEVICES=0"]),
+                        f'nvidia-container-cli.path = "{CLI}"\n[nvidia-container-runtime-hook]\ninjector = "auto"\n')
+    r = json.loads(run([*lead, "explain", "--bundle", str(bundle), "--json"], b"", monkeypatch, capsys).stdout)
+    assert r["injector"]["kind"] == "library", r["injector"]
+    assert r["cli_args"][-2] == "--pid=PID"
 
 
 def test_explain_reports_errors(tmp_path, monkeypatch, capsys):

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from nvc_testlib import FakeLog, require_build
+from nvc_testlib import FakeLog, require_build, wait_single_threaded
 
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch) -> FakeLog:
     """Dry-run fake (records calls, no system effects) with its log in tmp_path."""
     require_build()
+    wait_single_threaded()
     for var in ("FAKE_NVC_CONFIG", "FAKE_NVC_FAIL", "FAKE_NVC_VERSION", "FAKE_NVC_STRICT", "FAKE_NVC_QUIRKS",
                 "FAKE_NVC_THREADCHECK", "FAKE_NVC_DRIVER_ROOT", "FAKE_NVC_ACCEPT_NO_CNTLIBS", "NVC_DEBUG_FILE"):
         monkeypatch.delenv(var, raising=False)

@@ -15,6 +15,20 @@ FAKE_LIB_101 = FAKE / "abi101" / "libnvidia-container.so.1"
 FAKE_DRIVER = FAKE / "driver"
 
 
+def wait_single_threaded(timeout: float = 10.0) -> None:
+    """Wait until this process has one thread again.  A joined thread can still be listed by the
+    kernel for a moment after ``join()`` returns (its exit is not finished), and the fake, like
+    the real library's ``setns``, refuses to work in a multi-threaded process."""
+    import os
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(os.listdir("/proc/self/task")) > 1:
+        if time.monotonic() > deadline:
+            pytest.fail(f"test process still has threads: {sorted(os.listdir('/proc/self/task'))}", pytrace=False)
+        time.sleep(0.005)
+
+
 def require_build() -> None:
     missing = [p for p in (FAKE_LIB, FAKE_LIB_105, FAKE_LIB_101, REPO / "hook" / "nvc" / "_nvc_ffi_115.py")
                if not p.exists()]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105
+from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105, wait_single_threaded
 from hook.nvc import InjectionError, inject
 from hook.nvc.binding import load
 from hook.nvc.injector import Report, configure
@@ -262,6 +262,7 @@ def test_fake_mount_refuses_threads_like_setns(fake):
         stop.set()
         t.join()
     assert lib.error(ctx) == "namespace association failed: /proc/77/ns/mnt: invalid argument"
+    wait_single_threaded()
     assert l.nvc_driver_mount(ctx, cnt, drv) == 0
     for fn, h in (("nvc_driver_info_free", drv), ("nvc_container_free", cnt), ("nvc_container_config_free", ccfg)):
         getattr(l, fn)(h)

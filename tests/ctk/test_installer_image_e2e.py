@@ -1,9 +1,4 @@
-"""PENDING (not collected: the file name does not start with ``test_``).  TODO(merge): rename to
-``test_installer_image_e2e.py`` once the build branch's dispatching binary (freeze/programs.py) is
-merged: the image runs ``dist/nvidia-container-runtime-hook`` as ``nvidia-ctk``, which today's
-binary does not answer to.  Verified passing on a local merge of the build branch.
-
-The installer image (deployments/Dockerfile, built FROM scratch from the frozen binary alone by
+"""The installer image (deployments/Dockerfile, built FROM scratch from the frozen binary alone by
 deployments/build-image.sh with the real dockerd) run as the DaemonSet runs it (host PID namespace,
 host paths mounted at their paths, the host's / read-only at /host) against a private containerd:
 the toolkit it installs injects GPUs as in test_toolkit_e2e.py; stopping it restores every byte."""

@@ -1,0 +1,34 @@
+"""The programs of the one frozen binary: the name it is called by → ``module:function``.
+
+The launcher runs ``sys.exit(function())`` of the row whose name is the base name of
+``argv[0]``; under any other name it runs the first row (the hook, as before there were
+several programs).  ``./build.sh install`` installs every name the binary was built with,
+and ``pyproject.toml`` has one console script per row (a test keeps the two equal).
+
+Only the rows whose package is in the tree at build time are frozen in; called under the
+name of a row left out, the binary says so and exits 1.  Adding a program is one line here
+and its console script in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PROGRAMS", "PROGRAMS_NOTE", "package_of"]
+
+PROGRAMS: dict[str, str] = {
+    "nvidia-container-runtime-hook": "hook.main:main",
+    "nvidia-container-toolkit": "hook.main:main",
+    "nvidia-ctk": "ctk.cli:main",
+    "nvidia-container-runtime": "shim.main:main",
+    "nvidia-container-runtime.legacy": "shim.main:main",
+    "nvidia-container-runtime.cdi": "shim.main:main",
+    "nvidia-cdi-hook": "cdi.hook:main",
+}
+
+# The launcher carries this line, then the names it was built with (space-separated, then a
+# newline): how ``./build.sh install`` knows which names a binary answers to.
+PROGRAMS_NOTE = "nvidia-container-hook-py frozen programs:"
+
+
+def package_of(entry: str) -> str:
+    """The top-level package of ``module:function``."""
+    return entry.partition(":")[0].split(".")[0]
