@@ -19,9 +19,8 @@ from dataclasses import dataclass
 BINARY = "nvidia-container-runtime-hook"
 # The names the one binary answers to: freeze/programs.py's PROGRAMS (``freeze`` is not frozen
 # into the binary, so it cannot be imported here; a test keeps the two equal).
-PROGRAMS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-container-runtime",
-            "nvidia-container-runtime.legacy", "nvidia-container-runtime.cdi", "nvidia-ctk",
-            "nvidia-cdi-hook")
+PROGRAMS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-ctk", "nvidia-container-runtime",
+            "nvidia-container-runtime.legacy", "nvidia-container-runtime.cdi", "nvidia-cdi-hook")
 CONFIG = os.path.join(".config", "nvidia-container-runtime", "config.toml")
 LIBRARY = "libnvidia-container.so.1"
 CLI = "nvidia-container-cli"
