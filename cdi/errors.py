@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CdiError", "UsageError", "GenerateError", "NvmlError", "HookError"]
+__all__ = ["CdiError", "UsageError", "GenerateError", "NvmlError", "NvmlNotFoundError", "HookError"]
 
 
 class CdiError(Exception):
@@ -19,6 +19,10 @@ class GenerateError(CdiError):
 
 class NvmlError(GenerateError):
     """NVML could not be loaded or a call failed."""
+
+
+class NvmlNotFoundError(NvmlError):
+    """There is no ``libnvidia-ml.so.1`` under the driver root (or no NVML binding to load it with)."""
 
 
 class HookError(CdiError):

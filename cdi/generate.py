@@ -7,7 +7,6 @@ reads); nothing is written here — :mod:`cdi.output` saves the result.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import stat
 
@@ -265,11 +264,15 @@ def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, 
     return nodes
 
 
-def generate(opts: Options, log: logging.Logger | None = None) -> list[dict]:
+def generate(opts: Options, log=None) -> list[dict]:
     """The spec(s) for ``opts``: the main spec, then the coherence-split ones.
 
-    Raises :class:`GenerateError` (or :class:`UsageError` for bad options)."""
-    log = log or logging.getLogger("cdi")
+    ``log`` is anything with ``logging.Logger``'s ``info``/``warning`` (default: the ``cdi``
+    logger; :mod:`logging` is imported only then).  Raises :class:`GenerateError`
+    (:class:`cdi.errors.NvmlNotFoundError` when there is no NVML to load) or :class:`UsageError` for bad options."""
+    if log is None:
+        import logging
+        log = logging.getLogger("cdi")
     mode = opts.mode.lower()
     if mode not in MODES:
         raise UsageError(f"invalid discovery mode: {opts.mode}")

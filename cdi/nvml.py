@@ -13,7 +13,7 @@ import os
 from hook.values import REQUIRED, Factory, Value
 
 from . import ldcache
-from .errors import NvmlError
+from .errors import NvmlError, NvmlNotFoundError
 
 __all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS"]
 
@@ -170,11 +170,11 @@ def open_nvml(root: str, log) -> Nvml:
     """Load and initialise NVML from ``root``; raises :class:`NvmlError`."""
     paths = locate_library(root, "libnvidia-ml.so.1")
     if not paths:
-        raise NvmlError("failed to load NVML: libnvidia-ml.so.1: not found")
+        raise NvmlNotFoundError("failed to load NVML: libnvidia-ml.so.1: not found")
     try:
         from ._nvml_ffi import ffi
     except ImportError as exc:
-        raise NvmlError(f"the NVML cffi module is not built (run ./build.sh native): {exc}") from None
+        raise NvmlNotFoundError(f"the NVML cffi module is not built (run ./build.sh native): {exc}") from None
     log.info("Using %s", paths[0])
     try:
         lib = ffi.dlopen(paths[0])

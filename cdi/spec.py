@@ -8,7 +8,6 @@ A spec is ``{"cdiVersion", "kind", "devices": [{"name", "containerEdits", "annot
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
@@ -244,6 +243,7 @@ def _ordered(spec: dict) -> dict:
 
 
 def to_json(spec: dict) -> str:
+    import json  # writers only: readers (the runtime's cdi mode) need no json/re
     return json.dumps(_ordered(spec), separators=(",", ":"), ensure_ascii=False)
 
 
@@ -254,6 +254,7 @@ def _scalar(v) -> str:
         return str(v)
     s = str(v)
     if s == "" or _needs_quote(s):
+        import json
         return json.dumps(s, ensure_ascii=False)
     return s
 

@@ -10,7 +10,6 @@ log = logging.getLogger("ctk")
 DEFAULT_RUNTIME_NAME = "nvidia"
 DEFAULT_RUNTIME_PATH = "nvidia-container-runtime"
 DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
-DRY_RUN_IMPORTS_PATTERN = "/etc/containerd/conf.d/*.toml"
 
 
 @dataclass(frozen=True, slots=True)

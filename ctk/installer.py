@@ -29,19 +29,15 @@ import tempfile
 from dataclasses import dataclass, field
 
 from . import configure as cfgmod
-from . import containerd, crio, docker, fileio, installer_cdi, state
+from . import engines, fileio, installer_cdi, state
 from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
-from .errors import ConfigLoadError, CtkError, InstallError, RestartError, UsageError
+from .errors import CtkError, InstallError, RestartError, UsageError
 from .plan import check as plan_check
 from .plan import Plan, unified_diff
 from .sources import Snapshot
 
 DEFAULT_INSTALL_DIR = "/usr/local/nvidia"
-DEFAULT_SOCKET = {"containerd": "/run/containerd/containerd.sock", "crio": "/var/run/crio/crio.sock",
-                  "docker": "/var/run/docker.sock"}
-DEFAULT_RESTART = {"containerd": "signal", "crio": "systemd", "docker": "signal"}
-SERVICE = {"containerd": "containerd", "crio": "crio", "docker": "docker"}
 RUNTIME_BINARIES = ("nvidia-container-runtime", "nvidia-container-runtime.cdi",
                     "nvidia-container-runtime.legacy")
 
@@ -79,14 +75,29 @@ class InstallOptions:
         return os.path.join(self.install_dir, "toolkit")
 
     @property
+    def engine(self) -> engines.base.Engine:
+        """The runtime's engine (:func:`validate` first: :class:`KeyError` for an unknown one)."""
+        return engines.get(self.runtime)
+
+    @property
     def config_path(self) -> str:
-        return self.config or cfgmod.DEFAULT_CONFIG[self.runtime]
+        return self.config or self.engine.default_config
 
     @property
     def drop_in_path(self) -> str:
-        if self.runtime == "docker":
+        if not self.engine.default_drop_in:
             return ""
-        return cfgmod.default_drop_in(self.runtime, self.config_path) if self.drop_in is None else self.drop_in
+        return self.engine.drop_in_for(self.config_path) if self.drop_in is None else self.drop_in
+
+    @property
+    def oci_hook_mode(self) -> bool:
+        """``--config-mode=hook`` for an engine that has it: a hooks.d file instead of the
+        runtime config, and no restart."""
+        return self.engine.has_oci_hook_mode and self.crio_config_mode == "hook"
+
+    @property
+    def restart_mode_or_default(self) -> str:
+        return self.restart_mode or self.engine.default_restart
 
     @property
     def hook_path(self) -> str:
@@ -95,8 +106,8 @@ class InstallOptions:
 
 def validate(o: InstallOptions) -> None:
     """Raises :class:`UsageError` for inconsistent options."""
-    if o.runtime not in cfgmod.RUNTIMES:
-        raise UsageError(f'invalid runtime "{o.runtime}"; expected one of [containerd | crio | docker]')
+    if o.runtime not in engines.MODULES:
+        raise UsageError(f'invalid runtime "{o.runtime}"; expected one of [{" | ".join(engines.NAMES)}]')
     if not o.install_dir or not os.path.isabs(o.install_dir):
         raise UsageError(f'the toolkit install dir "{o.install_dir}" is not an absolute path')
     if o.restart_mode and o.restart_mode not in ("signal", "systemd", "none"):
@@ -121,34 +132,20 @@ def handlers(o: InstallOptions) -> RuntimeOptions:
 
 
 def source_for(o: InstallOptions):
-    from .cli import build_source
-    if o.runtime == "docker":
-        return docker.DaemonJsonSource(o.config_path)
-    return build_source(o.runtime, o.config_sources, o.config_path, o.executable, o.host_root,
-                        o.drop_in_path, command_reads_config=True)
+    return o.engine.source(o.config_sources, o.config_path, o.executable, o.host_root,
+                           o.drop_in_path, command_reads_config=True)
 
 
 def extract(o: InstallOptions) -> Snapshot:
     """Step 1: the effective config (read once)."""
-    if o.runtime == "docker":
-        try:
-            return docker.DaemonJsonSource(o.config_path).load()
-        except ConfigLoadError as exc:
-            raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
-    return cfgmod.load_snapshot(o.runtime, source_for(o), o.config_path)
+    return o.engine.load(source_for(o), o.config_path)
 
 
 def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:
     """Low-level runtime paths for the toolkit config: detected ones, then runc, crun."""
     if o.low_level_runtimes:
         return list(o.low_level_runtimes)
-    if o.runtime == "docker":
-        found = docker.low_level_runtimes(snap.tree)
-    elif o.runtime == "crio":
-        found = crio.low_level_runtimes(snap.tree)
-    else:
-        found = containerd.low_level_runtimes(snap.tree, containerd.detect_version(snap.tree))
-    return found + ["runc", "crun"]
+    return o.engine.low_level_runtimes(snap.tree) + ["runc", "crun"]
 
 
 # --------------------------------------------------------------------------- toolkit files
@@ -232,23 +229,6 @@ def _peer_pid(sock_path: str) -> int:
         s.close()
 
 
-CONFIG_OPTIONS = {"containerd": ("--config", "-c"), "crio": ("--config", "-c"), "docker": ("--config-file",)}
-"""The command-line options that name a daemon's config file."""
-
-
-def daemon_config(runtime: str, argv: list[str]) -> str:
-    """The config file the daemon started with ``argv`` reads: the last ``--config``/``-c``
-    (containerd) or ``--config-file`` (dockerd), else the runtime's default file."""
-    found = cfgmod.DEFAULT_CONFIG[runtime]
-    for i, a in enumerate(argv[1:], 1):
-        for opt in CONFIG_OPTIONS[runtime]:
-            if a == opt and i + 1 < len(argv):
-                found = argv[i + 1]
-            elif a.startswith(opt + "="):
-                found = a[len(opt) + 1:]
-    return found
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -263,14 +243,14 @@ def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
 
     Raises :class:`RestartError` saying how to point at the right daemon.
     """
-    svc = SERVICE[o.runtime]
+    svc = o.engine.service
     ours = o.config_path
     how = (f"point --socket or --runtime-pid-file at the {svc} daemon that reads {ours}, "
            f"or use --restart-mode=none (or systemd)")
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [os.fsdecode(a) for a in f.read(1 << 20).split(b"\0")[:-1]]
-        theirs = daemon_config(o.runtime, argv)
+        theirs = o.engine.daemon_config(argv)
         if not os.path.isabs(theirs):        # only then is its working directory needed
             theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
     except OSError as exc:
@@ -292,8 +272,8 @@ def target_pid(o: InstallOptions) -> int | None:
     """The pid of the daemon a restart in ``o``'s mode would hit: the ``--runtime-pid-file``
     pid or the peer of ``--socket`` (signal), the unit's main pid (systemd; None when it is not
     running), None for ``none``.  Raises :class:`RestartError`."""
-    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
-    svc = SERVICE[o.runtime]
+    mode = o.restart_mode_or_default
+    svc = o.engine.service
     if mode == "none":
         return None
     if mode == "systemd":
@@ -303,13 +283,13 @@ def target_pid(o: InstallOptions) -> int | None:
         if r.returncode != 0 or not pid.isdigit():
             raise RestartError(f"error restarting {svc} using systemd: cannot find its main process")
         return int(pid) or None
-    if o.runtime == "crio":
-        raise RestartError("supporting crio via signal is unsupported")
+    if not o.engine.signal_restart:
+        raise RestartError(f"supporting {o.runtime} via signal is unsupported")
     try:
         if o.runtime_pid_file:
             with open(o.runtime_pid_file) as f:
                 return int(f.read(64).strip())
-        return _peer_pid(o.socket or DEFAULT_SOCKET[o.runtime])
+        return _peer_pid(o.socket or o.engine.default_socket)
     except (OSError, ValueError) as exc:
         raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -318,7 +298,7 @@ def check_restart_target(o: InstallOptions) -> int | None:
     """:func:`target_pid`, checked with :func:`check_daemon`."""
     pid = target_pid(o)
     if pid is not None:
-        mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
+        mode = o.restart_mode_or_default
         check_daemon(o, pid, "signal" if mode == "signal" else "restart")
     return pid
 
@@ -326,8 +306,8 @@ def check_restart_target(o: InstallOptions) -> int | None:
 def restart(o: InstallOptions) -> None:
     """Step 4: only the daemon that reads our config is signalled or restarted.
     Raises :class:`RestartError`."""
-    mode = o.restart_mode or DEFAULT_RESTART[o.runtime]
-    svc = SERVICE[o.runtime]
+    mode = o.restart_mode_or_default
+    svc = o.engine.service
     if mode == "none":
         log.warning("Skipping restart of %s due to --restart-mode=none", svc)
         return
@@ -359,7 +339,7 @@ def _config_paths(o: InstallOptions) -> tuple[str, ...]:
     """The runtime config files install/uninstall write (locked while they run)."""
     if o.no_runtime_config:
         return ()
-    if o.runtime == "crio" and o.crio_config_mode == "hook":
+    if o.oci_hook_mode:
         return (o.config_path, o.hook_path)
     return (o.config_path, o.drop_in_path)
 
@@ -395,7 +375,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
     prep = None
     sdir = state.state_dir(o.state_dir)
     if not o.no_runtime_config:
-        if o.runtime == "crio" and o.crio_config_mode == "hook":
+        if o.oci_hook_mode:
             prep = _hook_plan(o)
         else:
             req = cfgmod.ConfigureRequest(o.runtime, o.config_path, o.drop_in_path, source_for(o),
@@ -413,7 +393,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
         plan_check(prep.plan, os.path.join(sdir, "backups"))   # before the toolkit goes in
     if cdi_change is not None:
         plan_check(Plan([cdi_change]), None)
-    if prep is not None and prep.plan.changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+    if prep is not None and prep.plan.changed and not o.oci_hook_mode:
         check_restart_target(o)          # refuse before writing anything, not after
     created = fileio.make_dirs(o.install_dir)
     stage = None
@@ -444,7 +424,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
             raise
     _drop_old(old)
     if prep is not None:
-        if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+        if out.config_changed and not o.oci_hook_mode:
             restart(o)                                            # (4)
             out.restarted = True
         elif not out.config_changed:
@@ -458,9 +438,9 @@ def _hook_plan(o: InstallOptions) -> cfgmod.Prepared:
     before = fileio.read_optional(o.hook_path)
     after = render(os.path.join(o.toolkit_root, "nvidia-container-runtime-hook")).encode()
     plan = Plan([FileChange(o.hook_path, before, after, "hook")])
-    rec = state.Record("crio", os.path.abspath(o.config_path), "", [], None, False, None, None,
+    rec = state.Record(o.runtime, os.path.abspath(o.config_path), "", [], None, False, None, None,
                        [state.FileRecord(o.hook_path, "hook", state.b64(before), state.sha(after))])
-    return cfgmod.Prepared("crio", o.config_path, plan, rec)
+    return cfgmod.Prepared(o.runtime, o.config_path, plan, rec)
 
 
 def uninstall(o: InstallOptions) -> Outcome:
@@ -473,14 +453,14 @@ def uninstall(o: InstallOptions) -> Outcome:
         with cfgmod.locked(sdir, *_config_paths(o)):
             prep = cfgmod.prepare_unconfigure(o.runtime, o.config_path, o.drop_in_path, names, sdir,
                                               extra_paths=_config_paths(o))
-            if o.runtime == "crio" and o.crio_config_mode == "hook" and prep.record is None:
+            if o.oci_hook_mode and prep.record is None:
                 from .plan import FileChange
                 cur = fileio.read_optional(o.hook_path)
                 prep.plan.changes[:] = [FileChange(o.hook_path, cur, None, "hook")] if cur is not None else []
             out.config_changed = cfgmod.commit_unconfigure(prep, sdir)
     out.cdi_specs = _remove_cdi_specs(o, sdir)
     remove_toolkit(o)
-    if out.config_changed and not (o.runtime == "crio" and o.crio_config_mode == "hook"):
+    if out.config_changed and not o.oci_hook_mode:
         restart(o)
         out.restarted = True
     return out

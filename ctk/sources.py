@@ -11,18 +11,18 @@ Kinds (see docs/runtime-config.md):
 * :class:`CommandSource` - run a command, parse its stdout (upstream ``command``:
   ``containerd config dump``, ``crio status config`` with ``crio-status config`` fallback).
 * :class:`FirstOf` - the first source that loads (upstream's list semantics).
-* :class:`ContainerdImportsSource` - main file plus its ``imports``, merged the way
-  containerd merges them (``replace``: containerd < 2.1 replaces whole plugin tables;
-  ``deep``: 2.1+ merges them key by key).
-* :class:`CrioDropInSource` - ``crio.conf`` plus ``crio.conf.d`` files in lexical order.
+
+The sources that know an engine's layout belong to that engine (:mod:`ctk.engines`):
+``containerd config dump`` and a file with its ``imports``
+(:class:`ctk.engines.containerd.ContainerdImportsSource`), ``crio status config`` and
+``crio.conf`` with ``crio.conf.d`` (:class:`ctk.engines.crio.CrioDropInSource`), Docker's
+``daemon.json`` (:class:`ctk.engines.docker.DaemonJsonSource`).
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
@@ -46,16 +46,21 @@ class Snapshot:
 
     ``inputs`` maps what was read ("file:<path>" or "command:<argv>") to the SHA-256 of its
     bytes (None: the file did not exist).  ``digest`` is the SHA-256 of the parsed tree.
+    ``document``: the editable form the tree was parsed from, when a source has one (an
+    engine then edits it instead of reading and parsing the file again).
     """
 
     tree: dict
     origin: str
     inputs: tuple[tuple[str, str | None], ...] = ()
     digest: str = ""
+    document: Any = field(default=None, compare=False, repr=False)
 
     @staticmethod
-    def make(tree: dict, origin: str, inputs: Sequence[tuple[str, str | None]]) -> "Snapshot":
-        return Snapshot(tree, origin, tuple(inputs), hashlib.sha256(_canonical(tree)).hexdigest())
+    def make(tree: dict, origin: str, inputs: Sequence[tuple[str, str | None]],
+             document: Any = None) -> "Snapshot":
+        return Snapshot(tree, origin, tuple(inputs), hashlib.sha256(_canonical(tree)).hexdigest(),
+                        document)
 
 
     def fingerprint(self) -> dict:
@@ -185,32 +190,6 @@ class FirstOf:
         return " or ".join(s.describe() for s in self.sources if s is not None)
 
 
-def merge_containerd(base: dict, overlay: dict, mode: str) -> dict:
-    """Merge an imported containerd file into ``base`` like containerd does.
-
-    ``replace`` (containerd 1.x and 2.0): each top-level ``plugins.<id>`` table of the
-    overlay replaces the base's table; other top-level keys overwrite.  ``deep`` (2.1+):
-    tables merge key by key.  ``version`` and ``imports`` of imported files are ignored.
-    """
-    out = dict(base)
-    for k, v in overlay.items():
-        if k in ("version", "imports"):
-            continue
-        if k == "plugins" and isinstance(v, dict) and isinstance(out.get("plugins"), dict):
-            plugins = dict(out["plugins"])
-            for pk, pv in v.items():
-                if mode == "deep" and isinstance(pv, dict) and isinstance(plugins.get(pk), dict):
-                    plugins[pk] = deep_merge(plugins[pk], pv)
-                else:
-                    plugins[pk] = pv
-            out["plugins"] = plugins
-        elif mode == "deep" and isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
 def deep_merge(base: dict, overlay: dict) -> dict:
     out = dict(base)
     for k, v in overlay.items():
@@ -219,104 +198,6 @@ def deep_merge(base: dict, overlay: dict) -> dict:
         else:
             out[k] = v
     return out
-
-
-def expand_imports(imports: Any, base_dir: str) -> list[str]:
-    """Paths matched by a containerd ``imports`` list (relative entries are relative to the
-    importing file's directory; globs are sorted)."""
-    out: list[str] = []
-    if not isinstance(imports, list):
-        return out
-    for entry in imports:
-        if not isinstance(entry, str):
-            continue
-        pattern = entry if os.path.isabs(entry) else os.path.join(base_dir, entry)
-        if glob.has_magic(pattern):
-            out.extend(sorted(glob.glob(pattern)))
-        else:
-            out.append(pattern)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerdImportsSource:
-    """``config.toml`` plus every file it imports (recursively), merged like containerd."""
-
-    path: str
-    mode: str = "replace"
-    exclude: tuple[str, ...] = field(default=())
-
-    def load(self) -> Snapshot:
-        inputs: list[tuple[str, str | None]] = []
-        data = read_file(self.path)
-        inputs.append((f"file:{self.path}", _sha(data)))
-        if data is None:
-            return Snapshot.make({}, self.describe(), inputs)
-        tree = _parse_toml(data, self.path)
-        seen = {os.path.realpath(self.path)}
-        excluded = {os.path.realpath(p) for p in self.exclude}
-        queue = expand_imports(tree.get("imports"), os.path.dirname(self.path))
-        while queue:
-            p = queue.pop(0)
-            rp = os.path.realpath(p)
-            if rp in seen or rp in excluded:
-                continue
-            seen.add(rp)
-            raw = read_file(p)
-            inputs.append((f"file:{p}", _sha(raw)))
-            if raw is None:
-                continue
-            sub = _parse_toml(raw, p)
-            tree = merge_containerd(tree, sub, self.mode)
-            queue.extend(expand_imports(sub.get("imports"), os.path.dirname(p)))
-        return Snapshot.make(tree, self.describe(), inputs)
-
-    def describe(self) -> str:
-        return f"file {self.path} with its imports ({self.mode} merge)"
-
-
-def merge_crio(base: dict, overlay: dict) -> dict:
-    """CRI-O drop-in semantics: keys override, ``crio.runtime.runtimes.<h>`` replaced whole."""
-    out = deep_merge(base, {k: v for k, v in overlay.items()})
-    handlers = (overlay.get("crio", {}) or {}).get("runtime", {}) if isinstance(overlay.get("crio"), dict) else {}
-    if isinstance(handlers, dict) and isinstance(handlers.get("runtimes"), dict):
-        for name, h in handlers["runtimes"].items():
-            out["crio"]["runtime"]["runtimes"][name] = h
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class CrioDropInSource:
-    """``crio.conf`` plus the files of its drop-in directory in lexical order."""
-
-    path: str
-    dropin_dir: str
-    exclude: tuple[str, ...] = field(default=())
-
-    def load(self) -> Snapshot:
-        inputs: list[tuple[str, str | None]] = []
-        data = read_file(self.path)
-        inputs.append((f"file:{self.path}", _sha(data)))
-        tree = _parse_toml(data, self.path) if data is not None else {}
-        excluded = {os.path.realpath(p) for p in self.exclude}
-        try:
-            names = sorted(os.listdir(self.dropin_dir))
-        except FileNotFoundError:
-            names = []
-        except OSError as exc:
-            raise ConfigLoadError(f"unable to list {self.dropin_dir}: {exc.strerror}") from None
-        for name in names:
-            p = os.path.join(self.dropin_dir, name)
-            if not os.path.isfile(p) or os.path.realpath(p) in excluded:
-                continue
-            raw = read_file(p)
-            inputs.append((f"file:{p}", _sha(raw)))
-            if raw is not None:
-                tree = merge_crio(tree, _parse_toml(raw, p))
-        return Snapshot.make(tree, self.describe(), inputs)
-
-    def describe(self) -> str:
-        return f"file {self.path} with drop-ins in {self.dropin_dir}"
 
 
 def chroot_argv(host_root: str, argv: Sequence[str]) -> tuple[str, ...]:
@@ -333,19 +214,3 @@ def host_path(host_root: str, path: str) -> str:
         return path
     root = host_root.rstrip("/")
     return path[len(root):] if path.startswith(root + "/") else path
-
-
-def containerd_command(executable: str = "", host_root: str = "", config: str = "") -> CommandSource:
-    """``[chroot <host-root>] <executable|containerd> [--config <config>] config dump``.
-
-    With ``config`` containerd dumps that file (and its imports) instead of its default
-    ``/etc/containerd/config.toml``; ``--config`` goes before ``config dump`` (some containerd
-    2.x builds take it only there)."""
-    opt = ["--config", host_path(host_root, config)] if config else []
-    return CommandSource(chroot_argv(host_root, [executable or "containerd", *opt, "config", "dump"]))
-
-
-def crio_command(executable: str = "", host_root: str = "") -> FirstOf:
-    """``crio status config``, falling back to ``crio-status config`` (exact upstream order)."""
-    return FirstOf((CommandSource(chroot_argv(host_root, [executable or "crio", "status", "config"])),
-                    CommandSource(chroot_argv(host_root, ["crio-status", "config"]))))

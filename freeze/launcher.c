@@ -17,7 +17,7 @@
  * venv's console script.
  *
  * The program is chosen by the base name of argv[0] in the table generated from
- * freeze/programs.py (nvidia-container-runtime-hook -> hook.main:main,
+ * freeze/programs.py (nvidia-container-runtime-hook -> hook.main:entry,
  * nvidia-ctk -> ctk.cli:main, ...; any other name: the first row, the hook),
  * before the interpreter starts, and only its module is imported.  It then runs
  * `sys.exit(<module>.<function>())` exactly like the console script.

@@ -15,8 +15,8 @@ from __future__ import annotations
 __all__ = ["PROGRAMS", "PROGRAMS_NOTE", "package_of"]
 
 PROGRAMS: dict[str, str] = {
-    "nvidia-container-runtime-hook": "hook.main:main",
-    "nvidia-container-toolkit": "hook.main:main",
+    "nvidia-container-runtime-hook": "hook.main:entry",
+    "nvidia-container-toolkit": "hook.main:entry",
     "nvidia-ctk": "ctk.cli:main",
     "nvidia-container-runtime": "shim.main:main",
     "nvidia-container-runtime.legacy": "shim.main:main",

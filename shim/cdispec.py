@@ -1,14 +1,10 @@
-"""CDI spec files and their container edits (runtime.md §11.2; the CDI specification).
+"""CDI container edits applied to an OCI spec tree (runtime.md §11.2 step 4; the CDI specification).
 
-The API, kept small so that it can become the project's shared CDI layer:
-
-* :func:`load_registry` reads every ``*.json``/``*.yaml``/``*.yml`` spec in the spec directories
-  (a later directory wins for the same device; broken files are skipped with a warning);
-* :meth:`Registry.edits_for` resolves fully-qualified device names to an ordered list of
-  :class:`Edits` (each spec's own edits the first time it is used, then the device's);
-* :func:`apply` applies edits to an OCI spec tree (:mod:`shim.ocispec`).
-
-PyYAML is imported only when a YAML file is read.
+* :class:`Edits` is one ``containerEdits`` object as plain values;
+* :func:`apply` applies edits to an OCI spec tree (:mod:`shim.ocispec`);
+* :func:`from_spec_dirs` resolves device names through the project's one CDI spec reader
+  (:class:`cdi.registry.Registry`), :func:`from_generated` takes the edits of a spec generated in
+  memory (jit-cdi, :func:`cdi.generate.generate`).
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ from hook.gojson import Obj
 from . import ocispec
 
 HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
-_MAX_SPEC_BYTES = 4 << 20
+SPEC_EXTENSIONS = (".json", ".yaml", ".yml")  # runtime.md §11.2 step 1
 
 
 class CdiError(ValueError):
@@ -43,83 +39,25 @@ class Edits:
         self.net_devices = list(raw.get("netDevices") or [])
 
 
-class Registry:
-    """Device name (``vendor/class=name``) → (spec file, spec edits, device edits)."""
+def from_spec_dirs(spec_dirs, names: list[str], warn) -> list[Edits]:
+    """The edits of the fully-qualified ``names`` from the specs in ``spec_dirs`` (a later
+    directory wins; a broken spec is skipped, ``warn`` gets one line for it).  Raises
+    :class:`CdiError` naming every unresolvable device."""
+    from cdi.registry import Registry, UnresolvableError
 
-    def __init__(self) -> None:
-        self.devices: dict[str, tuple[str, Edits, Edits]] = {}
-        self.warnings: list[str] = []
-
-    def add_spec(self, path: str, spec: dict) -> None:
-        kind = spec.get("kind")
-        if not isinstance(kind, str) or "/" not in kind:
-            raise CdiError(f"invalid kind {kind!r}")
-        devices = spec.get("devices")
-        if not isinstance(devices, list):
-            raise CdiError("no devices")
-        spec_edits = Edits(spec.get("containerEdits"))
-        for dev in devices:
-            if not isinstance(dev, dict) or not isinstance(dev.get("name"), str):
-                raise CdiError("invalid device")
-        for dev in devices:
-            self.devices[f"{kind}={dev['name']}"] = (path, spec_edits, Edits(dev.get("containerEdits")))
-
-    def edits_for(self, names: list[str]) -> list[Edits]:
-        """The edits to apply for ``names``, in order.  Raises :class:`CdiError` naming every
-        unresolvable device."""
-        missing = [n for n in names if n not in self.devices]
-        if missing:
-            raise CdiError("unresolvable CDI devices " + ", ".join(missing))
-        out: list[Edits] = []
-        used: set[str] = set()
-        for n in names:
-            path, spec_edits, dev_edits = self.devices[n]
-            if path not in used:
-                used.add(path)
-                out.append(spec_edits)
-            out.append(dev_edits)
-        return out
+    registry = Registry(spec_dirs, SPEC_EXTENSIONS)
+    for path, problems in registry.errors:
+        warn(f"Ignoring CDI spec {path}: {'; '.join(problems)}")
+    try:
+        return [Edits(e) for e in registry.edits_for(names)]
+    except UnresolvableError as exc:
+        raise CdiError(str(exc)) from None
 
 
-def load_registry(spec_dirs: tuple[str, ...] | list[str]) -> Registry:
-    """Read the spec files of ``spec_dirs`` (missing directories are fine)."""
-    reg = Registry()
-    for d in spec_dirs:
-        try:
-            names = sorted(os.listdir(d))
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".json", ".yaml", ".yml")):
-                continue
-            path = os.path.join(d, name)
-            try:
-                reg.add_spec(path, _read_spec(path))
-            except (CdiError, OSError, ValueError) as exc:
-                reg.warnings.append(f"Ignoring CDI spec {path}: {exc}")
-    return reg
-
-
-def _read_spec(path: str) -> dict:
-    with open(path, "rb") as f:
-        data = f.read(_MAX_SPEC_BYTES + 1)
-    if len(data) > _MAX_SPEC_BYTES:
-        raise CdiError(f"larger than {_MAX_SPEC_BYTES} bytes")
-    if path.endswith(".json"):
-        from hook import gojson
-        try:
-            value = ocispec.to_plain(gojson.decode_first(data))
-        except gojson.DecodeError as exc:
-            raise CdiError(str(exc)) from None
-    else:
-        import yaml  # only for YAML specs
-        try:
-            value = yaml.safe_load(data)
-        except yaml.YAMLError as exc:
-            raise CdiError(str(exc).replace("\n", " ")) from None
-    if not isinstance(value, dict):
-        raise CdiError("not an object")
-    return value
+def from_generated(spec: dict) -> list[Edits]:
+    """The edits of a generated spec as our jit-cdi applies them (cdi.md §6.3): every device in
+    spec order, then the common edits once."""
+    return [*(Edits(d.get("containerEdits")) for d in spec["devices"]), Edits(spec.get("containerEdits"))]
 
 
 # --- applying edits -------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def requested(tree: Obj, config: HookConfig, annotation_prefixes: tuple[str, ...
         if found:
             return found
     if config.accept_volume_mounts:
-        found = list(image.mount_requests(_mounts(tree)).devices)
+        found = list(image.mount_requests(mounts(tree)).devices)
         if found:
             return found
     names = image.device_variables(env, config.swarm_resource)
@@ -71,7 +71,8 @@ def _from_annotations(annotations, prefixes: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _mounts(tree: Obj) -> list[Mount]:
+def mounts(tree: Obj) -> list[Mount]:
+    """The spec's mounts as the hook's :class:`hook.spec.Mount` values (volume-mount requests)."""
     out = []
     for m in ocispec.member(tree, "mounts") or []:
         if isinstance(m, Obj):

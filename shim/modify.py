@@ -19,9 +19,6 @@ from .errors import ApplyError, ConstructError
 MODES = ("auto", "legacy", "cdi", "jit-cdi", "csv")
 NVIDIA_HOOKS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit")
 AUTOMATIC_KIND = "runtime.nvidia.com/gpu"
-JIT_FAILURE = ('error modifying OCI spec: failed to create the automatic CDI modifier: failed to generate CDI '
-               'spec for mode "auto": failed to construct device spec generators: failed to initialize NVML: '
-               'ERROR_LIBRARY_NOT_FOUND')
 
 
 class Context:
@@ -78,7 +75,7 @@ def modifiers(mode: str, tree: Obj, ctx: Context) -> list:
     if mode == "legacy":
         return _legacy(tree, devices, ctx)
     if mode in ("cdi", "jit-cdi"):
-        return [remove_nvidia_hooks, *_cdi(mode, devices, ctx)]
+        return [remove_nvidia_hooks, *_cdi(mode, devices, tree, ctx)]
     if mode == "csv":
         return [remove_nvidia_hooks, *_csv(tree, devices, ctx)]
     if mode == "":
@@ -239,7 +236,7 @@ def cdi_names(devices: list[str], default_kind: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _cdi(mode: str, devices: list[str], ctx: Context) -> list:
+def _cdi(mode: str, devices: list[str], tree: Obj, ctx: Context) -> list:
     if not devices:
         return []
     kind = AUTOMATIC_KIND if mode == "jit-cdi" else ctx.config.cdi_default_kind
@@ -249,23 +246,38 @@ def _cdi(mode: str, devices: list[str], ctx: Context) -> list:
         raise ConstructError("failed to construct OCI spec modifier: requesting a CDI device with vendor "
                              "'runtime.nvidia.com' is not supported when requesting other CDI devices")
     if automatic:
-        def jit(t: Obj) -> bool:
-            raise ApplyError(JIT_FAILURE)
-        return [jit]
+        return [_jit(names, tree, ctx)]
 
     def inject(t: Obj) -> bool:
-        from .cdispec import CdiError, load_registry
-        registry = load_registry(ctx.config.cdi_spec_dirs)
-        for w in registry.warnings:
-            ctx.log.warning(w)
+        from .cdispec import CdiError, from_spec_dirs
         try:
-            edits = registry.edits_for(names)
+            edits = from_spec_dirs(ctx.config.cdi_spec_dirs, names, ctx.log.warning)
         except CdiError as exc:
             raise ApplyError(f"error modifying OCI spec: failed to inject CDI devices: {exc}") from None
         ctx.log.info(f"Injecting CDI devices {', '.join(names)}")
         _apply(t, edits, "failed to inject CDI devices: ")
         return True
     return [inject]
+
+
+def _jit(names: list[str], tree: Obj, ctx: Context):
+    """§11.1 / cdi.md §6.3: the requests are read now (construction), the specs generated at
+    application; the generator (and NVML) is imported only here."""
+    from . import jitcdi
+
+    env = _construct(device_requests.env_map, tree)
+    imex = _construct(jitcdi.imex_channels, tree, ctx.config, device_requests.privileged(tree))
+    reqs = jitcdi.requests(names, env, imex)
+
+    def jit(t: Obj) -> bool:
+        try:
+            edits = jitcdi.edits(reqs, ctx.config, ctx.ctk_path, env, ctx.log)
+        except jitcdi.JitError as exc:
+            raise ApplyError(f"error modifying OCI spec: {exc}") from None
+        ctx.log.info(f"Injecting CDI devices {', '.join(names)}")
+        _apply(t, edits, "failed to inject CDI devices: ")
+        return True
+    return jit
 
 
 def _csv(tree: Obj, devices: list[str], ctx: Context) -> list:

@@ -161,14 +161,21 @@ def test_dry_run_refuses_what_the_write_refuses_with_the_same_message(run, tmp_p
     assert sorted(os.listdir(tmp_path)) in (["config"], ["config", "state"])     # no drop-in written
 
 
-def test_containerd_dry_run_prints_the_recorded_documents_but_warns_with_the_refusal(run, tmp_path):
+def test_containerd_dry_run_refuses_what_the_write_refuses(run, tmp_path):
+    """Golden cases containerd-073/075 record the reference's dry-run documents for this config;
+    ours are deviations: dry run, diff and write all refuse with the same line."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  runtimes = "runc"\n')
-    rc, out, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}", "--dry-run")
-    assert rc == 0 and "containerd.nvidia" in out          # golden cases containerd-073/075
-    assert "level=warning" in err and "is a string, not a table" in err and "a real run refuses" in err
-    rc, _, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}")
-    assert rc == 1 and "is a string, not a table" in err
+    text = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  runtimes = "runc"\n'
+    cfg.write_text(text)
+    errors = set()
+    for mode in (["--dry-run"], ["--diff"], []):
+        rc, out, err = run("runtime", "configure", "--runtime=containerd", f"--config={cfg}", *mode)
+        assert rc == 1 and out == "", (mode, out, err)
+        line = one_error_line(err)
+        assert "unable to update config: cannot add runtime nvidia: " in line and "is a string, not a table" in line
+        errors.add(line.split(" level=")[1])
+    assert len(errors) == 1, errors
+    assert cfg.read_text() == text and not (tmp_path / "conf.d").exists()
 
 
 # --------------------------------------------------------------------------- item 10: one-line errors
@@ -251,7 +258,8 @@ _json_values = st.recursive(_json_scalars, lambda c: st.lists(c, max_size=3)
        indent=st.sampled_from([None, 2, 4, "\t"]), separators=st.sampled_from([(", ", ": "), (",", ":")]),
        default=st.booleans())
 def test_edit_changes_exactly_what_configure_changes(tree, indent, separators, default):
-    from ctk import docker, jsonfmt
+    from ctk import jsonfmt
+    from ctk.engines import docker
     from ctk.common import RuntimeOptions
     text = json.dumps(tree, indent=indent, separators=separators if indent is None else (",", ": "))
     cfg = docker.DockerConfig("/x/daemon.json", text.encode())
@@ -324,11 +332,11 @@ def test_install_dumps_the_private_config_not_the_hosts(run, tmp_path):
 
 
 def test_command_source_config_is_the_path_inside_the_host_root():
-    from ctk import sources
-    assert sources.containerd_command("", "/host", "/host/etc/c.toml").argv == (
+    from ctk.engines import containerd
+    assert containerd.containerd_command("", "/host", "/host/etc/c.toml").argv == (
         "chroot", "/host", "containerd", "--config", "/etc/c.toml", "config", "dump")
-    assert sources.containerd_command("", "/host", "/etc/c.toml").argv[4] == "/etc/c.toml"
-    assert sources.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
+    assert containerd.containerd_command("", "/host", "/etc/c.toml").argv[4] == "/etc/c.toml"
+    assert containerd.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
 
 
 class Daemon:

@@ -13,6 +13,7 @@ import pytest
 
 from ctk import configure as cfgmod
 from ctk import sources
+from ctk.engines import containerd
 from ctk.common import RuntimeOptions
 from ctk.errors import ConfigChangedError, WriteError
 
@@ -283,7 +284,7 @@ def test_source_recheck_reports_changed_import(tmp_path, state):
     (tmp_path / "other").mkdir()
     other = tmp_path / "other" / "a.toml"
     other.write_text('[plugins."io.containerd.grpc.v1.cri".containerd]\ndefault_runtime_name = "runc"\n')
-    src = sources.ContainerdImportsSource(str(top))
+    src = containerd.ContainerdImportsSource(str(top))
     req = cfgmod.ConfigureRequest("containerd", str(top), str(tmp_path / "conf.d" / "99-nvidia.toml"),
                                   src, RuntimeOptions.single("nvidia", "/x"))
     prep = cfgmod.prepare_configure(req)

@@ -68,7 +68,7 @@ def test_installer_settings_are_understood(monkeypatch):
     assert mounts.pop("host-root") == o.host_root == "/host" and hosts.pop("host-root") == "/"
     assert next(m for m in c["volumeMounts"] if m["name"] == "host-root")["readOnly"] is True
     assert mounts == hosts
-    needed = [o.config_path, o.drop_in_path, o.toolkit_root, o.socket or installer.DEFAULT_SOCKET["containerd"],
+    needed = [o.config_path, o.drop_in_path, o.toolkit_root, o.socket or installer.engines.get("containerd").default_socket,
               env["NVIDIA_CTK_STATE_DIR"], env["TOOLKIT_PID_FILE"]]
     for path in needed:
         assert any(path == m or path.startswith(m + "/") for m in mounts.values()), path

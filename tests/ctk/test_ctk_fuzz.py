@@ -13,7 +13,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctk import cli, containerd, gotoml
+from ctk import cli, gotoml
+from ctk.engines import containerd
 from ctk.common import log
 
 FRAGMENTS = {

@@ -7,7 +7,8 @@ import tomllib
 
 import pytest
 
-from ctk import containerd, gotoml, jsonfmt, sources, tomledit
+from ctk import gotoml, jsonfmt, sources, tomledit
+from ctk.engines import containerd, crio
 from ctk.cli_flags import Flag, parse_flags
 from ctk.errors import ConfigLoadError, SourceError, UsageError
 
@@ -37,7 +38,7 @@ def tree_files(tmp_path):
 
 
 def test_containerd_16_import_replaces_whole_plugin_table(tree_files):
-    snap = sources.ContainerdImportsSource(str(tree_files / "config.toml"),
+    snap = containerd.ContainerdImportsSource(str(tree_files / "config.toml"),
                                            exclude=(str(tree_files / "conf.d" / "99-nvidia.toml"),)).load()
     cri = snap.tree["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri == {"registry": {"config_path": "/etc/containerd/certs.d"}}
@@ -48,7 +49,7 @@ def test_containerd_16_import_replaces_whole_plugin_table(tree_files):
 
 
 def test_containerd_21_import_merges_deeply(tree_files):
-    snap = sources.ContainerdImportsSource(str(tree_files / "config.toml"), mode="deep").load()
+    snap = containerd.ContainerdImportsSource(str(tree_files / "config.toml"), mode="deep").load()
     cri = snap.tree["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["containerd"]["default_runtime_name"] == "runc"
     assert cri["registry"]["config_path"] == "/etc/containerd/certs.d"
@@ -57,7 +58,7 @@ def test_containerd_21_import_merges_deeply(tree_files):
 def test_drop_in_from_effective_config_keeps_every_cri_setting(tree_files):
     """The drop-in replaces the CRI table on containerd 1.6: it must carry the effective one."""
     from ctk.common import RuntimeOptions
-    snap = sources.ContainerdImportsSource(str(tree_files / "config.toml"), mode="replace").load()
+    snap = containerd.ContainerdImportsSource(str(tree_files / "config.toml"), mode="replace").load()
     top = tomledit.TomlFile(str(tree_files / "config.toml"), (tree_files / "config.toml").read_bytes())
     res = containerd.plan_configure(snap, top, str(tree_files / "conf.d" / "99-nvidia.toml"),
                                     RuntimeOptions.single("nvidia", "/usr/bin/nvidia-container-runtime"))
@@ -66,7 +67,7 @@ def test_drop_in_from_effective_config_keeps_every_cri_setting(tree_files):
     assert cri["registry"] == {"config_path": "/etc/containerd/certs.d"}
     assert list(cri["containerd"]["runtimes"]) == ["nvidia"]
     # re-merging main + drop-ins the containerd 1.6 way keeps the registry setting
-    merged = sources.merge_containerd(snap.tree, di, "replace")
+    merged = containerd.merge_containerd(snap.tree, di, "replace")
     assert merged["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"] == "/etc/containerd/certs.d"
 
 
@@ -77,7 +78,7 @@ def test_crio_drop_ins_lexical_order_and_handler_replacement(tmp_path):
     d.mkdir()
     (d / "20-b.conf").write_text('[crio.runtime]\ndefault_runtime = "crun"\n')
     (d / "10-a.conf").write_text('[crio.runtime.runtimes.runc]\nruntime_path = "/b"\n')
-    snap = sources.CrioDropInSource(str(tmp_path / "crio.conf"), str(d)).load()
+    snap = crio.CrioDropInSource(str(tmp_path / "crio.conf"), str(d)).load()
     assert snap.tree == {"crio": {"runtime": {"default_runtime": "crun",
                                               "runtimes": {"runc": {"runtime_path": "/b"}}}}}
 
@@ -95,9 +96,9 @@ def test_command_source_and_first_of(tmp_path):
     assert str(exc.value) == f"failed to run command {bad} [config dump]: exit status 3"
     snap = sources.FirstOf((sources.CommandSource((str(bad),)), sources.FileSource(str(tmp_path / "none")))).load()
     assert snap.tree == {} and snap.origin == f"file {tmp_path}/none"
-    assert sources.crio_command("/x/crio", "/host").sources[0].argv == ("chroot", "/host", "/x/crio", "status", "config")
-    assert sources.crio_command("/x/crio").sources[1].argv == ("crio-status", "config")
-    assert sources.containerd_command().argv == ("containerd", "config", "dump")
+    assert crio.crio_command("/x/crio", "/host").sources[0].argv == ("chroot", "/host", "/x/crio", "status", "config")
+    assert crio.crio_command("/x/crio").sources[1].argv == ("crio-status", "config")
+    assert containerd.containerd_command().argv == ("containerd", "config", "dump")
 
 
 def test_fingerprint_reports_what_changed(tmp_path):

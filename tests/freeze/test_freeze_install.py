@@ -12,7 +12,11 @@ import pytest
 
 from freeze_testlib import ROOT, VENV_PYTHON
 
+from freeze.programs import PROGRAMS
 from hook import hooksd
+
+#: Every program name of the one binary, the hook's first (./build.sh install lays down each).
+NAMES = list(PROGRAMS)
 
 DEFAULT_CONFIG = ROOT / "freeze" / "config.toml"
 
@@ -67,9 +71,7 @@ def test_install_into_destdir_then_uninstall_restores_the_tree(tmp_path, binary)
     assert json.loads(hooks_json.read_text())["hook"]["path"] == "/usr/bin/nvidia-container-runtime-hook"
     # The paths as written, DESTDIR included.
     assert res.stdout.splitlines() == [
-        f"installed {dest}/usr/bin/nvidia-container-runtime-hook",
-        f"installed {dest}/usr/bin/nvidia-container-toolkit",
-        f"installed {dest}/usr/bin/nvidia-ctk",
+        *(f"installed {dest}/usr/bin/{name}" for name in NAMES),
         f"installed {dest}/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
         f"installed {dest}/etc/nvidia-container-runtime/config.toml (default)",
     ]
@@ -86,9 +88,7 @@ def test_install_into_destdir_then_uninstall_restores_the_tree(tmp_path, binary)
     assert res.stdout.splitlines() == [
         f"removed {dest}/etc/nvidia-container-runtime/config.toml",
         f"removed {dest}/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
-        f"removed {dest}/usr/bin/nvidia-ctk",
-        f"removed {dest}/usr/bin/nvidia-container-toolkit",
-        f"removed {dest}/usr/bin/nvidia-container-runtime-hook",
+        *(f"removed {dest}/usr/bin/{name}" for name in reversed(NAMES)),
     ]
     assert tree(dest) == {}
 
@@ -99,8 +99,7 @@ def test_prefix_alone_puts_config_state_and_hooksd_under_it(tmp_path, binary):
     res = installer("install", dest, prefix="/opt/nv", binary=binary)
     assert res.returncode == 0, res.stderr
     files = {k for k, v in tree(dest).items() if v != "dir"}
-    assert files == {"/opt/nv/bin/nvidia-container-runtime-hook", "/opt/nv/bin/nvidia-container-toolkit",
-                     "/opt/nv/bin/nvidia-ctk", "/opt/nv/etc/nvidia-container-runtime/config.toml",
+    assert files == {*(f"/opt/nv/bin/{name}" for name in NAMES), "/opt/nv/etc/nvidia-container-runtime/config.toml",
                      "/opt/nv/share/containers/oci/hooks.d/oci-nvidia-hook.json",
                      "/opt/nv/var/lib/nvidia-container-hook-py/install-manifest.json"}
     cfg = "/opt/nv/etc/nvidia-container-runtime/config.toml"
@@ -118,8 +117,7 @@ def test_sysconfdir_localstatedir_datadir_override_the_prefix(tmp_path, binary):
     res = installer("install", dest, prefix="/usr/local", binary=binary, **dirs)
     assert res.returncode == 0, res.stderr
     files = {k for k, v in tree(dest).items() if v != "dir"}
-    assert files == {"/usr/local/bin/nvidia-container-runtime-hook", "/usr/local/bin/nvidia-container-toolkit",
-                     "/usr/local/bin/nvidia-ctk", "/etc/nvidia-container-runtime/config.toml",
+    assert files == {*(f"/usr/local/bin/{name}" for name in NAMES), "/etc/nvidia-container-runtime/config.toml",
                      "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json",
                      "/var/lib/nvidia-container-hook-py/install-manifest.json"}
     assert "note:" not in res.stdout  # the hook's own config path

@@ -72,6 +72,9 @@ def main():
         import math
         print(json.dumps({"sqrt": math.sqrt(16.0), "scanner": callable(make_scanner)}))
     return 0
+
+
+entry = main  # the programs table names hook.main:entry (the real one leaves without finalising)
 '''
 
 

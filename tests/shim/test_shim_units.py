@@ -313,10 +313,10 @@ def test_mixed_automatic_and_other_cdi_devices_are_refused():
         modify.modifiers("cdi", t, ctx())
 
 
-def test_jit_cdi_with_a_request_fails_as_without_nvml():
+def test_jit_cdi_with_a_request_fails_as_without_nvml(tmp_path):
     t = gpu_spec(["NVIDIA_VISIBLE_DEVICES=0"])
-    with pytest.raises(ApplyError) as exc:
-        run_modifiers(t, "jit-cdi")
+    with pytest.raises(ApplyError) as exc:  # a driver root without libnvidia-ml.so.1
+        run_modifiers(t, "jit-cdi", ctx(cli_root=str(tmp_path)))
     assert str(exc.value).endswith("failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND")
 
 
@@ -338,12 +338,14 @@ def test_cdi_edits_apply_in_order_with_host_device_info(tmp_path):
     (tmp_path / "d1").mkdir()
     (tmp_path / "d1" / "dev.yaml").write_text(SPEC_YAML)
     (tmp_path / "d1" / "broken.json").write_text("{")
-    reg = cdispec.load_registry([str(tmp_path / "d1"), str(tmp_path / "missing")])
-    assert len(reg.warnings) == 1 and "broken.json" in reg.warnings[0]
+    warnings = []
+    edits = cdispec.from_spec_dirs([str(tmp_path / "d1"), str(tmp_path / "missing")], ["example.com/dev=a"],
+                                   warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith(f"Ignoring CDI spec {tmp_path}/d1/broken.json: ")
     t = gpu_spec(["SHARED=0"], mounts=[{"destination": "/usr/lib/x/lib.so", "source": "/old"},
                                        {"destination": "/proc", "source": "proc"}],
                  process={"env": ["SHARED=0"], "user": {"uid": 1000, "gid": 1001}})
-    cdispec.apply(t, reg.edits_for(["example.com/dev=a"]))
+    cdispec.apply(t, edits)
     p = plain(t)
     assert p["process"]["env"] == ["SHARED=0", "SHARED=2", "A=1"]
     assert p["linux"]["devices"] == [{"path": "/dev/x0", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
@@ -360,10 +362,10 @@ def test_a_later_spec_directory_wins_and_unresolvable_names_are_listed(tmp_path)
         (tmp_path / d).mkdir()
         (tmp_path / d / "s.json").write_text(json.dumps(
             {"cdiVersion": "0.5.0", "kind": "k.com/c", "devices": [{"name": "0", "containerEdits": {"env": [env]}}]}))
-    reg = cdispec.load_registry([str(tmp_path / "a"), str(tmp_path / "b")])
-    assert reg.edits_for(["k.com/c=0"])[1].env == ["FROM=b"]
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert cdispec.from_spec_dirs(dirs, ["k.com/c=0"], print)[1].env == ["FROM=b"]
     with pytest.raises(cdispec.CdiError, match="^unresolvable CDI devices k.com/c=1, k.com/c=2$"):
-        reg.edits_for(["k.com/c=0", "k.com/c=1", "k.com/c=2"])
+        cdispec.from_spec_dirs(dirs, ["k.com/c=0", "k.com/c=1", "k.com/c=2"], print)
 
 
 def test_number_type_stays_a_number():
@@ -404,3 +406,22 @@ def test_graphics_files_of_the_driver_version_are_mounted(tmp_path):
     assert plain(t)["mounts"] == [{"destination": "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.550.54.15",
                                    "source": f"{lib}/libGLX_nvidia.so.550.54.15",
                                    "options": ["ro", "nosuid", "nodev", "bind"]}]
+
+
+def test_cdi_specs_come_from_the_one_cdi_reader(tmp_path):
+    """cdi mode reads specs with cdi.registry (strict validation, same-priority conflicts) and, as
+    runtime.md §11.2 says, also ``*.yml`` files."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.yml").write_text("cdiVersion: 0.5.0\nkind: k.com/c\ndevices:\n- name: y\n  containerEdits: {env: [Y=1]}\n")
+    for n in ("b.json", "c.json"):  # the same device twice in one directory: a conflict
+        (d / n).write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "k.com/c",
+                                       "devices": [{"name": "dup", "containerEdits": {"env": [f"F={n}"]}}]}))
+    (d / "d.json").write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "k.com/c", "unknown": 1,
+                                          "devices": [{"name": "u", "containerEdits": {"env": ["U=1"]}}]}))
+    warnings = []
+    assert [e.env for e in cdispec.from_spec_dirs([str(d)], ["k.com/c=y"], warnings.append)] == [[], ["Y=1"]]
+    assert warnings == [f'Ignoring CDI spec {d}/c.json: conflicting device "k.com/c=dup" (specs "{d}/b.json", '
+                        f'"{d}/c.json")', f'Ignoring CDI spec {d}/d.json: {d}/d.json: unknown field "unknown"']
+    with pytest.raises(cdispec.CdiError, match="^unresolvable CDI devices k.com/c=dup, k.com/c=u$"):
+        cdispec.from_spec_dirs([str(d)], ["k.com/c=dup", "k.com/c=u"], print)

@@ -6,10 +6,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from . import jsonfmt
-from .common import RuntimeOptions, log
-from .errors import ConfigContentError, ConfigLoadError
-from .plan import FileChange, Plan
+from .. import jsonfmt
+from ..common import RuntimeOptions, log
+from ..errors import ConfigContentError, ConfigLoadError, UsageError
+from ..plan import FileChange, Plan
+from .base import ConfigurePlan, ConfigureRequest, Engine, read_config
 
 DEFAULT_CONFIG = "/etc/docker/daemon.json"
 
@@ -85,7 +86,7 @@ def binary_path(tree: dict, name: str) -> str:
 
 def low_level_runtimes(tree: dict) -> list[str]:
     """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
-    from .common import low_level_runtimes as _low
+    from ..common import low_level_runtimes as _low
     return _low(default_runtime(tree), lambda c: binary_path(tree, c))
 
 
@@ -142,7 +143,7 @@ class DockerResult:
 
 
 def plan_configure(cfg: DockerConfig, opts: RuntimeOptions) -> DockerResult:
-    from .tomledit import same
+    from ..tomledit import same
     new = add_runtimes(cfg.tree, opts, cfg.path)
     data = cfg.before if cfg.before is not None and same(new, cfg.tree) else cfg.render(new)
     plan = Plan()
@@ -155,21 +156,22 @@ def plan_configure(cfg: DockerConfig, opts: RuntimeOptions) -> DockerResult:
 
 @dataclass(frozen=True, slots=True)
 class DaemonJsonSource:
-    """``daemon.json`` as a config source (Docker has no drop-ins and no dump command)."""
+    """``daemon.json`` as a config source (Docker has no drop-ins and no dump command).
+
+    The snapshot's ``document`` is the :class:`DockerConfig` the tree came from, so planning
+    edits what was loaded instead of reading and parsing the file again."""
 
     path: str
 
     def load(self):
-        from .fileio import read_optional
-        from .errors import WriteError
-        from .sources import Snapshot
-        from .state import sha
+        from ..sources import Snapshot, _sha
+        raw = read_config(self.path, "docker")
         try:
-            raw = read_optional(self.path)
-        except WriteError as exc:
-            raise ConfigLoadError(str(exc)) from None
-        cfg = DockerConfig(self.path, raw)
-        return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", sha(raw))])
+            cfg = DockerConfig(self.path, raw)
+        except ConfigLoadError as exc:
+            raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
+        return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", _sha(raw))],
+                             document=cfg)
 
     def describe(self) -> str:
         return f"file {self.path}"
@@ -183,3 +185,59 @@ def _plain(tree: Any) -> Any:
     if isinstance(tree, jsonfmt.Number):
         return tree.text
     return tree
+
+
+class Docker(Engine):
+    name = "docker"
+    default_config = DEFAULT_CONFIG
+    default_socket = "/var/run/docker.sock"
+    service = "docker"
+    config_options = ("--config-file",)
+    config_role = "config"
+    absolute_runtime_path = False
+
+    def executable_flag(self, executable: str) -> str:
+        if executable:
+            log.warning('Ignoring executable-path="%s" flag for %s', executable, self.name)
+        return ""
+
+    def check_source_spec(self, spec: str) -> None:
+        for item in spec.split(","):
+            if item.strip().partition("=")[0].strip() not in ("file", "command", "effective"):
+                raise UsageError(f"unrecognized Config Source: {item.strip()}")
+        if spec != "file":
+            log.warning("A %s Config Source is not supported for %s; using file", spec, self.name)
+
+    def source(self, spec: str, config: str, executable: str = "", host_root: str = "",
+               drop_in: str = "", command_reads_config: bool = False) -> DaemonJsonSource:
+        """Always ``daemon.json`` (Docker has no drop-ins and no dump command)."""
+        return DaemonJsonSource(config)
+
+    def load(self, source, config: str = ""):
+        return source.load()          # DaemonJsonSource words its own errors
+
+    def plan_configure(self, req: ConfigureRequest, snapshot=None) -> ConfigurePlan:
+        snap = snapshot
+        if snap is None or not (isinstance(snap.document, DockerConfig) and snap.document.path == req.config):
+            snap = DaemonJsonSource(req.config).load()
+        try:
+            res = plan_configure(snap.document, req.opts)
+        except ConfigContentError as exc:
+            raise ConfigContentError(f"unable to update config: {exc}") from None
+        return ConfigurePlan(res.plan, snap, res.previous_default, res.cdi_added)
+
+    def remove(self, path: str, cur: bytes, names: list[str], rec: Any) -> bytes | None:
+        from ..tomledit import same
+        cfg = DockerConfig(path, cur)
+        new = remove_runtimes(cfg.tree, names, rec.previous_default if rec else None,
+                              rec.cdi_added if rec else False, path)
+        return cur if same(new, cfg.tree) else cfg.render(new)
+
+    def default_runtime(self, tree: dict) -> str:
+        return default_runtime(tree)
+
+    def low_level_runtimes(self, tree: dict) -> list[str]:
+        return low_level_runtimes(tree)
+
+
+ENGINE = Docker()

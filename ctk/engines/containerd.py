@@ -1,27 +1,37 @@
 """containerd: ``config.toml`` versions 1, 2 and 3, drop-in files and ``imports``.
 
-Pure decision logic on plain trees (:mod:`ctk.gotoml` path semantics).  The top-level file
-is edited through :class:`ctk.tomledit.TomlFile`, so the user's formatting is kept; the
-drop-in file is ours and is written in the reference's layout.
+Pure decision logic on plain trees (:mod:`ctk.gotoml` path semantics), the containerd
+config sources (``containerd config dump``, a file with its ``imports`` merged the way
+containerd merges them) and :data:`ENGINE`, the :class:`~ctk.engines.base.Engine` built on
+them.  One class serves every config version: version 1 (``plugins.cri``, no imports, edited
+in place) and versions 2/3 (the CRI plugin name differs, :func:`plugin_keys`) are variants
+chosen by :func:`detect_version`.  The top-level file is edited through
+:class:`ctk.tomledit.TomlFile`, so the user's formatting is kept; the drop-in file is ours and
+is written in the reference's layout.
 """
 
 from __future__ import annotations
 
 import copy
+import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from . import gotoml
-from .common import (DRY_RUN_IMPORTS_PATTERN, Handler, RuntimeOptions, go_list, log,
-                     template_candidates)
-from .errors import ConfigContentError
-from .gotoml import delete_path, get_path, get_str, prune_empty, set_path
-from .plan import FileChange, Plan
-from .sources import Snapshot
-from .tomledit import TomlFile
+from .. import gotoml
+from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
+from ..errors import ConfigContentError, ConfigLoadError, WriteError
+from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
+from ..plan import FileChange, Plan
+from ..sources import CommandSource, FileSource, Snapshot, chroot_argv, deep_merge, host_path, read_file
+from ..sources import _parse_toml as parse_toml
+from ..sources import _sha as sha256
+from ..tomledit import TomlFile
+from .base import ConfigurePlan, ConfigureRequest, Engine
 
 DEFAULT_CONFIG = "/etc/containerd/config.toml"
 DEFAULT_DROP_IN = "/etc/containerd/conf.d/99-nvidia.toml"
+DRY_RUN_IMPORTS_PATTERN = "/etc/containerd/conf.d/*.toml"   # the reference's dry-run document
 
 
 def load_error(detail: str, config: str) -> str:
@@ -82,7 +92,7 @@ def binary_path(tree: dict, version: int, name: str) -> str:
 
 def low_level_runtimes(tree: dict, version: int) -> list[str]:
     """Binary paths of the default/runc/crun handlers, de-duplicated, in order."""
-    from .common import low_level_runtimes as _low
+    from ..common import low_level_runtimes as _low
     return _low(default_runtime(tree, version), lambda c: binary_path(tree, version, c))
 
 
@@ -199,14 +209,11 @@ class ContainerdResult:
     imports_added: str | None
     cdi_added: bool
     problem: str | None = None
-    # --dry-run still prints the reference's documents for such a config (the golden corpus
-    # records them, containerd-073/075), with the write's refusal as a warning
-    dry_run_prints_problem: bool = True
 
 
 def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeOptions,
                    use_legacy: bool = False, drop_in_host_path: str = "",
-                   existing_drop_in: bytes | None = None) -> ContainerdResult:
+                   existing_drop_in: bytes | None = None, version: int | None = None) -> ContainerdResult:
     """Compute the files configure writes and the upstream dry-run documents.
 
     * version 1: the top-level file is edited in place (a drop-in path is not used: v1 has
@@ -215,10 +222,12 @@ def plan_configure(source: Snapshot, top: TomlFile, drop_in: str, opts: RuntimeO
       plus the handler(s); the top-level file gets an ``imports`` entry.
     * version 2/3 with ``drop_in == ""``: the top-level file is edited in place.
 
+    ``version``: :func:`detect_version` of ``source`` when the caller already has it.
     Raises :class:`ConfigContentError` for an unusable version or annotations.
     """
     src = source.tree
-    version = detect_version(src, use_legacy)
+    if version is None:
+        version = detect_version(src, use_legacy)
     p = plugin_keys(version)
     log.info("Using config version %d", version)
     log.info('Using CRI runtime plugin name "%s"', p[1])
@@ -294,3 +303,169 @@ def unconfigure_tree(tree: dict, version: int, names: list[str], previous_defaul
     if imports_added:
         remove_import(out, imports_added)
     return out
+
+
+# --------------------------------------------------------------------------- sources
+
+def merge_containerd(base: dict, overlay: dict, mode: str) -> dict:
+    """Merge an imported containerd file into ``base`` like containerd does.
+
+    ``replace`` (containerd 1.x and 2.0): each top-level ``plugins.<id>`` table of the
+    overlay replaces the base's table; other top-level keys overwrite.  ``deep`` (2.1+):
+    tables merge key by key.  ``version`` and ``imports`` of imported files are ignored.
+    """
+    out = dict(base)
+    for k, v in overlay.items():
+        if k in ("version", "imports"):
+            continue
+        if k == "plugins" and isinstance(v, dict) and isinstance(out.get("plugins"), dict):
+            plugins = dict(out["plugins"])
+            for pk, pv in v.items():
+                if mode == "deep" and isinstance(pv, dict) and isinstance(plugins.get(pk), dict):
+                    plugins[pk] = deep_merge(plugins[pk], pv)
+                else:
+                    plugins[pk] = pv
+            out["plugins"] = plugins
+        elif mode == "deep" and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def expand_imports(imports: Any, base_dir: str) -> list[str]:
+    """Paths matched by a containerd ``imports`` list (relative entries are relative to the
+    importing file's directory; globs are sorted)."""
+    out: list[str] = []
+    if not isinstance(imports, list):
+        return out
+    for entry in imports:
+        if not isinstance(entry, str):
+            continue
+        pattern = entry if os.path.isabs(entry) else os.path.join(base_dir, entry)
+        if glob.has_magic(pattern):
+            out.extend(sorted(glob.glob(pattern)))
+        else:
+            out.append(pattern)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerdImportsSource:
+    """``config.toml`` plus every file it imports (recursively), merged like containerd."""
+
+    path: str
+    mode: str = "replace"
+    exclude: tuple[str, ...] = field(default=())
+
+    def load(self) -> Snapshot:
+        inputs: list[tuple[str, str | None]] = []
+        data = read_file(self.path)
+        inputs.append((f"file:{self.path}", sha256(data)))
+        if data is None:
+            return Snapshot.make({}, self.describe(), inputs)
+        tree = parse_toml(data, self.path)
+        seen = {os.path.realpath(self.path)}
+        excluded = {os.path.realpath(p) for p in self.exclude}
+        queue = expand_imports(tree.get("imports"), os.path.dirname(self.path))
+        while queue:
+            p = queue.pop(0)
+            rp = os.path.realpath(p)
+            if rp in seen or rp in excluded:
+                continue
+            seen.add(rp)
+            raw = read_file(p)
+            inputs.append((f"file:{p}", sha256(raw)))
+            if raw is None:
+                continue
+            sub = parse_toml(raw, p)
+            tree = merge_containerd(tree, sub, self.mode)
+            queue.extend(expand_imports(sub.get("imports"), os.path.dirname(p)))
+        return Snapshot.make(tree, self.describe(), inputs)
+
+    def describe(self) -> str:
+        return f"file {self.path} with its imports ({self.mode} merge)"
+
+
+def containerd_command(executable: str = "", host_root: str = "", config: str = "") -> CommandSource:
+    """``[chroot <host-root>] <executable|containerd> [--config <config>] config dump``.
+
+    With ``config`` containerd dumps that file (and its imports) instead of its default
+    ``/etc/containerd/config.toml``; ``--config`` goes before ``config dump`` (some containerd
+    2.x builds take it only there)."""
+    opt = ["--config", host_path(host_root, config)] if config else []
+    return CommandSource(chroot_argv(host_root, [executable or "containerd", *opt, "config", "dump"]))
+
+
+def warn_shadowed_imports(req: ConfigureRequest, top: dict, version: int) -> None:
+    """containerd < 2.1 replaces whole plugin tables on import: with the ``file`` source our
+    drop-in carries only the main file's CRI table and would hide CRI settings of other
+    imported files.  Say so (the ``effective`` source reads them)."""
+    from .. import fileio
+    if not isinstance(req.source, FileSource) or version < 2:
+        return
+    mine = os.path.realpath(req.drop_in) if req.drop_in else None
+    cri = plugin_keys(version)
+    for path in expand_imports(top.get("imports"), os.path.dirname(req.config)):
+        if os.path.realpath(path) == mine or not os.path.isfile(path):
+            continue
+        try:
+            other = parse_toml(fileio.read_optional(path) or b"", path)
+        except (ConfigLoadError, WriteError):
+            continue
+        if isinstance(get_path(other, cri), dict):
+            log.warning("%s sets CRI plugin options that the drop-in would override on containerd "
+                        "< 2.1; use --config-source=effective to carry them over", path)
+
+
+# --------------------------------------------------------------------------- the engine
+
+class Containerd(Engine):
+    name = "containerd"
+    default_config = DEFAULT_CONFIG
+    default_drop_in = DEFAULT_DROP_IN
+    default_socket = "/run/containerd/containerd.sock"
+    service = "containerd"
+
+    def command_source(self, executable: str, host_root: str, config: str) -> CommandSource:
+        return containerd_command(executable, host_root, config)
+
+    def effective_source(self, config: str, drop_in: str) -> ContainerdImportsSource:
+        return ContainerdImportsSource(config, exclude=(drop_in,) if drop_in else ())
+
+    load_error = staticmethod(load_error)
+
+    def plan_configure(self, req: ConfigureRequest, snapshot: Snapshot | None = None) -> ConfigurePlan:
+        snap, top, existing = self.read_toml(req, snapshot)
+        try:
+            version = detect_version(snap.tree, req.use_legacy)
+        except ConfigContentError as exc:
+            raise ConfigContentError(f"unable to load config for runtime containerd: {exc}") from None
+        try:
+            res = plan_configure(snap, top, req.drop_in, req.opts, req.use_legacy,
+                                 req.drop_in_host_path, existing, version)
+        except ConfigContentError as exc:
+            raise ConfigContentError(f"unable to update config: {exc}") from None
+        warn_shadowed_imports(req, top.tree, version)
+        if version == 1 and req.drop_in:
+            log.warning("containerd config version 1 does not support drop-in files; "
+                        "editing %s in place instead of writing %s", req.config, req.drop_in)
+        return ConfigurePlan(res.plan, snap, res.previous_default, res.cdi_added, res.imports_added,
+                             version, res.problem)
+
+    def remove(self, path: str, cur: bytes, names: list[str], rec: Any) -> bytes | None:
+        top = TomlFile(path, cur)
+        version = rec.version if rec and rec.version else detect_version(top.tree)
+        return top.render(unconfigure_tree(
+            top.tree, version, names, rec.previous_default if rec else None,
+            rec.cdi_added if rec else False, rec.imports_added if rec else None,
+            rec.default_cleared if rec else False))
+
+    def default_runtime(self, tree: dict) -> str:
+        return default_runtime(tree, detect_version(tree))
+
+    def low_level_runtimes(self, tree: dict) -> list[str]:
+        return low_level_runtimes(tree, detect_version(tree))
+
+
+ENGINE = Containerd()
