@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             samples: dict[str, list[float]] = {"floor": [], **{k: [] for k in commands}}
             for r in range(args.rounds + 2):
                 for key, cmd in [("floor", floor), *commands.items()]:
-                    elapsed, _ = spawn(cmd, os.devnull, env)
+                    elapsed, _cpu, _ = spawn(cmd, os.devnull, env)
                     if r >= 2:
                         samples[key].append(elapsed * 1e3)
             med = {k: statistics.median(v) for k, v in samples.items()}

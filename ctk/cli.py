@@ -73,6 +73,7 @@ USAGE:
 COMMANDS:
    runtime configure     Add a runtime to the specified container engine
    runtime unconfigure   Remove what configure added (restores the previous default)
+   config                Show or edit the toolkit config file (--set KEY=VALUE, --in-place; config default)
    install               Install the toolkit and configure the runtime (installer flow)
    uninstall             Undo install
 """
@@ -101,6 +102,9 @@ def dispatch(argv: list[str]) -> int:
         from cdi.cli import cmd_cdi, cmd_hook, cmd_system
         return {"cdi": cmd_cdi, "hook": cmd_hook, "system": cmd_system}[rest[0]](rest[1:], g.values["config"])
     commands: dict[str, Callable[[list[str]], int]] = {}
+    if rest[0] == "config":
+        from .toolkitconfig import cmd_config
+        return cmd_config(rest[1:])
     if rest[0] == "runtime":
         if len(rest) < 2 or go_trim_space(rest[1]) in ("-h", "--help", "help", "h"):
             from .helptext import RUNTIME_HELP

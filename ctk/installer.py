@@ -1,8 +1,9 @@
 """The installer flow (``nvidia-ctk install`` / ``uninstall``), as a library with a CLI.
 
 1. extract the effective runtime config once (:class:`ctk.sources.Snapshot`);
-2. stage the toolkit (wrappers, hook, ``config.toml``) in ``<install-dir>/toolkit`` with
-   settings derived from (1): the low-level runtime path(s);
+2. stage the toolkit (:mod:`ctk.toolkit`: the frozen programs and ``config.toml``) in
+   ``<install-dir>/toolkit`` with settings derived from (1), the low-level runtime path(s), and
+   from the injection back end found under ``--driver-root``;
 3. check the fingerprint of (1) again, swap the toolkit in and update the runtime config
    (nothing is written when the config changed since (1));
 4. restart the runtime (signal via pid file or socket, systemd, none) only if the runtime
@@ -64,7 +65,7 @@ class InstallOptions:
     hooks_dir: str = "/usr/share/containers/oci/hooks.d"
     hook_filename: str = "oci-nvidia-hook.json"
     driver_root: str = "/"
-    hook_executable: str = ""
+    toolkit_source: str = ""
     cdi_enabled: bool = False            # the management CDI spec (ctk/installer_cdi.py)
     cdi_output_dir: str = installer_cdi.DEFAULT_OUTPUT_DIR
     cdi_kind: str = installer_cdi.DEFAULT_KIND
@@ -149,80 +150,25 @@ def detect_low_level(o: InstallOptions, snap: Snapshot) -> list[str]:
 
 # --------------------------------------------------------------------------- toolkit files
 
-def toolkit_config(o: InstallOptions, low_level: list[str]) -> str:
-    from .gotoml import dumps
-    root = o.toolkit_root
-    return dumps({
-        "nvidia-container-cli": {"path": os.path.join(root, "nvidia-container-cli"),
-                                 "root": o.driver_root,
-                                 "ldconfig": "@" + os.path.join(o.driver_root, "sbin/ldconfig")},
-        "nvidia-container-runtime": {"runtimes": low_level,
-                                     "modes": {"cdi": {"default-kind": "nvidia.com/gpu"}}},
-        "nvidia-container-runtime-hook": {"path": os.path.join(root, "nvidia-container-runtime-hook")},
-        "nvidia-ctk": {"path": os.path.join(root, "nvidia-ctk")},
-    })
-
-
-def runtime_wrapper(root: str, binary: str, fallback: str) -> str:
-    """Upstream's wrapper: without the NVIDIA kernel modules run the low-level runtime."""
-    cfg = os.path.join(root, ".config", "nvidia-container-runtime", "config.toml")
-    return (
-        "#! /bin/sh\n"
-        'grep -e "^nvidia " /proc/modules >/dev/null 2>&1\n'
-        f'if [ "${{?}}" != "0" ] || [ ! -x "{root}/{binary}.real" ]; then\n'
-        f'\techo "nvidia driver modules are not yet loaded, invoking {fallback} directly" >&2\n'
-        f'\texec {fallback} "$@"\n'
-        "fi\n"
-        f"NVIDIA_CTK_CONFIG_FILE_PATH={cfg} \\\n"
-        f"PATH={root}:$PATH \\\n"
-        f'\t{root}/{binary}.real \\\n'
-        '\t\t"$@"\n')
-
-
-def hook_wrapper(root: str, target: str) -> str:
-    cfg = os.path.join(root, ".config", "nvidia-container-runtime", "config.toml")
-    return ("#! /bin/sh\n"
-            f"NVIDIA_CTK_CONFIG_FILE_PATH={cfg} \\\n"
-            f"PATH={root}:$PATH \\\n"
-            f"\t{target} \\\n"
-            '\t\t"$@"\n')
-
-
-def default_hook_executable() -> str:
-    cand = os.path.join(os.path.dirname(sys.executable), "nvidia-container-runtime-hook")
-    return cand if os.path.exists(cand) else (shutil.which("nvidia-container-runtime-hook") or cand)
-
-
-def stage_toolkit(o: InstallOptions, low_level: list[str]) -> str:
-    """Step 2: build the toolkit in a staging directory next to its final place."""
+def stage_toolkit(o: InstallOptions, low_level: list[str], backend) -> str:
+    """Step 2: build the toolkit (:mod:`ctk.toolkit`) in a staging directory next to its final place."""
+    from . import toolkit
+    from .toolkitconfig import render
+    config = render(None, toolkit.config_sets(o.toolkit_root, o.driver_root, low_level, backend))
+    stage = None
     try:
         stage = tempfile.mkdtemp(prefix=".toolkit.staging.", dir=o.install_dir)
         os.chmod(stage, 0o755)
-        root = o.toolkit_root
-        fallback = low_level[0] if low_level else o.engine.fallback_runtime
-        for b in RUNTIME_BINARIES:
-            _write_exec(os.path.join(stage, b), runtime_wrapper(root, b, fallback))
-        hook = o.hook_executable or default_hook_executable()
-        _write_exec(os.path.join(stage, "nvidia-container-runtime-hook"), hook_wrapper(root, hook))
-        os.symlink("nvidia-container-runtime-hook", os.path.join(stage, "nvidia-container-toolkit"))
-        os.symlink(hook, os.path.join(stage, "nvidia-cdi-hook"))   # dispatches on its name
-        cfgdir = os.path.join(stage, ".config", "nvidia-container-runtime")
-        fileio.make_dirs(cfgdir)
-        _write_file(os.path.join(cfgdir, "config.toml"), toolkit_config(o, low_level), 0o644)
+        toolkit.lay_down(stage, o.toolkit_source or toolkit.default_source(), config)
     except OSError as exc:
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
         raise InstallError(f"unable to install the toolkit into {o.install_dir}: {exc.strerror or exc}") from None
+    except BaseException:
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
     return stage
-
-
-def _write_exec(path: str, text: str) -> None:
-    _write_file(path, text, 0o755)
-
-
-def _write_file(path: str, text: str, mode: int) -> None:
-    """A new file with exactly ``mode`` (the umask must not make the hook's config writable)."""
-    with open(path, "w") as f:
-        f.write(text)
-        os.fchmod(f.fileno(), mode)
 
 
 def swap_in(o: InstallOptions, stage: str) -> str | None:
@@ -385,6 +331,7 @@ class Outcome:
     config_changed: bool = False
     restarted: bool = False
     low_level: list[str] = field(default_factory=list)
+    backend: object = None        # ctk.toolkit.Backend
     cdi_specs: list[str] = field(default_factory=list)   # written by install, removed by uninstall
 
 
@@ -419,6 +366,12 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
     snap = extract(o)                                            # (1)
     out.low_level = detect_low_level(o, snap)
     log.info("Detected low-level runtimes %s", go_list(out.low_level))
+    from .toolkit import find_backend
+    out.backend = backend = find_backend(o.driver_root, o.host_root)
+    if backend.library or backend.cli:
+        log.info("Found the %s", backend)
+    else:
+        log.warning("%s", backend)
     prep = None
     sdir = state.state_dir(o.state_dir)
     if not o.no_runtime_config:
@@ -430,6 +383,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
             prep = cfgmod.prepare_configure(req, snapshot=snap)
     cdi_change = installer_cdi.prepare(o)                       # generated before any write
     if dry_run:
+        sys.stdout.write(f"# toolkit {o.toolkit_root}: {backend}\n")
         if prep is not None:
             sys.stdout.write(unified_diff(prep.plan))
         if cdi_change is not None:
@@ -444,7 +398,7 @@ def _install(o: InstallOptions, dry_run: bool) -> Outcome:
     created = fileio.make_dirs(o.install_dir)
     stage = None
     try:
-        stage = stage_toolkit(o, out.low_level)                  # (2)
+        stage = stage_toolkit(o, out.low_level, backend)         # (2)
         if prep is not None:
             cfgmod.verify_unchanged(prep, recheck_source=True)   # fingerprint of (1)
     except BaseException:
@@ -592,9 +546,9 @@ INSTALL_FLAGS = [
     Flag(("config-mode",), "string", "config", "crio: config | hook", ("CRIO_CONFIG_MODE",)),
     Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
     Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
-    Flag(("driver-root",), "string", "/", "driver root for nvidia-container-cli", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
-    Flag(("hook-executable",), "string", "", "the hook program the hook wrapper runs", ("NVIDIA_CTK_HOOK_EXECUTABLE",),
-         shown_default="nvidia-container-runtime-hook of this installation"),
+    Flag(("driver-root",), "string", "/", "where the driver and libnvidia-container / nvidia-container-cli are", ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT")),
+    Flag(("toolkit-source",), "string", "", "the frozen binary to install", ("NVIDIA_CTK_TOOLKIT_SOURCE",),
+         shown_default="the running binary when frozen, else <repo>/dist/nvidia-container-runtime-hook"),
     Flag(("state-dir",), "string", "", "where install records what it changed", ("NVIDIA_CTK_STATE_DIR",),
          shown_default="/var/lib/nvidia-ctk for root"),
     Flag(("pid-file",), "string", "/run/nvidia/toolkit/toolkit.pid", "pid file (with --watch)", ("TOOLKIT_PID_FILE", "PID_FILE")),
@@ -616,7 +570,7 @@ def options_from_flags(v: dict, given: set | frozenset = frozenset()) -> Install
         runtime_pid_file=v["runtime-pid-file"], state_dir=v["state-dir"],
         no_runtime_config=v["no-runtime-config"], low_level_runtimes=low,
         crio_config_mode=v["config-mode"], hooks_dir=v["hooks-dir"], hook_filename=v["hook-filename"],
-        driver_root=v["driver-root"], hook_executable=v["hook-executable"],
+        driver_root=v["driver-root"], toolkit_source=v["toolkit-source"],
         cdi_enabled=v["cdi-enabled"], cdi_output_dir=v["cdi-output-dir"], cdi_kind=v["cdi-kind"])
 
 

@@ -48,6 +48,10 @@ _SCHEMA = (
     ("nvidia-container-runtime.log-level", "runtime_log_level", "str", "info"),
     ("nvidia-container-runtime.runtimes", "runtimes", "strs", ("runc", "crun")),
     ("nvidia-container-runtime.mode", "mode", "str", "auto"),
+    # Ours (issue 10): an installed toolkit runs the low-level runtime directly while no NVIDIA
+    # kernel module is loaded (upstream's wrapper script did that; docs/runtime-config.md).
+    ("nvidia-container-runtime.no-driver-fallback", "no_driver_fallback", "bool", False),
+    ("nvidia-container-runtime.driver-modules-file", "driver_modules_file", "str", "/proc/modules"),
     ("nvidia-container-runtime.modes.csv.mount-spec-path", "csv_mount_spec_path", "str",
      "/etc/nvidia-container-runtime/host-files-for-container.d"),
     ("nvidia-container-runtime.modes.csv.compat-container-root", "csv_compat_container_root", "str", ""),
@@ -98,16 +102,41 @@ class Location(Value, frozen=True):
 
     path: str
     required: bool
-    source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "default"
+    source: str  # "-config", "NVIDIA_CTK_CONFIG_FILE_PATH", "toolkit", "XDG_CONFIG_HOME", "default"
 
 
-def locate(flag_value: str, environ) -> Location:
-    """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc."""
+TOOLKIT_CONFIG = ".config/nvidia-container-runtime/config.toml"
+
+
+def program_path(argv0: str) -> str:
+    """The path of the running program for :func:`locate`: the frozen binary's own file (runc
+    starts hooks with a bare ``argv[0]``), else ``argv[0]``."""
+    import sys
+    if "_hookexec" in sys.builtin_module_names:  # the frozen launcher
+        try:
+            return os.readlink("/proc/self/exe")
+        except OSError:
+            pass
+    return argv0
+
+
+def locate(flag_value: str, environ, program: str = "") -> Location:
+    """hook.md §9.1: ``-config``, then ``NVIDIA_CTK_CONFIG_FILE_PATH``, then XDG or /etc.
+
+    Ours (docs/runtime-config.md, "The toolkit"): between the environment variable and XDG, the
+    config of an installed toolkit, ``<dir of program>/.config/nvidia-container-runtime/config.toml``
+    when ``program`` (:func:`program_path`) is a path and that file exists: what upstream's wrapper scripts
+    pass in ``NVIDIA_CTK_CONFIG_FILE_PATH``, without a wrapper.
+    """
     if flag_value:
         return Location(flag_value, True, "-config")
     env_path = environ.get("NVIDIA_CTK_CONFIG_FILE_PATH", "")
     if env_path:
         return Location(env_path, True, "NVIDIA_CTK_CONFIG_FILE_PATH")
+    if "/" in program:
+        beside = os.path.join(os.path.dirname(program), TOOLKIT_CONFIG)
+        if os.path.isfile(beside):
+            return Location(beside, True, "toolkit")
     xdg = environ.get("XDG_CONFIG_HOME", "")
     if xdg:
         return Location(xdg + "/nvidia-container-runtime/config.toml", False, "XDG_CONFIG_HOME")

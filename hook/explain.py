@@ -75,12 +75,12 @@ def run(inv) -> int:
 
 def build_report(inv, req: ExplainArgs) -> dict:
     """The explanation as a JSON-able dict (``outcome``: noop, inject, refuse or error)."""
-    from .config import locate
+    from .config import locate, program_path
     from .pipeline import trace
     from .state import HookState
 
     report: dict = {"spec": req.spec_path, "warnings": [], "reasons": []}
-    location = locate(inv.config, os.environ)
+    location = locate(inv.config, os.environ, program_path(sys.argv[0] if sys.argv else ""))
     report["config"] = {"path": location.path, "source": location.source,
                         "present": os.path.exists(location.path)}
     try:

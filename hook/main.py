@@ -92,11 +92,12 @@ def prestart(inv) -> int:
     stderr, the first failure raised, the plan handed to the chosen injector.
     """
     from . import log
-    from .config import locate
+    from .config import locate, program_path
     from .pipeline import trace
     from .state import read_state
 
-    t = trace(locate(inv.config, os.environ), lambda: read_state(getattr(sys.stdin, "buffer", None)),
+    where = locate(inv.config, os.environ, program_path(sys.argv[0] if sys.argv else ""))
+    t = trace(where, lambda: read_state(getattr(sys.stdin, "buffer", None)),
               debug=inv.debug, warn=log.warning)
     if t.mode is not None:
         log.line(t.mode.announcement)

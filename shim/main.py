@@ -27,14 +27,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
     log = Logger()
     try:
-        config = load_config(os.environ)  # step 2: errors reach stderr only
+        config = load_config(os.environ, argv[0] if argv else "")  # step 2: errors reach stderr only
         log.setup([] if inv.version else [config.runtime_debug, inv.log_path], inv.log_json, inv.debug,
                   config.runtime_log_level)
         path_env = os.environ.get("PATH", "")
         from .lookup import find_runtime
         runtime = find_runtime(config.runtimes, path_env)
         log.trace(f"Using low-level runtime {runtime}")
-        if inv.create:
+        if inv.create and config.no_driver_fallback and not driver_loaded(config.driver_modules_file):
+            log.warning(f"nvidia driver modules are not yet loaded, invoking {runtime} directly")
+            sys.stderr.write(f"nvidia driver modules are not yet loaded, invoking {runtime} directly\n")
+        elif inv.create:
             log.debug("Create command detected; applying OCI specification modifications")
             from .create import modify_bundle
             modify_bundle(inv.bundle(), config, variant_mode(argv) or config.mode, path_env, log)
@@ -60,14 +63,26 @@ def variant_mode(argv: list[str]) -> str | None:
     return None
 
 
-def load_config(environ):
-    """The config file of §4.1 (a missing file is never an error).  Raises ConfigLoadError."""
+def driver_loaded(modules_file: str) -> bool:
+    """Whether ``modules_file`` (``/proc/modules``) lists the ``nvidia`` kernel module, as upstream's
+    toolkit wrapper greps it (``^nvidia ``); an unreadable file counts as not loaded."""
+    try:
+        with open(modules_file, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return data.startswith(b"nvidia ") or b"\nnvidia " in data
+
+
+def load_config(environ, program: str = ""):
+    """The config file of §4.1 (a missing file is never an error; an installed toolkit's config is
+    found beside ``program``, see :func:`hook.config.locate`).  Raises ConfigLoadError."""
     from hook import config
     from hook.errors import ConfigError
 
     from .errors import ConfigLoadError
 
-    location = config.locate("", environ).replace(required=False)
+    location = config.locate("", environ, config.program_path(program)).replace(required=False)
     try:
         return config.load(location, hook_checks=False)
     except ConfigError as exc:

@@ -1,7 +1,8 @@
 """Shared fixtures: paths of the project, the venv entry points and the golden corpora.
 
-Puts ``spec_fixtures`` (the golden checkers) and ``tests`` (``oci_bundle``, the busybox rootfs and
-OCI bundles) on ``sys.path`` for every test directory."""
+Puts ``spec_fixtures`` (the golden checkers), ``tests`` (``oci_bundle``, the busybox rootfs and
+OCI bundles; ``toolkit_source``) and ``tests/e2e`` (``nvc_e2e_lib``, the in-container probe) on
+``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ TESTS = ROOT / "tests"
 VENV_BIN = ROOT / ".venv" / "bin"
 HOOK_BIN = VENV_BIN / "nvidia-container-runtime-hook"
 
-for _path in (FIXTURES, TESTS):
+for _path in (FIXTURES, TESTS, TESTS / "e2e"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

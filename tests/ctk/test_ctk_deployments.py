@@ -61,9 +61,12 @@ def test_installer_settings_are_understood(monkeypatch):
     assert (o.runtime, o.config_path, o.drop_in_path) == (
         "containerd", "/etc/containerd/config.toml", "/etc/containerd/conf.d/99-nvidia.toml")
     assert o.toolkit_root == "/usr/local/nvidia/toolkit" and o.set_as_default is False
-    # every host path is mounted at the same path, so imports/paths written are host paths
+    # every host path is mounted at the same path, so imports/paths written are host paths; the
+    # host's / is also seen read-only at --host-root, where the injection back end is looked for
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     hosts = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    assert mounts.pop("host-root") == o.host_root == "/host" and hosts.pop("host-root") == "/"
+    assert next(m for m in c["volumeMounts"] if m["name"] == "host-root")["readOnly"] is True
     assert mounts == hosts
     needed = [o.config_path, o.drop_in_path, o.toolkit_root, o.socket or installer.engines.get("containerd").default_socket,
               env["NVIDIA_CTK_STATE_DIR"], env["TOOLKIT_PID_FILE"]]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from oci_bundle import make_rootfs, rootfs_tar
+from toolkit_source import toolkit_source
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +160,7 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
     drop = t / "conf.d" / "99-nvidia.toml"
     common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}",
               f"--toolkit-install-dir={t}/nv", "--restart-mode=none"]
-    ctk("install", *common, "--config-source=file", tmp=t)
+    ctk("install", *common, "--config-source=file", f"--toolkit-source={toolkit_source()}", tmp=t)
     toolkit = t / "nv" / "toolkit"
 
     dump = subprocess.run([tools["containerd"], "--config", str(main), "config", "dump"],
@@ -191,7 +192,7 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
         r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        # run through the installed NVIDIA runtime wrapper (falls back to runc without the driver)
+        # run through the installed NVIDIA runtime (runs runc directly: no NVIDIA module is loaded here)
         r = subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native",
                                   "--runc-binary", f"{toolkit}/nvidia-container-runtime",
                                   "--runc-root", f"{t}/runc-root", "--fifo-dir", f"{t}/fifo",
@@ -238,7 +239,7 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
         common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv",
                   "--restart-mode=signal", f"--socket={sock}"]
-        ctk("install", *common, tmp=t)          # SIGHUP to dockerd through its socket's peer pid
+        ctk("install", *common, f"--toolkit-source={toolkit_source()}", tmp=t)   # SIGHUP via the socket's peer
         info = wait_for(lambda: (i := docker_info(tools["docker"], sock)).get("DefaultRuntime") == "nvidia" and i,
                         30, "dockerd to reload daemon.json")
         assert {"nvidia", "nvidia-cdi", "nvidia-legacy"} <= set(info["Runtimes"])

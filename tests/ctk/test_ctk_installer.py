@@ -89,8 +89,8 @@ def test_docker_install_uninstall_restarts_only_on_change(tmp_path, daemon):
     assert tree["runtimes"]["nvidia-cdi"] == {"args": [], "path": f"{root}/nvidia-container-runtime.cdi"}
     tk = tomllib.loads((root / ".config/nvidia-container-runtime/config.toml").read_text())
     assert tk["nvidia-container-runtime"]["runtimes"] == ["/usr/bin/crun", "runc", "crun"]
-    wrapper = (root / "nvidia-container-runtime").read_text()
-    assert 'exec /usr/bin/crun "$@"' in wrapper
+    assert tk["nvidia-container-runtime"]["no-driver-fallback"] is True
+    assert os.readlink(root / "nvidia-container-runtime") == "nvidia-container-runtime-hook"
     # again: nothing changes, no restart
     out = installer.install(o)
     assert not out.config_changed and daemon.count() == 1
@@ -105,8 +105,8 @@ def test_fingerprint_mismatch_writes_nothing(tmp_path, daemon, monkeypatch):
     cfg.write_text(DAEMON_JSON)
     real_stage = installer.stage_toolkit
 
-    def stage_and_race(o, low):
-        stage = real_stage(o, low)
+    def stage_and_race(o, low, backend):
+        stage = real_stage(o, low, backend)
         cfg.write_text(DAEMON_JSON.replace("crun", "runc"))   # someone edits meanwhile
         return stage
 
@@ -198,9 +198,14 @@ def test_cli_install_dry_run_prints_diff(tmp_path):
     cfg = tmp_path / "daemon.json"
     cfg.write_text(DAEMON_JSON)
     r = subprocess.run([str(CTK), "install", "--dry-run", "--runtime=docker", f"--config={cfg}",
-                        f"--toolkit-install-dir={tmp_path}/nv"], capture_output=True, text=True, timeout=30)
+                        f"--toolkit-install-dir={tmp_path}/nv", f"--driver-root={tmp_path}"],
+                       capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith(f"--- {cfg}\n+++ {cfg}\n")
+    note, _, diff = r.stdout.partition("\n")
+    assert note == (f"# toolkit {tmp_path}/nv/toolkit: neither libnvidia-container.so.1 nor nvidia-container-cli was "
+                    f"found under the driver root {tmp_path}: GPU containers will fail until the driver's container library "
+                    "is installed there")
+    assert diff.startswith(f"--- {cfg}\n+++ {cfg}\n")
     assert '+  "default-runtime": "nvidia",' in r.stdout
     assert cfg.read_text() == DAEMON_JSON and not (tmp_path / "nv").exists()
 

@@ -1,0 +1,136 @@
+"""What ``nvidia-ctk install`` lays down in ``<install-dir>/toolkit`` (docs/runtime-config.md,
+"The toolkit").
+
+* the one frozen binary, copied as ``nvidia-container-runtime-hook``, and a symbolic link to it
+  under every other program name it answers to by ``argv[0]`` (no wrapper scripts: an installed
+  program finds its config beside itself, :func:`hook.config.locate`);
+* ``.config/nvidia-container-runtime/config.toml``, rendered by ``nvidia-ctk config``
+  (:func:`ctk.toolkitconfig.render`) with the paths of this toolkit, the low-level runtimes, the
+  driver root and the injection back end found there (:func:`find_backend`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+
+BINARY = "nvidia-container-runtime-hook"
+# The names the one binary answers to: freeze/programs.py's PROGRAMS (``freeze`` is not frozen
+# into the binary, so it cannot be imported here; a test keeps the two equal).
+PROGRAMS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-ctk", "nvidia-container-runtime",
+            "nvidia-container-runtime.legacy", "nvidia-container-runtime.cdi", "nvidia-cdi-hook")
+CONFIG = os.path.join(".config", "nvidia-container-runtime", "config.toml")
+LIBRARY = "libnvidia-container.so.1"
+CLI = "nvidia-container-cli"
+LIB_DIRS = ("usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib/aarch64-linux-gnu", "lib/x86_64-linux-gnu",
+            "lib64", "lib/aarch64-linux-gnu", "usr/lib", "lib")
+NO_BACKEND = ("neither libnvidia-container.so.1 nor nvidia-container-cli was found under the driver root "
+              "{root}: GPU containers will fail until the driver's container library is installed there")
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """The injection back end found under a driver root (host paths; None: not found)."""
+
+    root: str
+    library: str | None
+    cli: str | None
+
+    def __str__(self) -> str:
+        if not (self.library or self.cli):
+            return NO_BACKEND.format(root=self.root)
+        found = [p for p in (self.library, self.cli) if p]
+        return "injection back end: " + ", ".join(found)
+
+
+def _rooted(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/")) if root.rstrip("/") else path
+
+
+def find_library(root: str) -> str | None:
+    """``libnvidia-container.so.1`` under ``root``: the root's ld.so.cache, then the usual library
+    directories.  The path as found (a link stays a link, so a library upgrade keeps it valid)."""
+    from cdi import ldcache
+    for name, path in ldcache.entries(_rooted(root, "/etc/ld.so.cache")):
+        if name == LIBRARY and os.path.isfile(_rooted(root, path)):
+            return _rooted(root, path)
+    for d in LIB_DIRS:
+        p = _rooted(root, os.path.join(d, LIBRARY))
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+def find_cli(root: str) -> str | None:
+    """An executable ``nvidia-container-cli`` in the root's usual program directories."""
+    from shim.lookup import DEFAULT_DIRS, is_executable_file
+    for d in DEFAULT_DIRS:
+        p = _rooted(root, os.path.join(d, CLI))
+        if is_executable_file(p):
+            return p
+    return None
+
+
+def find_backend(driver_root: str, host_root: str = "") -> Backend:
+    """The back end under ``driver_root`` (a host path), looked for where the host's ``/`` is
+    visible to us (``host_root``, the installer container's host mount; ``""``: here); the paths
+    returned are the host's."""
+    root = driver_root or "/"
+    seen = _rooted(host_root, root) if host_root.rstrip("/") else root
+
+    def host(path: str | None) -> str | None:
+        if path is None or seen == root:
+            return path
+        return os.path.join(root, os.path.relpath(path, seen))
+    return Backend(root, host(find_library(seen)), host(find_cli(seen)))
+
+
+def default_source() -> str:
+    """The binary to install: the running one when frozen, else ``<repo>/dist/<BINARY>``."""
+    if "_hookexec" in sys.builtin_module_names:  # the frozen launcher's own module
+        return os.path.realpath("/proc/self/exe")
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dist", BINARY)
+
+
+def config_sets(toolkit_root: str, driver_root: str, low_level: list[str], backend: Backend) -> list:
+    """The ``nvidia-ctk config --set`` edits of the toolkit config (key path, value)."""
+    sets: list[tuple[list[str], object]] = [
+        (["nvidia-container-cli", "root"], driver_root),
+        (["nvidia-container-cli", "ldconfig"], "@" + _rooted(driver_root, "/sbin/ldconfig")),
+        (["nvidia-container-runtime", "runtimes"], list(low_level)),
+        # The back end is libnvidia-container, which the legacy mode's prestart hook drives.
+        (["nvidia-container-runtime", "mode"], "legacy"),
+        (["nvidia-container-runtime", "no-driver-fallback"], True),
+        (["nvidia-container-runtime", "modes", "cdi", "default-kind"], "nvidia.com/gpu"),
+        (["nvidia-container-runtime-hook", "path"], os.path.join(toolkit_root, BINARY)),
+        (["nvidia-ctk", "path"], os.path.join(toolkit_root, "nvidia-ctk")),
+    ]
+    if backend.cli:
+        sets.append((["nvidia-container-cli", "path"], backend.cli))
+    if backend.library:
+        sets.append((["nvidia-container-runtime-hook", "library-path"], backend.library))
+    return sets
+
+
+def lay_down(stage: str, source: str, config: bytes) -> None:
+    """The toolkit's files in the (empty) directory ``stage``.  Raises OSError."""
+    if not os.path.isfile(source):
+        from .errors import InstallError
+        raise InstallError(f"the toolkit binary {source} does not exist (build it with ./build.sh, "
+                           "or pass --toolkit-source)")
+    target = os.path.join(stage, BINARY)
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o755)
+    for name in PROGRAMS:
+        if name != BINARY:
+            os.symlink(BINARY, os.path.join(stage, name))
+    from .fileio import make_dirs
+    make_dirs(os.path.join(stage, os.path.dirname(CONFIG)))   # 0755 at most, whatever the umask
+    with open(os.path.join(stage, CONFIG), "wb") as f:
+        f.write(config)
+        os.fchmod(f.fileno(), 0o644)
+
+
+__all__ = ["Backend", "PROGRAMS", "config_sets", "default_source", "find_backend", "lay_down"]

@@ -1,0 +1,214 @@
+"""End-to-end proof that an installed toolkit injects GPUs (issue 10 item 6): ``nvidia-ctk install``
+on a private containerd 1.6 / dockerd, containers started through ``<toolkit>/nvidia-container-runtime``
+(legacy mode: the prestart hook, libnvidia-container in-process: the fake library on the fake
+driver), ``nvidia-ctk uninstall`` back to the original bytes.  Daemons, sockets and state live
+under the pytest tmp dir and are stopped by pid.  A missing component is a failure, not a skip."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nvc_e2e_lib import PROBE, Probe, make_rootfs
+from oci_bundle import rootfs_tar
+from test_ctk_e2e import CONTAINERD_MAIN, ctk, docker_info, need, oci_archive, stop, wait_for
+from toolkit_source import driver_root, toolkit_source
+
+pytestmark = pytest.mark.e2e
+
+HOOK = "nvidia-container-runtime-hook"
+
+
+def install_args(t: Path, *extra: str) -> list[str]:
+    return [f"--toolkit-install-dir={t}/nv", f"--toolkit-source={toolkit_source()}",
+            f"--driver-root={driver_root(t)}", *extra]
+
+
+def driver_loaded(t: Path) -> None:
+    """Point the installed runtime's no-driver check at a modules file listing ``nvidia`` (this
+    machine has no NVIDIA kernel module), through ``nvidia-ctk config``."""
+    (t / "modules").write_text("nvidia 56623104 2 nvidia_uvm, Live 0x0000000000000000 (POE)\n")
+    ctk("config", "--in-place", f"--config-file={t}/nv/toolkit/.config/nvidia-container-runtime/config.toml",
+        "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules", tmp=t)
+
+
+class Containerd:
+    def __init__(self, t: Path, main: Path, import_image: bool = True, cgroup_v1: bool = False):
+        """``cgroup_v1``: run it (and so its shims and crun) with the cgroup v2 mount of this hybrid
+        host hidden, as tests/e2e/test_e2e_nvc_crun.py runs crun (crun refuses hybrid mode)."""
+        self.t = t
+        tools = need("containerd", "ctr", "busybox", "unshare")
+        self.log = open(t / "containerd.log", "ab")
+        argv = [tools["containerd"], "--config", str(main)]
+        if cgroup_v1:
+            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    f"umount /sys/fs/cgroup/unified && exec {shlex.join(argv)}"]
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+        self.ctr = [tools["ctr"], "-a", str(t / "containerd.sock"), "-n", "tk"]
+        wait_for(lambda: (t / "containerd.sock").exists(), 30, "the containerd socket")
+        if import_image:
+            archive = t / "image.tar"
+            archive.write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
+            self.check("images", "import", "--snapshotter", "native", str(archive))
+
+    def check(self, *args: str) -> str:
+        r = subprocess.run(self.ctr + list(args), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def run(self, runtime: str, name: str, env: list[str], *cmd: str, detach: bool = False) -> str:
+        opts = [f"--env={e}" for e in env]
+        return self.check("run", "-d" if detach else "--rm", "--snapshotter", "native", "--runc-binary", runtime,
+                          "--runc-root", f"{self.t}/runc-root", "--fifo-dir", f"{self.t}/fifo", *opts,
+                          "local/probe:1", name, *cmd)
+
+    def spec_of(self, runtime: str, name: str, env: list[str]) -> dict:
+        """The spec the runtime handed to runc/crun for a container (kept running to read it)."""
+        self.run(runtime, name, env, "/bin/busybox", "sleep", "60", detach=True)
+        try:
+            return json.loads((self.t / "state/io.containerd.runtime.v2.task/tk" / name / "config.json").read_text())
+        finally:
+            subprocess.run(self.ctr + ["task", "kill", "-s", "KILL", name], capture_output=True, timeout=30)
+            wait_for(lambda: subprocess.run(self.ctr + ["task", "delete", name], capture_output=True,
+                                            timeout=30).returncode == 0, 30, "the task to stop")
+            self.check("container", "delete", name)
+
+    def close(self) -> None:
+        stop(self.proc, self.t)
+        self.log.close()
+
+
+@pytest.mark.parametrize("low_level", ["runc", "crun"])
+def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_level):
+    need(low_level)
+    t = tmp_path
+    main = t / "config.toml"
+    main.write_text(CONTAINERD_MAIN.format(t=t))
+    original = main.read_bytes()
+    drop = t / "conf.d" / "99-nvidia.toml"
+    common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}", "--restart-mode=none",
+              f"--toolkit-install-dir={t}/nv"]
+    ctk("install", *common, *install_args(t, f"--nvidia-container-runtime.runtimes={low_level}"),
+        "--config-source=file", tmp=t)
+    tk = t / "nv" / "toolkit"
+    driver_loaded(t)
+    runtime = f"{tk}/nvidia-container-runtime"
+    d = Containerd(t, main, cgroup_v1=low_level == "crun")
+    try:
+        Probe(d.run(runtime, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_gpu(["nvidia1"])
+        Probe(d.run(runtime, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
+        gpu_spec = d.spec_of(runtime, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
+        assert gpu_spec["hooks"]["prestart"] == [{"path": f"{tk}/{HOOK}", "args": [HOOK, "prestart"]}]
+        assert "hooks" not in d.spec_of(runtime, "plain-spec", [])
+        # the low-level runtime is the one configured: its own state directory holds the containers
+        d.run(runtime, "which", [], "/bin/busybox", "sleep", "60", detach=True)
+        try:
+            r = subprocess.run([low_level, "--root", f"{t}/runc-root/tk", "state", "which"], capture_output=True,
+                               text=True, timeout=30)
+            assert r.returncode == 0 and json.loads(r.stdout)["status"] == "running", r.stderr
+        finally:
+            subprocess.run(d.ctr + ["task", "kill", "-s", "KILL", "which"], capture_output=True, timeout=30)
+    finally:
+        d.close()
+    ctk("uninstall", *common, tmp=t)
+    assert main.read_bytes() == original
+    assert not drop.exists() and not tk.exists()
+    # a GPU request now gets no GPU (plain runc through the restored configuration)
+    d = Containerd(t, main, import_image=False, cgroup_v1=low_level == "crun")
+    try:
+        Probe(d.run(need(low_level)[low_level], "after", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+              ).assert_untouched()
+    finally:
+        d.close()
+
+
+def test_installed_runtime_without_driver_runs_the_low_level_runtime(tmp_path):
+    """No NVIDIA module loaded (this machine): the installed runtime runs runc with the spec untouched."""
+    t = tmp_path
+    main = t / "config.toml"
+    main.write_text(CONTAINERD_MAIN.format(t=t))
+    ctk("install", "--runtime=containerd", f"--config={main}", f"--drop-in-config={t}/conf.d/99-nvidia.toml",
+        "--restart-mode=none", "--config-source=file", *install_args(t), tmp=t)
+    d = Containerd(t, main)
+    try:
+        runtime = f"{t}/nv/toolkit/nvidia-container-runtime"
+        Probe(d.run(runtime, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_untouched()
+        assert "hooks" not in d.spec_of(runtime, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
+    finally:
+        d.close()
+
+
+def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
+    tools = need("dockerd", "docker", "runc", "busybox")
+    t = tmp_path
+    cfg = t / "daemon.json"
+    original = b'{\n  "log-level": "info"\n}\n'
+    cfg.write_bytes(original)
+    sock = t / "docker.sock"
+    docker = [tools["docker"], "-H", f"unix://{sock}"]
+
+    def start() -> subprocess.Popen:
+        with open(t / "dockerd.log", "ab") as log:
+            return subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
+                                     "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid", "--iptables=false",
+                                     "--ip-masq=false", "--bridge=none", "--storage-driver=vfs",
+                                     "--config-file", str(cfg)], stdout=log, stderr=log)
+
+    def run(*opts: str) -> Probe:
+        r = subprocess.run(docker + ["run", "--rm", "--network=none", *opts, "local/probe:1", "/bin/sh", "-c", PROBE],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return Probe(r.stdout)
+
+    proc = start()
+    try:
+        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
+        r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv", "--restart-mode=signal",
+                  f"--socket={sock}"]
+        ctk("install", *common, *install_args(t), tmp=t)
+        driver_loaded(t)
+        wait_for(lambda: docker_info(tools["docker"], sock).get("DefaultRuntime") == "nvidia", 30, "the reload")
+        run("--runtime=nvidia", "-e", "NVIDIA_VISIBLE_DEVICES=1").assert_gpu(["nvidia1"])
+        run("--runtime=nvidia").assert_untouched()
+        ctk("uninstall", *common, tmp=t)
+        assert cfg.read_bytes() == original and not (t / "nv" / "toolkit").exists()
+    finally:
+        stop(proc, t)
+
+
+def test_docker_gpus_flag_runs_the_installed_hook(tmp_path):
+    """``docker run --gpus`` makes dockerd call ``nvidia-container-runtime-hook`` from its PATH: the
+    installed toolkit's hook, with the toolkit config found beside it."""
+    tools = need("dockerd", "docker", "runc", "busybox")
+    t = tmp_path
+    cfg = t / "daemon.json"
+    cfg.write_text("{}\n")
+    ctk("install", "--runtime=docker", f"--config={cfg}", "--restart-mode=none", *install_args(t), tmp=t)
+    sock = t / "docker.sock"
+    docker = [tools["docker"], "-H", f"unix://{sock}"]
+    env = {"PATH": f"{t}/nv/toolkit:/usr/sbin:/usr/bin:/sbin:/bin"}
+    with open(t / "dockerd.log", "ab") as log:
+        proc = subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
+                                 "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid", "--iptables=false",
+                                 "--ip-masq=false", "--bridge=none", "--storage-driver=vfs", "--config-file", str(cfg)],
+                                stdout=log, stderr=log, env=env)
+    try:
+        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
+        r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(docker + ["run", "--rm", "--network=none", "--gpus", "device=1", "local/probe:1",
+                                     "/bin/sh", "-c", PROBE], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        Probe(r.stdout).assert_gpu(["nvidia1"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stop(proc, t)
