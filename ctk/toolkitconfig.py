@@ -6,7 +6,7 @@
 
 ``--set`` takes a dotted key of the toolkit config (``nvidia-container-cli.root``); its type
 (bool, string, list of strings) comes from the schema the hook and the runtime read
-(:data:`hook.config._SCHEMA`), so a key they would reject is refused here.  A bool key without
+(:func:`hook.config.key_kind`), so a key they would reject is refused here.  A bool key without
 ``=VALUE`` is set to true; a list is split on ``--set-list-separator`` (``,``).  Edits keep the
 file's comments and layout (:mod:`ctk.tomledit`); ``--in-place`` writes atomically (mode, owner
 and extended attributes kept) under the lock of the file.  ``nvidia-ctk install`` writes the
@@ -71,15 +71,13 @@ path = "nvidia-ctk"
 
 def key_type(key: str) -> str:
     """``"bool"``, ``"str"`` or ``"strs"`` for a dotted key of the schema; raises UsageError."""
-    from hook.config import _SCHEMA
-    node: object = _SCHEMA
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise UsageError(f'invalid --set option "{key}": unknown config key')
-        node = node[part]
-    if isinstance(node, dict):
+    from hook.config import key_kind
+    kind = key_kind(key)
+    if kind is None:
+        raise UsageError(f'invalid --set option "{key}": unknown config key')
+    if kind == "table":
         raise UsageError(f'invalid --set option "{key}": {key} is a table, not a value')
-    return node  # type: ignore[return-value]
+    return kind
 
 
 def parse_set(text: str, separator: str = ",") -> tuple[list[str], object]:

@@ -97,6 +97,18 @@ class HookConfig(Value, frozen=True, fields=((attr, default) for _, attr, _, def
         return frozenset(split_list(self.supported_driver_capabilities))
 
 
+def key_kind(key: str) -> str | None:
+    """What the dotted ``key`` is in the schema: ``"bool"``, ``"str"``, ``"strs"``, ``"table"`` (a
+    prefix of keys), or None (unknown).  For ``nvidia-ctk config --set``."""
+    kind = None
+    for name, _, type_, _ in _SCHEMA:
+        if name == key:
+            return type_
+        if name.startswith(key + "."):
+            kind = "table"
+    return kind
+
+
 class Location(Value, frozen=True):
     """Which config file to read, and whether its absence is an error."""
 
