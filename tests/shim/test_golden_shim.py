@@ -1,7 +1,8 @@
 """The golden shim corpus (spec_fixtures/runtime-shim, a copy of ../shared/golden/runtime-shim),
-replayed case by case against the venv console script with the corpus's own checker.  Variant
-cases run the script through a symbolic link named nvidia-container-runtime.cdi / .legacy, as
-the checker does by default; the installed .cdi/.legacy console scripts are checked too."""
+replayed case by case with the corpus's own checker against the venv console script and against
+the frozen binary (``dist/nvidia-container-runtime``, the one binary by that name).  Variant cases
+run the program through a symbolic link named nvidia-container-runtime.cdi / .legacy, as the
+checker does by default; the installed .cdi/.legacy console scripts are checked too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "spec_fixtures" / "runtime-shim"
 SHIM = ROOT / ".venv" / "bin" / "nvidia-container-runtime"
+SHIMS = {"venv": SHIM, "frozen": ROOT / "dist" / "nvidia-container-runtime"}
 
 
 def _checker():
@@ -31,14 +33,15 @@ def test_corpus_is_complete():
     assert len(CASES) >= 145
 
 
-@pytest.fixture(scope="module")
-def prefixes(tmp_path_factory):
-    assert SHIM.exists(), f"{SHIM} missing: run ./build.sh"
+@pytest.fixture(scope="module", params=sorted(SHIMS))
+def prefixes(request, tmp_path_factory):
+    shim = SHIMS[request.param]
+    assert shim.exists(), f"{shim} missing: run ./build.sh"
     tmp = tmp_path_factory.mktemp("variants")
-    prefixes = {"default": [str(SHIM)]}
+    prefixes = {"default": [str(shim)]}
     for variant in ("cdi", "legacy"):
         link = tmp / f"nvidia-container-runtime.{variant}"
-        link.symlink_to(SHIM)
+        link.symlink_to(shim)
         prefixes[variant] = [str(link)]
     return prefixes
 
