@@ -13,6 +13,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from hook import tomlcompat
 
+from . import tomlsections
 from .errors import ConfigLoadError
 
 
@@ -176,13 +177,19 @@ class TomlFile:
         self._doc: TOMLDocument | None = None
         self.text = ""
         self.tree: dict = {}
+        self.strict = False  # TOML 1.0 as it stands (no go-toml v1 extension to rewrite)
         if data is not None:
             try:
                 self.text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
+            import tomllib
             try:
-                self.tree = tomlcompat.loads(self.text)
+                try:
+                    self.tree = tomlcompat.loads_strict(self.text)
+                    self.strict = True
+                except tomllib.TOMLDecodeError:
+                    self.tree = tomlcompat.loads(self.text)
             except tomlcompat.TOMLError as exc:
                 raise ConfigLoadError(str(exc)) from None
 
@@ -217,6 +224,8 @@ class TomlFile:
         if same(self.tree, new):
             return self.before
         text = self._render_top_level(new)
+        if text is None and self.strict and self._doc is None:
+            text = tomlsections.edit(self.text, self.tree, new, _parse_strict, apply, render, plain, same)
         if text is None:
             doc = self._take_doc()
             apply(doc, self.tree, new)
@@ -245,6 +254,10 @@ class TomlFile:
                 target[k] = v  # the first table header, unchanged
         apply(doc, part_tree, target)
         return render(doc) + rest
+
+
+def _parse_strict(text: str) -> TOMLDocument:
+    return tomlkit.parse(text)
 
 
 def _is_tableish(v: Any) -> bool:
