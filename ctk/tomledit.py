@@ -167,8 +167,9 @@ class TomlFile:
     ``tree`` is read by the same reader as every config source (:func:`hook.tomlcompat.loads`);
     the tomlkit document that an edit needs is parsed only when a render changes something, and
     only the part before the first table header when the change is confined to top-level keys
-    that are not tables (``imports``, ``version``: the drop-in case).  tomlkit parses about
-    0.6 MB/s, so this is what keeps a large file's ``configure`` fast (docs/performance.md).
+    that are not tables (``imports``, ``version``: the drop-in case), else only the sections the
+    change touches (:mod:`ctk.tomlsections`, for TOML 1.0 text).  tomlkit parses about 0.6 MB/s,
+    so this is what keeps a large file's ``configure`` fast (docs/performance.md).
     """
 
     def __init__(self, path: str, data: bytes | None):
@@ -225,7 +226,7 @@ class TomlFile:
             return self.before
         text = self._render_top_level(new)
         if text is None and self.strict and self._doc is None:
-            text = tomlsections.edit(self.text, self.tree, new, _parse_strict, apply, render, plain, same)
+            text = tomlsections.edit(self.text, self.tree, new)
         if text is None:
             doc = self._take_doc()
             apply(doc, self.tree, new)
@@ -257,6 +258,7 @@ class TomlFile:
 
 
 def _parse_strict(text: str) -> TOMLDocument:
+    """tomlkit's document for TOML 1.0 text (:mod:`ctk.tomlsections`' reduced documents)."""
     return tomlkit.parse(text)
 
 

@@ -135,7 +135,8 @@ def _prefixes(path: tuple) -> list[tuple]:
     return [path[:k] for k in range(len(path) + 1)]
 
 
-def _target(rold: dict, old: dict, new: dict, is_marker: Callable[[str], bool], same: Callable) -> dict | None:
+def _target(rold: dict, old: dict, new: dict, is_marker: Callable[[str], bool],
+            same: Callable) -> dict | None:
     """The reduced document's new value: ``new`` where the edit changes something, the reduced
     document's own value elsewhere, keys in ``new``'s order (the order ``apply`` edits in).  None
     when the reduced document lacks something the edit reads."""
@@ -189,11 +190,12 @@ def _within(rold: Any, old: Any, is_marker: Callable[[str], bool], same: Callabl
     return same(rold, old)
 
 
-def edit(text: str, old: dict, new: dict, parse: Callable, apply: Callable, render: Callable,
-         plain: Callable, same: Callable) -> str | None:
-    """``render(doc)`` after ``apply(doc, old, new)`` for ``doc = parse(text)``, computed on the
-    sections the edit touches only; None when :func:`scan` or the shape checks decline.  ``old``
-    is ``text``'s tree (as ``tomllib`` reads it, the text being TOML 1.0 as it stands)."""
+def edit(text: str, old: dict, new: dict) -> str | None:
+    """The text of :func:`ctk.tomledit.apply`'s edit from ``old`` to ``new`` of the whole
+    document ``text``, computed on the sections it touches only; None when :func:`scan` or the
+    shape checks decline.  ``old`` is ``text``'s tree (as ``tomllib`` reads it, the text being
+    TOML 1.0 as it stands)."""
+    from .tomledit import _parse_strict as parse, apply, plain, render, same
     touched: set = set()
     replaced: list = []
     if not _ops(old, new, (), touched, replaced, same):

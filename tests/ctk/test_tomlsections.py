@@ -33,8 +33,7 @@ def whole_edit(text: str, tree: dict, new: dict) -> str:
 
 
 def section_edit(text: str, tree: dict, new: dict) -> str | None:
-    return tomlsections.edit(text, tree, new, tomledit._parse_strict, tomledit.apply, tomledit.render,
-                             tomledit.plain, tomledit.same)
+    return tomlsections.edit(text, tree, new)
 
 
 # --------------------------------------------------------------------------- generated configs
@@ -47,12 +46,14 @@ COMMENT = st.sampled_from(["", "  # c", "# x"])
 @st.composite
 def runtime_block(draw, prefix: str, name: str, ind: str, step: str) -> str:
     out = []
-    style = draw(st.sampled_from(["header", "header+options", "inline-options", "dotted-options", "header-only"]))
+    style = draw(st.sampled_from(["header", "header+options", "inline-options", "dotted-options",
+                                  "header-only"]))
     out.append(f"{ind}[{prefix}.{name}]{draw(COMMENT)}\n")
     if style != "header-only":
         out.append(f'{ind}{step}runtime_type = "io.containerd.runc.v2"{draw(COMMENT)}\n')
     if draw(st.booleans()):
-        out.append(f"{ind}{step}pod_annotations = [\n{ind}{step}  \"a.*\",\n{ind}{step}  [1, 2] ,\n{ind}{step}]\n"
+        inner = ind + step
+        out.append(f"{inner}pod_annotations = [\n{inner}  \"a.*\",\n{inner}  [1, 2] ,\n{inner}]\n"
                    if draw(st.booleans()) else f"{ind}{step}privileged_without_host_devices = false\n")
     if style == "header+options":
         out.append(draw(GAP))
@@ -99,7 +100,8 @@ def containerd_config(draw) -> str:
         out.append(f'[{CRI_H}.registry]\n  config_path = ""\n{draw(GAP)}')
     if draw(st.booleans()):
         out.append(f'[plugins."io.containerd.internal.v1.opt"]\n  path = "/opt"\n{draw(GAP)}')
-    for name in draw(st.lists(st.sampled_from(["timeouts", "ttrpc", "proxy_plugins"]), unique=True, max_size=2)):
+    tail = st.lists(st.sampled_from(["timeouts", "ttrpc", "proxy_plugins"]), unique=True, max_size=2)
+    for name in draw(tail):
         out.append(f"[{name}]\n  y = 2\n{draw(GAP)}")
     return "".join(out)
 
@@ -164,7 +166,8 @@ def crio_edits(tree: dict, choice: list[str]) -> dict:
     for c in choice:
         if c == "add":
             _at(rt, ("runtimes",))["nvidia"] = {"runtime_path": "/usr/bin/nvidia-container-runtime",
-                                                "runtime_type": "oci", "monitor_path": "/usr/libexec/crio/conmon"}
+                                                "runtime_type": "oci",
+                                                "monitor_path": "/usr/libexec/crio/conmon"}
         elif c == "default":
             rt["default_runtime"] = "nvidia"
         elif c == "remove":
@@ -218,7 +221,6 @@ def test_crio_section_edit_gives_the_whole_document_edit(text, choice):
 
 def test_the_generated_configs_mostly_take_the_section_path():
     # the property above is not vacuous: the section edit answers for most generated configs
-    from hypothesis import find  # noqa: F401
     took = []
 
     @settings(max_examples=200, deadline=None, database=None)
