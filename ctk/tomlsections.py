@@ -293,6 +293,12 @@ def edit(text: str, old: dict, new: dict) -> str | None:
         return None
     apply(doc, rold, rnew)
     out = render(doc)
+    import tomllib
+    try:
+        if not same(tomllib.loads(out), rnew):
+            return None
+    except tomllib.TOMLDecodeError:
+        return None
     parts = []
     pos = 0
     for line, elided in markers:
@@ -303,6 +309,5 @@ def edit(text: str, old: dict, new: dict) -> str | None:
         parts.append(elided)
         pos = at + len(line)
     parts.append(out[pos:])
-    if token in out[pos:]:
-        return None
-    return "".join(parts)
+    result = "".join(parts)
+    return None if token in result else result
