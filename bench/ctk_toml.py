@@ -8,9 +8,11 @@ For each size (MB) it writes a containerd config (version 2, N runtimes with com
 tables and arrays, go-toml v1 style: what a node with many handlers carries) and runs, whole
 process, ``runtime configure --runtime=containerd --dry-run`` with a drop-in (the default: the
 top-level file gets an ``imports`` line) and with ``--drop-in-config=""`` (the file edited in
-place).  Prints the median wall time and the throughput (input MB/s).  Also times the parse
-alone in process (``hook.tomlcompat.loads``, tomlkit).  A benchmark, not a test: it asserts
-nothing about times; it exits 1 only if a run fails.
+place).  Prints the median wall time and the throughput (input MB/s).  Also times in process the
+parse alone (``hook.tomlcompat.loads``; tomlkit with ``--tomlkit``: about a minute for 10 MB) and
+the in-place edit alone (``TomlFile.render`` adding the handler: the sections it touches,
+ctk/tomlsections.py).  A benchmark, not a test: it asserts nothing about times; it exits 1 only if
+a run fails.
 """
 
 from __future__ import annotations
@@ -65,15 +67,31 @@ def run_ctk(ctk: str, config: Path, mode: str) -> float:
     return took
 
 
-def in_process(text: str) -> dict[str, float]:
+def in_process(text: str, with_tomlkit: bool) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
+    import copy
+
     import tomlkit
+
+    from ctk.tomledit import TomlFile
     from hook import tomlcompat
     out = {}
-    for name, fn in (("tomlcompat.loads", tomlcompat.loads), ("tomlkit.parse", tomlkit.parse)):
+    fns = [("tomlcompat.loads", tomlcompat.loads)]
+    if with_tomlkit:
+        fns.append(("tomlkit.parse", tomlkit.parse))
+    for name, fn in fns:
         t0 = time.perf_counter()
         fn(text)
         out[name] = time.perf_counter() - t0
+    top = TomlFile("config.toml", text.encode())
+    new = copy.deepcopy(top.tree)
+    ctr = new["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    ctr["runtimes"]["nvidia"] = {"runtime_type": "io.containerd.runc.v2",
+                                 "options": {"BinaryName": "/usr/bin/nvidia-container-runtime"}}
+    ctr["default_runtime_name"] = "nvidia"
+    t0 = time.perf_counter()
+    top.render(new)
+    out["in-place edit"] = time.perf_counter() - t0
     return out
 
 
@@ -83,6 +101,7 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=3, help="runs per case")
     ap.add_argument("--modes", default="drop-in,in-place")
     ap.add_argument("--ctk", default=str(ROOT / ".venv" / "bin" / "nvidia-ctk"))
+    ap.add_argument("--tomlkit", action="store_true", help="also time tomlkit.parse of the whole file")
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ctk-toml-") as tmp:
         for mb in (float(s) for s in opts.sizes.split(",")):
@@ -90,7 +109,7 @@ def main() -> int:
             config = Path(tmp) / f"config-{mb:g}MB.toml"
             config.write_text(text)
             size = len(text.encode()) / 1e6
-            for name, took in in_process(text).items():
+            for name, took in in_process(text, opts.tomlkit).items():
                 print(f"{size:6.1f} MB  {name:<22} {took:7.2f} s  {size / took:6.2f} MB/s")
             for mode in opts.modes.split(","):
                 times = [run_ctk(opts.ctk, config, mode) for _ in range(opts.n)]

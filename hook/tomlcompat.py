@@ -24,7 +24,7 @@ imported at module level (the hook imports this only when its fast path declines
 
 from __future__ import annotations
 
-__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "quote", "too_deep"]
+__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "loads_strict", "quote", "too_deep"]
 
 # The rewriter refuses arrays and inline tables nested deeper than this.  (Python's TOML parsers
 # recurse per level and stop, with :func:`too_deep`'s message, where the interpreter's recursion
@@ -534,6 +534,12 @@ def _strict(text: str) -> dict:
     except ValueError:  # int() refuses thousands of digits
         raise TOMLError("an integer of thousands of digits is out of the signed 64-bit range") from None
     return _check_integers(text, tree)
+
+
+def loads_strict(text: str) -> dict:
+    """:func:`loads` for TOML 1.0 as it stands: ``tomllib.TOMLDecodeError`` for anything else, go-toml
+    v1's extensions included (nvidia-ctk edits only such text section by section)."""
+    return _strict(text)
 
 
 def loads(text: str) -> dict:
