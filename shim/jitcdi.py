@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hook import image
 from hook.config import HookConfig
-from hook.values import REQUIRED, Value
+from hook.values import Value
 
 from .cdispec import Edits
 
@@ -31,8 +31,8 @@ class JitError(ValueError):
 class Request(Value):
     """One generator run: a discovery mode and the device ids it is asked for (``()`` = all)."""
 
-    _defaults = {"mode": REQUIRED, "ids": ()}
-    __slots__ = tuple(_defaults)
+    mode: str
+    ids: tuple[str, ...] = ()
 
 
 def _parse(name: str) -> tuple[str, str]:
