@@ -114,15 +114,10 @@ def create_links(dev_char: str, plan: list[tuple[str, str]], dry_run: bool) -> l
             pass
         log.info("Creating link %s => %s%s", link, target, " (dry run)" if dry_run else "")
         if not dry_run:
-            tmp = f"{link}.tmp{os.getpid()}"
+            from hook import atomicfile
             try:
-                os.symlink(target, tmp)
-                os.rename(tmp, link)
+                atomicfile.symlink(target, link)
             except OSError as exc:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
                 raise CdiError(f"failed to create symlink {link}: {exc.strerror}") from None
         done.append(link)
     return done

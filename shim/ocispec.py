@@ -367,45 +367,10 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
 
 
 def write(path: str, data: bytes) -> None:
-    """Replace ``path`` atomically: a temporary file in the same directory with the original's
-    mode, owner and extended attributes, ``fsync``, ``rename``.  A symbolic link stays a link (its
-    target is replaced).  Raises OSError; the original is then untouched."""
+    """Replace ``path`` atomically, keeping the original's mode, owner and extended attributes
+    (:func:`hook.atomicfile.write`).  A symbolic link stays a link (its target is replaced).
+    Raises OSError; the original is then untouched."""
+    from hook import atomicfile
+
     target = os.path.realpath(path)
-    st = os.stat(target)
-    directory = os.path.dirname(target) or "."
-    tmp = f"{directory}/.{os.path.basename(target)}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, st.st_mode & 0o7777)
-            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                except PermissionError:
-                    pass
-            _copy_xattrs(target, fd)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _copy_xattrs(source: str, fd: int) -> None:
-    try:
-        names = os.listxattr(source)
-    except OSError:
-        return
-    for name in names:
-        try:
-            os.setxattr(fd, name, os.getxattr(source, name))
-        except OSError:
-            pass
+    atomicfile.write(target, data, atomicfile.meta_of(target, os.stat(target)))
