@@ -11,6 +11,8 @@ import logging
 import os
 import stat
 
+from hook import atomicfile
+
 from .errors import CdiError, UsageError
 
 __all__ = ["run", "control_nodes_plan", "char_links_plan", "create_nodes", "create_links", "device_majors"]
@@ -107,14 +109,10 @@ def create_links(dev_char: str, plan: list[tuple[str, str]], dry_run: bool) -> l
         os.makedirs(dev_char, 0o755, exist_ok=True)
     for name, target in plan:
         link = os.path.join(dev_char, name)
-        try:
-            if os.readlink(link) == target:
-                continue
-        except OSError:
-            pass
+        if atomicfile.links_to(link, target):
+            continue
         log.info("Creating link %s => %s%s", link, target, " (dry run)" if dry_run else "")
         if not dry_run:
-            from hook import atomicfile
             try:
                 atomicfile.symlink(target, link)
             except OSError as exc:

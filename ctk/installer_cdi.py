@@ -129,12 +129,7 @@ def _save(state_dir: str, rec: Record | None, output_dir: str) -> None:
     if rec is not None:
         state.save_json(p, asdict(rec))
         return
-    try:
-        os.unlink(p)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise StateError(f"unable to remove state record {p}: {exc.strerror}") from None
+    state.remove_record(p)
 
 
 # --------------------------------------------------------------------------- install / uninstall

@@ -229,7 +229,11 @@ def save_json(p: str, obj: dict, mode: int = 0o600) -> str:
 
 
 def delete(directory: str, runtime: str, config: str) -> None:
-    p = record_path(directory, runtime, config)
+    remove_record(record_path(directory, runtime, config))
+
+
+def remove_record(p: str) -> None:
+    """Remove the state record ``p`` (absent is fine); raises :class:`StateError`."""
     try:
         os.unlink(p)
     except FileNotFoundError:

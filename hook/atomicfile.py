@@ -19,7 +19,7 @@ import os
 
 from .values import Value
 
-__all__ = ["Meta", "meta_of", "write", "symlink", "fsync_dir", "sha256", "TEMP_SUFFIX", "TEMP_RANDOM"]
+__all__ = ["Meta", "meta_of", "write", "symlink", "links_to", "fsync_dir", "sha256", "TEMP_SUFFIX", "TEMP_RANDOM"]
 
 TEMP_SUFFIX = ".tmp"
 #: The random part of a temporary file's name, as a regular expression (``tempfile``'s alphabet).
@@ -95,6 +95,13 @@ def _create(path: str, make) -> str:
     raise FileExistsError(errno.EEXIST, "no usable temporary file name", path)
 
 
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
 def fsync_dir(d: str) -> None:
     """Sync directory ``d`` (a rename or unlink in it made durable); errors are ignored."""
     try:
@@ -130,26 +137,32 @@ def write(path: str, data: bytes, meta: Meta, before_rename=None) -> list[tuple[
             before_rename()
         os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _discard(tmp)
         raise
     fsync_dir(os.path.dirname(path))
     return skipped
 
 
-def symlink(target: str, link: str) -> None:
-    """Make ``link`` a symbolic link to ``target``, atomically replacing what ``link`` was."""
+def links_to(link: str, target: str) -> bool:
+    """Whether ``link`` is a symbolic link whose text is ``target``."""
+    try:
+        return os.readlink(link) == target
+    except OSError:
+        return False
+
+
+def symlink(target: str, link: str) -> bool:
+    """Make ``link`` a symbolic link to ``target``, atomically replacing what ``link`` was; False
+    (nothing done) when it already is one."""
+    if links_to(link, target):
+        return False
     tmp = _create(link, lambda t: os.symlink(target, t))
     try:
         os.rename(tmp, link)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _discard(tmp)
         raise
+    return True
 
 
 def sha256(data: bytes | None) -> str | None:

@@ -304,16 +304,6 @@ def dumps(tree, style: Style) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _string(s: str) -> str:
-    from _json import encode_basestring, encode_basestring_ascii
-
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \ud8xx escape: keep it escaped
-        return encode_basestring_ascii(s)
-    return encode_basestring(s)
-
-
 def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
     if isinstance(v, Obj):
         if not v:
@@ -322,14 +312,14 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
         if indent is None:
             out.append("{")
             for i, (k, x) in enumerate(v):
-                out.append(("," if i else "") + _string(k) + ":")
+                out.append(("," if i else "") + gojson.encode_string(k) + ":")
                 _dump(x, None, "", out)
             out.append("}")
             return
         inner = here + indent
         out.append("{\n")
         for i, (k, x) in enumerate(v):
-            out.append((",\n" if i else "") + inner + _string(k) + ": ")
+            out.append((",\n" if i else "") + inner + gojson.encode_string(k) + ": ")
             _dump(x, indent, inner, out)
         out.append("\n" + here + "}")
     elif isinstance(v, list):
@@ -353,7 +343,7 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
     elif isinstance(v, Number):
         out.append(str(v))
     elif isinstance(v, str):
-        out.append(_string(v))
+        out.append(gojson.encode_string(v))
     elif v is True:
         out.append("true")
     elif v is False:

@@ -27,11 +27,6 @@ def run(args: list[str], log) -> int:
         name = os.path.basename(link)
         full = os.path.join(parent, name)
         try:
-            if os.readlink(full) == target:
-                continue
-        except OSError:
-            pass
-        try:
             atomicfile.symlink(target, full)
         except OSError as exc:
             raise HookError(f"failed to create symlink {link}: {exc.strerror}") from None
