@@ -12,6 +12,8 @@ import stat
 
 from hook.gocompat import DEFAULT_PATH_DIRS
 
+DEFAULT_DIRS = DEFAULT_PATH_DIRS  # the name ctk.toolkit imports (integ); the list lives in hook.gocompat
+
 _MAGIC = frozenset("*?[\\")
 
 
