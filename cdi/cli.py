@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from hook.gocompat import flag_needs_argument
+
 from ctk.cli_flags import Flag, _Help, parse_flags, usage
 from ctk.common import log  # the nvidia-ctk logger (logrus text on stderr)
 from ctk.errors import CtkError
@@ -69,7 +71,7 @@ def parse(flags: list[Flag], args: list[str]):
         if body is not None and name in lists:
             if not eq:
                 if i + 1 >= len(args):
-                    raise UsageError(f"flag needs an argument: -{name}")
+                    raise UsageError(flag_needs_argument(name))
                 value = args[i + 1]
                 i += 1
             collected.setdefault(lists[name].names[0], []).append(value)

@@ -54,6 +54,8 @@ def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...
     """A subcommand's flags (``--name value``, ``--name=value``, ``-name``); lists repeat.
 
     Unknown flags raise HookError with the reference's wording."""
+    from hook.gocompat import flag_needs_argument, undefined_flag
+
     from .errors import HookError
     values: dict = {n: [] for n in lists}
     rest: list[str] = []
@@ -72,10 +74,10 @@ def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...
             values[name] = value.lower() not in ("false", "0", "f") if eq else True
             continue
         if name not in strings and name not in lists:
-            raise HookError(f"flag provided but not defined: -{name}")
+            raise HookError(undefined_flag(name))
         if not eq:
             if i >= len(args):
-                raise HookError(f"flag needs an argument: -{name}")
+                raise HookError(flag_needs_argument(name))
             value = args[i]
             i += 1
         if name in lists:

@@ -3,67 +3,40 @@ out of the root, ``..`` clamped at the root), and the container root of a hook's
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
+
+from hook import rootfs as _rootfs
 
 from .errors import HookError
 
 __all__ = ["secure_join", "container_root", "mkdirs_in", "MAX_LINKS"]
 
-MAX_LINKS = 255
+MAX_LINKS = 255  # filepath-securejoin's limit
 
 
 def secure_join(root: str, path: str) -> str:
     """``root`` + ``path`` with every symlink of ``path`` resolved inside ``root`` (like
-    filepath-securejoin).  The last component is resolved too when it is a symlink."""
-    root = os.path.abspath(root)
-    todo = [p for p in path.split("/") if p]
-    todo.reverse()
-    parts: list[str] = []
-    links = 0
-    while todo:
-        name = todo.pop()
-        if name == ".":
-            continue
-        if name == "..":
-            if parts:
-                parts.pop()
-            continue
-        cur = os.path.join(root, *parts, name)
-        try:
-            st = os.lstat(cur)
-        except OSError:
-            parts.append(name)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            parts.append(name)
-            continue
-        links += 1
-        if links > MAX_LINKS:
-            raise HookError(f"too many symlinks resolving {path}")
-        target = os.readlink(cur)
-        if target.startswith("/"):
-            parts = []
-        more = [p for p in target.split("/") if p]
-        more.reverse()
-        todo.extend(more)
-    return os.path.join(root, *parts)
+    filepath-securejoin: :func:`hook.rootfs.resolve` keeping missing components).  The last
+    component is resolved too when it is a symlink."""
+    try:
+        return _rootfs.resolve(os.path.abspath(root), path, missing_ok=True, max_links=MAX_LINKS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise HookError(f"too many symlinks resolving {path}") from None
+        raise
 
 
 def mkdirs_in(root: str, path: str, mode: int = 0o755) -> str:
     """Create ``path`` (and missing parents) inside ``root``; returns the host path."""
-    full = secure_join(root, path)
-    rel = os.path.relpath(full, root)
-    cur = root
-    for part in [] if rel == "." else rel.split("/"):
-        cur = os.path.join(cur, part)
-        try:
-            os.mkdir(cur, mode)
-            os.chmod(cur, mode)
-        except FileExistsError:
-            if not os.path.isdir(cur) or os.path.islink(cur):
-                raise HookError(f"{cur} exists and is not a directory") from None
-    return full
+    try:
+        return _rootfs.makedirs(os.path.abspath(root), path, mode, MAX_LINKS)
+    except NotADirectoryError as exc:
+        raise HookError(f"{exc.filename} exists and is not a directory") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise HookError(f"too many symlinks resolving {path}") from None
+        raise
 
 
 def container_root(stdin_data: bytes) -> str:

@@ -263,7 +263,7 @@ _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
 def _needs_quote(s: str) -> bool:
-    if s.lower() in _RESERVED or s != s.strip():
+    if s.lower() in _RESERVED or s != s.strip() or s in ("=", "<<"):  # YAML 1.1's value and merge keys
         return True
     if s[0] in "-?:,[]{}#&*!|>'\"%@`" and not (s[0] == "-" and len(s) > 1 and s[1] not in " "
                                                and not _numberish(s)):

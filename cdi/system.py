@@ -11,6 +11,8 @@ import logging
 import os
 import stat
 
+from hook import atomicfile
+
 from .errors import CdiError, UsageError
 
 __all__ = ["run", "control_nodes_plan", "char_links_plan", "create_nodes", "create_links", "device_majors"]
@@ -107,22 +109,13 @@ def create_links(dev_char: str, plan: list[tuple[str, str]], dry_run: bool) -> l
         os.makedirs(dev_char, 0o755, exist_ok=True)
     for name, target in plan:
         link = os.path.join(dev_char, name)
-        try:
-            if os.readlink(link) == target:
-                continue
-        except OSError:
-            pass
+        if atomicfile.links_to(link, target):
+            continue
         log.info("Creating link %s => %s%s", link, target, " (dry run)" if dry_run else "")
         if not dry_run:
-            tmp = f"{link}.tmp{os.getpid()}"
             try:
-                os.symlink(target, tmp)
-                os.rename(tmp, link)
+                atomicfile.symlink(target, link)
             except OSError as exc:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
                 raise CdiError(f"failed to create symlink {link}: {exc.strerror}") from None
         done.append(link)
     return done

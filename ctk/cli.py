@@ -16,14 +16,14 @@ import logging
 import sys
 from typing import Callable
 
+from hook import VERSION
+from hook.gocompat import trim as go_trim_space
 from hook.log import logrus_text
 
 from .cli_flags import GLOBAL_FLAGS as _PERSISTENT_FLAGS
-from .cli_flags import Flag, _Help, go_trim_space, parse_flags
+from .cli_flags import Flag, _Help, parse_flags
 from .common import log
 from .errors import CtkError, UsageError
-
-VERSION = "1.20.0"
 
 
 # --------------------------------------------------------------------------- logging

@@ -13,6 +13,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from hook.gocompat import flag_needs_argument, invalid_bool, trim as go_trim_space, undefined_flag
+from hook.gocompat import parse_bool as _go_parse_bool
+
 from .errors import UsageError
 
 
@@ -40,25 +43,12 @@ GLOBAL_FLAGS = [
 ]
 """Flags of ``nvidia-ctk`` itself, accepted before and after the command."""
 
-_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
-_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
-
-# Go's unicode.IsSpace: the ASCII white space and the Unicode White_Space characters.
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
-            "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
-def go_trim_space(s: str) -> str:
-    """``strings.TrimSpace``: Python's ``str.strip()`` also removes ``\\x1c``-``\\x1f``."""
-    return s.strip(_GO_SPACE)
-
-
 def parse_bool(name: str, v: str) -> bool:
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise UsageError(f'invalid boolean value "{v}" for -{name}: parse error')
+    """``strconv.ParseBool`` of flag (or variable) ``name``; raises :class:`UsageError`."""
+    b = _go_parse_bool(v)
+    if b is None:
+        raise UsageError(invalid_bool(name, v))
+    return b
 
 
 def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = False,
@@ -106,14 +96,14 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
         if f is None:
             if name in ("h", "help"):
                 raise _Help()
-            raise UsageError(f"flag provided but not defined: -{name}")
+            raise UsageError(undefined_flag(name))
         key = f.names[0]
         if f.kind == "bool":
             out.values[key] = parse_bool(name, value) if value else True
         else:
             if not eq:
                 if i >= len(args):
-                    raise UsageError(f"flag needs an argument: -{name}")
+                    raise UsageError(flag_needs_argument(name))
                 value = args[i]
                 i += 1
             out.values[key] = value

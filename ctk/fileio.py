@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
 import re
 import signal
@@ -27,6 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from hook import atomicfile
+from hook.atomicfile import Meta
 
 from .common import log
 from .errors import WriteError
@@ -39,8 +41,6 @@ FAULT_ENV = "NVIDIA_CTK_FAULT"
 NEW_FILE_MODE = 0o644
 NEW_DIR_MODE = 0o755
 
-_TEMP_SUFFIX = ".tmp"
-_TEMP_RANDOM = "[a-z0-9_]{8}"      # tempfile.mkstemp's random part
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,83 +82,15 @@ def private_mode(*modes: int) -> int:
     return m | 0o400
 
 
-def _fsync_dir(d: str) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _write_new(path: str, data: bytes, meta: Meta) -> None:
+    skipped = atomicfile.write(path, data, meta, before_rename=_fault_before_rename)
+    for name, reason in skipped:
+        log.debug("not keeping extended attribute %s: %s", name, reason)
 
 
-@dataclass(frozen=True, slots=True)
-class _Meta:
-    """What a rewritten file keeps of the one it replaces."""
-
-    mode: int
-    uid: int | None = None
-    gid: int | None = None
-    xattrs: tuple[tuple[str, bytes], ...] = ()
-
-
-def _meta_of(path: str, st: os.stat_result) -> _Meta:
-    xattrs = []
-    try:
-        names = os.listxattr(path)
-    except OSError:
-        names = []
-    for name in names:
-        try:
-            xattrs.append((name, os.getxattr(path, name)))
-        except OSError:
-            continue
-    return _Meta(stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, tuple(xattrs))
-
-
-def _apply_meta(fd: int, meta: _Meta) -> None:
-    """Owner first (chown clears setuid/setgid and file capabilities), then the extended
-    attributes, then the mode (which also brings the ACL mask back to the group bits)."""
-    if meta.uid is not None and meta.gid is not None:
-        st = os.fstat(fd)
-        if (st.st_uid, st.st_gid) != (meta.uid, meta.gid):
-            try:
-                os.fchown(fd, meta.uid, meta.gid)
-            except PermissionError:
-                pass
-    for name, value in meta.xattrs:
-        try:
-            os.setxattr(fd, name, value)
-        except OSError as exc:
-            # an unprivileged writer cannot set security.*/trusted.* attributes
-            if exc.errno not in (errno.EPERM, errno.EACCES, errno.ENOTSUP) or name.startswith("user."):
-                raise
-            log.debug("not keeping extended attribute %s: %s", name, exc.strerror)
-    os.fchmod(fd, meta.mode)
-
-
-def _write_new(path: str, data: bytes, meta: _Meta) -> None:
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=_TEMP_SUFFIX, dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            _apply_meta(f.fileno(), meta)
-            os.fsync(f.fileno())
-        if os.environ.get(FAULT_ENV) == "kill-before-rename":
-            os.kill(os.getpid(), signal.SIGKILL)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(d)
+def _fault_before_rename() -> None:
+    if os.environ.get(FAULT_ENV) == "kill-before-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def make_dirs(d: str, mode: int = NEW_DIR_MODE) -> tuple[str, ...]:
@@ -225,13 +157,13 @@ def write_atomic(path: str, data: bytes, backup_dir: str | None = None,
         backup = _backup(path, old, backup_dir, stat.S_IMODE(st.st_mode))
     try:
         if st is not None:
-            meta = _meta_of(target, st)
+            meta = atomicfile.meta_of(target, st)
             if mode is not None:
-                meta = _Meta(mode, meta.uid, meta.gid, meta.xattrs)
+                meta = meta.replace(mode=mode)
         else:
             umask = os.umask(0)
             os.umask(umask)
-            meta = _Meta((NEW_FILE_MODE if mode is None else mode) & ~umask)
+            meta = Meta((NEW_FILE_MODE if mode is None else mode) & ~umask)
         _write_new(target, data, meta)
     except OSError as exc:
         raise WriteError(f"unable to write {path}: {exc.strerror or exc}") from None
@@ -243,7 +175,7 @@ def _backup(path: str, old: bytes, backup_dir: str, src_mode: int) -> str:
     try:
         make_dirs(backup_dir, 0o700)
         remove_stale_temps(bpath)           # backups are written under the target's lock
-        _write_new(bpath, old, _Meta(private_mode(src_mode)))
+        _write_new(bpath, old, Meta(private_mode(src_mode)))
     except OSError as exc:
         raise WriteError(f"unable to back up {path} to {bpath}: {exc.strerror or exc}") from None
     return bpath
@@ -263,7 +195,7 @@ def remove(path: str, backup_dir: str | None = None) -> WriteResult:
         return WriteResult(path, backup, False)
     except OSError as exc:
         raise WriteError(f"unable to remove {path}: {exc.strerror}") from None
-    _fsync_dir(os.path.dirname(target))
+    atomicfile.fsync_dir(os.path.dirname(target))
     return WriteResult(path, backup, True)
 
 
@@ -273,7 +205,7 @@ def remove_stale_temps(path: str) -> list[str]:
     for ``path``: then no live writer of ``path`` has one.  Returns the files removed."""
     target = os.path.realpath(path)
     d, name = os.path.split(target)
-    pattern = re.compile(re.escape("." + name + ".") + _TEMP_RANDOM + re.escape(_TEMP_SUFFIX))
+    pattern = re.compile(re.escape("." + name + ".") + atomicfile.TEMP_RANDOM + re.escape(atomicfile.TEMP_SUFFIX))
     removed = []
     try:
         entries = os.listdir(d)
@@ -333,7 +265,7 @@ def locked(paths: Iterable[str], lock_dir: str) -> Iterator[None]:
     for p in paths:
         if p:
             real = os.path.realpath(p)
-            keys[hashlib.sha256(real.encode()).hexdigest()[:32]] = real
+            keys[atomicfile.sha256(real.encode())[:32]] = real
     fds = []
     try:
         make_dirs(lock_dir, 0o700)

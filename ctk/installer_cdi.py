@@ -15,7 +15,6 @@ created if they are empty, and deletes the record.  Turning CDI on in the runtim
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -94,7 +93,7 @@ class Record:
 
 
 def record_path(state_dir: str, output_dir: str) -> str:
-    key = hashlib.sha256(os.path.abspath(output_dir).encode()).hexdigest()[:16]
+    key = state.sha(os.path.abspath(output_dir).encode())[:16]
     return os.path.join(state_dir, "install", f"cdi-{key}.json")
 
 
@@ -130,12 +129,7 @@ def _save(state_dir: str, rec: Record | None, output_dir: str) -> None:
     if rec is not None:
         state.save_json(p, asdict(rec))
         return
-    try:
-        os.unlink(p)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise StateError(f"unable to remove state record {p}: {exc.strerror}") from None
+    state.remove_record(p)
 
 
 # --------------------------------------------------------------------------- install / uninstall

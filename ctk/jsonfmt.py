@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from hook.gojson import encode_string
+
 from .errors import ConfigLoadError
 
 _MAX_EXACT = 2**53
@@ -294,7 +296,7 @@ def _splice(doc: Document, old: Any, new: Any, span: Span, indent: str, style: J
     for k, v in new.items():
         if k not in old:
             before = members[0].before if not parts else sep
-            parts.append(before + _enc_str(k) + members[-1].colon + _render(v, inner, child))
+            parts.append(before + encode_string(k) + members[-1].colon + _render(v, inner, child))
     if not parts:
         return "{}"
     return "{" + ",".join(parts) + members[-1].after + "}"
@@ -316,14 +318,6 @@ def edit(doc: Document, new: Any) -> str:
     return doc.text[:doc.span.start] + body + tail
 
 
-def _enc_str(s: str) -> str:
-    """A JSON string; a lone surrogate (from a ``\\udXXX`` escape) is written as that escape."""
-    out = json.dumps(s, ensure_ascii=False)
-    if any("\ud800" <= ch <= "\udfff" for ch in out):
-        out = "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in out)
-    return out
-
-
 def _dump(v: Any, style: JsonStyle, indent: str, out: list[str]) -> None:
     """Append ``v`` written in ``style`` on a line indented with ``indent``."""
     ind = style.indent
@@ -341,7 +335,7 @@ def _dump(v: Any, style: JsonStyle, indent: str, out: list[str]) -> None:
             elif i:
                 out.append(", ")
             if k is not None:
-                out.append(_enc_str(k) + ": ")
+                out.append(encode_string(k) + ": ")
             _dump(x, style, inner, out)
             if ind is not None:
                 out.append(",\n" if i < len(items) - 1 else "\n")
@@ -355,7 +349,7 @@ def _dump(v: Any, style: JsonStyle, indent: str, out: list[str]) -> None:
     elif v is None:
         out.append("null")
     elif isinstance(v, str):
-        out.append(_enc_str(v))
+        out.append(encode_string(v))
     elif isinstance(v, (int, float)):
         out.append(json.dumps(v))
     else:

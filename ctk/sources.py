@@ -21,19 +21,15 @@ The sources that know an engine's layout belong to that engine (:mod:`ctk.engine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from hook import tomlcompat
+from hook.atomicfile import sha256
 
 from .errors import ConfigLoadError, SourceError
-
-
-def _sha(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _canonical(tree: Any) -> bytes:
@@ -59,7 +55,7 @@ class Snapshot:
     @staticmethod
     def make(tree: dict, origin: str, inputs: Sequence[tuple[str, str | None]],
              document: Any = None) -> "Snapshot":
-        return Snapshot(tree, origin, tuple(inputs), hashlib.sha256(_canonical(tree)).hexdigest(),
+        return Snapshot(tree, origin, tuple(inputs), sha256(_canonical(tree)),
                         document)
 
 
@@ -132,7 +128,7 @@ class FileSource:
         if data is None:
             return Snapshot.make({}, f"file {self.path}", [(f"file:{self.path}", None)])
         return Snapshot.make(_parse_toml(data, self.path), f"file {self.path}",
-                             [(f"file:{self.path}", _sha(data))])
+                             [(f"file:{self.path}", sha256(data))])
 
     def describe(self) -> str:
         return f"file {self.path}"
@@ -163,7 +159,7 @@ class CommandSource:
             raise SourceError(f"failed to run command {shown}: {status}")
         key = f"command:{' '.join(self.argv)}"
         return Snapshot.make(_parse_toml(proc.stdout, f"output of {' '.join(self.argv)}"),
-                             f"command {' '.join(self.argv)}", [(key, _sha(proc.stdout))])
+                             f"command {' '.join(self.argv)}", [(key, sha256(proc.stdout))])
 
     def describe(self) -> str:
         return f"command {' '.join(self.argv)}"

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import stat
 from dataclasses import asdict, dataclass, field, fields
+
+from hook.atomicfile import sha256
 
 from . import fileio
 from .errors import StateError
@@ -42,8 +43,7 @@ def state_dir(explicit: str = "") -> str:
     return os.path.join(base, "nvidia-ctk")
 
 
-def sha(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
+sha = sha256  # the fingerprint of a file's content (None: absent)
 
 
 @dataclass(slots=True)
@@ -78,7 +78,7 @@ class Record:
 
 
 def record_path(directory: str, runtime: str, config: str) -> str:
-    key = hashlib.sha256(os.path.abspath(config).encode()).hexdigest()[:16]
+    key = sha256(os.path.abspath(config).encode())[:16]
     return os.path.join(directory, "runtime", f"{runtime}-{key}.json")
 
 
@@ -229,7 +229,11 @@ def save_json(p: str, obj: dict, mode: int = 0o600) -> str:
 
 
 def delete(directory: str, runtime: str, config: str) -> None:
-    p = record_path(directory, runtime, config)
+    remove_record(record_path(directory, runtime, config))
+
+
+def remove_record(p: str) -> None:
+    """Remove the state record ``p`` (absent is fine); raises :class:`StateError`."""
     try:
         os.unlink(p)
     except FileNotFoundError:

@@ -65,8 +65,9 @@ def find_library(root: str) -> str | None:
 
 def find_cli(root: str) -> str | None:
     """An executable ``nvidia-container-cli`` in the root's usual program directories."""
-    from shim.lookup import DEFAULT_DIRS, is_executable_file
-    for d in DEFAULT_DIRS:
+    from hook.gocompat import DEFAULT_PATH_DIRS
+    from shim.lookup import is_executable_file
+    for d in DEFAULT_PATH_DIRS:
         p = _rooted(root, os.path.join(d, CLI))
         if is_executable_file(p):
             return p

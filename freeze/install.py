@@ -32,7 +32,6 @@ empty; files it replaced are put back.  A config file the user has edited since 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -40,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from freeze.programs import PROGRAMS, PROGRAMS_NOTE
+from hook import atomicfile
+from hook.atomicfile import sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY_NAME = "nvidia-container-runtime-hook"
@@ -115,26 +116,8 @@ def programs_of(binary: Path, data: bytes) -> list[str]:
     return names
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _atomic_write(target: Path, data: bytes, mode: int) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomicfile.write(str(target), data, atomicfile.Meta(mode))
 
 
 def _makedirs(layout: Layout, path: str, record: list[dict]) -> None:
@@ -210,14 +193,11 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
             print(f"kept (identical, not ours): {real}", file=out)
             continue
         if kind == "symlink":
-            tmp = real.with_name(f".{real.name}.tmp-{os.getpid()}")
-            tmp.unlink(missing_ok=True)
-            os.symlink(payload, tmp)
-            os.replace(tmp, real)
+            atomicfile.symlink(payload, str(real))
             entry = {"kind": "symlink", "path": path, "target": payload}
         else:
             _atomic_write(real, payload, mode)
-            entry = {"kind": "file", "path": path, "sha256": hashlib.sha256(payload).hexdigest()}
+            entry = {"kind": "file", "path": path, "sha256": sha256(payload)}
         if backup:
             entry["backup"] = backup
         elif path in owned and "backup" in owned[path]:
@@ -234,7 +214,7 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
         _makedirs(layout, str(Path(config).parent), record)
         data = DEFAULT_CONFIG.read_bytes()
         _atomic_write(cfg, data, 0o644)
-        record.append({"kind": "file", "path": config, "sha256": hashlib.sha256(data).hexdigest(),
+        record.append({"kind": "file", "path": config, "sha256": sha256(data),
                        "config": True})
         print(f"installed {cfg} (default)", file=out)
     if config != HOOK_CONFIG:
@@ -266,7 +246,7 @@ def uninstall(layout: Layout, out=sys.stdout) -> None:
         if e["kind"] == "symlink":
             ours = real.is_symlink() and os.readlink(real) == e["target"]
         else:
-            ours = real.is_file() and not real.is_symlink() and _sha256(real) == e["sha256"]
+            ours = real.is_file() and not real.is_symlink() and sha256(real.read_bytes()) == e["sha256"]
         if ours:
             real.unlink()
             print(f"removed {real}", file=out)

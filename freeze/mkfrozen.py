@@ -50,14 +50,6 @@ DEFAULT_EXCLUDES = (
     "__builtin__", "copy_reg", "cPickle", "StringIO",
 )
 
-# Modules that compiled extensions import from C at initialisation, invisible
-# to modulefinder.  orjson dereferences the result without checking: missing
-# one of these is a segmentation fault, not an ImportError.
-EXT_RUNTIME_IMPORTS = {
-    "orjson.orjson": ("datetime", "uuid", "dataclasses", "json", "enum"),
-    "orjson": ("datetime", "uuid", "dataclasses", "json", "enum"),
-}
-
 # Names the interpreter freezes itself (deep-frozen in 3.11 and 3.12: faster than a
 # marshalled copy).
 try:
@@ -140,11 +132,6 @@ def build_plan(root: Path, packages: list[str], extra: list[str], excludes: list
             finder.import_hook(name)
         except ImportError:
             pass
-
-    for name, needs in EXT_RUNTIME_IMPORTS.items():
-        if name in finder.modules and name not in no_ext:
-            for need in needs:
-                finder.import_hook(need)
 
     plan = Plan()
     no_ext_set = set(no_ext)

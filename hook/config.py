@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from .errors import ConfigError
-from .log import go_quote
+from .gocompat import quote as go_quote
 from .values import Value
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"

@@ -13,11 +13,11 @@ import os
 
 from . import gocompat
 from .errors import CliError
+from .gocompat import DEFAULT_PATH_DIRS
 from .plan import Plan
 from .values import Value
 
 CLI_NAME = "nvidia-container-cli"
-DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 class Command(Value, frozen=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import UsageError
+from .gocompat import flag_needs_argument, invalid_bool, parse_bool, undefined_flag
 from .values import Value
 
 USAGE = """Usage of nvidia-container-runtime-hook:
@@ -25,10 +26,6 @@ Commands:
   hooks-json [--hook-path PATH]
         print the OCI hooks.d JSON that registers this hook
 """
-
-_BOOL_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
-_BOOL_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
-
 
 class HelpRequested(Exception):
     """``-h``/``-help``: print the usage and exit 0.
@@ -85,15 +82,13 @@ def parse(argv: list[str]) -> Invocation:
         if name not in values:
             if name in ("help", "h"):
                 raise HelpRequested()
-            raise UsageError(f"flag provided but not defined: -{name}")
+            raise UsageError(undefined_flag(name))
         if name in ("debug", "version"):
             if has_value:
-                if value in _BOOL_TRUE:
-                    values[name] = True
-                elif value in _BOOL_FALSE:
-                    values[name] = False
-                else:
-                    raise UsageError(f'invalid boolean value "{value}" for -{name}: parse error')
+                b = parse_bool(value)
+                if b is None:
+                    raise UsageError(invalid_bool(name, value))
+                values[name] = b
             else:
                 values[name] = True
         else:
@@ -102,7 +97,7 @@ def parse(argv: list[str]) -> Invocation:
                     value = argv[i]
                     i += 1
                 else:
-                    raise UsageError(f"flag needs an argument: -{name}")
+                    raise UsageError(flag_needs_argument(name))
             values[name] = value
     return Invocation(debug=values["debug"], version=values["version"], config=values["config"],
                       args=tuple(argv[i:]))

@@ -1,8 +1,10 @@
 """Small re-implementations of Go standard-library behaviour the reference relies on.
 
-Pure functions, stdlib only, cheap to import: Go's whitespace trimming
-(``strings.TrimSpace``), lexical path cleaning (``path.Clean``), boolean
-parsing (``strconv.ParseBool``) and errno spelling.
+The one home of these for every program (hook, ctk, shim, cdi).  Pure functions, stdlib
+only, cheap to import (the hook's prestart path imports it): Go's whitespace trimming
+(``strings.TrimSpace``), lexical path cleaning (``path.Clean``), boolean parsing
+(``strconv.ParseBool``), ``%q`` quoting (``strconv.Quote``), the wording of Go's ``flag``
+package errors, the default ``PATH`` of the reference's programs, and errno spelling.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\
 
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+#: The directories of the ``PATH`` the reference's programs search when ``PATH`` is unset or
+#: lacks them (and that ``nvidia-container-cli`` is run with).
+DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+DEFAULT_PATH = ":".join(DEFAULT_PATH_DIRS)
 
 
 def trim(s: str) -> str:
@@ -39,6 +46,43 @@ def parse_bool(value: str) -> bool | None:
     if value in _FALSE:
         return False
     return None
+
+
+def invalid_bool(name: str, value: str) -> str:
+    """Go ``flag``'s message for a boolean flag ``-name=value`` that :func:`parse_bool` rejects."""
+    return f'invalid boolean value "{value}" for -{name}: parse error'
+
+
+def undefined_flag(name: str) -> str:
+    """Go ``flag``'s message for an unknown flag."""
+    return f"flag provided but not defined: -{name}"
+
+
+def flag_needs_argument(name: str) -> str:
+    """Go ``flag``'s message for a valued flag given last, without its value."""
+    return f"flag needs an argument: -{name}"
+
+
+_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a",
+                  "\b": "\\b", "\f": "\\f", "\v": "\\v"}
+
+
+def quote(s: str) -> str:
+    """Go ``%q`` (``strconv.Quote``) for printable text and the usual escapes."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        esc = _QUOTE_ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif not ch.isprintable():
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 def clean(path: str) -> str:

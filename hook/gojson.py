@@ -385,6 +385,20 @@ def fix_text(s: str) -> str:
         return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s)
 
 
+def encode_string(s: str) -> str:
+    """``s`` as a JSON string literal, non-ASCII text kept as it is; a lone surrogate (from a
+    ``\\udXXX`` escape) is written as that escape, so that it reads back the same.  The one string
+    encoder of the JSON writers (``shim.ocispec``, ``ctk.jsonfmt``)."""
+    from _json import encode_basestring
+
+    out = encode_basestring(s)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        out = "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in out)
+    return out
+
+
 def as_string(values: list, current: str, where: str) -> str:
     """Decode a string field given ``values`` (last wins; ``null`` keeps ``current``)."""
     for v in values:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import posixpath
 
+from .gocompat import DEFAULT_PATH_DIRS
+
 DEFAULT_HOOK_PATH = "/usr/bin/nvidia-container-runtime-hook"
-DEFAULT_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 class HooksdError(ValueError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .gocompat import quote
+
 
 def line(text: str) -> None:
     """A plain diagnostic line (no timestamp, no level)."""
@@ -25,7 +27,7 @@ def warning(message: str) -> None:
 
 def logrus_text(level: str, message: str) -> str:
     """logrus' text format: ``time="<RFC3339 local>" level=<level> msg=<Go-quoted message>``."""
-    return f'time="{rfc3339_now()}" level={level} msg={go_quote(message)}'
+    return f'time="{rfc3339_now()}" level={level} msg={quote(message)}'
 
 
 def rfc3339_now() -> str:
@@ -43,32 +45,3 @@ def rfc3339_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
 
 
-def go_quote(s: str) -> str:
-    """Go ``%q`` (``strconv.Quote``) for printable text and the usual escapes."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable():
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-VERSION = "1.20.0"
+from . import VERSION
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,39 +5,55 @@ point into the image, never at the host, and ``..`` stops at the image's root.  
 component at a time, ``openat(O_PATH | O_NOFOLLOW)`` from a descriptor of the rootfs, reading each
 symlink itself (``readlinkat``): the kernel never resolves a path of the image against the host's
 root, and a component swapped for a symlink during the walk is read as a symlink, not followed.  At
-most :data:`MAX_LINKS` symlinks are followed (then ``ELOOP``), as the kernel does.
+most ``max_links`` symlinks are followed (then ``ELOOP``; :data:`MAX_LINKS` by default, as the
+kernel does).
 
-:func:`resolve` gives the host path of a path of the image; :func:`listdir` lists a directory of
-the image.  Both raise :class:`OSError` (``ENOENT``, ``ENOTDIR``, ``ELOOP``, ...).
+The one resolver of the project, for the hook and the CDI hooks: :func:`resolve` gives the host
+path of a path of the image (every component must exist, or ``missing_ok``: the components that do
+not exist are kept as they are, as filepath-securejoin does, for paths about to be created);
+:func:`listdir` lists a directory of the image; :func:`makedirs` creates a directory (and its
+missing parents) inside the rootfs.  They raise :class:`OSError` (``ENOENT``, ``ENOTDIR``,
+``ELOOP``, ...).
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["MAX_LINKS", "resolve", "listdir"]
+__all__ = ["MAX_LINKS", "resolve", "listdir", "makedirs"]
 
 MAX_LINKS = 40  # Linux's MAXSYMLINKS
 
 _FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _S_IFMT = 0o170000
 _S_IFLNK = 0o120000
+_S_IFDIR = 0o040000
 
 
 class _Walk:
-    """The descriptors of the directories from the rootfs down to the resolved path."""
+    """The descriptors of the directories from the rootfs down to the resolved path (None for the
+    components that do not exist, with ``missing_ok``)."""
 
-    def __init__(self, rootfs: str, path: str) -> None:
+    def __init__(self, rootfs: str, path: str, missing_ok: bool = False, max_links: int = MAX_LINKS) -> None:
         self.rootfs = rootfs.rstrip("/") or "/"
-        self.fds = [os.open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)]
+        self.missing_ok = missing_ok
+        self.fds: list[int | None] = [self._open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, None)]
         self.names: list[str] = []
         try:
-            self._walk(path)
+            self._walk(path, max_links)
         except BaseException:
             self.close()
             raise
 
-    def _walk(self, path: str) -> None:
+    def _open(self, name: str, flags: int, dir_fd: int | None) -> int | None:
+        try:
+            return os.open(name, flags, dir_fd=dir_fd)
+        except OSError:
+            if not self.missing_ok:
+                raise
+            return None
+
+    def _walk(self, path: str, max_links: int) -> None:
         todo = path.split("/")[::-1]
         links = 0
         while todo:
@@ -46,25 +62,30 @@ class _Walk:
                 continue
             if name == "..":
                 if self.names:  # clamped at the rootfs
-                    os.close(self.fds.pop())
-                    self.names.pop()
+                    self._pop()
                 continue
-            fd = os.open(name, _FLAGS, dir_fd=self.fds[-1])
-            if os.fstat(fd).st_mode & _S_IFMT != _S_IFLNK:
+            parent = self.fds[-1]
+            fd = None if parent is None else self._open(name, _FLAGS, parent)
+            if fd is None or os.fstat(fd).st_mode & _S_IFMT != _S_IFLNK:
                 self.fds.append(fd)
                 self.names.append(name)
                 continue
             os.close(fd)
             links += 1
-            if links > MAX_LINKS:
+            if links > max_links:
                 import errno
                 raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), self.host_path + "/" + name)
-            target = os.readlink(name, dir_fd=self.fds[-1])
+            target = os.readlink(name, dir_fd=parent)
             if target.startswith("/"):
                 while self.names:
-                    os.close(self.fds.pop())
-                    self.names.pop()
+                    self._pop()
             todo.extend(target.split("/")[::-1])
+
+    def _pop(self) -> None:
+        fd = self.fds.pop()
+        if fd is not None:
+            os.close(fd)
+        self.names.pop()
 
     @property
     def host_path(self) -> str:
@@ -74,12 +95,15 @@ class _Walk:
 
     def close(self) -> None:
         while self.fds:
-            os.close(self.fds.pop())
+            fd = self.fds.pop()
+            if fd is not None:
+                os.close(fd)
 
 
-def resolve(rootfs: str, path: str) -> str:
-    """The host path that ``path`` names inside ``rootfs`` (every component must exist)."""
-    walk = _Walk(rootfs, path)
+def resolve(rootfs: str, path: str, missing_ok: bool = False, max_links: int = MAX_LINKS) -> str:
+    """The host path that ``path`` names inside ``rootfs``: every component must exist, unless
+    ``missing_ok`` (then those that do not are kept as they are)."""
+    walk = _Walk(rootfs, path, missing_ok, max_links)
     walk.close()
     return walk.host_path
 
@@ -93,5 +117,41 @@ def listdir(rootfs: str, path: str) -> tuple[str, list[str]]:
             return walk.host_path, os.listdir(fd)
         finally:
             os.close(fd)
+    finally:
+        walk.close()
+
+
+def makedirs(rootfs: str, path: str, mode: int = 0o755, max_links: int = MAX_LINKS) -> str:
+    """Create the directory ``path`` inside ``rootfs`` and its missing parents, each with ``mode``
+    (whatever the umask), every one relative to the descriptor of its parent; returns its host path.
+
+    Raises :class:`NotADirectoryError` (its ``filename`` the host path) for a component that
+    exists and is not a directory, or another :class:`OSError`.
+    """
+    import errno
+
+    walk = _Walk(rootfs, path, True, max_links)
+    try:
+        if walk.fds[0] is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), walk.rootfs)
+        prefix = "" if walk.rootfs == "/" else walk.rootfs
+        for i in range(1, len(walk.fds)):
+            name, parent, fd = walk.names[i - 1], walk.fds[i - 1], walk.fds[i]
+            if fd is None:
+                try:
+                    os.mkdir(name, mode, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                else:
+                    new = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+                    try:
+                        os.fchmod(new, mode)
+                    finally:
+                        os.close(new)
+                fd = walk.fds[i] = os.open(name, _FLAGS, dir_fd=parent)
+            if os.fstat(fd).st_mode & _S_IFMT != _S_IFDIR:
+                raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory",
+                                         prefix + "/" + "/".join(walk.names[:i]))
+        return walk.host_path
     finally:
         walk.close()

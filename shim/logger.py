@@ -105,7 +105,8 @@ def _open_append(path: str) -> int | None:
 
 def format_text(level: str, message: str) -> str:
     """logrus' text formatter: ``time="..." level=<level> msg=<message, quoted when needed>``."""
-    from hook.log import go_quote, rfc3339_now
+    from hook.gocompat import quote as go_quote
+    from hook.log import rfc3339_now
 
     msg = message if message and all(c in _PLAIN for c in message) else go_quote(message)
     return f'time="{rfc3339_now()}" level={level} msg={msg}'

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import stat
 
-DEFAULT_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+from hook.gocompat import DEFAULT_PATH_DIRS
+
+
 _MAGIC = frozenset("*?[\\")
 
 
@@ -29,7 +31,7 @@ def search_dirs(path_env: str) -> list[str]:
     from hook.gocompat import clean
 
     dirs = [clean("/" + d) for d in path_env.split(":")] if path_env else []
-    dirs += [d for d in DEFAULT_DIRS if d not in dirs]
+    dirs += [d for d in DEFAULT_PATH_DIRS if d not in dirs]
     return dirs
 
 

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     inv = scan(argv)
     if inv.version:
-        from hook.main import VERSION
+        from hook import VERSION
         sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
     log = Logger()
     try:

@@ -68,7 +68,7 @@ def resolve_mode(configured: str, tree: Obj, ctx: Context, platform=None) -> str
 
 def modifiers(mode: str, tree: Obj, ctx: Context) -> list:
     """The modifiers of ``mode`` for the spec ``tree``.  Raises :class:`ConstructError`."""
-    from hook.log import go_quote
+    from hook.gocompat import quote as go_quote
 
     prefixes = ctx.config.cdi_annotation_prefixes if mode == "cdi" else ()
     devices = _construct(device_requests.requested, tree, ctx.config, prefixes)

@@ -304,16 +304,6 @@ def dumps(tree, style: Style) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _string(s: str) -> str:
-    from _json import encode_basestring, encode_basestring_ascii
-
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \ud8xx escape: keep it escaped
-        return encode_basestring_ascii(s)
-    return encode_basestring(s)
-
-
 def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
     if isinstance(v, Obj):
         if not v:
@@ -322,14 +312,14 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
         if indent is None:
             out.append("{")
             for i, (k, x) in enumerate(v):
-                out.append(("," if i else "") + _string(k) + ":")
+                out.append(("," if i else "") + gojson.encode_string(k) + ":")
                 _dump(x, None, "", out)
             out.append("}")
             return
         inner = here + indent
         out.append("{\n")
         for i, (k, x) in enumerate(v):
-            out.append((",\n" if i else "") + inner + _string(k) + ": ")
+            out.append((",\n" if i else "") + inner + gojson.encode_string(k) + ": ")
             _dump(x, indent, inner, out)
         out.append("\n" + here + "}")
     elif isinstance(v, list):
@@ -353,7 +343,7 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
     elif isinstance(v, Number):
         out.append(str(v))
     elif isinstance(v, str):
-        out.append(_string(v))
+        out.append(gojson.encode_string(v))
     elif v is True:
         out.append("true")
     elif v is False:
@@ -367,45 +357,10 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
 
 
 def write(path: str, data: bytes) -> None:
-    """Replace ``path`` atomically: a temporary file in the same directory with the original's
-    mode, owner and extended attributes, ``fsync``, ``rename``.  A symbolic link stays a link (its
-    target is replaced).  Raises OSError; the original is then untouched."""
+    """Replace ``path`` atomically, keeping the original's mode, owner and extended attributes
+    (:func:`hook.atomicfile.write`).  A symbolic link stays a link (its target is replaced).
+    Raises OSError; the original is then untouched."""
+    from hook import atomicfile
+
     target = os.path.realpath(path)
-    st = os.stat(target)
-    directory = os.path.dirname(target) or "."
-    tmp = f"{directory}/.{os.path.basename(target)}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, st.st_mode & 0o7777)
-            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                except PermissionError:
-                    pass
-            _copy_xattrs(target, fd)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _copy_xattrs(source: str, fd: int) -> None:
-    try:
-        names = os.listxattr(source)
-    except OSError:
-        return
-    for name in names:
-        try:
-            os.setxattr(fd, name, os.getxattr(source, name))
-        except OSError:
-            pass
+    atomicfile.write(target, data, atomicfile.meta_of(target, os.stat(target)))

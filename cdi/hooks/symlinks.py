@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from hook import atomicfile
+
 from ..errors import HookError
 from ..rootfs import mkdirs_in
 
@@ -12,7 +14,6 @@ def run(args: list[str], log) -> int:
     from ..hook import parse_flags, read_root
     flags, _ = parse_flags(args, ("container-spec",), ("link",))
     root = read_root(flags)
-    from .util import new_uuid
     seen: set[str] = set()
     for spec in flags["link"]:
         if spec in seen:
@@ -26,18 +27,7 @@ def run(args: list[str], log) -> int:
         name = os.path.basename(link)
         full = os.path.join(parent, name)
         try:
-            if os.readlink(full) == target:
-                continue
-        except OSError:
-            pass
-        tmp = os.path.join(parent, f"{name}-{new_uuid()}")
-        try:
-            os.symlink(target, tmp)
-            os.rename(tmp, full)
+            atomicfile.symlink(target, full)
         except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             raise HookError(f"failed to create symlink {link}: {exc.strerror}") from None
     return 0

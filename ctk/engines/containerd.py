@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from hook.atomicfile import sha256
+
 from .. import gotoml
 from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
 from ..errors import ConfigContentError, ConfigLoadError, WriteError
@@ -25,7 +27,6 @@ from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
 from ..plan import FileChange, Plan
 from ..sources import CommandSource, FileSource, Snapshot, chroot_argv, deep_merge, host_path, read_file
 from ..sources import _parse_toml as parse_toml
-from ..sources import _sha as sha256
 from ..tomledit import TomlFile
 from .base import ConfigurePlan, ConfigureRequest, Engine
 

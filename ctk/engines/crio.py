@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from hook.atomicfile import sha256
+
 from .. import gotoml
 from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
 from ..errors import ConfigLoadError
@@ -18,7 +20,6 @@ from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
 from ..plan import FileChange, Plan
 from ..sources import CommandSource, FirstOf, Snapshot, chroot_argv, deep_merge, read_file
 from ..sources import _parse_toml as parse_toml
-from ..sources import _sha as sha256
 from ..tomledit import TomlFile
 from .base import ConfigurePlan, ConfigureRequest, Engine
 

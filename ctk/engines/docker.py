@@ -164,13 +164,15 @@ class DaemonJsonSource:
     path: str
 
     def load(self):
-        from ..sources import Snapshot, _sha
+        from hook.atomicfile import sha256
+
+        from ..sources import Snapshot
         raw = read_config(self.path, "docker")
         try:
             cfg = DockerConfig(self.path, raw)
         except ConfigLoadError as exc:
             raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
-        return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", _sha(raw))],
+        return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", sha256(raw))],
                              document=cfg)
 
     def describe(self) -> str:

@@ -14,6 +14,7 @@ import os
 
 import _signal  # not ``signal``: that one imports enum; only get/set of one handler is needed here
 
+from ..gocompat import DEFAULT_PATH
 from ..plan import Plan
 from ..values import Factory, Value
 from . import InjectionError
@@ -25,7 +26,6 @@ from .select import Gpu, Mig, Selection, SelectionError, parse_imex, select_devi
 MESSAGE_PREFIX = "nvidia-container-cli: "
 # PATH for the library's binary lookup when the hook has none (runtimes often start hooks with an empty
 # environment; the reference hook always hands the CLI a PATH, hook.md §7.7).
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _fail(stage: str, detail: str) -> InjectionError:
