@@ -128,8 +128,9 @@ def _deep_scan(text: str, i: int):
     C scanner), with the cyclic GC paused: it would otherwise rescan the growing tree
     again and again (7x the scan time on an 18 MB spec).  Each level costs the scanner one
     recursion unit: the overhead of this frame is measured on small probes, then
-    ``MAX_DEPTH`` levels are allowed.  (CPython 3.11, which the hook and its frozen binary
-    use: ``_json``'s recursion check counts against the interpreter's recursion limit.)
+    ``MAX_DEPTH`` levels are allowed.  (CPython 3.11: ``_json``'s recursion check counts
+    against the interpreter's recursion limit; on 3.12+ it counts C frames against a fixed
+    limit, and inputs nested deeper than that are scanned by the pure-Python scanner.)
     """
     import gc
     import sys
@@ -161,7 +162,14 @@ def _deep_scan(text: str, i: int):
         try:
             result = _scan_once(text, i)
         except RecursionError:
-            raise _TooDeep() from None
+            # CPython 3.12+: the C scanner's recursion check counts C frames against a limit
+            # fixed at build time, not the recursion limit set above.  The pure-Python scanner
+            # (same context, same values) recurses in Python frames only, which the limit governs.
+            sys.setrecursionlimit(limit + _PY_FRAMES_PER_LEVEL * (MAX_DEPTH + _LEAF_UNITS))
+            try:
+                result = _py_scanner()(text, i)
+            except RecursionError:
+                raise _TooDeep() from None
         if _depth(result[0]) > MAX_DEPTH:
             raise _TooDeep()
         return result
@@ -176,6 +184,20 @@ def _deep_scan(text: str, i: int):
                 gc.freeze()
                 gc.enable()
                 gc.unfreeze()
+
+
+_PY_FRAMES_PER_LEVEL = 2  # json.scanner's _scan_once and parse_array/parse_object per level
+
+
+def _py_scanner():
+    """``json.scanner``'s pure-Python scanner with :class:`_Context`'s settings (deep inputs on
+    CPython 3.12+ only; imports ``json``)."""
+    import json.decoder
+    import json.scanner
+
+    decoder = json.decoder.JSONDecoder(object_pairs_hook=Obj, parse_int=Number, parse_float=Number,
+                                       parse_constant=_reject_constant)
+    return json.scanner.py_make_scanner(decoder)
 
 
 def _depth(value) -> int:

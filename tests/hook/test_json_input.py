@@ -255,3 +255,26 @@ def test_no_thread_is_left_behind(monkeypatch):
     for _ in range(20):
         gojson.decode_first(b"[" * 3000 + b"]" * 3000)
         assert thread_count() == before
+
+
+@pytest.mark.parametrize("depth,ok", [(10000, True), (10001, False)])
+def test_deep_input_falls_back_to_the_python_scanner_when_the_c_scanner_cannot(monkeypatch, depth, ok):
+    """On CPython 3.12+ the C scanner gives up below Go's limit (a C recursion limit fixed at build
+    time): the pure-Python scanner takes over, with the same values and the same limit."""
+    real = gojson._scan_once
+
+    def c_scanner_gives_up(text, i):
+        if text.count("[") > 1500:
+            raise RecursionError("C recursion limit")
+        return real(text, i)
+
+    monkeypatch.setattr(gojson, "_scan_once", c_scanner_gives_up)
+    text = "[" * (depth - 1) + '{"a": 1.50}' + "]" * (depth - 1)
+    if ok:
+        value = gojson.decode_first(text.encode())
+        for _ in range(depth - 1):
+            value = value[0]
+        assert isinstance(value, gojson.Obj) and value[0][0] == "a" and str(value[0][1]) == "1.50"
+    else:
+        with pytest.raises(gojson.DecodeError, match="exceeded max depth"):
+            gojson.decode_first(text.encode())
