@@ -154,6 +154,35 @@ def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rou
     return out
 
 
+def instructions(commands: dict[str, list[str]], stdin: str, env: dict[str, str], directory: Path) -> int:
+    """One run of each command under ``valgrind --tool=callgrind --trace-children=yes``: instructions executed
+    in user space by the process, the exec'd CLI and the forked helpers (repeatable, unlike times; kernel
+    work such as page faults is not counted).  Prints millions of instructions per process and in all."""
+    print("GPU spec, instructions executed (callgrind, user space; Mi = 2^20), per process image")
+    failed = False
+    for name, argv in commands.items():
+        out = directory / f"callgrind-{name}"
+        out.mkdir()
+        with open(stdin, "rb") as fd:
+            code = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-before=execve",
+                                   f"--callgrind-out-file={out}/%p", *argv], stdin=fd, env=env,
+                                  capture_output=True).returncode
+        counts = []
+        for f in sorted(out.iterdir(), key=lambda f: [int(x) for x in f.name.split('.')] + [1 << 30]):
+            cmd, total = "?", 0
+            for line in f.read_text(errors="replace").splitlines():
+                if line.startswith("cmd: "):
+                    cmd = os.path.basename(line[5:].split()[0]) if line[5:].split() else "?"
+                elif line.startswith(("summary: ", "totals: ")):
+                    total = int(line.split()[1])
+            counts.append((cmd, total))
+        failed |= code != 0
+        parts = " + ".join(f"{cmd} {n / 2**20:.2f}" for cmd, n in counts)
+        flag = f"  FAILED (exit {code})" if code else ""
+        print(f"  {name:8} {sum(n for _, n in counts) / 2**20:8.2f} Mi  = {parts}{flag}")
+    return 1 if failed else 0
+
+
 def phases(rounds: int, lib: Path) -> int:
     env = {"PATH": "/usr/bin:/bin", "FAKE_NVC_DRY_RUN": "1"}
     samples: list[list[float]] = [[] for _ in PHASES]
@@ -179,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--helpers", action="store_true",
                         help="the fake forks the real library's two helper processes at nvc_init (FAKE_NVC_HELPERS)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions instead (one run each under callgrind, children traced)")
     args = parser.parse_args(argv)
     if not args.lib.exists():
         print(f"{args.lib} missing: run ./build.sh native", file=sys.stderr)
@@ -205,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = {name: [args.hook, "-config", str(path), "prestart"] for name, path in configs.items()}
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "FAKE_NVC_DRY_RUN": "1", **({"FAKE_NVC_HELPERS": "1"} if args.helpers else {})}
+        if args.instructions:
+            return instructions(commands, str(bench.states["gpu"]), env, bench.dir)
         res = measure(commands, str(bench.states["gpu"]), env, args.rounds, bench.rss_helper)
         print(f"GPU spec, {args.hook}; {args.rounds} rounds, alternating; times in ms "
               "(cpu = user + system of the hook process, the exec'd CLI included)")

@@ -65,6 +65,9 @@ def main():
             _hookexec.dlopen("libdoes-not-exist.so.1", os.RTLD_LAZY)
         except OSError as exc:
             print(json.dumps([ok, "libdoes-not-exist.so.1" in str(exc)]))
+    elif action == "cffi":
+        import _cffi_backend  # built into the launcher (freeze/build.sh), not loaded from memory
+        print(json.dumps(["_cffi_backend" in sys.builtin_module_names, _cffi_backend.FFI().new("int *", 7)[0]]))
     elif action == "modules":
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))))
     elif action == "json":
@@ -164,6 +167,15 @@ def test_embedded_extension_modules_load_from_memory(probe):
     res = run(probe, "json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {"sqrt": 4.0, "scanner": True}
+
+
+def test_cffi_backend_is_a_built_in_module(probe):
+    """cffi's backend is compiled into the launcher with the static libffi (docs/injector.md "Cost"):
+    no memfd copy, dlopen and relocation when the hook injects in-process; built in even when the frozen
+    tree does not import it."""
+    res = run(probe, "cffi")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [True, 7]
 
 
 def test_build_links_every_program_built_in_beside_the_binary(probe):
