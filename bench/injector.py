@@ -154,32 +154,40 @@ def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rou
     return out
 
 
-def instructions(commands: dict[str, list[str]], stdin: str, env: dict[str, str], directory: Path) -> int:
-    """One run of each command under ``valgrind --tool=callgrind --trace-children=yes``: instructions executed
-    in user space by the process, the exec'd CLI and the forked helpers (repeatable, unlike times; kernel
-    work such as page faults is not counted).  Prints millions of instructions per process and in all."""
-    print("GPU spec, instructions executed (callgrind, user space; Mi = 2^20), per process image")
+def instructions(commands: dict[str, list[str]], stdin: str, env: dict[str, str], directory: Path,
+                 rounds: int) -> int:
+    """``rounds`` runs of each command under ``valgrind --tool=callgrind --trace-children=yes``: instructions
+    executed in user space by the process, the exec'd CLI and the forked helpers (kernel work such as page
+    faults is not counted).  Repeatable but for the interpreter's random hash seed (dict and set layouts),
+    hence the median.  Prints millions of instructions, in all and per process image (median run)."""
+    print(f"GPU spec, instructions executed (callgrind, user space; Mi = 2^20), median of {rounds} runs")
     failed = False
     for name, argv in commands.items():
-        out = directory / f"callgrind-{name}"
-        out.mkdir()
-        with open(stdin, "rb") as fd:
-            code = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-before=execve",
-                                   f"--callgrind-out-file={out}/%p", *argv], stdin=fd, env=env,
-                                  capture_output=True).returncode
-        counts = []
-        for f in sorted(out.iterdir(), key=lambda f: [int(x) for x in f.name.split('.')] + [1 << 30]):
-            cmd, total = "?", 0
-            for line in f.read_text(errors="replace").splitlines():
-                if line.startswith("cmd: "):
-                    cmd = os.path.basename(line[5:].split()[0]) if line[5:].split() else "?"
-                elif line.startswith(("summary: ", "totals: ")):
-                    total = int(line.split()[1])
-            counts.append((cmd, total))
-        failed |= code != 0
+        runs = []
+        for r in range(rounds):
+            out = directory / f"callgrind-{name}-{r}"
+            out.mkdir()
+            with open(stdin, "rb") as fd:
+                code = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-before=execve",
+                                       f"--callgrind-out-file={out}/%p", *argv], stdin=fd, env=env,
+                                      capture_output=True).returncode
+            failed |= code != 0
+            counts = []  # (program, instructions) in order: a process's part before execve is NNN.1
+            for f in sorted(out.iterdir(), key=lambda f: [int(x) for x in f.name.split(".")] + [1 << 30]):
+                cmd, total = "?", 0
+                for line in f.read_text(errors="replace").splitlines():
+                    if line.startswith("cmd: ") and line[5:].split():
+                        cmd = os.path.basename(line[5:].split()[0])
+                    elif line.startswith(("summary: ", "totals: ")):
+                        total = int(line.split()[1])
+                counts.append((cmd, total))
+            runs.append((sum(n for _, n in counts), counts, code))
+        runs.sort(key=lambda run: run[0])
+        total, counts, code = runs[len(runs) // 2]
         parts = " + ".join(f"{cmd} {n / 2**20:.2f}" for cmd, n in counts)
+        spread = f"(min {runs[0][0] / 2**20:.2f}, max {runs[-1][0] / 2**20:.2f})"
         flag = f"  FAILED (exit {code})" if code else ""
-        print(f"  {name:8} {sum(n for _, n in counts) / 2**20:8.2f} Mi  = {parts}{flag}")
+        print(f"  {name:8} {total / 2**20:8.2f} Mi {spread}  = {parts}{flag}")
     return 1 if failed else 0
 
 
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "FAKE_NVC_DRY_RUN": "1", **({"FAKE_NVC_HELPERS": "1"} if args.helpers else {})}
         if args.instructions:
-            return instructions(commands, str(bench.states["gpu"]), env, bench.dir)
+            return instructions(commands, str(bench.states["gpu"]), env, bench.dir, args.rounds)
         res = measure(commands, str(bench.states["gpu"]), env, args.rounds, bench.rss_helper)
         print(f"GPU spec, {args.hook}; {args.rounds} rounds, alternating; times in ms "
               "(cpu = user + system of the hook process, the exec'd CLI included)")
