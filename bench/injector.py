@@ -4,6 +4,7 @@
     .venv/bin/python bench/injector.py [-n 20] [--hook dist/nvidia-container-runtime-hook]
                                        [--lib build/fake/libnvidia-container.so.1] [--json FILE]
     .venv/bin/python bench/injector.py --phases [-n 20]     # where the in-process time goes
+    .venv/bin/python bench/injector.py --instructions [-n 3] [--deps]   # instructions (callgrind)
 
 Whole process (default): for the typical GPU spec of ``bench/specs.py`` it runs, round after
 round, alternating:
@@ -30,6 +31,11 @@ space is what is forked.
 ``--deps`` builds the fake linked with the real library's dependencies (libtirpc and the Kerberos
 libraries behind it, libseccomp, libcap, libelf), so that both paths pay the dynamic linking the real
 library costs.
+
+``--instructions`` counts, instead of timing, the instructions each path executes in user space
+(``valgrind --tool=callgrind``, children traced, the hook's part dumped before its ``execve``): repeatable
+on a loaded machine, where times are not, but blind to the kernel's work (exec, page faults, fork), which
+is what the CLI path pays in exchange; so both figures matter.  Not with ``--helpers``.
 
 ``--phases`` runs the library path in-process in fresh interpreters (the venv's; module loading
 from ``.pyc``) and prints the median of each phase: imports, dlopen + probe, request building,
@@ -224,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.phases:
         return phases(args.rounds, args.lib)
+    if args.instructions and args.helpers:
+        # A forked child's callgrind counts start from its parent's; and what the helpers cost is the
+        # kernel's (fork, copy-on-write faults), which callgrind does not count: use CPU time for that.
+        parser.error("--instructions does not measure --helpers (kernel work): compare CPU time instead")
 
     bench = Bench()
     try:
