@@ -28,7 +28,7 @@ PY_VERSIONS=(3.11 3.12 3.13)
 BUILD_PACKAGES=(gcc libc6-dev binutils python3 python3-venv python3-dev)
 # Debian packages the test suite drives for real (runtimes, tools); CI installs them.
 APT_PACKAGES=("${BUILD_PACKAGES[@]}" make runc crun docker.io containerd podman busybox-static
-              umoci skopeo iproute2 util-linux procps acl)
+              umoci skopeo iproute2 util-linux procps acl libffi-dev)
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 

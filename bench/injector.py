@@ -4,6 +4,7 @@
     .venv/bin/python bench/injector.py [-n 20] [--hook dist/nvidia-container-runtime-hook]
                                        [--lib build/fake/libnvidia-container.so.1] [--json FILE]
     .venv/bin/python bench/injector.py --phases [-n 20]     # where the in-process time goes
+    .venv/bin/python bench/injector.py --instructions [-n 3] [--deps]   # instructions (callgrind)
 
 Whole process (default): for the typical GPU spec of ``bench/specs.py`` it runs, round after
 round, alternating:
@@ -30,6 +31,11 @@ space is what is forked.
 ``--deps`` builds the fake linked with the real library's dependencies (libtirpc and the Kerberos
 libraries behind it, libseccomp, libcap, libelf), so that both paths pay the dynamic linking the real
 library costs.
+
+``--instructions`` counts, instead of timing, the instructions each path executes in user space
+(``valgrind --tool=callgrind``, children traced, the hook's part dumped before its ``execve``): repeatable
+on a loaded machine, where times are not, but blind to the kernel's work (exec, page faults, fork), which
+is what the CLI path pays in exchange; so both figures matter.  Not with ``--helpers``.
 
 ``--phases`` runs the library path in-process in fresh interpreters (the venv's; module loading
 from ``.pyc``) and prints the median of each phase: imports, dlopen + probe, request building,
@@ -154,6 +160,43 @@ def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rou
     return out
 
 
+def instructions(commands: dict[str, list[str]], stdin: str, env: dict[str, str], directory: Path,
+                 rounds: int) -> int:
+    """``rounds`` runs of each command under ``valgrind --tool=callgrind --trace-children=yes``: instructions
+    executed in user space by the process, the exec'd CLI and the forked helpers (kernel work such as page
+    faults is not counted).  Repeatable but for the interpreter's random hash seed (dict and set layouts),
+    hence the median.  Prints millions of instructions, in all and per process image (median run)."""
+    print(f"GPU spec, instructions executed (callgrind, user space; Mi = 2^20), median of {rounds} runs")
+    failed = False
+    for name, argv in commands.items():
+        runs = []
+        for r in range(rounds):
+            out = directory / f"callgrind-{name}-{r}"
+            out.mkdir()
+            with open(stdin, "rb") as fd:
+                code = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-before=execve",
+                                       f"--callgrind-out-file={out}/%p", *argv], stdin=fd, env=env,
+                                      capture_output=True).returncode
+            failed |= code != 0
+            counts = []  # (program, instructions) in order: a process's part before execve is NNN.1
+            for f in sorted(out.iterdir(), key=lambda f: [int(x) for x in f.name.split(".")] + [1 << 30]):
+                cmd, total = "?", 0
+                for line in f.read_text(errors="replace").splitlines():
+                    if line.startswith("cmd: ") and line[5:].split():
+                        cmd = os.path.basename(line[5:].split()[0])
+                    elif line.startswith(("summary: ", "totals: ")):
+                        total = int(line.split()[1])
+                counts.append((cmd, total))
+            runs.append((sum(n for _, n in counts), counts, code))
+        runs.sort(key=lambda run: run[0])
+        total, counts, code = runs[len(runs) // 2]
+        parts = " + ".join(f"{cmd} {n / 2**20:.2f}" for cmd, n in counts)
+        spread = f"(min {runs[0][0] / 2**20:.2f}, max {runs[-1][0] / 2**20:.2f})"
+        flag = f"  FAILED (exit {code})" if code else ""
+        print(f"  {name:8} {total / 2**20:8.2f} Mi {spread}  = {parts}{flag}")
+    return 1 if failed else 0
+
+
 def phases(rounds: int, lib: Path) -> int:
     env = {"PATH": "/usr/bin:/bin", "FAKE_NVC_DRY_RUN": "1"}
     samples: list[list[float]] = [[] for _ in PHASES]
@@ -179,12 +222,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--helpers", action="store_true",
                         help="the fake forks the real library's two helper processes at nvc_init (FAKE_NVC_HELPERS)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions instead (one run each under callgrind, children traced)")
     args = parser.parse_args(argv)
     if not args.lib.exists():
         print(f"{args.lib} missing: run ./build.sh native", file=sys.stderr)
         return 1
     if args.phases:
         return phases(args.rounds, args.lib)
+    if args.instructions and args.helpers:
+        # A forked child's callgrind counts start from its parent's; and what the helpers cost is the
+        # kernel's (fork, copy-on-write faults), which callgrind does not count: use CPU time for that.
+        parser.error("--instructions does not measure --helpers (kernel work): compare CPU time instead")
 
     bench = Bench()
     try:
@@ -205,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = {name: [args.hook, "-config", str(path), "prestart"] for name, path in configs.items()}
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "FAKE_NVC_DRY_RUN": "1", **({"FAKE_NVC_HELPERS": "1"} if args.helpers else {})}
+        if args.instructions:
+            return instructions(commands, str(bench.states["gpu"]), env, bench.dir, args.rounds)
         res = measure(commands, str(bench.states["gpu"]), env, args.rounds, bench.rss_helper)
         print(f"GPU spec, {args.hook}; {args.rounds} rounds, alternating; times in ms "
               "(cpu = user + system of the hook process, the exec'd CLI included)")

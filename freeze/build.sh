@@ -20,6 +20,13 @@
 #   --importtime  diagnostics build: print -X importtime to stderr on every run
 #   --optimize N  compile frozen code with optimize=N (default 0, like the venv)
 #   --build DIR   scratch directory, kept (default: a fresh build/freeze.XXXXXX, removed after)
+#   --embed-cffi  embed _cffi_backend's compiled module (memfd at run time) instead of building it in
+#
+# _cffi_backend (the in-process injector's only compiled dependency) is built into the
+# launcher as a built-in module when it can be: cffi's C source (the sdist of the version
+# PYTHON has, cached in build/cffi-src/, fetched once with pip) compiled and linked with the
+# static libffi (Debian: libffi-dev).  Without either it is embedded like the other
+# extensions, with a note on stderr (docs/injector.md "Cost").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -33,6 +40,7 @@ build=
 mk_args=(--extra cdi.hook --extra cdi.hooks.ldcache --extra cdi.hooks.symlinks --extra cdi.hooks.compat
          --extra cdi.hooks.devnode --extra cdi.hooks.chmod --extra cdi.hooks.profile)
 cflags=()
+cffi=auto
 while [ $# -gt 0 ]; do
     case $1 in
         --root) src_root=$(cd "$2" && pwd); shift 2 ;;
@@ -43,6 +51,7 @@ while [ $# -gt 0 ]; do
         --optimize) mk_args+=(--optimize "$2"); shift 2 ;;
         --finalize) cflags+=(-DFROZEN_FINALIZE); shift ;;
         --importtime) cflags+=(-DFROZEN_IMPORTTIME); shift ;;
+        --embed-cffi) cffi=embed; shift ;;
         *) echo "freeze/build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -76,13 +85,44 @@ else
     rm -rf "$build"
 fi
 mkdir -p "$build" "$(dirname "$out")"
+
+# _cffi_backend built in (see above): its object file and libffi.a, or nothing (embedded).
+builtin_objs=()
+if [ "$cffi" = auto ]; then
+    cffi_version=$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("cffi"))' 2>/dev/null || true)
+    libffi=$("$CC" -print-file-name=libffi.a)
+    sdist=$ROOT/build/cffi-src/cffi-$cffi_version.tar.gz
+    why=
+    if [ -z "$cffi_version" ]; then
+        why="$PYTHON has no cffi"
+    elif [ "$libffi" = libffi.a ]; then
+        why="no static libffi (Debian: apt-get install libffi-dev)"
+    elif [ ! -f "$sdist" ] && ! "$PYTHON" -m pip download -q --no-binary :all: --no-deps \
+            "cffi==$cffi_version" -d "$ROOT/build/cffi-src" >&2; then
+        why="cannot download cffi $cffi_version's source"
+    elif [ ! -f "$sdist" ]; then
+        why="pip left no $sdist"
+    fi
+    if [ -z "$why" ]; then
+        mkdir -p "$build/cffi"
+        tar -xzf "$sdist" -C "$build/cffi" --strip-components=1
+        # As cffi's setup.py builds it on Linux, for a static libffi.
+        "$CC" -O2 -pipe -fno-plt -DFFI_BUILDING=1 -DUSE__THREAD -DHAVE_SYNC_SYNCHRONIZE -I"$INCLUDEPY" \
+            -c -o "$build/cffi_backend.o" "$build/cffi/src/c/_cffi_backend.c"
+        builtin_objs=("$build/cffi_backend.o" "$libffi")
+        cflags+=(-DFROZEN_BUILTIN_CFFI)
+        mk_args+=(--builtin _cffi_backend)
+    else
+        echo "freeze/build.sh: _cffi_backend embedded, not built in: $why" >&2
+    fi
+fi
 (cd "$ROOT" && "$PYTHON" -m freeze.mkfrozen "$build" --root "$src_root" "${mk_args[@]}")
 
 # -rdynamic: the embedded extension modules resolve the C API from this executable.
 # shellcheck disable=SC2086
 "$CC" -O2 -pipe -no-pie -fno-plt -I"$INCLUDEPY" -I"$build" \
     -DFROZEN_BLOB_PATH="\"$build/frozen.bin\"" "${cflags[@]}" \
-    -o "$build/hook.bin" "$HERE/launcher.c" "$LIBA" \
+    -o "$build/hook.bin" "$HERE/launcher.c" "${builtin_objs[@]}" "$LIBA" \
     -rdynamic -Wl,-O1 -Wl,--as-needed $PYLIBS -ldl -lm -lpthread -lutil
 strip --strip-unneeded "$build/hook.bin"
 chmod 0755 "$build/hook.bin"

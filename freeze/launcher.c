@@ -21,6 +21,8 @@
  * nvidia-ctk -> ctk.cli:main, ...; any other name: the first row, the hook),
  * before the interpreter starts, and only its module is imported.  It then runs
  * `sys.exit(<module>.<function>())` exactly like the console script.
+ * With FROZEN_BUILTIN_CFFI, `_cffi_backend` is a built-in module too (its
+ * source compiled in by freeze/build.sh).
  * Built-in module `_hookexec`: execve(path, argv, env) -> errno (env is the
  * raw list of b"KEY=VALUE" entries: duplicates and order kept), and
  * dlopen(name, mode) -> handle / dlclose(handle), as _ctypes has them.
@@ -230,6 +232,14 @@ static PyObject *load_embedded(const struct embedded_ext *ext)
     return init();
 }
 
+#ifdef FROZEN_BUILTIN_CFFI
+/* cffi's backend compiled from its source and linked in with a static libffi (freeze/build.sh): a
+ * built-in module like the interpreter's own, not an embedded extension, so that in-process injection
+ * through libnvidia-container does not pay the memfd copy, dlopen and relocation of a 300 KiB object
+ * (docs/injector.md "Cost"). */
+PyMODINIT_FUNC PyInit__cffi_backend(void);
+#endif
+
 /* Generated: frozen_blob, frozen_modules[], embedded_exts[], ext_init_N(), programs[]. */
 #include "frozen_table.h"
 
@@ -307,6 +317,10 @@ int main(int argc, char **argv)
     PyImport_FrozenModules = frozen_modules;
     if (PyImport_AppendInittab("_hookexec", PyInit__hookexec) < 0)
         return 120;
+#ifdef FROZEN_BUILTIN_CFFI
+    if (PyImport_AppendInittab("_cffi_backend", PyInit__cffi_backend) < 0)
+        return 120;
+#endif
     if (PyImport_ExtendInittab(embedded_inittab) < 0)
         return 120;
 

@@ -3,7 +3,7 @@
 Run with the interpreter whose ``libpython3.X.a`` is linked in (CPython 3.11 or
 later: the project's venv Python, or a build venv of another version)::
 
-    python -m freeze.mkfrozen OUTDIR [--root DIR] [--no-ext NAME ...]
+    python -m freeze.mkfrozen OUTDIR [--root DIR] [--no-ext NAME ...] [--builtin NAME ...]
 
 The programs are the rows of :data:`freeze.programs.PROGRAMS` whose package is
 under ``--root``.  It finds every module those packages can import (statically,
@@ -23,7 +23,8 @@ with :mod:`modulefinder`, over all modules of each package, plus the whole
 
 Modules that the interpreter already freezes (``os``, ``codecs``, ``io``, ...)
 are left to its own (deep-frozen up to 3.12) copies.  Modules built into
-libpython are skipped.
+libpython are skipped, and so are the extension modules named ``--builtin``,
+which the launcher links in itself (``_cffi_backend``, see freeze/build.sh).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Extension:
 class Plan:
     frozen: list[Frozen] = field(default_factory=list)
     extensions: list[Extension] = field(default_factory=list)
+    builtin: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
 
@@ -116,7 +118,7 @@ def present_programs(root: Path) -> dict[str, str]:
 
 
 def build_plan(root: Path, packages: list[str], extra: list[str], excludes: list[str],
-               no_ext: list[str], optimize: int) -> Plan:
+               no_ext: list[str], optimize: int, builtin: list[str] = ()) -> Plan:
     search = [str(root)] + [p for p in sys.path if p and Path(p).resolve() != root.resolve()]
     finder = modulefinder.ModuleFinder(path=search, excludes=list(excludes))
     wanted = [m for package in packages for m in _package_modules(root, package)] + list(extra)
@@ -141,6 +143,9 @@ def build_plan(root: Path, packages: list[str], extra: list[str], excludes: list
         if name in CPYTHON_FROZEN or path is None:
             continue  # deep-frozen by CPython, or built into libpython
         if _is_extension(path):
+            if name in builtin:
+                plan.builtin.append(name)  # linked into the launcher
+                continue
             if name in no_ext_set or name.split(".")[0] in no_ext_set:
                 continue
             plan.extensions.append(Extension(name, Path(path).read_bytes(), path))
@@ -218,6 +223,7 @@ def write_outputs(plan: Plan, outdir: Path, programs: dict[str, str]) -> None:
 
     manifest = [f"frozen {f.name} {len(f.code)} {f.source}" for f in plan.frozen]
     manifest += [f"extension {e.name} {len(e.data)} {e.source}" for e in plan.extensions]
+    manifest += [f"builtin {name} - -" for name in plan.builtin]
     manifest += [f"missing {name} - -" for name in plan.missing]
     (outdir / "manifest.txt").write_text("\n".join(manifest) + "\n")
 
@@ -233,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a module never to freeze (repeatable)")
     parser.add_argument("--no-ext", action="append", default=[],
                         help="an extension module not to embed (repeatable)")
+    parser.add_argument("--builtin", action="append", default=[],
+                        help="an extension module the launcher links in itself: not embedded (repeatable)")
     parser.add_argument("--optimize", type=int, default=0, choices=(0, 1, 2))
     args = parser.parse_args(argv)
 
@@ -244,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                      + ", ".join(sorted({package_of(e) for e in PROGRAMS.values()})))
     packages = list(dict.fromkeys(package_of(e) for e in programs.values()))
     plan = build_plan(args.root, packages, args.extra,
-                      list(DEFAULT_EXCLUDES) + args.exclude, args.no_ext, args.optimize)
+                      list(DEFAULT_EXCLUDES) + args.exclude, args.no_ext, args.optimize, args.builtin)
     frozen = {f.name for f in plan.frozen}
     for name, entry in programs.items():
         if entry.partition(":")[0] not in frozen:
@@ -254,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mkfrozen: programs {', '.join(programs)}; "
           f"{len(plan.frozen)} frozen modules ({total} bytes), "
           f"{len(plan.extensions)} embedded extensions: "
-          f"{', '.join(e.name for e in plan.extensions) or '-'}", file=sys.stderr)
+          f"{', '.join(e.name for e in plan.extensions) or '-'}; "
+          f"built into the launcher: {', '.join(plan.builtin) or '-'}", file=sys.stderr)
     return 0
 
 

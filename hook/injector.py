@@ -72,13 +72,18 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
 
 
 def _apply_environment(env: list[str]) -> None:
-    """Make ``os.environ`` what the CLI's environment would be (first occurrence wins, as getenv)."""
+    """Make ``os.environ`` what the CLI's environment would be (first occurrence wins, as getenv).
+
+    Only what differs is changed: the environment is mostly the hook's own, and every change of
+    ``os.environ`` is a ``putenv`` or ``unsetenv``."""
     wanted: dict[str, str] = {}
     for entry in env:
         name, sep, value = entry.partition("=")
         if sep and name and name not in wanted:
             wanted[name] = value
-    for name in list(os.environ):
-        if name not in wanted:
-            del os.environ[name]
-    os.environ.update(wanted)
+    current = os.environ
+    for name in [n for n in current if n not in wanted]:
+        del current[name]
+    for name, value in wanted.items():
+        if current.get(name) != value:
+            current[name] = value

@@ -25,6 +25,11 @@ LIB_DIRS: tuple[str, ...] = (
     "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
 )
 MIN_VERSION = (1, 1, 0)
+# Lazy binding, as the dynamic loader binds the CLI: with cffi's default RTLD_NOW every relocation of the
+# library's dependencies (libtirpc, the Kerberos libraries, ...) is resolved at load, thousands of symbol
+# lookups that the CLI never makes (docs/injector.md "Cost").  Every function the hook calls is checked
+# with dlsym at load (SYMBOLS).
+DLOPEN_MODE = os.RTLD_LAZY | os.RTLD_LOCAL
 # Every function the configure sequence calls (hook/nvc/configure.py), probed at load so that a library
 # that lacks one is "unavailable" (auto falls back to the CLI) instead of failing half-way through.
 SYMBOLS: tuple[str, ...] = (
@@ -145,7 +150,7 @@ def load(library_path: str | None, root: str) -> Library:
     errors: list[str] = []
     for path in paths:
         try:
-            handle = boot.dlopen(path)
+            handle = boot.dlopen(path, DLOPEN_MODE)
         except OSError as exc:
             errors.append(str(exc))
             continue
@@ -154,7 +159,7 @@ def load(library_path: str | None, root: str) -> Library:
             has_imex = _has(boot, handle, "nvc_imex_channel_mount")
             variant = choose_variant(version, has_imex)
             ffi = boot if variant == 115 else _ffi(variant)
-            lib = handle if variant == 115 else ffi.dlopen(path)
+            lib = handle if variant == 115 else ffi.dlopen(path, DLOPEN_MODE)
         except BaseException:
             boot.dlclose(handle)
             raise

@@ -65,6 +65,11 @@ def main():
             _hookexec.dlopen("libdoes-not-exist.so.1", os.RTLD_LAZY)
         except OSError as exc:
             print(json.dumps([ok, "libdoes-not-exist.so.1" in str(exc)]))
+    elif action == "cffi":
+        import _cffi_backend  # built into the launcher (freeze/build.sh), or embedded (a memfd mapping)
+        with open("/proc/self/maps") as f:
+            memfd = any("memfd:_cffi_backend" in line for line in f)
+        print(json.dumps([memfd, _cffi_backend.FFI().new("int *", 7)[0]]))
     elif action == "modules":
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))))
     elif action == "json":
@@ -89,15 +94,20 @@ def main():
 '''
 
 
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    """A binary of a tree with the hook's and nvidia-ctk's packages, none of the others'."""
+def probe_tree(tmp_path_factory):
+    """A tree with the hook's and nvidia-ctk's packages (the probes above), none of the others'."""
     root = tmp_path_factory.mktemp("probe-src")
     for package, module, text in (("hook", "main", PROBE_MAIN), ("ctk", "cli", PROBE_CTK)):
         (root / package).mkdir()
         (root / package / "__init__.py").write_text("")
         (root / package / f"{module}.py").write_text(text)
-    return build(tmp_path_factory.mktemp("probe") / "probe", root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    """A binary of :func:`probe_tree`."""
+    return build(tmp_path_factory.mktemp("probe") / "probe", probe_tree(tmp_path_factory))
 
 
 def run(probe, *args, env=None):
@@ -164,6 +174,23 @@ def test_embedded_extension_modules_load_from_memory(probe):
     res = run(probe, "json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {"sqrt": 4.0, "scanner": True}
+
+
+def test_cffi_backend_is_a_built_in_module(probe):
+    """cffi's backend is compiled into the launcher with the static libffi (docs/injector.md "Cost"):
+    no memfd copy, dlopen and relocation when the hook injects in-process; built in even when the frozen
+    tree does not import it."""
+    res = run(probe, "cffi")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [False, 7]  # not mapped from a memfd
+
+
+def test_embed_cffi_builds_the_backend_as_an_embedded_extension(probe, tmp_path_factory):
+    """``--embed-cffi`` (and a build without cffi's source or a static libffi): loaded from memory."""
+    embedded = build(tmp_path_factory.mktemp("embedded") / "probe", probe_tree(tmp_path_factory), "--embed-cffi")
+    res = run(embedded, "cffi")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [True, 7]
 
 
 def test_build_links_every_program_built_in_beside_the_binary(probe):

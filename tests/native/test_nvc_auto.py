@@ -74,6 +74,31 @@ def test_a_null_version_is_unavailable(tmp_path, monkeypatch):
     assert str(exc.value) == f"cannot use {so}: nvc_version() returned NULL"
 
 
+def test_the_library_is_bound_lazily_like_the_cli(tmp_path, monkeypatch):
+    """Loaded as the dynamic loader loads the CLI's: lazily.  A function of a dependency that nothing calls
+    is never looked up (cffi's default RTLD_NOW would resolve every relocation of every dependency at
+    load, thousands of lookups with the real library's, and refuse this one)."""
+    from hook.nvc import binding
+
+    dep = tmp_path / "dep.c"
+    dep.write_text("int dep_fn(void) { return 1; }\n")
+    libdep = tmp_path / "libdep.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(libdep), str(dep)], check=True, capture_output=True)
+    c = tmp_path / "stub.c"
+    c.write_text(VERSION_STRUCT + LACKS_SYMBOLS + "int dep_fn(void);\nint never_called(void) { return dep_fn(); }\n")
+    so = tmp_path / "libnvidia-container.so.1"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(so), str(c), "-L", str(tmp_path), "-ldep",
+                    "-Wl,-z,lazy", "-Wl,-rpath,$ORIGIN"], check=True, capture_output=True)
+    dep.write_text("int other_fn(void) { return 1; }\n")  # the dependency no longer has dep_fn
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(libdep), str(dep)], check=True, capture_output=True)
+    monkeypatch.setattr(binding, "SYMBOLS", ("nvc_version",))
+    library = load(str(so), "")
+    try:
+        assert (library.path, library.version) == (str(so), (1, 17, 8))
+    finally:
+        library.close()
+
+
 @pytest.mark.parametrize("source", [LACKS_SYMBOLS, "int unrelated(void) { return 0; }\n"])
 def test_auto_execs_the_cli_when_the_library_is_unusable(tmp_path, monkeypatch, fake, environ, source):
     so = stub(tmp_path, source)
