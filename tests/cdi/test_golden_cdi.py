@@ -1,5 +1,6 @@
-"""The golden CDI corpus (spec_fixtures/cdi, a copy of ../shared/golden/cdi) against .venv/bin:
-every case through the corpus' own checker (spec_fixtures/check_cdi.py), errors compared too."""
+"""The golden CDI corpus (spec_fixtures/cdi, a copy of ../shared/golden/cdi) against .venv/bin and
+against the frozen binary (dist/, as ``nvidia-ctk`` and ``nvidia-cdi-hook``): every case through the
+corpus' own checker (spec_fixtures/check_cdi.py), errors compared too, nothing skipped."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ def _args(ctk, hook, driver_root) -> argparse.Namespace:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_golden_case(case, ctk_bin, cdi_hook_bin, driver_root):
+def test_golden_case(case, cdi_programs, driver_root):
+    ctk, cdi_hook = cdi_programs
     spec = json.loads((case / "case.json").read_text())
     expected = json.loads((case / "expected.json").read_text())
-    args = _args(ctk_bin, str(cdi_hook_bin), driver_root)
+    args = _args(ctk, str(cdi_hook), driver_root)
     table = {"{driver_root}": str(driver_root), "{dev_root}": str(driver_root), "{hook_path}": args.hook_path}
     if spec["tool"] == "hook":
         problems = check_cdi.run_hook_case(spec, expected, args)

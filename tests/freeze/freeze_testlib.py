@@ -62,6 +62,23 @@ def build(out: Path, root: Path | None = None, *extra: str, python: Path = VENV_
     return out
 
 
+def current(binary: Path, python: Path, tmp_path_factory) -> Path:
+    """``binary`` copied alone into a fresh directory; rebuilt with ``python`` first when the
+    sources are newer (a developer editing without ./build.sh), so no test judges a stale one."""
+    if sources_newer_than(binary):
+        assert python.exists(), f"{python} missing: run ./build.sh pythons"
+        binary = build(tmp_path_factory.mktemp("rebuilt") / "nvidia-container-runtime-hook", python=python)
+    return fresh_copy(binary, tmp_path_factory.mktemp("fresh"))
+
+
+def current_dist(tmp_path_factory) -> Path:
+    """The default frozen binary (dist/, built by ./build.sh), current, alone in a fresh directory.
+
+    Its absence is a broken build, not a skip."""
+    assert DIST_BIN.exists(), f"{DIST_BIN} missing: run ./build.sh dist"
+    return current(DIST_BIN, python_for(DIST_BIN.resolve().parent.name[2:]), tmp_path_factory)
+
+
 def fresh_copy(binary: Path, directory: Path) -> Path:
     """The binary alone in a fresh directory (nothing of the build beside it)."""
     directory.mkdir(parents=True, exist_ok=True)
