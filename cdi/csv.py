@@ -86,7 +86,7 @@ def generate_csv(opts, kind: str, log) -> list[dict]:
         from .generate import _sandboxutils
         from .nvml import open_nvml
         _sandboxutils(opts, log)
-        nvml = open_nvml(root, log)
+        nvml = open_nvml(root, log, opts.library_search_paths)
     except Exception as exc:  # no NVML: CSV only (the Tegra case)
         log.warning("Failed to load NVML: %s", exc)
         nvml = None

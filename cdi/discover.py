@@ -70,15 +70,18 @@ def _lib_dirs(root: str) -> list[str]:
     return sorted(dirs)
 
 
-def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool = False) -> None:
-    """2.2 items 3, 4, 6, 8: version libraries (+ vdpau), nvvm70, their links and folders."""
+def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool = False,
+                     search_paths: tuple[str, ...] = ()) -> None:
+    """2.2 items 3, 4, 6, 8: version libraries (+ vdpau), nvvm70, their links and folders; with
+    ``search_paths`` (``--library-search-path``) those host folders instead of the root's ld.so.cache."""
     libs: list[str] = []
-    for folder in _lib_dirs(root):
+    folders = list(dict.fromkeys(os.path.realpath(p) for p in search_paths)) if search_paths else _lib_dirs(root)
+    for folder in folders:
         for sub in (folder, os.path.join(folder, "vdpau")):
             for p in sorted(glob.glob(os.path.join(glob.escape(sub), "*.so." + glob.escape(version)))):
                 if os.path.isfile(p) and not os.path.islink(p) and p not in libs:
                     libs.append(p)
-    nvvm = locate_library(root, "libnvidia-nvvm70.so.*")
+    nvvm = locate_library(root, "libnvidia-nvvm70.so.*", search_paths)
     if not nvvm:
         log.warning("Missing libnvidia-nvvm70.so.*")
     libs += [p for p in nvvm if p not in libs]
@@ -86,7 +89,7 @@ def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool 
         for pattern in ("libEGL.so.*", "libGL.so.*", "libGLESv1_CM.so.*", "libGLESv2.so.*", "libGLX.so.*",
                         "libGLdispatch.so.*", "libOpenCL.so.*", "libOpenGL.so.*", "libnvidia-api.so.*",
                         "libnvidia-egl-xcb.so.*", "libnvidia-egl-xlib.so.*"):
-            libs += [p for p in locate_library(root, pattern) if p not in libs]
+            libs += [p for p in locate_library(root, pattern, search_paths) if p not in libs]
     links: list[str] = []
     for p in libs:
         cpath = strip_root(root, p)
@@ -129,22 +132,24 @@ def _first_in(dirs: list[str], name: str) -> str | None:
     return None
 
 
-def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str, ...] = ()) -> None:
-    """2.2 item 2: graphics libraries, X.org modules, nvidia-xconfig, config files and their links."""
+def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str, ...] = (),
+             search_paths: tuple[str, ...] = ()) -> None:
+    """2.2 item 2: graphics libraries, X.org modules, nvidia-xconfig, config files and their links
+    (libraries found in ``search_paths`` when given, see :func:`cdi.nvml.locate_library`)."""
     libdir = "/usr/lib/x86_64-linux-gnu"
-    cuda = locate_library(root, "libcuda.so.*")
+    cuda = locate_library(root, "libcuda.so.*", search_paths)
     if cuda:
         libdir = strip_root(root, os.path.dirname(cuda[0]))
     for pattern in _GRAPHICS_LIBS:
-        found = locate_library(root, pattern)
+        found = locate_library(root, pattern, search_paths)
         if not found:
             log.warning("Could not locate %s: %s: not found", pattern, pattern)
         for p in found:
             d.mounts.append(_mount_file(root, p, log))
-    allocator = locate_library(root, f"libnvidia-allocator.so.{version}")
+    allocator = locate_library(root, f"libnvidia-allocator.so.{version}", search_paths)
     if allocator:
         d.graphics_links.append(f"../libnvidia-allocator.so.1::{libdir}/gbm/nvidia-drm_gbm.so")
-    producer = locate_library(root, f"libnvidia-vulkan-producer.so.{version}")
+    producer = locate_library(root, f"libnvidia-vulkan-producer.so.{version}", search_paths)
     for p in producer:
         d.mounts.append(_mount_file(root, p, log))
         d.graphics_links.append(f"libnvidia-vulkan-producer.so.{version}::{libdir}/libnvidia-vulkan-producer.so")

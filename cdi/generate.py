@@ -93,11 +93,12 @@ def _driver_edits(opts: Options, version: str, hooks: _Hooks, log, management: b
     edits["deviceNodes"] = discover.control_nodes(opts.dev_root, log) if not management else []
     d = discover.Discovery()
     if not management:
-        discover.graphics(root, version, log, d, opts.config_search_paths)
+        discover.graphics(root, version, log, d, opts.config_search_paths, opts.library_search_paths)
         edits["mounts"] += d.mounts
         edits["hooks"] += hooks.links(d.graphics_links)
         d.mounts = []
-    discover.driver_libraries(root, version, log, d, "enable-explicit-driver-libraries" in flags)
+    discover.driver_libraries(root, version, log, d, "enable-explicit-driver-libraries" in flags,
+                              opts.library_search_paths)
     edits["mounts"] += d.mounts
     edits["hooks"] += hooks.links(d.library_links)
     edits["hooks"] += hooks.make("enable-cuda-compat", f"--host-driver-version={version}")
@@ -291,7 +292,7 @@ def generate(opts: Options, log=None) -> list[dict]:
         return generate_csv(opts, kind, log)
     from .nvml import open_nvml
     _sandboxutils(opts, log)
-    nvml = open_nvml(opts.driver_root, log)
+    nvml = open_nvml(opts.driver_root, log, opts.library_search_paths)
     try:
         hooks = _Hooks(opts)
         if mode == "management":
@@ -356,7 +357,7 @@ def _sandboxutils(opts: Options, log) -> None:
     if "disable-nvsandboxutils" in opts.feature_flags:
         return
     from .nvml import locate_library
-    if not locate_library(opts.driver_root, "libnvidia-sandboxutils.so.1"):
+    if not locate_library(opts.driver_root, "libnvidia-sandboxutils.so.1", opts.library_search_paths):
         log.warning("Ignoring error in locating libnvidia-sandboxutils.so.1: libnvidia-sandboxutils.so.1: "
                     "not found\nlibnvidia-sandboxutils.so.1: not found")
         log.warning("Failed to init nvsandboxutils: ERROR_LIBRARY_LOAD; ignoring")

@@ -50,11 +50,14 @@ def _join(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/")) if root not in ("", "/") else path
 
 
-def locate_library(root: str, pattern: str, extra_dirs: tuple[str, ...] = ()) -> list[str]:
-    """Paths (resolved, under ``root``) of libraries matching ``pattern``: the root's ld.so.cache
-    first, then ``extra_dirs`` and :data:`LIB_DIRS`.  [] when none."""
+def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) -> list[str]:
+    """Paths (resolved) of libraries matching ``pattern``, found as the reference's library locator
+    finds them: with ``search_paths`` (``--library-search-path``) in those host folders only, in
+    that order; else the root's ld.so.cache first, then :data:`LIB_DIRS` under ``root``.  [] when none."""
     import fnmatch
     found: list[str] = []
+    if search_paths:
+        return _first_folder_with(pattern, search_paths)
     for name, path in ldcache.entries(_join(root, "/etc/ld.so.cache")):
         if fnmatch.fnmatchcase(name, pattern):
             full = os.path.realpath(_join(root, path))
@@ -62,8 +65,14 @@ def locate_library(root: str, pattern: str, extra_dirs: tuple[str, ...] = ()) ->
                 found.append(full)
     if found:
         return found
-    for d in extra_dirs + LIB_DIRS:
-        for p in sorted(glob.glob(os.path.join(_join(root, d) if d else root, glob.escape(pattern)
+    return _first_folder_with(pattern, tuple(_join(root, d) if d else root for d in LIB_DIRS))
+
+
+def _first_folder_with(pattern: str, folders: tuple[str, ...]) -> list[str]:
+    """The files (symbolic links resolved) matching ``pattern`` in the first of ``folders`` that has one."""
+    found: list[str] = []
+    for d in folders:
+        for p in sorted(glob.glob(os.path.join(glob.escape(d), glob.escape(pattern)
                                                if "*" not in pattern else pattern))):
             full = os.path.realpath(p)
             if os.path.isfile(full) and full not in found:
@@ -173,9 +182,10 @@ class Nvml:
                 pass
 
 
-def open_nvml(root: str, log) -> Nvml:
-    """Load and initialise NVML from ``root``; raises :class:`NvmlError`."""
-    paths = locate_library(root, "libnvidia-ml.so.1")
+def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
+    """Load and initialise NVML from ``root`` (or ``search_paths``, see :func:`locate_library`);
+    raises :class:`NvmlError`."""
+    paths = locate_library(root, "libnvidia-ml.so.1", search_paths)
     if not paths:
         raise NvmlNotFoundError("failed to load NVML: libnvidia-ml.so.1: not found")
     try:

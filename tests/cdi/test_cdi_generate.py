@@ -101,3 +101,37 @@ def test_driver_root_defaults_to_the_configs_cli_root(tmp_path, ctk_bin, driver_
     p = subprocess.run([str(ctk_bin), "--config", str(cfg), "cdi", "generate", "--mode", "gdrcopy", "--format", "json"],
                        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "NVIDIA_CTK_DRIVER_ROOT": "/nope"})
     assert p.returncode == 1  # the environment wins over the config: no /nope/dev/gdrdrv
+
+
+def test_library_search_path_finds_driver_libraries_outside_the_usual_folders(tmp_path, ctk_bin, driver_root):
+    """``--library-search-path`` is the library locator's search path (as upstream's: those host folders
+    instead of the root's ld.so.cache and fixed folders): NVML, the driver libraries and their folder."""
+    root = tmp_path / "root"
+    subprocess.run(["cp", "-a", str(driver_root), str(root)], check=True)
+    (root / "opt" / "nv").mkdir(parents=True)
+    os.rename(root / "usr/lib/x86_64-linux-gnu", root / "opt/nv/lib")
+    os.unlink(root / "etc/ld.so.cache")
+    cmd = [str(ctk_bin), "cdi", "generate", "--driver-root", str(root), "--mode", "nvml", "--format", "json",
+           "--nvidia-cdi-hook-path", "/usr/bin/nvidia-cdi-hook"]
+    env = {"PATH": "/usr/bin:/bin"}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.strip().splitlines()[-1].endswith('msg="failed to load NVML: libnvidia-ml.so.1: not found"')
+
+    p = subprocess.run(cmd + ["--library-search-path", f"{root}/opt/nv/lib"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert f"Using {root}/opt/nv/lib/libnvidia-ml.so.550.54.14" in p.stderr
+    edits = json.loads(p.stdout)["containerEdits"]
+    mounts = {m["containerPath"]: m["hostPath"] for m in edits["mounts"]}
+    assert mounts["/opt/nv/lib/libcuda.so.550.54.14"] == f"{root}/opt/nv/lib/libcuda.so.550.54.14"
+    assert mounts["/opt/nv/lib/vdpau/libvdpau_nvidia.so.550.54.14"] == \
+        f"{root}/opt/nv/lib/vdpau/libvdpau_nvidia.so.550.54.14"
+    assert not [c for c in mounts if c.startswith("/usr/lib/x86_64-linux-gnu/")]
+    ldcache = [h["args"] for h in edits["hooks"] if h["args"][1] == "update-ldcache"]
+    assert ldcache == [["nvidia-cdi-hook", "update-ldcache", "--folder", "/opt/nv/lib",
+                        "--folder", "/opt/nv/lib/vdpau"]]
+    assert "NVIDIA_CTK_LIBCUDA_DIR=/opt/nv/lib" in edits["env"]
+
+    env["NVIDIA_CTK_CDI_GENERATE_LIBRARY_SEARCH_PATHS"] = f"{root}/opt/nv/lib"  # the flag's variable
+    p2 = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p2.returncode == 0 and p2.stdout == p.stdout
