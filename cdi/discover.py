@@ -181,13 +181,14 @@ def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str,
         if p is None:
             log.warning("Could not locate %s: %s: not found", rel, rel)
             continue
-        if rel.startswith("X11/"):
-            container = "/usr/share/" + rel
-        elif config_dirs:
-            container = ("/etc/" if rel.startswith(("OpenCL/", "vulkan/")) else "/usr/share/") + rel
-        else:
-            container = None
-        d.mounts.append(_mount_file(root, p, log, container))
+        d.mounts.append(_mount_file(root, p, log, config_container_path(rel)))
+
+
+def config_container_path(rel: str) -> str:
+    """Where a graphics config file is mounted (spec 2.2 item 2), whatever host folder it came from
+    (``<root>/etc``, ``<root>/usr/local/share``, ``<root>/usr/share`` or a ``--config-search-path``):
+    OpenCL and Vulkan files under ``/etc``, the others under ``/usr/share``."""
+    return ("/etc/" if rel.startswith(("OpenCL/", "vulkan/")) else "/usr/share/") + rel
 
 
 _BIN_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")

@@ -135,3 +135,36 @@ def test_library_search_path_finds_driver_libraries_outside_the_usual_folders(tm
     env["NVIDIA_CTK_CDI_GENERATE_LIBRARY_SEARCH_PATHS"] = f"{root}/opt/nv/lib"  # the flag's variable
     p2 = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p2.returncode == 0 and p2.stdout == p.stdout
+
+
+def test_config_files_are_mounted_where_the_spec_says_whatever_host_folder(tmp_path, driver_root):
+    """Spec 2.2 item 2: OpenCL and Vulkan files under /etc, the other config files under /usr/share,
+    wherever they were found: under the root's other folders, or in a --config-search-path."""
+    root = tmp_path / "root"
+    subprocess.run(["cp", "-a", str(driver_root), str(root)], check=True)
+    (root / "usr/share/vulkan").mkdir(parents=True)
+    os.rename(root / "etc/vulkan/icd.d", root / "usr/share/vulkan/icd.d")
+    os.rename(root / "usr/share/glvnd", root / "etc/glvnd")
+
+    def configs(**kw):
+        s = G.generate(G.Options(mode="nvml", driver_root=str(root), **kw))[0]
+        return {m["containerPath"]: m["hostPath"] for m in s["containerEdits"]["mounts"]
+                if m["containerPath"].startswith(("/etc/", "/usr/share/"))}
+
+    assert configs() == {
+        "/etc/OpenCL/vendors/nvidia.icd": f"{root}/etc/OpenCL/vendors/nvidia.icd",
+        "/etc/vulkan/icd.d/nvidia_icd.json": f"{root}/usr/share/vulkan/icd.d/nvidia_icd.json",
+        "/usr/share/egl/egl_external_platform.d/15_nvidia_gbm.json":
+            f"{root}/usr/share/egl/egl_external_platform.d/15_nvidia_gbm.json",
+        "/usr/share/glvnd/egl_vendor.d/10_nvidia.json": f"{root}/etc/glvnd/egl_vendor.d/10_nvidia.json",
+        "/usr/share/nvidia/nvoptix.bin": f"{root}/usr/share/nvidia/nvoptix.bin",
+    }
+    cfg = tmp_path / "cfg"
+    (cfg / "vulkan/icd.d").mkdir(parents=True)
+    (cfg / "glvnd/egl_vendor.d").mkdir(parents=True)
+    (cfg / "vulkan/icd.d/nvidia_icd.json").write_text("{}")
+    (cfg / "glvnd/egl_vendor.d/10_nvidia.json").write_text("{}")
+    assert configs(config_search_paths=(str(cfg),)) == {
+        "/etc/vulkan/icd.d/nvidia_icd.json": f"{cfg}/vulkan/icd.d/nvidia_icd.json",
+        "/usr/share/glvnd/egl_vendor.d/10_nvidia.json": f"{cfg}/glvnd/egl_vendor.d/10_nvidia.json",
+    }
