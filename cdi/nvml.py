@@ -15,7 +15,7 @@ from hook.values import Factory, Value
 from . import ldcache
 from .errors import NvmlError, NvmlNotFoundError
 
-__all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS"]
+__all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS", "NVML_NOT_FOUND"]
 
 # The reference's fixed library folders, searched under the root after its ld.so.cache.
 LIB_DIRS = ("", "/usr/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
@@ -182,12 +182,18 @@ class Nvml:
                 pass
 
 
+#: What the reference's NVML binding (go-nvml) reports when the library cannot be found or loaded.
+NVML_NOT_FOUND = "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
+
+
 def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
     """Load and initialise NVML from ``root`` (or ``search_paths``, see :func:`locate_library`);
     raises :class:`NvmlError`."""
     paths = locate_library(root, "libnvidia-ml.so.1", search_paths)
     if not paths:
-        raise NvmlNotFoundError("failed to load NVML: libnvidia-ml.so.1: not found")
+        log.warning("libnvidia-ml.so.1 not found in %s", ", ".join(search_paths) if search_paths else
+                    f"{_join(root, '/etc/ld.so.cache')} or the library folders under {root}")
+        raise NvmlNotFoundError(NVML_NOT_FOUND)
     try:
         from ._nvml_ffi import ffi
     except ImportError as exc:
@@ -196,7 +202,8 @@ def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
     try:
         lib = ffi.dlopen(paths[0])
     except OSError as exc:
-        raise NvmlError(f"failed to load NVML: {exc}") from None
+        log.warning("Failed to load %s: %s", paths[0], exc)
+        raise NvmlNotFoundError(NVML_NOT_FOUND) from None
     nvml = Nvml(ffi, lib, paths[0])
     ret = lib.nvmlInit_v2()
     if ret != 0:

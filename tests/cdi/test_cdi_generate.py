@@ -116,7 +116,10 @@ def test_library_search_path_finds_driver_libraries_outside_the_usual_folders(tm
     env = {"PATH": "/usr/bin:/bin"}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p.returncode == 1 and p.stdout == ""
-    assert p.stderr.strip().splitlines()[-1].endswith('msg="failed to load NVML: libnvidia-ml.so.1: not found"')
+    *_, warning, error = p.stderr.strip().splitlines()
+    assert warning.endswith(f'level=warning msg="libnvidia-ml.so.1 not found in {root}/etc/ld.so.cache or the '
+                            f'library folders under {root}"')
+    assert error.endswith('level=error msg="failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"')
 
     p = subprocess.run(cmd + ["--library-search-path", f"{root}/opt/nv/lib"], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
@@ -168,3 +171,13 @@ def test_config_files_are_mounted_where_the_spec_says_whatever_host_folder(tmp_p
         "/etc/vulkan/icd.d/nvidia_icd.json": f"{cfg}/vulkan/icd.d/nvidia_icd.json",
         "/usr/share/glvnd/egl_vendor.d/10_nvidia.json": f"{cfg}/glvnd/egl_vendor.d/10_nvidia.json",
     }
+
+
+def test_an_nvml_that_does_not_load_is_nvmls_library_not_found(tmp_path, caplog):
+    """go-nvml's wording for a library it cannot dlopen (spec container-runtime §11.1), with ours before it."""
+    from cdi.errors import NvmlNotFoundError
+    (tmp_path / "libnvidia-ml.so.1").write_text("not an ELF file\n")
+    with pytest.raises(NvmlNotFoundError) as exc:
+        G.generate(G.Options(mode="nvml", driver_root=str(tmp_path)))
+    assert str(exc.value) == "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
+    assert f"Failed to load {tmp_path}/libnvidia-ml.so.1: " in caplog.text
