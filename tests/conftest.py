@@ -1,7 +1,8 @@
-"""Shared fixtures: paths of the project, the venv entry points and the golden corpora.
+"""Shared fixtures: the venv entry points and the golden corpora.
 
-Puts ``spec_fixtures`` (the golden checkers) and ``tests`` (``oci_bundle``, the busybox rootfs and
-OCI bundles) on ``sys.path`` for every test directory."""
+Puts ``spec_fixtures`` (the golden checkers) and ``tests`` (``paths``, the one place that knows the
+repository's layout; ``oci_bundle``, the busybox rootfs and OCI bundles; ``daemons``, starting and
+stopping real daemons) on ``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "spec_fixtures"
-TESTS = ROOT / "tests"
-VENV_BIN = ROOT / ".venv" / "bin"
-HOOK_BIN = VENV_BIN / "nvidia-container-runtime-hook"
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+from paths import FIXTURES, HOOK_BIN  # noqa: E402
 
-for _path in (FIXTURES, TESTS):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(FIXTURES) not in sys.path:
+    sys.path.insert(0, str(FIXTURES))
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DIST_BIN = ROOT / "dist" / "nvidia-container-runtime-hook"
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+from paths import DIST, FIXTURES, ROOT, SHARED, VENV_PYTHON
+
+DIST_BIN = DIST / "nvidia-container-runtime-hook"
 BUILD_SH = ROOT / "freeze" / "build.sh"
-CORPUS_CANDIDATES = (ROOT / "spec_fixtures", Path("/work/shared/golden"))
+CORPUS_CANDIDATES = (FIXTURES, SHARED / "golden")
 
 # What a node without Python looks like from the environment: no PYTHON* variables,
 # only the system directories on PATH.
