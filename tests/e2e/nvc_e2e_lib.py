@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import oci_bundle
+from daemons import need
+from paths import BUILD, HOOK_BIN
 
-REPO = Path(__file__).resolve().parents[2]
-HOOK_BIN = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
-FAKE_LIB = REPO / "build" / "fake" / "libnvidia-container.so.1"
+FAKE_LIB = BUILD / "fake" / "libnvidia-container.so.1"
 # Runs inside the container: /dev listing, opening every NVIDIA node, the ld cache, then opening the
 # probe nodes /probe/nvidia0 and /probe/nvidia1 (c 195 0/1, made in the rootfs): the device cgroup decides.
 PROBE = ('ls /dev; echo ---; for d in /dev/nvidia*; do [ -e "$d" ] && cat "$d"; done 2>&1; echo ---; ldconfig -p; '
@@ -31,8 +30,7 @@ EPERM = "Operation not permitted"
 
 def require(*tools: str) -> None:
     """Fail (not skip) when a tool the test drives is missing."""
-    missing = [t for t in tools if shutil.which(t) is None]
-    assert not missing, f"missing {missing}: install the Debian packages with ./build.sh deps"
+    need(*tools)
     assert os.geteuid() == 0, "end-to-end tests need root"
     for p in (HOOK_BIN, FAKE_LIB):
         assert p.exists(), f"{p} missing: run ./build.sh"
