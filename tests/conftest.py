@@ -1,4 +1,5 @@
-"""Shared fixtures: the venv entry points and the golden corpora.
+"""Shared fixtures and hooks: the venv entry points, the golden corpora, the pytest-xdist workers,
+``single_threaded`` tests.
 
 Puts ``spec_fixtures`` (the golden checkers) and ``tests`` (``paths``, the one place that knows the
 repository's layout; ``oci_bundle``, the busybox rootfs and OCI bundles; ``daemons``, starting and
@@ -6,6 +7,7 @@ stopping real daemons) on ``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 from paths import FIXTURES, HOOK_BIN  # noqa: E402
+from single_thread import forked, threads  # noqa: E402
 
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
@@ -25,3 +28,25 @@ def hook_bin() -> Path:
     """The venv console script (built by ./build.sh); its absence is a broken install."""
     assert HOOK_BIN.exists(), f"{HOOK_BIN} missing: run ./build.sh"
     return HOOK_BIN
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """How many pytest-xdist workers ``-n auto`` (pyproject's addopts) starts.
+
+    A pytest that a test starts (``PYTEST_CURRENT_TEST`` inherited: ``test_freeze_runc_e2e`` re-runs
+    the runc suite with the frozen binary patched into ``nvc_e2e_lib``) runs in its own process, where
+    the patch is.  Otherwise ``PYTEST_XDIST_AUTO_NUM_WORKERS``, else xdist's default (one per CPU).
+    """
+    if "PYTEST_CURRENT_TEST" in os.environ:
+        return 0
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item) -> None:
+    """A test marked ``single_threaded`` (it runs the library injector in-process, which refuses a
+    process with threads) runs in a forked child where this process has threads: in a pytest-xdist
+    worker, whose execnet I/O thread would otherwise be counted."""
+    if item.get_closest_marker("single_threaded") is not None and threads() > 1:
+        item.runtest = forked(item.runtest)

@@ -1,9 +1,11 @@
 """Real daemons for the end-to-end tests: the one place that starts and stops them.
 
-Every daemon runs with all its state under a directory the test owns (data and exec roots, sockets,
-pid file, log), never on the host's default paths, so parallel test workers (pytest-xdist) cannot
-collide; stopping it also kills what it left behind there (shims, conmon) and unmounts what it
-mounted there.  A missing tool is a failure with the package to install (``./build.sh deps``),
+Every daemon runs with all its state under a directory the test owns (data root, pid file, log)
+and a short one of its own under /tmp for what holds unix sockets (exec root, runroot: a socket path
+has at most 107 bytes, and pytest's tmp_path under xdist, ``/tmp/pytest-of-root/pytest-N/popen-gwK/
+test_name0/``, leaves too few), never on the host's default paths, so parallel test workers
+(pytest-xdist) cannot collide; stopping it also kills what it left behind in both (shims, conmon) and
+unmounts what it mounted there.  A missing tool is a failure with the package to install (``./build.sh deps``),
 never a skip.
 
 Used by ``tests/ctk/test_ctk_e2e.py`` (containerd, dockerd, podman) and ``tests/e2e/`` (dockerd).
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["Daemon", "Dockerd", "need", "reap", "short_tmpdir", "wait_for"]
+__all__ = ["Daemon", "Dockerd", "discard", "need", "reap", "short_dir", "short_tmpdir", "wait_for"]
 
 T = TypeVar("T")
 
@@ -80,26 +82,38 @@ def reap(tmp: Path) -> None:
         subprocess.run(["umount", "-l", m], capture_output=True)
 
 
+def short_dir(prefix: str) -> Path:
+    """A fresh directory directly under /tmp, for paths with a length limit (unix sockets, podman's
+    runroot of at most 50 characters); :func:`discard` it afterwards."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+def discard(d: Path) -> None:
+    """:func:`reap` ``d``, then remove it."""
+    reap(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def short_tmpdir(prefix: str) -> Iterator[Path]:
-    """A fresh directory directly under /tmp (for paths with a length limit: podman's runroot, unix
-    sockets), reaped and removed afterwards.  pytest's tmp_path is longer under xdist
-    (``/tmp/pytest-of-root/pytest-N/popen-gwK/...``)."""
-    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    """:func:`short_dir` for a ``with`` block (discarded at its end)."""
+    d = short_dir(prefix)
     try:
         yield d
     finally:
-        reap(d)
-        shutil.rmtree(d, ignore_errors=True)
+        discard(d)
 
 
 class Daemon:
     """A daemon process started from ``argv``, its stdout and stderr appended to ``log``; ``tmp`` is the
-    directory holding all its state (what :meth:`stop` reaps)."""
+    directory holding its state (what :meth:`stop` reaps), ``run`` (a :func:`short_dir`, when given)
+    its sockets (reaped and removed by :meth:`stop`)."""
 
-    def __init__(self, argv: Sequence[str], tmp: Path, log: Path, env: dict[str, str] | None = None):
+    def __init__(self, argv: Sequence[str], tmp: Path, log: Path, env: dict[str, str] | None = None,
+                 run: Path | None = None):
         self.name = Path(argv[0]).name
         self.tmp = tmp
+        self.run = run
         self.log_path = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -122,25 +136,33 @@ class Daemon:
                 self.proc.wait()
 
     def stop(self, timeout: float = 60) -> None:
-        """:meth:`terminate`, then :func:`reap` its directory."""
+        """:meth:`terminate`, then :func:`reap` its directory and :func:`discard` ``run``."""
         self.terminate(timeout)
         reap(self.tmp)
+        if self.run is not None:
+            discard(self.run)
 
 
 class Dockerd(Daemon):
-    """A private dockerd: data root, exec root (its containerd), socket, pid file and log under ``tmp``;
-    no iptables, no bridge, vfs storage; ``flags`` are added.  Returns once ``docker info`` answers."""
+    """A private dockerd: data root, pid file and log under ``tmp``, its socket and exec root (its
+    containerd's sockets) in a :func:`short_dir`; no iptables, no bridge, vfs storage; ``flags`` are
+    added.  Returns once ``docker info`` answers (stopped again if it does not)."""
 
     def __init__(self, tmp: Path, *flags: str, env: dict[str, str] | None = None, timeout: float = 90):
         tools = need("dockerd", "docker")
         self.docker = tools["docker"]
-        self.sock = tmp / "docker.sock"
+        run = short_dir("dockerd")
+        self.sock = run / "docker.sock"
         self.host = f"unix://{self.sock}"
-        argv = [tools["dockerd"], "--data-root", f"{tmp}/data", "--exec-root", f"{tmp}/exec", "-H", self.host,
+        argv = [tools["dockerd"], "--data-root", f"{tmp}/data", "--exec-root", f"{run}/exec", "-H", self.host,
                 "--pidfile", f"{tmp}/docker.pid", "--iptables=false", "--bridge=none", "--storage-driver=vfs",
                 *flags]
-        super().__init__(argv, tmp, tmp / "dockerd.log", env)
-        self.wait_for(self.info, timeout, "dockerd")
+        super().__init__(argv, tmp, tmp / "dockerd.log", env, run)
+        try:
+            self.wait_for(self.info, timeout, "dockerd")
+        except BaseException:
+            self.stop()
+            raise
 
     def info(self) -> dict:
         """``docker info`` as a dict; empty while the daemon does not answer."""

@@ -191,7 +191,7 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         assert cfg.read_bytes() == original
         # dockerd's SIGHUP reload never removes runtimes (only keys present are applied):
         # a restart of the daemon shows the original configuration again
-        dockerd.terminate(timeout=30)
+        dockerd.stop(timeout=30)
         dockerd = Dockerd(t, *dockerd_flags)
         info = dockerd.info()
         assert info["DefaultRuntime"] == "runc"

@@ -11,7 +11,7 @@ from daemons import Dockerd
 from nvc_e2e_lib import (Engine, assert_gpu_run, assert_requirement_stopped, assert_untouched_run, hook_wrapper,
                          require)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-nvc-docker")]  # one dockerd (module fixture)
 IMAGE = "nvc-e2e-busybox:latest"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -8,10 +8,11 @@ import subprocess
 
 import pytest
 
+from daemons import discard, short_dir
 from nvc_e2e_lib import (HOOK_BIN, REQUIRE_ENV, Engine, assert_gpu_run, assert_requirement_stopped,
                          assert_untouched_run, hook_wrapper, require)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-nvc-podman")]  # one podman store (module fixture)
 IMAGE = "localhost/nvc-e2e-busybox:latest"
 
 
@@ -39,7 +40,8 @@ class Podman(Engine):
             f'hooks_dir = ["{hooks}"]\n'
             f'tmp_dir = "{tmp}/tmp"\n')
         self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
-        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
+        self.runroot = short_dir("nvcpm")   # podman: runroot < 50 characters
+        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(self.runroot),
                      "--storage-driver", "vfs"]
         self.import_rootfs(tmp)
 
@@ -50,6 +52,7 @@ class Podman(Engine):
         self.cli("rm", "-af")
         self.cli("rmi", "-af")
         shutil.rmtree(self.tmp / "storage", ignore_errors=True)  # vfs: plain directories
+        discard(self.runroot)
 
 
 @pytest.fixture(scope="module")
