@@ -1,6 +1,7 @@
 """End-to-end: the real containerd 1.6, dockerd and podman of this machine, driven with the
-files we generate.  Everything (state, sockets, images) lives under a pytest tmp dir;
-daemons are always stopped in teardown; no network, images are built from busybox-static.
+files we generate.  Everything (state, sockets, images) lives under a pytest tmp dir or, for
+paths with a length limit, a short one of ``daemons.short_dir``; daemons (``tests/daemons.py``)
+are always stopped in teardown; no network, images are built from busybox-static.
 A missing component is a failure, not a skip."""
 
 from __future__ import annotations
