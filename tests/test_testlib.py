@@ -14,10 +14,9 @@ from faults import KILL_BEFORE_RENAME
 from single_thread import forked, threads
 
 
-def test_paths_name_the_repository_and_its_neighbour():
-    assert (paths.ROOT / "pyproject.toml").is_file() and (paths.ROOT / "tests" / "paths.py").is_file()
-    assert paths.SHARED == paths.ROOT.parent / "shared"
-    assert (paths.FIXTURES / "check_hook.py").is_file()
+def test_paths_name_the_repository_and_what_build_sh_made():
+    assert (paths.ROOT / "pyproject.toml").is_file() and (paths.TESTS / "paths.py").is_file()
+    assert (paths.FIXTURES / "check_hook.py").is_file() and (paths.FIXTURES / "runtime").is_dir()
     assert paths.HOOK_BIN.is_file() and paths.CTK_BIN.is_file(), "run ./build.sh"
 
 
