@@ -1,14 +1,13 @@
 """Real daemons for the end-to-end tests: the one place that starts and stops them.
 
-Every daemon runs with all its state under a directory the test owns (data root, pid file, log)
-and a short one of its own under /tmp for what holds unix sockets (exec root, runroot: a socket path
-has at most 107 bytes, and pytest's tmp_path under xdist, ``/tmp/pytest-of-root/pytest-N/popen-gwK/
-test_name0/``, leaves too few), never on the host's default paths, so parallel test workers
-(pytest-xdist) cannot collide; stopping it also kills what it left behind in both (shims, conmon) and
-unmounts what it mounted there.  A missing tool is a failure with the package to install (``./build.sh deps``),
-never a skip.
+A daemon keeps its state in a directory the test owns (data root, pid file, log) and its unix
+sockets in a short directory of its own under /tmp (exec root, runroot: a socket path has at most
+107 bytes, and pytest's tmp_path under xdist, ``/tmp/pytest-of-root/pytest-N/popen-gwK/test_name0/``,
+leaves too few), never on the host's default paths, so parallel test workers (pytest-xdist) cannot
+collide.  Stopping it also kills what it left behind in both (shims, conmon) and unmounts what it
+mounted there.  A missing tool is a failure naming ``./build.sh deps``, never a skip.
 
-Used by ``tests/ctk/test_ctk_e2e.py`` (containerd, dockerd, podman) and ``tests/e2e/`` (dockerd).
+Used by ``tests/ctk/test_ctk_e2e.py`` (containerd, dockerd, podman) and ``tests/e2e/`` (dockerd, podman).
 """
 
 from __future__ import annotations
