@@ -17,7 +17,7 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 from paths import FIXTURES, HOOK_BIN  # noqa: E402
-from single_thread import forked, threads  # noqa: E402
+from single_thread import run_protocol_forked, threads  # noqa: E402
 
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
@@ -47,9 +47,11 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item) -> None:
+def pytest_runtest_protocol(item, nextitem) -> bool | None:
     """A test marked ``single_threaded`` (it runs the library injector in-process, which refuses a
-    process with threads) runs in a forked child where this process has threads: in a pytest-xdist
-    worker, whose execnet I/O thread would otherwise be counted."""
-    if item.get_closest_marker("single_threaded") is not None and threads() > 1:
-        item.runtest = forked(item.runtest)
+    process with threads) runs, fixtures included, in a forked child where this process has threads:
+    in a pytest-xdist worker, whose execnet I/O thread would otherwise be counted."""
+    if item.get_closest_marker("single_threaded") is None or threads() == 1:
+        return None
+    run_protocol_forked(item, nextitem)
+    return True

@@ -13,8 +13,6 @@ from hook.nvc.binding import load
 from hook.nvc.injector import Report, configure
 from hook.plan import GlobalOptions, Plan
 
-pytestmark = pytest.mark.single_threaded  # the library injector refuses a process with threads
-
 BASE = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
             devices=("all",), mig_config="", mig_monitor="", imex_channels=(), capabilities=("compute", "utility"),
             requirements=(), pid=4242, rootfs="/b/rootfs")
