@@ -47,6 +47,16 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (pyproject's addopts) with the groups of the test files' ``pytestmark``
+    (``tests/xdist_groups.py``: pytest-xdist's own grouping does not reach pytest 9)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist_groups import ModuleGroupScheduling
+    return ModuleGroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem) -> bool | None:
     """A test marked ``single_threaded`` (it runs the library injector in-process, which refuses a
     process with threads) runs, fixtures included, in a forked child where this process has threads:

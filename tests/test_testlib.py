@@ -91,3 +91,10 @@ def test_forked_runs_alone_and_hands_back_what_the_child_returned_or_raised():
         deadline = time.monotonic() + 10   # a joined thread can linger in /proc/self/task: the tests
         while threads() > before and time.monotonic() < deadline:   # after this one need it gone
             time.sleep(0.01)
+
+
+def test_xdist_groups_come_from_the_module_pytestmark():
+    from xdist_groups import module_group
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_docker.py") == "e2e-nvc-docker"
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_podman.py") == "e2e-nvc-podman"
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_runc.py") is None
