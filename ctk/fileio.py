@@ -20,7 +20,6 @@ import fcntl
 import hashlib
 import os
 import re
-import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -30,10 +29,6 @@ from typing import Iterable, Iterator
 
 from .common import log
 from .errors import WriteError
-
-#: Fault injection for tests: ``kill-before-rename`` makes the process SIGKILL itself after
-#: the temporary file is complete but before it replaces the target.
-FAULT_ENV = "NVIDIA_CTK_FAULT"
 
 #: Mode of a new file (minus the umask); of a directory we create (minus the umask).
 NEW_FILE_MODE = 0o644
@@ -149,8 +144,6 @@ def _write_new(path: str, data: bytes, meta: _Meta) -> None:
             f.flush()
             _apply_meta(f.fileno(), meta)
             os.fsync(f.fileno())
-        if os.environ.get(FAULT_ENV) == "kill-before-rename":
-            os.kill(os.getpid(), signal.SIGKILL)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -16,9 +16,8 @@ import pytest
 
 from ctk import installer
 from ctk.errors import ConfigChangedError, RestartError, UsageError
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 DAEMON_JSON = '{\n  "default-runtime": "crun",\n  "runtimes": {"crun": {"path": "/usr/bin/crun"}}\n}\n'
 

@@ -1,0 +1,100 @@
+"""The test suite's own machinery: paths, daemon reaping, faults from outside, single-threaded tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+import paths
+from daemons import _mentions
+from faults import KILL_BEFORE_RENAME
+from single_thread import forked, threads
+
+
+def test_paths_name_the_repository_and_what_build_sh_made():
+    assert (paths.ROOT / "pyproject.toml").is_file() and (paths.TESTS / "paths.py").is_file()
+    assert (paths.FIXTURES / "check_hook.py").is_file() and (paths.FIXTURES / "runtime").is_dir()
+    assert paths.HOOK_BIN.is_file() and paths.CTK_BIN.is_file(), "run ./build.sh"
+
+
+@pytest.mark.parametrize("cmdline, named", [
+    (b"containerd\0--config\0/t/x/config.toml\0", True),
+    (b"runc\0--root=/t/x/state\0", True),
+    (b"sh\0/t/x\0", True),
+    (b"containerd\0--config\0/t/x1/config.toml\0", False),   # a sibling with a longer name
+    (b"sh\0/t/xy\0", False),
+    (b"sh\0-c\0/t/\0", False),
+])
+def test_reap_kills_only_what_names_the_directory(cmdline, named):
+    assert _mentions(cmdline, b"/t/x") is named
+
+
+def test_kill_before_rename_kills_the_child_at_its_first_replace(tmp_path):
+    code = "import os; open('a', 'w').close(); os.replace('a', 'b'); print('renamed')"
+    r = subprocess.run([str(paths.VENV_PYTHON), "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env=dict(os.environ, **KILL_BEFORE_RENAME))
+    assert (r.returncode, r.stdout) == (-9, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    r = subprocess.run([str(paths.VENV_PYTHON), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, "renamed\n")
+
+
+@pytest.fixture
+def thread_count_in_setup() -> int:
+    return threads()
+
+
+@pytest.mark.single_threaded
+def test_a_single_threaded_test_has_no_other_thread_from_setup_on(thread_count_in_setup):
+    assert (thread_count_in_setup, threads()) == (1, 1)
+
+
+def _thread_count() -> int:
+    return threads()
+
+
+def _fail() -> None:
+    raise AssertionError("the child's failure")
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+def _raise_unpicklable() -> None:
+    class Local(Exception):
+        pass
+    raise Local("not picklable")
+
+
+def test_forked_runs_alone_and_hands_back_what_the_child_returned_or_raised():
+    before = threads()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert threads() == before + 1
+        assert forked(_thread_count)() == 1
+        with pytest.raises(AssertionError, match="^the child's failure\n"):
+            forked(_fail)()
+        with pytest.raises(AssertionError, match=r"^the forked test process died \(wait status 0x300\)"):
+            forked(_die)()
+        with pytest.raises(AssertionError, match="Local: not picklable"):
+            forked(_raise_unpicklable)()
+    finally:
+        stop.set()
+        t.join()
+        deadline = time.monotonic() + 10   # a joined thread can linger in /proc/self/task: the tests
+        while threads() > before and time.monotonic() < deadline:   # after this one need it gone
+            time.sleep(0.01)
+
+
+def test_xdist_groups_come_from_the_module_pytestmark():
+    from xdist_groups import module_group
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_docker.py") == "e2e-nvc-docker"
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_podman.py") == "e2e-nvc-podman"
+    assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_runc.py") is None
