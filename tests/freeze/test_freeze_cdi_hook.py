@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import check_cdi
+from paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "spec_fixtures"
 HOOK_CASES = sorted(p for p in (FIXTURES / "cdi").iterdir() if p.name.startswith("hook-"))
 
 
