@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import paths
-from daemons import _mentions
+from daemons import SighupCounter, _mentions
 from faults import KILL_BEFORE_RENAME
 from single_thread import forked, threads
 
@@ -98,3 +100,19 @@ def test_xdist_groups_come_from_the_module_pytestmark():
     assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_docker.py") == "e2e-nvc-docker"
     assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_podman.py") == "e2e-nvc-podman"
     assert module_group(paths.TESTS / "e2e" / "test_e2e_nvc_runc.py") is None
+    # both touch /etc/cdi and /var/run/cdi: one writes a spec there, the other checks nothing appears
+    assert module_group(paths.TESTS / "cdi" / "test_cdi_podman_e2e.py") == "host-cdi"
+    assert module_group(paths.TESTS / "shim" / "test_shim_cdi_runc_e2e.py") == "host-cdi"
+
+
+def test_sighup_counter_counts_every_sighup_sent_before_it_is_asked(tmp_path):
+    d = SighupCounter(tmp_path, "--config", "/x.toml")
+    try:
+        assert d.count() == 0
+        for n in (1, 2, 3):
+            os.kill(d.proc.pid, signal.SIGHUP)
+            assert d.count() == n        # no sleep: handled before the count's own signal
+        assert d.pidfile.read_text() == f"{d.proc.pid}\n"
+        assert Path(f"/proc/{d.proc.pid}/cmdline").read_bytes().split(b"\0")[2:4] == [b"--config", b"/x.toml"]
+    finally:
+        d.stop()
