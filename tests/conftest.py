@@ -50,14 +50,15 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
 
     A pytest that a test starts (``PYTEST_CURRENT_TEST`` inherited: ``test_freeze_runc_e2e`` re-runs
     the runc suite with the frozen binary patched into ``nvc_e2e_lib``) runs in its own process, where
-    the patch is.  Otherwise ``PYTEST_XDIST_AUTO_NUM_WORKERS`` when set (xdist reads it), else two per
-    CPU: most tests wait on child processes and daemons (measured in docs/performance.md).
+    the patch is.  Otherwise ``PYTEST_XDIST_AUTO_NUM_WORKERS`` when set (xdist reads it), else one per
+    CPU: with no test much longer than the others (the frozen corpus is one test per case), more
+    workers only add their start-up and import CPU (measured in docs/performance.md).
     """
     if "PYTEST_CURRENT_TEST" in os.environ:
         return 0
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return 2 * len(os.sched_getaffinity(0))
+    return len(os.sched_getaffinity(0))
 
 
 @pytest.hookimpl(tryfirst=True)

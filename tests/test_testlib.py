@@ -116,3 +116,15 @@ def test_sighup_counter_counts_every_sighup_sent_before_it_is_asked(tmp_path):
         assert Path(f"/proc/{d.proc.pid}/cmdline").read_bytes().split(b"\0")[2:4] == [b"--config", b"/x.toml"]
     finally:
         d.stop()
+
+
+def test_auto_starts_one_worker_per_cpu(monkeypatch, pytestconfig):
+    """``-n auto`` on CI's 2-core machine starts 2 workers (docs/performance.md, "The test suite's wall
+    time"); a pytest started by a test runs in one process."""
+    conftest = pytestconfig.pluginmanager.get_plugin(str(paths.TESTS / "conftest.py"))
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert conftest.pytest_xdist_auto_num_workers(None) == 2
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "x")
+    assert conftest.pytest_xdist_auto_num_workers(None) == 0
