@@ -19,7 +19,6 @@ import errno
 import fcntl
 import os
 import re
-import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -32,10 +31,6 @@ from hook.atomicfile import Meta
 
 from .common import log
 from .errors import WriteError
-
-#: Fault injection for tests: ``kill-before-rename`` makes the process SIGKILL itself after
-#: the temporary file is complete but before it replaces the target.
-FAULT_ENV = "NVIDIA_CTK_FAULT"
 
 #: Mode of a new file (minus the umask); of a directory we create (minus the umask).
 NEW_FILE_MODE = 0o644
@@ -83,14 +78,11 @@ def private_mode(*modes: int) -> int:
 
 
 def _write_new(path: str, data: bytes, meta: Meta) -> None:
-    skipped = atomicfile.write(path, data, meta, before_rename=_fault_before_rename)
+    skipped = atomicfile.write(path, data, meta)
     for name, reason in skipped:
         log.debug("not keeping extended attribute %s: %s", name, reason)
 
 
-def _fault_before_rename() -> None:
-    if os.environ.get(FAULT_ENV) == "kill-before-rename":
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def make_dirs(d: str, mode: int = NEW_DIR_MODE) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Busybox root file systems and OCI bundles for runc: the one place the tests and benchmarks build them.
 
 Used by the end-to-end tests (``tests/e2e/nvc_e2e_lib.py``, ``tests/freeze/test_freeze_runc_e2e.py``,
-``tests/ctk/test_ctk_e2e.py``) and the runc overhead benchmark (``bench/runc_overhead.py``).
+``tests/ctk/``, ``tests/shim/``: also image layers and OCI image archives for ``ctr images import``) and the runc overhead benchmark (``bench/runc_overhead.py``).
 ``tests/conftest.py`` puts this directory on ``sys.path``; the benchmark does so itself.
 
 Needs ``busybox-static`` (and, for ``ldconfig=True``, Debian's static ``/sbin/ldconfig``); bundles
@@ -11,6 +11,8 @@ package to install (``./build.sh deps``), never a skip.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
 import shutil
@@ -65,6 +67,46 @@ def rootfs_tar(rootfs: Path) -> bytes:
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(rootfs, arcname=".")
     return buf.getvalue()
+
+
+def busybox_layer(tmp: Path) -> bytes:
+    """An image layer: a root file system holding busybox (static) and /bin/sh, built in ``tmp / "rootfs"``."""
+    return rootfs_tar(make_rootfs(tmp / "rootfs", applets=("sh",)))
+
+
+def oci_archive(layer: bytes, name: str) -> bytes:
+    """An OCI image layout (as a tar) with one layer (``rootfs_tar``) named ``name``, for ``ctr images import``."""
+    blobs: dict[str, bytes] = {}
+
+    def blob(data: bytes) -> tuple[str, int]:
+        d = hashlib.sha256(data).hexdigest()
+        blobs[d] = data
+        return "sha256:" + d, len(data)
+
+    gz = gzip.compress(layer, mtime=0)
+    layer_digest, layer_size = blob(gz)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers",
+                                    "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    cfg_digest, cfg_size = blob(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": cfg_digest, "size": cfg_size},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": layer_digest, "size": layer_size}]}).encode()
+    m_digest, m_size = blob(manifest)
+    index = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_digest, "size": m_size,
+        "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "1"}}]}).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
+        files.update({f"blobs/sha256/{d}": data for d, data in blobs.items()})
+        for path, data in files.items():
+            ti = tarfile.TarInfo(path)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    return out.getvalue()
 
 
 def runc_bundle(directory: Path, args: Sequence[str], env: Sequence[str] = (), hook: Sequence[str] | None = None,

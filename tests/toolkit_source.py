@@ -11,10 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DIST = ROOT / "dist" / "nvidia-container-runtime-hook"
-FAKE_LIB = ROOT / "build" / "fake" / "libnvidia-container.so.1"
-FAKE_DRIVER = ROOT / "build" / "fake" / "driver"
+from paths import BUILD, FAKE_LIB
+from paths import DIST_BIN as DIST
+
+FAKE_DRIVER = BUILD / "fake" / "driver"
 
 
 def toolkit_source() -> Path:

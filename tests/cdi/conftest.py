@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+from paths import CDI_HOOK_BIN, CTK_BIN
 
 sys.path.insert(0, str(ROOT / "tests" / "freeze"))
 from freeze_testlib import current_dist  # noqa: E402
@@ -19,14 +18,14 @@ from freeze_testlib import current_dist  # noqa: E402
 
 @pytest.fixture(scope="session")
 def ctk_bin() -> Path:
-    p = VENV_BIN / "nvidia-ctk"
+    p = CTK_BIN
     assert p.exists(), f"{p} missing: run ./build.sh"
     return p
 
 
 @pytest.fixture(scope="session")
 def cdi_hook_bin() -> Path:
-    p = VENV_BIN / "nvidia-cdi-hook"
+    p = CDI_HOOK_BIN
     assert p.exists(), f"{p} missing: run ./build.sh"
     return p
 

@@ -16,7 +16,7 @@ import pytest
 
 from e2e.nvc_e2e_lib import ENXIO, Podman, Probe
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("host-cdi")]  # the system CDI spec directories
 
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 import check_cdi
-
-FIXTURES = Path(__file__).resolve().parents[2] / "spec_fixtures"
+from paths import FIXTURES
 
 CASES = sorted(p for p in (FIXTURES / "cdi").iterdir() if (p / "expected.json").exists())
 

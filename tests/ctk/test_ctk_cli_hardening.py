@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
 import tomllib
 import os
 from pathlib import Path
@@ -20,6 +18,7 @@ from hypothesis import strategies as st
 from ctk import cli
 from ctk.cli_flags import Flag, go_trim_space, parse_flags
 from ctk.helptext import CONFIGURE_HELP
+from daemons import SighupCounter
 
 
 @pytest.fixture
@@ -339,31 +338,6 @@ def test_command_source_config_is_the_path_inside_the_host_root():
     assert containerd.containerd_command("/bin/ctd", "", "").argv == ("/bin/ctd", "config", "dump")
 
 
-class Daemon:
-    """A stand-in daemon started as ``<script> ARGV...`` that counts SIGHUPs."""
-
-    def __init__(self, tmp: Path, *argv: str, cwd: Path | None = None):
-        self.hups = tmp / "hups"
-        script = tmp / "daemon.py"
-        script.write_text("import signal,sys,time\nn=0\n"
-                          f"def h(*a):\n global n\n n+=1\n open({str(self.hups)!r},'w').write(str(n))\n"
-                          "signal.signal(signal.SIGHUP,h)\nprint('ready',flush=True)\n"
-                          "while True: time.sleep(0.05)\n")
-        self.proc = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True,
-                                     cwd=cwd)
-        assert self.proc.stdout.readline() == "ready\n"
-        self.pidfile = tmp / "daemon.pid"
-        self.pidfile.write_text(f"{self.proc.pid}\n")
-
-    def count(self) -> int:
-        time.sleep(0.3)
-        return int(self.hups.read_text()) if self.hups.exists() else 0
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
 @pytest.mark.parametrize("runtime,argv", [
     ("containerd", ()),                                          # the host's daemon: default config
     ("containerd", ("--config", "/etc/containerd/config.toml")),
@@ -372,7 +346,7 @@ def test_signal_refuses_a_daemon_that_reads_another_config(run, tmp_path, runtim
     exe, _ = fake_containerd(tmp_path)
     cfg = tmp_path / ("config.toml" if runtime == "containerd" else "daemon.json")
     cfg.write_text(PRIVATE if runtime == "containerd" else "{}")
-    d = Daemon(tmp_path, *argv)
+    d = SighupCounter(tmp_path, *argv)
     try:
         rc, _, err = run("install", f"--runtime={runtime}", f"--config={cfg}", f"--executable-path={exe}",
                          f"--toolkit-install-dir={tmp_path}/nv", f"--runtime-pid-file={d.pidfile}")
@@ -396,7 +370,7 @@ def test_signal_reaches_the_daemon_that_reads_our_config(run, tmp_path, flag):
     cfg = tmp_path / "config.toml"
     cfg.write_text(PRIVATE)
     (tmp_path / "cwd").mkdir()
-    d = Daemon(tmp_path, flag, "../config.toml", cwd=tmp_path / "cwd")     # relative to the daemon's cwd
+    d = SighupCounter(tmp_path, flag, "../config.toml", cwd=tmp_path / "cwd")     # relative to the daemon's cwd
     try:
         rc, _, err = run("install", "--runtime=containerd", f"--config={cfg}", f"--executable-path={exe}",
                          f"--toolkit-install-dir={tmp_path}/nv", f"--runtime-pid-file={d.pidfile}")
@@ -407,7 +381,7 @@ def test_signal_reaches_the_daemon_that_reads_our_config(run, tmp_path, flag):
 
 
 def test_systemd_restart_checks_the_units_main_process(run, tmp_path, monkeypatch):
-    d = Daemon(tmp_path, "--config-file", "/etc/docker/daemon.json")
+    d = SighupCounter(tmp_path, "--config-file", "/etc/docker/daemon.json")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/systemctl\n'

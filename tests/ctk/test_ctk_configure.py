@@ -4,6 +4,7 @@ malformed inputs)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tomllib
@@ -16,9 +17,9 @@ from ctk import sources
 from ctk.engines import containerd
 from ctk.common import RuntimeOptions
 from ctk.errors import ConfigChangedError, WriteError
+from faults import KILL_BEFORE_RENAME
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 V2_CONFIG = """\
 # containerd config, managed by hand
@@ -317,9 +318,20 @@ def test_killed_mid_write_leaves_original(tmp_path, state):
     cfg = tmp_path / "daemon.json"
     cfg.write_text(DAEMON_JSON)
     r = ctk("runtime", "configure", "--runtime=docker", f"--config={cfg}", state=state,
-            env={"NVIDIA_CTK_FAULT": "kill-before-rename"})
+            env=KILL_BEFORE_RENAME)
     assert r.returncode == -9
     assert cfg.read_text() == DAEMON_JSON
+
+
+def test_no_fault_injection_through_the_environment(tmp_path, state):
+    """The shipped code has no test seam: NVIDIA_CTK_FAULT (which once made it SIGKILL itself before
+    the rename) is an ordinary variable; the tests inject the fault from outside (faults.py)."""
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text(DAEMON_JSON)
+    r = ctk("runtime", "configure", "--runtime=docker", f"--config={cfg}", state=state,
+            env={"NVIDIA_CTK_FAULT": "kill-before-rename"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(cfg.read_text())["runtimes"]["nvidia"] == {"args": [], "path": "nvidia-container-runtime"}
 
 
 MALFORMED = [

@@ -4,7 +4,6 @@ ones our installer understands."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -12,8 +11,8 @@ import yaml
 
 from ctk import installer
 from ctk.cli_flags import parse_flags
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deployments" / "nvidia-ctk-installer.yaml"
 K8S_VERSION = "1.30.0"
 

@@ -1,39 +1,25 @@
 """End-to-end: the real containerd 1.6, dockerd and podman of this machine, driven with the
-files we generate.  Everything (state, sockets, images) lives under a pytest tmp dir;
-daemons are always stopped in teardown; no network, images are built from busybox-static.
+files we generate.  Everything (state, sockets, images) lives under a pytest tmp dir or, for
+paths with a length limit, a short one of ``daemons.short_dir``; daemons (``tests/daemons.py``)
+are always stopped in teardown; no network, images are built from busybox-static.
 A missing component is a failure, not a skip."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import json
 import os
-import shutil
-import signal
 import subprocess
-import tarfile
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from oci_bundle import make_rootfs, rootfs_tar
+from daemons import CONTAINERD_MAIN, Containerd, Dockerd, need, reap, short_tmpdir
+from oci_bundle import busybox_layer, oci_archive
+from paths import CTK_BIN as CTK
 from toolkit_source import toolkit_source
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
-
-
-def need(*tools: str) -> dict[str, str]:
-    found = {t: shutil.which(t) for t in tools}
-    missing = [t for t, p in found.items() if p is None]
-    assert not missing, f"missing on this machine (./build.sh deps): {missing}"
-    return found  # type: ignore[return-value]
 
 
 def ctk(*args: str, tmp: Path) -> subprocess.CompletedProcess:
@@ -43,113 +29,7 @@ def ctk(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     return r
 
 
-def busybox_layer(tmp: Path) -> bytes:
-    """A tar of a root file system holding busybox (static) and /bin/sh (``oci_bundle``), built in ``tmp``."""
-    return rootfs_tar(make_rootfs(tmp / "rootfs", applets=("sh",)))
-
-
-def oci_archive(layer: bytes, name: str) -> bytes:
-    """An OCI image layout (as a tar) with one layer, for `ctr images import`."""
-    blobs: dict[str, bytes] = {}
-
-    def blob(data: bytes) -> tuple[str, int]:
-        d = hashlib.sha256(data).hexdigest()
-        blobs[d] = data
-        return "sha256:" + d, len(data)
-
-    gz = gzip.compress(layer, mtime=0)
-    layer_digest, layer_size = blob(gz)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
-                         "rootfs": {"type": "layers",
-                                    "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
-    cfg_digest, cfg_size = blob(config)
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": cfg_digest, "size": cfg_size},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                       "digest": layer_digest, "size": layer_size}]}).encode()
-    m_digest, m_size = blob(manifest)
-    index = json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_digest, "size": m_size,
-        "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "1"}}]}).encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
-        files.update({f"blobs/sha256/{d}": data for d, data in blobs.items()})
-        for path, data in files.items():
-            ti = tarfile.TarInfo(path)
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
-    return out.getvalue()
-
-
-def wait_for(pred, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stop(proc: subprocess.Popen | None, tmp: Path) -> None:
-    """Stop a daemon and anything it left behind under ``tmp`` (shims, mounts)."""
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(tmp).encode() in cmd and int(pid) != os.getpid():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-    for m in sorted((m for m in mounts if m.startswith(str(tmp))), reverse=True):
-        subprocess.run(["umount", "-l", m], capture_output=True)
-
-
 # --------------------------------------------------------------------------- containerd
-
-CONTAINERD_MAIN = """\
-# main file of the test daemon
-version = 2
-root = "{t}/root"
-state = "{t}/state"
-
-[grpc]
-  address = "{t}/containerd.sock"
-
-[ttrpc]
-  address = "{t}/containerd.sock.ttrpc"
-
-[debug]
-  address = "{t}/debug.sock"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  stream_server_port = "0"
-
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-"""
-
 
 def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
     tools = need("containerd", "ctr", "runc", "busybox")
@@ -174,21 +54,19 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
     assert rts["nvidia-cdi"]["options"]["BinaryName"] == f"{toolkit}/nvidia-container-runtime.cdi"
     assert rts["runc"]["runtime_type"] == "io.containerd.runc.v2"
 
-    log = open(t / "containerd.log", "wb")
-    proc = subprocess.Popen([tools["containerd"], "--config", str(main)], stdout=log, stderr=log)
+    daemon = Containerd(t, main)
     try:
-        sock = t / "containerd.sock"
-        wait_for(lambda: sock.exists(), 30, "the containerd socket")
-        line = wait_for(lambda: next((ln for ln in (t / "containerd.log").read_text().splitlines()
-                                      if "Start cri plugin with config" in ln), None), 30, "the CRI plugin")
+        sock = daemon.sock
+        line = daemon.wait_for(lambda: next((ln for ln in daemon.log().splitlines()
+                                             if "Start cri plugin with config" in ln), None), 30, "the CRI plugin")
         assert "DefaultRuntimeName:nvidia" in line
         assert "nvidia:{Type:io.containerd.runc.v2" in line
         assert f"Options:map[BinaryName:{toolkit}/nvidia-container-runtime SystemdCgroup:false]" in line
-        assert "failed to load plugin io.containerd.grpc.v1.cri" not in (t / "containerd.log").read_text()
+        assert "failed to load plugin io.containerd.grpc.v1.cri" not in daemon.log()
 
         archive = t / "image.tar"
         archive.write_bytes(oci_archive(busybox_layer(t), "local/busybox:1"))
-        ctr = [tools["ctr"], "-a", str(sock), "-n", "ctk-test"]
+        ctr = [tools["ctr"], "-a", str(sock), "-n", daemon.ns]
         r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -201,8 +79,7 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout == "hello from ctr\n"
     finally:
-        stop(proc, t)
-        log.close()
+        daemon.stop()
     ctk("uninstall", *common, tmp=t)
     assert main.read_bytes() == original
     assert not drop.exists() and not toolkit.exists()
@@ -210,38 +87,21 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
 
 # --------------------------------------------------------------------------- dockerd
 
-def docker_info(docker: str, sock: Path) -> dict:
-    r = subprocess.run([docker, "-H", f"unix://{sock}", "info", "--format", "{{json .}}"],
-                       capture_output=True, text=True, timeout=30)
-    return json.loads(r.stdout) if r.returncode == 0 else {}
-
-
 def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
     tools = need("dockerd", "docker", "runc", "busybox")
     t = tmp_path
     cfg = t / "daemon.json"
     original = b'{\n  "log-level": "info",\n  "features": {"buildkit": false}\n}\n'
     cfg.write_bytes(original)
-    sock = t / "docker.sock"
-
-    def start() -> subprocess.Popen:
-        log = open(t / "dockerd.log", "ab")
-        p = subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
-                              "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid",
-                              "--iptables=false", "--ip-masq=false", "--bridge=none",
-                              "--storage-driver=vfs", "--config-file", str(cfg)],
-                             stdout=log, stderr=log)
-        log.close()
-        return p
-
-    proc = start()
+    dockerd_flags = ("--ip-masq=false", "--config-file", str(cfg))
+    dockerd = Dockerd(t, *dockerd_flags)
+    sock = dockerd.sock
     try:
-        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
         common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv",
                   "--restart-mode=signal", f"--socket={sock}"]
         ctk("install", *common, f"--toolkit-source={toolkit_source()}", tmp=t)   # SIGHUP via the socket's peer
-        info = wait_for(lambda: (i := docker_info(tools["docker"], sock)).get("DefaultRuntime") == "nvidia" and i,
-                        30, "dockerd to reload daemon.json")
+        info = dockerd.wait_for(lambda: (i := dockerd.info()).get("DefaultRuntime") == "nvidia" and i,
+                                30, "dockerd to reload daemon.json")
         assert {"nvidia", "nvidia-cdi", "nvidia-legacy"} <= set(info["Runtimes"])
         assert info["Runtimes"]["nvidia"]["path"] == f"{t}/nv/toolkit/nvidia-container-runtime"
 
@@ -258,14 +118,13 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         assert cfg.read_bytes() == original
         # dockerd's SIGHUP reload never removes runtimes (only keys present are applied):
         # a restart of the daemon shows the original configuration again
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        proc = start()
-        info = wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd after restart")
+        dockerd.stop(timeout=30)
+        dockerd = Dockerd(t, *dockerd_flags)
+        info = dockerd.info()
         assert info["DefaultRuntime"] == "runc"
         assert not any(r.startswith("nvidia") for r in info["Runtimes"])
     finally:
-        stop(proc, t)
+        dockerd.stop()
 
 
 # --------------------------------------------------------------------------- podman
@@ -279,27 +138,24 @@ def test_podman_runs_the_hook_from_our_hooks_d_json(tmp_path):
     hooks_json = t / "hooks.d" / "oci-nvidia-hook.json"
     ctk("runtime", "configure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}",
         f"--nvidia-runtime-hook-path={hook}", tmp=t)
-    import tempfile
-    run = Path(tempfile.mkdtemp(prefix="ctkpm", dir="/tmp"))   # podman: runroot < 50 characters
-    podman = [tools["podman"], "--root", f"{t}/storage", "--runroot", str(run), "--storage-driver", "vfs",
-              "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--hooks-dir", str(hooks_json.parent),
-              "--tmpdir", f"{t}/tmp", "--runtime", "runc"]
-    try:
-        r = subprocess.run(podman + ["import", "-", "local/bb:1"], input=busybox_layer(t),
-                           capture_output=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        r = subprocess.run(podman + ["run", "--rm", "--network=none", "--ulimit", "nofile=1024:1024",
-                                     "--ulimit", "nproc=1024:1024", "local/bb:1",
-                                     "/bin/busybox", "echo", "hello from podman"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout == "hello from podman\n"
-        assert (t / "hook-args").read_text() == "prestart\n"
-        st = json.loads((t / "hook-state.json").read_text())
-        assert st["status"] == "creating" and st["bundle"].startswith(str(t))
-    finally:
-        stop(None, t)
-        stop(None, run)
-        shutil.rmtree(run, ignore_errors=True)
+    with short_tmpdir("ctkpm") as run:   # podman: runroot < 50 characters
+        podman = [tools["podman"], "--root", f"{t}/storage", "--runroot", str(run), "--storage-driver", "vfs",
+                  "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--hooks-dir", str(hooks_json.parent),
+                  "--tmpdir", f"{t}/tmp", "--runtime", "runc"]
+        try:
+            r = subprocess.run(podman + ["import", "-", "local/bb:1"], input=busybox_layer(t),
+                               capture_output=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            r = subprocess.run(podman + ["run", "--rm", "--network=none", "--ulimit", "nofile=1024:1024",
+                                         "--ulimit", "nproc=1024:1024", "local/bb:1",
+                                         "/bin/busybox", "echo", "hello from podman"],
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout == "hello from podman\n"
+            assert (t / "hook-args").read_text() == "prestart\n"
+            st = json.loads((t / "hook-state.json").read_text())
+            assert st["status"] == "creating" and st["bundle"].startswith(str(t))
+        finally:
+            reap(t)
     ctk("runtime", "unconfigure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}", tmp=t)
     assert not hooks_json.exists()

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "spec_fixtures" / "runtime"
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
+from paths import CTK_BIN as CTK, FIXTURES
+
+CORPUS = FIXTURES / "runtime"
 
 
 def _checker():

@@ -18,9 +18,8 @@ from cdi.generate import Options, generate
 from ctk import configure as cfgmod
 from ctk import installer, installer_cdi
 from ctk.errors import WriteError
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 SPEC = "management.nvidia.com-gpu.yaml"
 DAEMON_JSON = '{\n  "runtimes": {"crun": {"path": "/usr/bin/crun"}}\n}\n'
 

@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,9 +14,9 @@ import pytest
 
 from ctk import installer
 from ctk.errors import ConfigChangedError, RestartError, UsageError
+from daemons import SighupCounter, wait_for
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 DAEMON_JSON = '{\n  "default-runtime": "crun",\n  "runtimes": {"crun": {"path": "/usr/bin/crun"}}\n}\n'
 
@@ -33,38 +31,11 @@ version = 2
 """
 
 
-class SighupCounter:
-    """A child process that counts SIGHUPs (stands in for the runtime daemon)."""
-
-    def __init__(self, tmp: Path, argv: tuple[str, ...] | None = None):
-        self.out = tmp / "hups"
-        self.pidfile = tmp / "runtime.pid"
-        # the config files it "reads", as dockerd and containerd name them on their command line
-        if argv is None:
-            argv = ("--config-file", str(tmp / "daemon.json"), "--config", str(tmp / "etc" / "config.toml"))
-        script = tmp / "runtime-daemon.py"
-        code = ("import signal,sys,time\n"
-                f"n=0\nout={str(self.out)!r}\n"
-                "def h(*a):\n global n\n n+=1\n open(out,'w').write(str(n))\n"
-                "signal.signal(signal.SIGHUP,h)\nprint('ready',flush=True)\n"
-                "while True: time.sleep(0.05)\n")
-        script.write_text(code)
-        self.proc = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "ready"
-        self.pidfile.write_text(f"{self.proc.pid}\n")
-
-    def count(self) -> int:
-        time.sleep(0.3)
-        return int(self.out.read_text()) if self.out.exists() else 0
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
 @pytest.fixture
 def daemon(tmp_path):
-    d = SighupCounter(tmp_path)
+    # the config files it "reads", as dockerd and containerd name them on their command line
+    d = SighupCounter(tmp_path, "--config-file", str(tmp_path / "daemon.json"),
+                      "--config", str(tmp_path / "etc" / "config.toml"))
     yield d
     d.stop()
 
@@ -172,9 +143,7 @@ def test_watch_sets_up_and_cleans_up_on_sigterm(tmp_path, daemon):
                              f"--runtime-pid-file={daemon.pidfile}", f"--pid-file={pidfile}"],
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and daemon.count() < 1:
-            pass
+        wait_for(lambda: daemon.count() >= 1, 30, "the installer to signal the daemon")
         assert json.loads(cfg.read_text())["default-runtime"] == "nvidia"
         assert pidfile.read_text().strip() == str(proc.pid)
         # a second installer is refused

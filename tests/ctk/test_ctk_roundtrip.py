@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ctk import cli
+from paths import FIXTURES
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "spec_fixtures" / "runtime"
+CORPUS = FIXTURES / "runtime"
 
 
 def _cases():

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from ctk import state as statemod
+from faults import KILL_BEFORE_RENAME
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 DAEMON_JSON = """\
 {
@@ -321,7 +321,7 @@ def test_next_run_removes_temp_files_a_killed_run_left(tmp_path, state):
     conf = tmp_path / "crio.conf"
     conf.write_text(CRIO_CONF)
     args = ["--runtime=crio", f"--config={conf}", f"--drop-in-config={crio_d}/99-nvidia.toml"]
-    r = ctk("runtime", "configure", *args, state=state, env={"NVIDIA_CTK_FAULT": "kill-before-rename"})
+    r = ctk("runtime", "configure", *args, state=state, env=KILL_BEFORE_RENAME)
     assert r.returncode == -9
     (left,) = crio_d.iterdir()
     assert left.name.startswith(".99-nvidia.toml.") and left.name.endswith(".tmp")

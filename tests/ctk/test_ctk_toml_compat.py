@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 
 from ctk import tomledit
 from ctk.errors import ConfigLoadError
+from paths import CTK_BIN as CTK
 
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
 
 
 def ctk(*args: str, state: Path) -> subprocess.CompletedProcess:

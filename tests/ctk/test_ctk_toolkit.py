@@ -17,10 +17,8 @@ import pytest
 from ctk import installer, toolkit
 from ctk.toolkitconfig import DEFAULT
 from hook import config as hook_config
-
-ROOT = Path(__file__).resolve().parents[2]
-CTK = ROOT / ".venv" / "bin" / "nvidia-ctk"
-DIST = ROOT / "dist" / "nvidia-container-runtime-hook"
+from paths import CTK_BIN as CTK
+from paths import DIST_BIN as DIST
 
 
 def driver_root(tmp: Path, library: bool, cli: bool) -> Path:

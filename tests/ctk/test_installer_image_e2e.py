@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from daemons import CONTAINERD_MAIN, Dockerd, need, wait_for
 from nvc_e2e_lib import PROBE, Probe
-from test_ctk_e2e import CONTAINERD_MAIN, docker_info, need, stop, wait_for
+from paths import DIST_BIN, ROOT
 from test_toolkit_e2e import Containerd
-from toolkit_source import DIST, ROOT, driver_root
+from toolkit_source import driver_root
 
 pytestmark = pytest.mark.e2e
 
@@ -22,16 +22,10 @@ pytestmark = pytest.mark.e2e
 def test_installer_image_as_the_daemonset_runs_it(tmp_path):
     tools = need("dockerd", "docker", "containerd", "ctr", "runc")
     t = tmp_path
-    sock = t / "docker.sock"
-    docker = [tools["docker"], "-H", f"unix://{sock}"]
-    with open(t / "dockerd.log", "ab") as log:
-        dockerd = subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
-                                    "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid", "--iptables=false",
-                                    "--ip-masq=false", "--bridge=none", "--storage-driver=vfs"],
-                                   stdout=log, stderr=log)
+    dockerd = Dockerd(t, "--ip-masq=false")
+    docker = [tools["docker"], "-H", dockerd.host]
     try:
-        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
-        r = subprocess.run([str(ROOT / "deployments" / "build-image.sh"), "local/nvidia-ctk:test", str(DIST)],
+        r = subprocess.run([str(ROOT / "deployments" / "build-image.sh"), "local/nvidia-ctk:test", str(DIST_BIN)],
                            env=dict(os.environ, DOCKER=" ".join(docker)), capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         c = t / "ctrd"     # the private containerd's files (stopping it kills what names this dir)
@@ -77,4 +71,4 @@ def test_installer_image_as_the_daemonset_runs_it(tmp_path):
         assert not (c / "conf.d/99-nvidia.toml").exists() and not (t / "nv/toolkit").exists()
     finally:
         subprocess.run(docker + ["rm", "-f", "installer"], capture_output=True, timeout=60)
-        stop(dockerd, t)
+        dockerd.stop()

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import daemons
+from daemons import CONTAINERD_MAIN, Dockerd, need, wait_for
 from nvc_e2e_lib import PROBE, Probe, make_rootfs
-from oci_bundle import rootfs_tar
-from test_ctk_e2e import CONTAINERD_MAIN, ctk, docker_info, need, oci_archive, stop, wait_for
+from oci_bundle import oci_archive, rootfs_tar
+from test_ctk_e2e import ctk
 from toolkit_source import driver_root, toolkit_source
 
 pytestmark = pytest.mark.e2e
@@ -37,24 +38,31 @@ def driver_loaded(t: Path) -> None:
         "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules", tmp=t)
 
 
-class Containerd:
-    def __init__(self, t: Path, main: Path, import_image: bool = True, cgroup_v1: bool = False):
+def _hide_cgroup_v2(argv: list[str]) -> list[str]:
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            f"umount /sys/fs/cgroup/unified && exec {shlex.join(argv)}"]
+
+
+class Containerd(daemons.Containerd):
+    """A private containerd (``daemons.Containerd``) with ``ctr`` in its namespace ``ns``, the probe
+    image imported unless ``import_image`` is false."""
+
+    def __init__(self, t: Path, main: Path, import_image: bool = True, cgroup_v1: bool = False,
+                 ns: str | None = None):
         """``cgroup_v1``: run it (and so its shims and crun) with the cgroup v2 mount of this hybrid
         host hidden, as tests/e2e/test_e2e_nvc_crun.py runs crun (crun refuses hybrid mode)."""
         self.t = t
-        tools = need("containerd", "ctr", "busybox", "unshare")
-        self.log = open(t / "containerd.log", "ab")
-        argv = [tools["containerd"], "--config", str(main)]
-        if cgroup_v1:
-            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                    f"umount /sys/fs/cgroup/unified && exec {shlex.join(argv)}"]
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
-        self.ctr = [tools["ctr"], "-a", str(t / "containerd.sock"), "-n", "tk"]
-        wait_for(lambda: (t / "containerd.sock").exists(), 30, "the containerd socket")
-        if import_image:
-            archive = t / "image.tar"
-            archive.write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
-            self.check("images", "import", "--snapshotter", "native", str(archive))
+        tools = need("ctr", "busybox", "unshare")
+        super().__init__(t, main, wrap=_hide_cgroup_v2 if cgroup_v1 else None, ns=ns)
+        self.ctr = [tools["ctr"], "-a", str(self.sock), "-n", self.ns]
+        try:
+            if import_image:
+                archive = t / "image.tar"
+                archive.write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
+                self.check("images", "import", "--snapshotter", "native", str(archive))
+        except BaseException:
+            self.stop()
+            raise
 
     def check(self, *args: str) -> str:
         r = subprocess.run(self.ctr + list(args), capture_output=True, text=True, timeout=120)
@@ -71,7 +79,7 @@ class Containerd:
         """The spec the runtime handed to runc/crun for a container (kept running to read it)."""
         self.run(runtime, name, env, "/bin/busybox", "sleep", "60", detach=True)
         try:
-            return json.loads((self.t / "state/io.containerd.runtime.v2.task/tk" / name / "config.json").read_text())
+            return json.loads((self.t / "state/io.containerd.runtime.v2.task" / self.ns / name / "config.json").read_text())
         finally:
             subprocess.run(self.ctr + ["task", "kill", "-s", "KILL", name], capture_output=True, timeout=30)
             wait_for(lambda: subprocess.run(self.ctr + ["task", "delete", name], capture_output=True,
@@ -79,8 +87,7 @@ class Containerd:
             self.check("container", "delete", name)
 
     def close(self) -> None:
-        stop(self.proc, self.t)
-        self.log.close()
+        self.stop()
 
 
 @pytest.mark.parametrize("low_level", ["runc", "crun"])
@@ -108,7 +115,7 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
         # the low-level runtime is the one configured: its own state directory holds the containers
         d.run(runtime, "which", [], "/bin/busybox", "sleep", "60", detach=True)
         try:
-            r = subprocess.run([low_level, "--root", f"{t}/runc-root/tk", "state", "which"], capture_output=True,
+            r = subprocess.run([low_level, "--root", f"{t}/runc-root/{d.ns}", "state", "which"], capture_output=True,
                                text=True, timeout=30)
             assert r.returncode == 0 and json.loads(r.stdout)["status"] == "running", r.stderr
         finally:
@@ -119,7 +126,7 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
     assert main.read_bytes() == original
     assert not drop.exists() and not tk.exists()
     # a GPU request now gets no GPU (plain runc through the restored configuration)
-    d = Containerd(t, main, import_image=False, cgroup_v1=low_level == "crun")
+    d = Containerd(t, main, import_image=False, cgroup_v1=low_level == "crun", ns=d.ns)   # its image
     try:
         Probe(d.run(need(low_level)[low_level], "after", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
               ).assert_untouched()
@@ -149,15 +156,6 @@ def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
     cfg = t / "daemon.json"
     original = b'{\n  "log-level": "info"\n}\n'
     cfg.write_bytes(original)
-    sock = t / "docker.sock"
-    docker = [tools["docker"], "-H", f"unix://{sock}"]
-
-    def start() -> subprocess.Popen:
-        with open(t / "dockerd.log", "ab") as log:
-            return subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
-                                     "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid", "--iptables=false",
-                                     "--ip-masq=false", "--bridge=none", "--storage-driver=vfs",
-                                     "--config-file", str(cfg)], stdout=log, stderr=log)
 
     def run(*opts: str) -> Probe:
         r = subprocess.run(docker + ["run", "--rm", "--network=none", *opts, "local/probe:1", "/bin/sh", "-c", PROBE],
@@ -165,9 +163,10 @@ def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
         assert r.returncode == 0, r.stderr
         return Probe(r.stdout)
 
-    proc = start()
+    dockerd = Dockerd(t, "--ip-masq=false", "--config-file", str(cfg))
+    sock = dockerd.sock
+    docker = [tools["docker"], "-H", dockerd.host]
     try:
-        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
         r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -175,13 +174,13 @@ def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
                   f"--socket={sock}"]
         ctk("install", *common, *install_args(t), tmp=t)
         driver_loaded(t)
-        wait_for(lambda: docker_info(tools["docker"], sock).get("DefaultRuntime") == "nvidia", 30, "the reload")
+        dockerd.wait_for(lambda: dockerd.info().get("DefaultRuntime") == "nvidia", 30, "the reload")
         run("--runtime=nvidia", "-e", "NVIDIA_VISIBLE_DEVICES=1").assert_gpu(["nvidia1"])
         run("--runtime=nvidia").assert_untouched()
         ctk("uninstall", *common, tmp=t)
         assert cfg.read_bytes() == original and not (t / "nv" / "toolkit").exists()
     finally:
-        stop(proc, t)
+        dockerd.stop()
 
 
 def test_docker_gpus_flag_runs_the_installed_hook(tmp_path):
@@ -192,16 +191,10 @@ def test_docker_gpus_flag_runs_the_installed_hook(tmp_path):
     cfg = t / "daemon.json"
     cfg.write_text("{}\n")
     ctk("install", "--runtime=docker", f"--config={cfg}", "--restart-mode=none", *install_args(t), tmp=t)
-    sock = t / "docker.sock"
-    docker = [tools["docker"], "-H", f"unix://{sock}"]
     env = {"PATH": f"{t}/nv/toolkit:/usr/sbin:/usr/bin:/sbin:/bin"}
-    with open(t / "dockerd.log", "ab") as log:
-        proc = subprocess.Popen([tools["dockerd"], "--data-root", f"{t}/data", "--exec-root", f"{t}/exec",
-                                 "-H", f"unix://{sock}", "--pidfile", f"{t}/docker.pid", "--iptables=false",
-                                 "--ip-masq=false", "--bridge=none", "--storage-driver=vfs", "--config-file", str(cfg)],
-                                stdout=log, stderr=log, env=env)
+    dockerd = Dockerd(t, "--ip-masq=false", "--config-file", str(cfg), env=env)
+    docker = [tools["docker"], "-H", dockerd.host]
     try:
-        wait_for(lambda: docker_info(tools["docker"], sock), 60, "dockerd")
         r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -210,5 +203,4 @@ def test_docker_gpus_flag_runs_the_installed_hook(tmp_path):
         assert r.returncode == 0, r.stderr
         Probe(r.stdout).assert_gpu(["nvidia1"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        stop(proc, t)
+        dockerd.stop()

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import oci_bundle
+from daemons import discard, need, short_dir
+from paths import FAKE_LIB, HOOK_BIN
 
-REPO = Path(__file__).resolve().parents[2]
-HOOK_BIN = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
-FAKE_LIB = REPO / "build" / "fake" / "libnvidia-container.so.1"
 # Runs inside the container: /dev listing, opening every NVIDIA node, the ld cache, then opening the
 # probe nodes /probe/nvidia0 and /probe/nvidia1 (c 195 0/1, made in the rootfs): the device cgroup decides.
 PROBE = ('ls /dev; echo ---; for d in /dev/nvidia*; do [ -e "$d" ] && cat "$d"; done 2>&1; echo ---; ldconfig -p; '
@@ -31,8 +30,7 @@ EPERM = "Operation not permitted"
 
 def require(*tools: str) -> None:
     """Fail (not skip) when a tool the test drives is missing."""
-    missing = [t for t in tools if shutil.which(t) is None]
-    assert not missing, f"missing {missing}: install the Debian packages with ./build.sh deps"
+    need(*tools)
     assert os.geteuid() == 0, "end-to-end tests need root"
     for p in (HOOK_BIN, FAKE_LIB):
         assert p.exists(), f"{p} missing: run ./build.sh"
@@ -142,14 +140,20 @@ class Podman(Engine):
             f'hooks_dir = ["{hooks_dir}"]\n'
             f'tmp_dir = "{tmp}/tmp"\n')
         self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
-        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"),
+        self.runroot = short_dir("nvcpm")   # podman: runroot < 50 characters
+        self.argv = ["podman", "--root", str(tmp / "storage"), "--runroot", str(self.runroot),
                      "--storage-driver", "vfs"]
-        self.import_rootfs(tmp)
+        try:
+            self.import_rootfs(tmp)
+        except BaseException:
+            discard(self.runroot)
+            raise
 
     def close(self) -> None:
         self.cli("rm", "-af")
         self.cli("rmi", "-af")
         shutil.rmtree(self.tmp / "storage", ignore_errors=True)  # vfs: plain directories
+        discard(self.runroot)
 
 
 class Probe:

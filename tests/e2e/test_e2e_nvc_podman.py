@@ -9,7 +9,7 @@ import pytest
 from nvc_e2e_lib import (HOOK_BIN, REQUIRE_ENV, Podman, assert_gpu_run, assert_requirement_stopped,
                          assert_untouched_run, hook_wrapper, require)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-nvc-podman")]  # one podman store (module fixture)
 
 
 class HookedPodman(Podman):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from freeze_testlib import ROOT, current, current_dist, python_for, pythons_under_test  # noqa: E402
+from freeze_testlib import DIST, current, current_dist, python_for, pythons_under_test  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +26,6 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def py_frozen_bin(request, tmp_path_factory) -> Path:
     """The frozen binary built with CPython ``request.param`` (dist/py3.X/, ./build.sh pythons)."""
-    binary = ROOT / "dist" / f"py{request.param}" / "nvidia-container-runtime-hook"
+    binary = DIST / f"py{request.param}" / "nvidia-container-runtime-hook"
     assert binary.exists(), f"{binary} missing: ./build.sh pythons did not build CPython {request.param}"
     return current(binary, python_for(request.param), tmp_path_factory)

@@ -7,12 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DIST_BIN = ROOT / "dist" / "nvidia-container-runtime-hook"
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+from paths import BUILD, DIST, DIST_BIN, FIXTURES, ROOT, SHARED, VENV_PYTHON
+
 SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")  # build.sh's PY_VERSIONS, best first
 BUILD_SH = ROOT / "freeze" / "build.sh"
-CORPUS_CANDIDATES = (ROOT / "spec_fixtures", Path("/work/shared/golden"))
+CORPUS_CANDIDATES = (FIXTURES, SHARED / "golden")
 
 # What a node without Python looks like from the environment: no PYTHON* variables,
 # only the system directories on PATH.
@@ -39,13 +38,13 @@ def python_for(version: str) -> Path:
     """The interpreter ./build.sh builds dist/py<version>/ with: the venv's, else build/venv-<version>."""
     if version_of(VENV_PYTHON) == version:
         return VENV_PYTHON
-    return ROOT / "build" / f"venv-{version}" / "bin" / "python"
+    return BUILD / f"venv-{version}" / "bin" / "python"
 
 
 def pythons_under_test() -> list[str]:
     """The versions of dist/py3.X/, and every one $PYTHONS names (CI names all three): its
     binary must be there, so a version that did not build fails instead of going unnoticed."""
-    built = {p.parent.name[2:] for p in (ROOT / "dist").glob("py3.*/nvidia-container-runtime-hook")}
+    built = {p.parent.name[2:] for p in DIST.glob("py3.*/nvidia-container-runtime-hook")}
     wanted = set(os.environ.get("PYTHONS", "").split())
     return sorted(built | wanted, key=lambda v: tuple(int(x) for x in v.split(".")))
 

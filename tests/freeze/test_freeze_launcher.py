@@ -18,6 +18,8 @@ from freeze_testlib import CLEAN_ENV, build
 
 from freeze.programs import PROGRAMS
 
+pytestmark = pytest.mark.xdist_group("freeze-launcher")  # one probe binary built (module fixture)
+
 PROBE_MAIN = r'''
 import atexit
 import json
@@ -237,9 +239,9 @@ def test_console_scripts_are_the_programs_table():
     """The venv has a console script for every name the frozen binary answers to, running the same function."""
     import tomllib
 
-    from freeze_testlib import ROOT
+    from paths import ROOT, VENV_BIN
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == PROGRAMS
     for name in PROGRAMS:
-        assert (ROOT / ".venv" / "bin" / name).exists(), name
+        assert (VENV_BIN / name).exists(), name

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import oci_bundle
-from freeze_testlib import ROOT, VENV_PYTHON
+from paths import FIXTURES, HOOK_BIN, ROOT, TESTS, VENV_PYTHON
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +75,7 @@ def test_failing_hook_stops_the_container(tmp_path, installed):
     assert res.returncode != 0
     assert "must not run" not in res.stdout
     # runc reports the hook's own error line (the same as the venv entry point prints).
-    venv = subprocess.run([str(ROOT / ".venv/bin/nvidia-container-runtime-hook"), "-config", str(config), "prestart"],
+    venv = subprocess.run([str(HOOK_BIN), "-config", str(config), "prestart"],
                           input=b"{}", capture_output=True)
     message = venv.stderr.decode().strip()
     assert venv.returncode == 1 and message
@@ -92,12 +92,12 @@ def test_library_injector_path_through_runc(frozen_bin, tmp_path):
     assert os.geteuid() == 0, "end-to-end tests need root"
     driver = (
         "import sys; from pathlib import Path\n"
-        f"sys.path[:0] = [{str(ROOT / 'tests' / 'e2e')!r}, {str(ROOT / 'tests')!r}, {str(ROOT / 'spec_fixtures')!r}]\n"
+        f"sys.path[:0] = [{str(TESTS / 'e2e')!r}, {str(TESTS)!r}, {str(FIXTURES)!r}]\n"
         "import nvc_e2e_lib\n"
         f"nvc_e2e_lib.HOOK_BIN = Path({str(frozen_bin)!r})\n"
         "import pytest\n"
         f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '--rootdir', {str(ROOT)!r}, "
-        f"{str(ROOT / 'tests' / 'e2e' / 'test_e2e_nvc_runc.py')!r}]))\n")
+        f"{str(TESTS / 'e2e' / 'test_e2e_nvc_runc.py')!r}]))\n")
     res = subprocess.run([str(VENV_PYTHON), "-c", driver], cwd=tmp_path, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hook.config import HookConfig
 from hook.gojson import Obj
 from hook.spec import Mount, Spec
+from paths import FIXTURES, ROOT  # noqa: F401  (re-exported to the hook tests)
 
 R = "/var/run/nvidia-container-devices"
 ALL7 = ("compat32", "compute", "display", "graphics", "ngx", "utility", "video")
@@ -25,7 +24,3 @@ def dev_mounts(*names: str, source: str = "/dev/null") -> list[Mount]:
 
 def config(**kw) -> HookConfig:
     return HookConfig(**kw)
-
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "spec_fixtures"

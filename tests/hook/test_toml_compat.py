@@ -21,7 +21,7 @@ from hook import config as C
 from hook import minitoml, tomlcompat
 from hook.errors import ConfigError
 
-from hook_testlib import ROOT
+from paths import HOOK_BIN, TESTS
 from hook_harness import gpu_spec, run, state, write_bundle
 
 PREFIX = ("error getting hook config: failed to load config: couldn't open required configuration file: "
@@ -154,7 +154,7 @@ def test_minitoml_declines_deep_and_long_numbers_instead_of_failing():
 
 
 def _frozen() -> Path:
-    sys.path.insert(0, str(ROOT / "tests" / "freeze"))
+    sys.path.insert(0, str(TESTS / "freeze"))
     from freeze_testlib import DIST_BIN, build, sources_newer_than
     assert DIST_BIN.exists(), f"{DIST_BIN} missing: run ./build.sh dist"
     if sources_newer_than(DIST_BIN):
@@ -169,7 +169,7 @@ def _frozen() -> Path:
     (HUGE, "an integer of thousands of digits is out of the signed 64-bit range"),
 ])
 def test_entry_points_print_one_line_and_exit_1(program, text, message, tmp_path):
-    binary = ROOT / ".venv" / "bin" / "nvidia-container-runtime-hook" if program == "venv" else _frozen()
+    binary = HOOK_BIN if program == "venv" else _frozen()
     bundle = tmp_path / "b"
     (bundle / "rootfs").mkdir(parents=True)
     (bundle / "config.json").write_text(json.dumps(gpu_spec(["NVIDIA_VISIBLE_DEVICES=all"])))

@@ -9,6 +9,15 @@ import pytest
 from nvc_testlib import FakeLog, require_build, wait_single_threaded
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test here with the fake library (fixture ``fake``) runs the library in this process, whose
+    injector refuses threads: it is ``single_threaded`` (forked in a pytest-xdist worker)."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and "fake" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.single_threaded)
+
+
 @pytest.fixture
 def fake(tmp_path, monkeypatch) -> FakeLog:
     """Dry-run fake (records calls, no system effects) with its log in tmp_path."""

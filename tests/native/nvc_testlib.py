@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-FAKE = REPO / "build" / "fake"
+from paths import BUILD, ROOT as REPO
+
+FAKE = BUILD / "fake"
 FAKE_LIB = FAKE / "libnvidia-container.so.1"
 FAKE_LIB_105 = FAKE / "abi105" / "libnvidia-container.so.1"
 FAKE_LIB_101 = FAKE / "abi101" / "libnvidia-container.so.1"

@@ -27,17 +27,17 @@ from pathlib import Path
 
 import pytest
 
-from nvc_testlib import FAKE_LIB, REPO, FakeLog, require_build
+from nvc_testlib import FAKE_LIB, FakeLog, require_build
+from paths import FIXTURES, SHARED
+from paths import HOOK_BIN as HOOK
 
-FIXTURES = REPO / "spec_fixtures"
 CORPUS = FIXTURES / "hook"
 if not (CORPUS / "README.md").exists():  # before the lead's copy exists
-    FIXTURES = REPO.parent / "shared" / "golden"
+    FIXTURES = SHARED / "golden"
     CORPUS = FIXTURES / "hook"
 sys.path.insert(0, str(FIXTURES))
 import check_hook  # noqa: E402
 
-HOOK = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
 GPU_UUIDS = ["GPU-fef8089b-4820-abfc-e83e-94318197576e", "GPU-2f7e5c1a-9c3b-4d6e-8f1a-0b2c3d4e5f60",
              "GPU-00000000-0000-0000-0000-000000000002", "GPU-00000000-0000-0000-0000-000000000003"]
 MIG_UUIDS = ["MIG-0ab1c2d3-e4f5-5a6b-8c7d-9e0f1a2b3c4d", "MIG-GPU-fef8089b-4820-abfc-e83e-94318197576e/1/0"]

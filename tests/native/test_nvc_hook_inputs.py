@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from nvc_testlib import FAKE_LIB, REPO, require_build
-
-HOOK = REPO / ".venv" / "bin" / "nvidia-container-runtime-hook"
+from nvc_testlib import FAKE_LIB, require_build
+from paths import HOOK_BIN as HOOK
 
 
 @pytest.mark.parametrize("injector", ["library", "auto"])

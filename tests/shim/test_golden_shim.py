@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "spec_fixtures" / "runtime-shim"
-SHIM = ROOT / ".venv" / "bin" / "nvidia-container-runtime"
-SHIMS = {"venv": SHIM, "frozen": ROOT / "dist" / "nvidia-container-runtime"}
+from paths import DIST, FIXTURES
+from paths import SHIM_BIN as SHIM
+
+CORPUS = FIXTURES / "runtime-shim"
+SHIMS = {"venv": SHIM, "frozen": DIST / "nvidia-container-runtime"}
 
 
 def _checker():

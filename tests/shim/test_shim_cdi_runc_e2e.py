@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from test_shim_runc_e2e import HOOK, SHIM, run_container
 
-from e2e.nvc_e2e_lib import PROBE, Probe, runc_bundle
+from nvc_e2e_lib import PROBE, Probe, runc_bundle
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("host-cdi")]  # the system CDI spec directories
 
 VENV_BIN = Path(SHIM).parent
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 RECORDER = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "$(dirname "$0")/argv.txt"
 exit 7

@@ -8,7 +8,6 @@ engine's own flags (``--root``, ``--log``, ``--log-format json``) reach the shim
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,12 +18,12 @@ from pathlib import Path
 import pytest
 
 import oci_bundle
+from daemons import CONTAINERD_MAIN, Containerd, need
+from oci_bundle import busybox_layer, oci_archive
+from paths import HOOK_BIN as HOOK
+from paths import SHIM_BIN as SHIM
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIM = ROOT / ".venv" / "bin" / "nvidia-container-runtime"
-HOOK = ROOT / ".venv" / "bin" / "nvidia-container-runtime-hook"
 
 
 @pytest.fixture
@@ -114,31 +113,19 @@ def test_pass_through_calls_reach_runc_unchanged(node):
     assert version.stdout == f"NVIDIA Container Runtime version 1.20.0\nspec: 1.3.0\n\n{runc_version}"
 
 
-def _ctk_e2e():
-    """The containerd helpers of tests/ctk/test_ctk_e2e.py (image archive, daemon start/stop)."""
-    spec = importlib.util.spec_from_file_location("ctk_e2e_helpers", ROOT / "tests" / "ctk" / "test_ctk_e2e.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_containerd_runs_gpu_and_plain_containers_through_the_shim(node):
-    e2e = _ctk_e2e()
-    tools = e2e.need("containerd", "ctr", "runc", "busybox")
+    tools = need("containerd", "ctr", "runc", "busybox")
     t = node["tmp"] / "ctrd"
     t.mkdir()
     main = t / "config.toml"
-    main.write_text(e2e.CONTAINERD_MAIN.format(t=t))
-    log = open(t / "containerd.log", "wb")
+    main.write_text(CONTAINERD_MAIN.format(t=t))
     # containerd's environment reaches the runc shim, ours, runc and the hook
-    proc = subprocess.Popen([tools["containerd"], "--config", str(main)], stdout=log, stderr=log,
-                            env=dict(os.environ, **node["env"]))
+    daemon = Containerd(t, main, env=dict(os.environ, **node["env"]))
     try:
-        sock = t / "containerd.sock"
-        e2e.wait_for(lambda: sock.exists(), 30, "the containerd socket")
+        sock = daemon.sock
         archive = t / "image.tar"
-        archive.write_bytes(e2e.oci_archive(e2e.busybox_layer(t), "local/busybox:1"))
-        ctr = [tools["ctr"], "-a", str(sock), "-n", "shim-test"]
+        archive.write_bytes(oci_archive(busybox_layer(t), "local/busybox:1"))
+        ctr = [tools["ctr"], "-a", str(sock), "-n", daemon.ns]
         r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -157,5 +144,4 @@ def test_containerd_runs_gpu_and_plain_containers_through_the_shim(node):
         argv = node["record"].read_text().splitlines()
         assert "--device=all" in argv and "--utility" in argv and argv[-1].endswith("/rootfs")
     finally:
-        e2e.stop(proc, t)
-        log.close()
+        daemon.stop()
