@@ -240,6 +240,12 @@ def edit(text: str, old: dict, new: dict) -> str | None:
             lo += 1
         if lo <= hi:
             keep.update((lo, hi))
+            # tomlkit indents what it adds like the first child that stays: past removed ones
+            k = lo
+            while k <= hi and any(paths[k][:len(r)] == r for r in replaced):
+                k += 1
+            if k <= hi:
+                keep.add(k)
     for r in replaced:
         if r in first:
             if not contiguous(r):
