@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hook.gojson import encode_string
+from hook.gojson import encode_scalar, encode_string
 
 from .errors import ConfigLoadError
 
@@ -342,14 +342,8 @@ def _dump(v: Any, style: JsonStyle, indent: str, out: list[str]) -> None:
         out.append((indent if ind is not None else "") + closing)
     elif isinstance(v, Number):
         out.append(v.render())
-    elif v is True:
-        out.append("true")
-    elif v is False:
-        out.append("false")
-    elif v is None:
-        out.append("null")
-    elif isinstance(v, str):
-        out.append(encode_string(v))
+    elif (text := encode_scalar(v)) is not None:
+        out.append(text)
     elif isinstance(v, (int, float)):
         out.append(json.dumps(v))
     else:

@@ -407,6 +407,20 @@ def fix_text(s: str) -> str:
         return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s)
 
 
+def encode_scalar(v) -> str | None:
+    """The JSON text of a string, ``true``, ``false`` or ``null``; None for any other value (the
+    writers of ``ctk/jsonfmt.py`` and ``shim/ocispec.py`` render containers and numbers their way)."""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return encode_string(v)
+    return None
+
+
 def encode_string(s: str) -> str:
     """``s`` as a JSON string literal, non-ASCII text kept as it is; a lone surrogate (from a
     ``\\udXXX`` escape) is written as that escape, so that it reads back the same.  The one string

@@ -342,14 +342,8 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
         out.append("\n" + here + "]")
     elif isinstance(v, Number):
         out.append(str(v))
-    elif isinstance(v, str):
-        out.append(gojson.encode_string(v))
-    elif v is True:
-        out.append("true")
-    elif v is False:
-        out.append("false")
-    elif v is None:
-        out.append("null")
+    elif (text := gojson.encode_scalar(v)) is not None:
+        out.append(text)
     elif isinstance(v, int):
         out.append(str(v))
     else:
