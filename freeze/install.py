@@ -242,7 +242,7 @@ def uninstall(layout: Layout, out=sys.stdout) -> None:
     for e in reversed(entries):
         if e["kind"] == "dir":
             continue
-        path, real = e["path"], layout.real(e["path"])
+        real = layout.real(e["path"])
         if e["kind"] == "symlink":
             ours = real.is_symlink() and os.readlink(real) == e["target"]
         else:

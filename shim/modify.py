@@ -157,7 +157,7 @@ def _driver_version(ctx: Context, what: str) -> str:
 
 def _cuda_compat(tree: Obj, ctx: Context) -> bool:
     version = _driver_version(ctx, "failed to construct CUDA Compat discoverer")
-    from .cdispec import Edits, apply
+    from .cdispec import Edits
     apply(tree, [Edits({"hooks": [{"hookName": "createContainer", "path": ctx.ctk_path,
                                    "args": ["nvidia-ctk", "hook", "enable-cuda-compat",
                                             f"--host-driver-version={version}"],
@@ -174,7 +174,7 @@ def _graphics(tree: Obj, ctx: Context) -> bool:
     files = root.graphics_files(version)
     if not files:
         return False
-    from .cdispec import Edits, apply
+    from .cdispec import Edits
     mounts = [{"hostPath": root.path(p), "containerPath": p, "options": ["ro", "nosuid", "nodev", "bind"]}
               for p in files]
     _apply(tree, [Edits({"mounts": mounts})])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from paths import CDI_HOOK_BIN, CTK_BIN
+from paths import CDI_HOOK_BIN, CTK_BIN, TESTS
 
-sys.path.insert(0, str(ROOT / "tests" / "freeze"))
+sys.path.insert(0, str(TESTS / "freeze"))
 from freeze_testlib import current_dist  # noqa: E402
 
 

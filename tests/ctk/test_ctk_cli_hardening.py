@@ -6,7 +6,6 @@ and one-line errors instead of internal errors."""
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 import os
 from pathlib import Path

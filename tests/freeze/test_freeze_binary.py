@@ -17,7 +17,6 @@ from paths import CTK_BIN as VENV_CTK
 from paths import DIST, ROOT, VENV_PYTHON
 from paths import HOOK_BIN as VENV_HOOK
 
-from freeze.programs import PROGRAMS
 
 
 def run(argv, env=None, stdin=b"", cwd=None):
