@@ -157,7 +157,7 @@ def _driver_version(ctx: Context, what: str) -> str:
 
 def _cuda_compat(tree: Obj, ctx: Context) -> bool:
     version = _driver_version(ctx, "failed to construct CUDA Compat discoverer")
-    from .cdispec import Edits
+    from .cdispec import Edits, apply
     apply(tree, [Edits({"hooks": [{"hookName": "createContainer", "path": ctx.ctk_path,
                                    "args": ["nvidia-ctk", "hook", "enable-cuda-compat",
                                             f"--host-driver-version={version}"],
