@@ -17,10 +17,9 @@ import sys
 from dataclasses import dataclass
 
 BINARY = "nvidia-container-runtime-hook"
-# The names the one binary answers to: freeze/programs.py's PROGRAMS (``freeze`` is not frozen
-# into the binary, so it cannot be imported here; a test keeps the two equal).
-PROGRAMS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-ctk", "nvidia-container-runtime",
-            "nvidia-container-runtime.legacy", "nvidia-container-runtime.cdi", "nvidia-cdi-hook")
+#: The line a binary built by freeze/build.sh carries before the program names it answers to
+#: (written by freeze/mkfrozen.py, read by :func:`program_names` and ``./build.sh install``).
+PROGRAMS_NOTE = "nvidia-container-hook-py frozen programs:"
 CONFIG = os.path.join(".config", "nvidia-container-runtime", "config.toml")
 LIBRARY = "libnvidia-container.so.1"
 CLI = "nvidia-container-cli"
@@ -115,16 +114,37 @@ def config_sets(toolkit_root: str, driver_root: str, low_level: list[str], backe
     return sets
 
 
+def program_names(data: bytes) -> list[str]:
+    """The program names the frozen binary ``data`` answers to (its :data:`PROGRAMS_NOTE` line);
+    ``[]`` for any other file."""
+    marker = PROGRAMS_NOTE.encode()
+    at = data.find(marker)
+    while at >= 0:
+        # the note is a line of printable names; the same text also sits in frozen code (this module)
+        end = data.find(b"\n", at)
+        line = data[at + len(marker):end] if end >= 0 else b""
+        if line[:1] == b" " and all(32 <= c < 127 for c in line):
+            return line.decode("ascii").split()
+        at = data.find(marker, at + 1)
+    return []
+
+
 def lay_down(stage: str, source: str, config: bytes) -> None:
-    """The toolkit's files in the (empty) directory ``stage``.  Raises OSError."""
+    """The toolkit's files in the (empty) directory ``stage``: the binary, and a link to it for
+    every other name it answers to.  Raises OSError, InstallError."""
+    from .errors import InstallError
     if not os.path.isfile(source):
-        from .errors import InstallError
         raise InstallError(f"the toolkit binary {source} does not exist (build it with ./build.sh, "
                            "or pass --toolkit-source)")
+    with open(source, "rb") as f:
+        data = f.read()
+    names = program_names(data)
+    if BINARY not in names:
+        raise InstallError(f"the toolkit binary {source} was not built by freeze/build.sh (it names no programs)")
     target = os.path.join(stage, BINARY)
     shutil.copyfile(source, target)
     os.chmod(target, 0o755)
-    for name in PROGRAMS:
+    for name in names:
         if name != BINARY:
             os.symlink(BINARY, os.path.join(stage, name))
     from .fileio import make_dirs
@@ -134,4 +154,4 @@ def lay_down(stage: str, source: str, config: bytes) -> None:
         os.fchmod(f.fileno(), 0o644)
 
 
-__all__ = ["Backend", "PROGRAMS", "config_sets", "default_source", "find_backend", "lay_down"]
+__all__ = ["Backend", "PROGRAMS_NOTE", "config_sets", "default_source", "find_backend", "lay_down", "program_names"]

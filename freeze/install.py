@@ -38,7 +38,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from freeze.programs import PROGRAMS, PROGRAMS_NOTE
+from freeze.programs import PROGRAMS
 from hook import atomicfile
 from hook.atomicfile import sha256
 
@@ -105,14 +105,13 @@ class Layout:
 
 def programs_of(binary: Path, data: bytes) -> list[str]:
     """The program names the frozen binary answers to (its note, written by freeze/mkfrozen.py)."""
-    at = data.find(PROGRAMS_NOTE.encode())
-    if at < 0:
+    from ctk.toolkit import program_names
+    names = program_names(data)
+    if not names:
         raise InstallError(f"{binary}: not a binary built by freeze/build.sh (it names no programs)")
-    line = data[at + len(PROGRAMS_NOTE):data.find(b"\n", at)].decode("ascii", "replace")
-    names = line.split()
     unknown = [n for n in names if n not in PROGRAMS]
     if unknown or BINARY_NAME not in names:
-        raise InstallError(f"{binary}: unexpected program names {line.strip()!r}")
+        raise InstallError(f"{binary}: unexpected program names {' '.join(names)!r}")
     return names
 
 

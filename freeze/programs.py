@@ -25,8 +25,9 @@ PROGRAMS: dict[str, str] = {
 }
 
 # The launcher carries this line, then the names it was built with (space-separated, then a
-# newline): how ``./build.sh install`` knows which names a binary answers to.
-PROGRAMS_NOTE = "nvidia-container-hook-py frozen programs:"
+# newline): how ``./build.sh install`` and ``nvidia-ctk install`` know which names a binary answers
+# to (the reader is ctk.toolkit.program_names, which the frozen nvidia-ctk carries).
+from ctk.toolkit import PROGRAMS_NOTE  # noqa: E402
 
 
 def package_of(entry: str) -> str:

@@ -1,7 +1,7 @@
 """The binary the tests give ``nvidia-ctk install --toolkit-source``, and a driver root for it.
 
 The toolkit is the ONE frozen binary, answering by ``argv[0]`` to every program name
-(``freeze/programs.py``; ``ctk.toolkit.PROGRAMS``): ``dist/nvidia-container-runtime-hook``.
+(``freeze/programs.py``; the binary names them itself, ``ctk.toolkit.program_names``): ``dist/nvidia-container-runtime-hook``.
 """
 
 from __future__ import annotations
