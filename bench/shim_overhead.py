@@ -14,7 +14,7 @@ in legacy mode, then (on the fake driver of spec_fixtures/fake-driver, built whe
 by ``nvidia-ctk cdi generate``) and in ``jit-cdi`` mode (the spec generated in memory at each
 create), and a non-GPU ``create`` in ``jit-cdi`` mode.  Those cases restore the original
 ``config.json`` before each run (``cp``, in the direct call too).  The config is the shipped
-``freeze/config.toml`` with ``mode = "legacy"`` (or the CDI mode) and the runtime's path, so the
+the default config (``nvidia-ctk config default``) with ``mode = "legacy"`` (or the CDI mode) and the runtime's path, so the
 TOML reader runs as on a node.  Prints medians, min and the median difference to the direct call
 and to the floor; every command is run once first and must exit 0.
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         stand_in = tmp / "fake-runtime"
         stand_in.write_text("#!/bin/sh\nexit 0\n")
         stand_in.chmod(0o755)
-        base = (ROOT / "freeze" / "config.toml").read_text()
+        from ctk.toolkitconfig import DEFAULT as base
         configs = {}
         for name, runtime in (("runc", runc), ("fake", str(stand_in))):
             path = tmp / f"{name}.toml"

@@ -22,8 +22,8 @@ from .errors import UsageError
 
 DEFAULT_CONFIG_FILE = "/etc/nvidia-container-runtime/config.toml"
 
-# The config the toolkit starts from (``config default``).  TODO(merge): freeze/config.toml is
-# the same text; let the build write it with ``nvidia-ctk config default``.
+# The default config: ``nvidia-ctk config default``, what the toolkit starts from, and what
+# ``./build.sh install`` installs (freeze/install.py).
 DEFAULT = """#accept-nvidia-visible-devices-as-volume-mounts = false
 #accept-nvidia-visible-devices-envvar-when-unprivileged = true
 disable-require = false

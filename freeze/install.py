@@ -47,7 +47,6 @@ BINARY_NAME = "nvidia-container-runtime-hook"
 DEFAULT_BINARY = ROOT / "dist" / BINARY_NAME
 HOOK_CONFIG = "/etc/nvidia-container-runtime/config.toml"  # where the hook looks by default
 MANIFEST_NAME = "install-manifest.json"
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.toml"
 
 
 class InstallError(Exception):
@@ -211,7 +210,8 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
             print(f"kept existing {cfg}", file=out)
     else:
         _makedirs(layout, str(Path(config).parent), record)
-        data = DEFAULT_CONFIG.read_bytes()
+        from ctk.toolkitconfig import DEFAULT
+        data = DEFAULT.encode()
         _atomic_write(cfg, data, 0o644)
         record.append({"kind": "file", "path": config, "sha256": sha256(data),
                        "config": True})

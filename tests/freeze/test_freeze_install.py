@@ -12,13 +12,14 @@ import pytest
 
 from freeze_testlib import ROOT, VENV_PYTHON
 
+from ctk.toolkitconfig import DEFAULT
 from freeze.programs import PROGRAMS
 from hook import hooksd
 
 #: Every program name of the one binary, the hook's first (./build.sh install lays down each).
 NAMES = list(PROGRAMS)
 
-DEFAULT_CONFIG = ROOT / "freeze" / "config.toml"
+DEFAULT_CONFIG = DEFAULT.encode()  # nvidia-ctk config default
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -65,7 +66,7 @@ def test_install_into_destdir_then_uninstall_restores_the_tree(tmp_path, binary)
     assert alias.is_symlink() and os.readlink(alias) == "nvidia-container-runtime-hook"
     ctk = dest / "usr/bin/nvidia-ctk"
     assert ctk.is_symlink() and os.readlink(ctk) == "nvidia-container-runtime-hook"
-    assert (dest / "etc/nvidia-container-runtime/config.toml").read_bytes() == DEFAULT_CONFIG.read_bytes()
+    assert (dest / "etc/nvidia-container-runtime/config.toml").read_bytes() == DEFAULT_CONFIG
     hooks_json = dest / "usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"
     assert hooks_json.read_text() == hooksd.render("/usr/bin/nvidia-container-runtime-hook")
     assert json.loads(hooks_json.read_text())["hook"]["path"] == "/usr/bin/nvidia-container-runtime-hook"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from hook import minitoml
 
-from hook_testlib import ROOT
+from ctk.toolkitconfig import DEFAULT as DEFAULT_TOOLKIT_CONFIG
 
 KEYS = st.sampled_from(["a", "b", "nvidia-container-cli", "load-kmods", "x_1", "A", "a.b", "b.c", " a ", "a. b",
                         "1", "-", "a..b", "é", '"q"'])
@@ -53,7 +53,7 @@ def test_same_result_as_tomllib_or_declines(text):
 
 
 # The default config.toml that ./build.sh install puts in /etc (the reference's generated default).
-REAL_CONFIG = (ROOT / "freeze" / "config.toml").read_text()
+REAL_CONFIG = DEFAULT_TOOLKIT_CONFIG  # what `nvidia-ctk config default` and ./build.sh install write
 
 
 def test_the_generated_default_config_is_in_the_subset():
