@@ -4,24 +4,15 @@ replayed case by case against the console script with the corpus's own checker
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
+from corpus import load_checker
 from paths import CTK_BIN as CTK, FIXTURES
 
 CORPUS = FIXTURES / "runtime"
-
-
-def _checker():
-    spec = importlib.util.spec_from_file_location("check_runtime", CORPUS / "check_runtime.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-CHECK = _checker()
+CHECK = load_checker(CORPUS / "check_runtime.py")
 CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.json"))
 
 

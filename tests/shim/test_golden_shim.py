@@ -6,26 +6,17 @@ checker does by default; the installed .cdi/.legacy console scripts are checked 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
+from corpus import load_checker
 from paths import DIST, FIXTURES
 from paths import SHIM_BIN as SHIM
 
 CORPUS = FIXTURES / "runtime-shim"
 SHIMS = {"venv": SHIM, "frozen": DIST / "nvidia-container-runtime"}
-
-
-def _checker():
-    spec = importlib.util.spec_from_file_location("check_shim", CORPUS / "check_shim.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-CHECK = _checker()
+CHECK = load_checker(CORPUS / "check_shim.py")
 CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.json"))
 
 
