@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import oci_bundle  # noqa: E402
+from specs import DEFAULT_CONFIG  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     recorder.write_text("#!/bin/sh\nexit 0\n")
     recorder.chmod(0o755)
     config = tmp / "config.toml"
-    config.write_text((ROOT / "freeze" / "config.toml").read_text()
+    config.write_text(DEFAULT_CONFIG
                       .replace('#path = "/usr/bin/nvidia-container-cli"', f'path = "{recorder}"'))
     env = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility"] if args.gpu else []
     bundles = {"none": oci_bundle.runc_bundle(tmp / "none", ["true"], env)}

@@ -12,9 +12,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ctk.toolkitconfig import DEFAULT as DEFAULT_CONFIG  # the default config (nvidia-ctk config default)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_CONFIG = ROOT / "freeze" / "config.toml"
 
 _CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
          "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
@@ -226,11 +227,11 @@ def build_rss_helper(directory: Path) -> Path | None:
 class Bench:
     """A temporary tree: one bundle per spec, a config naming the recorder, state files."""
 
-    def __init__(self, config: Path = DEFAULT_CONFIG, cases=tuple(SPECS)):
+    def __init__(self, config: str = DEFAULT_CONFIG, cases=tuple(SPECS)):
         self.dir = Path(tempfile.mkdtemp(prefix="hookbench-"))
         self.recorder = build_recorder(self.dir)
         self.rss_helper = build_rss_helper(self.dir)
-        text = config.read_text()
+        text = config
         text = text.replace('#path = "/usr/bin/nvidia-container-cli"', f'path = "{self.recorder}"')
         self.config = self.dir / "config.toml"
         self.config.write_text(text)

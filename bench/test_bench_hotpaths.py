@@ -27,7 +27,7 @@ from hook import decide, image, plan as plan_mod, spec as spec_mod, state as sta
 
 SPECS = {"nongpu": nongpu_spec(), "gpu": gpu_spec(), "large": large_spec()}
 DATA = {k: json.dumps(v, indent=2).encode() for k, v in SPECS.items()}
-CONFIG_BYTES = DEFAULT_CONFIG.read_bytes()
+CONFIG_BYTES = DEFAULT_CONFIG.encode()
 STATE = json.dumps({"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": 4242,
                     "bundle": "/run/bundle"}).encode()
 

@@ -34,12 +34,14 @@ def choose(plan: Plan) -> Choice:
 
     if setting == "library":
         return Choice("library", "injector = 'library'")
-    blocker = nvc.reproduce_blocker(plan)
-    if blocker:
-        return Choice("cli", f"injector = 'auto': {blocker}")
+    # First the library file (a few stat calls): where it is not installed, the usual case on a node
+    # driven by the CLI, nothing more is imported; then what only the CLI reproduces.
     found = nvc.find_library(plan.library_path or None, plan.options.root)
     if found is None:
         return Choice("cli", "injector = 'auto': libnvidia-container.so.1 not found")
+    blocker = nvc.reproduce_blocker(plan)
+    if blocker:
+        return Choice("cli", f"injector = 'auto': {blocker}")
     return Choice("library", f"injector = 'auto': {found} found and the request needs nothing the library "
                              "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True)
 

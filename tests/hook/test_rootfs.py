@@ -38,7 +38,10 @@ def test_absolute_links_are_followed_inside_the_rootfs(image):
     assert compat_libraries(str(root)) == [f"{compat}/libcuda.so.1", f"{compat}/libcuda.so.550.54.15"]
 
 
-def test_auto_injector_sees_compat_libraries_behind_absolute_links(image):
+def test_auto_injector_sees_compat_libraries_behind_absolute_links(image, monkeypatch):
+    import hook.nvc as nvc
+
+    monkeypatch.setattr(nvc, "find_library", lambda path, root: "/usr/lib/libnvidia-container.so.1")
     root, _ = image
     plan = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
                 devices=("0",), mig_config="", mig_monitor="", imex_channels=(), capabilities=("compute",),
