@@ -15,9 +15,6 @@ from . import VERSION
 
 def main(argv: list[str] | None = None) -> int:
     """Run the hook; returns the exit status (or never returns, after exec)."""
-    if argv is None and os.path.basename(sys.argv[0]) == "nvidia-cdi-hook":  # the CDI hooks (docs/cdi.md)
-        from cdi.hook import main as cdi_main
-        return cdi_main()
     from . import flags
     from .errors import HookError, UsageError
 
