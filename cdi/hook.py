@@ -49,8 +49,7 @@ class Log:
         self._emit("error", msg)
 
 
-def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...] = (),
-                bools: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
+def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
     """A subcommand's flags (``--name value``, ``--name=value``, ``-name``); lists repeat.
 
     Unknown flags raise HookError with the reference's wording."""
@@ -70,9 +69,6 @@ def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...
             rest.append(a)
             continue
         name, eq, value = a.lstrip("-").partition("=")
-        if name in bools:
-            values[name] = value.lower() not in ("false", "0", "f") if eq else True
-            continue
         if name not in strings and name not in lists:
             raise HookError(undefined_flag(name))
         if not eq:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 
+from .elf import _cstr   # a string cut before its NUL ends at the end of the data
+
 __all__ = ["entries"]
 
 _MAGIC = b"glibc-ld.so.cache1.1"
@@ -30,8 +32,3 @@ def entries(path: str) -> list[tuple[str, str]]:
     except struct.error:
         return out
     return out
-
-
-def _cstr(data: bytes, off: int) -> str:
-    end = data.find(b"\0", off)
-    return data[off:end].decode("utf-8", "replace")

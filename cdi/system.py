@@ -76,9 +76,6 @@ def create_nodes(dev_root: str, plan: list[tuple[str, int, int]], dry_run: bool)
     return done
 
 
-_PATTERNS = ("nvidia", "nvidia-caps/", "nvidia-caps-imex-channels/")
-
-
 def char_links_plan(driver_root: str) -> list[tuple[str, str]]:
     """(link name ``major:minor``, target device path) for every NVIDIA char device under
     ``<driver root>/dev`` (pure over the folder listing)."""

@@ -13,6 +13,7 @@ runtime-configuration code.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Callable
 
@@ -138,13 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:     # the reader of the output went away (``| head``): no bug, no line
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # nor at the final flush
+        return 1
     except Exception as exc:  # a bug: still one line for users; --debug shows the traceback
         if log.isEnabledFor(logging.DEBUG):
             raise
         log.error("internal error (please report it; run with --debug for details): %s: %s",
                   type(exc).__name__, " ".join(str(exc).split()))
-        return 1
-    except BrokenPipeError:
         return 1
 
 

@@ -117,8 +117,7 @@ def _source_modes(plan: Plan) -> list[int]:
     return modes
 
 
-def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
-           keep_record: bool = True) -> bool:
+def commit(prep: Prepared, state_dir: str, recheck_source: bool = False) -> bool:
     """Verify, write the plan (atomic, with backups) and update the state record.  The
     caller holds :func:`locked` for the plan's files.
 
@@ -131,7 +130,7 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
         apply_plan(prep.plan, backups)      # only removes what a killed run left
         return False
     current = {os.path.abspath(c.path): c.before for c in prep.plan.changes}
-    previous = state.load(state_dir, prep.runtime, prep.config) if keep_record else None
+    previous = state.load(state_dir, prep.runtime, prep.config)
     modes = _source_modes(prep.plan)
     try:
         results = apply_plan(prep.plan, backups)
@@ -143,7 +142,7 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
                 log.info("Removed empty config from %s", c.path)
             else:
                 log.info("Wrote updated config to %s", c.path)
-    if keep_record and prep.record is not None:
+    if prep.record is not None:
         prep.record.created_dirs = [d for r in results for d in r.created_dirs]
         try:
             state.save(state_dir, state.merge(previous, prep.record, current),
@@ -156,7 +155,7 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False,
 # --------------------------------------------------------------------------- unconfigure
 
 def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str],
-                        state_dir: str, source: Any = None, extra_paths: tuple[str, ...] = ()) -> Prepared:
+                        state_dir: str, extra_paths: tuple[str, ...] = ()) -> Prepared:
     """Plan the removal of what configure added.
 
     With a state record: every file that still holds exactly what configure wrote gets its

@@ -37,7 +37,6 @@ NEW_FILE_MODE = 0o644
 NEW_DIR_MODE = 0o755
 
 
-
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     path: str
@@ -81,8 +80,6 @@ def _write_new(path: str, data: bytes, meta: Meta) -> None:
     skipped = atomicfile.write(path, data, meta)
     for name, reason in skipped:
         log.debug("not keeping extended attribute %s: %s", name, reason)
-
-
 
 
 def make_dirs(d: str, mode: int = NEW_DIR_MODE) -> tuple[str, ...]:

@@ -111,7 +111,7 @@ def add_runtimes(tree: dict, opts: RuntimeOptions, path: str) -> dict:
 
 
 def remove_runtimes(tree: dict, names: list[str], previous_default: str | None,
-                    cdi_added: bool, path: str, reset_default: str | None = None) -> dict:
+                    cdi_added: bool, path: str) -> dict:
     """A copy of ``tree`` without the handlers; a default naming one of them is restored to
     ``previous_default`` (or removed, so dockerd uses its built-in ``runc``)."""
     out = copy.deepcopy(tree)
@@ -124,8 +124,6 @@ def remove_runtimes(tree: dict, names: list[str], previous_default: str | None,
     if "default-runtime" in out and default_runtime(out) in names:
         if previous_default and previous_default not in names:
             out["default-runtime"] = previous_default
-        elif reset_default:
-            out["default-runtime"] = reset_default
         else:
             del out["default-runtime"]
     if cdi_added and isinstance(out.get("features"), dict):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import oci_bundle
 import pytest
+from daemons import need
 
 from cdi.generate import Options, generate
 
@@ -37,7 +37,7 @@ def apply_edits(config: dict, edits: dict) -> None:
 
 
 def test_runc_container_gets_the_devices_libraries_and_hook_effects(tmp_path, driver_root, cdi_hook_bin):
-    assert shutil.which("runc"), "runc missing: ./build.sh deps"
+    need("runc")
     spec = generate(Options(mode="nvml", driver_root=str(driver_root), hook_path=str(cdi_hook_bin)))[0]
     script = (f"ls -l /dev/nvidia0 | tr -s ' ' | head -c 10; echo; readlink {LIBDIR}/libcuda.so; "
               f"readlink {LIBDIR}/libcuda.so.1; ldconfig -p | grep -c 'libcuda.so.1 '; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tomllib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ctk import cli
 from ctk.cli_flags import Flag, go_trim_space, parse_flags
 from ctk.helptext import CONFIGURE_HELP
 from daemons import SighupCounter
+from paths import CTK_BIN
 
 
 @pytest.fixture
@@ -428,3 +430,20 @@ def test_crio_parse_error_has_the_references_wording(run, tmp_path):
     line = one_error_line(err)
     assert rc == 1 and 'msg="unable to load config for runtime crio: ' in line
     assert "failed to load config" not in line and str(cfg) not in line
+
+
+def test_output_to_a_closed_pipe_exits_1_without_an_error_line(tmp_path):
+    """``nvidia-ctk ... --dry-run | head -0``: the reader went away, which is no internal error
+    (the BrokenPipeError handler sat after ``except Exception`` and never ran)."""
+    r, w = os.pipe()
+    os.close(r)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NVIDIA_CTK_")}
+    try:
+        p = subprocess.run([str(CTK_BIN), "runtime", "configure", "--runtime=docker", "--dry-run",
+                            f"--config={tmp_path}/daemon.json"], stdout=w, stderr=subprocess.PIPE,
+                           text=True, env=env, timeout=60)
+    finally:
+        os.close(w)
+    assert p.returncode == 1
+    [line] = p.stderr.splitlines()
+    assert line.endswith(' level=info msg="Config file does not exist; using empty config"')

@@ -5,7 +5,6 @@ malformed inputs)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,7 +17,7 @@ from ctk.engines import containerd
 from ctk.common import RuntimeOptions
 from ctk.errors import ConfigChangedError, WriteError
 from faults import KILL_BEFORE_RENAME
-from paths import CTK_BIN as CTK
+from ctk_testlib import ctk
 
 
 V2_CONFIG = """\
@@ -57,13 +56,6 @@ default_runtime = "crun"
 runtime_path = "/usr/bin/crun"
 runtime_root = "/run/crun"
 """
-
-
-def ctk(*args: str, state: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    e = dict(os.environ, NVIDIA_CTK_STATE_DIR=str(state))
-    e.update(env or {})
-    return subprocess.run([str(CTK), *args], capture_output=True, text=True, env=e,
-                          stdin=subprocess.DEVNULL, timeout=60)
 
 
 @pytest.fixture

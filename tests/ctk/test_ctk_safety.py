@@ -18,7 +18,7 @@ import pytest
 
 from ctk import state as statemod
 from faults import KILL_BEFORE_RENAME
-from paths import CTK_BIN as CTK
+from ctk_testlib import ctk
 
 
 DAEMON_JSON = """\
@@ -47,14 +47,6 @@ default_runtime = "crun"
 [crio.runtime.runtimes.crun]
 runtime_path = "/usr/bin/crun"
 """
-
-
-def ctk(*args: str, state: Path, umask: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    e = dict(os.environ, NVIDIA_CTK_STATE_DIR=str(state))
-    e.update(env or {})
-    return subprocess.run([str(CTK), *args], capture_output=True, text=True, env=e,
-                          stdin=subprocess.DEVNULL, timeout=120,
-                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
 
 
 def one_error(r: subprocess.CompletedProcess) -> str:

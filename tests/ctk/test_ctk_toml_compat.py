@@ -9,8 +9,6 @@ of the whole-document edit (property).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -20,14 +18,7 @@ from hypothesis import strategies as st
 
 from ctk import tomledit
 from ctk.errors import ConfigLoadError
-from paths import CTK_BIN as CTK
-
-
-
-def ctk(*args: str, state: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CTK), *args], capture_output=True, text=True,
-                          env=dict(os.environ, NVIDIA_CTK_STATE_DIR=str(state)),
-                          stdin=subprocess.DEVNULL, timeout=120)
+from ctk_testlib import ctk
 
 
 # go-toml v1 extensions after the first table header: a drop-in edit never touches them

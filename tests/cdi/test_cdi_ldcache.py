@@ -1,0 +1,37 @@
+"""The ld.so.cache reader (``cdi.ldcache``) on hand-made caches."""
+
+from __future__ import annotations
+
+import struct
+
+from cdi import ldcache
+
+
+def cache(entries: list[tuple[str, str]], last_nul: bool = True) -> bytes:
+    """A ``glibc-ld.so.cache1.1`` file (new format alone) with ``entries``; its last string
+    without its NUL unless ``last_nul``."""
+    head = 48 + 24 * len(entries)
+    strings = b""
+    table = b""
+    for name, path in entries:
+        key = head + len(strings)
+        strings += name.encode() + b"\0"
+        value = head + len(strings)
+        strings += path.encode() + b"\0"
+        table += struct.pack("<iIIIQ", 1, key, value, 0, 0)
+    if not last_nul:
+        strings = strings[:-1]
+    return (b"glibc-ld.so.cache1.1" + struct.pack("<II", len(entries), len(strings)) + b"\0" * 20
+            + table + strings)
+
+
+def test_entries_in_file_order(tmp_path):
+    p = tmp_path / "ld.so.cache"
+    p.write_bytes(cache([("libcuda.so.1", "/usr/lib/libcuda.so.1"), ("libc.so.6", "/lib/libc.so.6")]))
+    assert ldcache.entries(str(p)) == [("libcuda.so.1", "/usr/lib/libcuda.so.1"), ("libc.so.6", "/lib/libc.so.6")]
+
+
+def test_a_last_string_cut_before_its_nul_keeps_its_last_character(tmp_path):
+    p = tmp_path / "ld.so.cache"
+    p.write_bytes(cache([("libcuda.so.1", "/usr/lib/libcuda.so.1")], last_nul=False))
+    assert ldcache.entries(str(p)) == [("libcuda.so.1", "/usr/lib/libcuda.so.1")]
