@@ -99,14 +99,15 @@ def dispatch(argv: list[str]) -> int:
     if not rest:
         sys.stdout.write(USAGE)
         return 0
-    if rest[0] in ("cdi", "hook", "system"):  # CDI commands: their own package (docs/cdi.md)
+    command = go_trim_space(rest[0])      # urfave/cli trims every argument, the command's too
+    if command in ("cdi", "hook", "system"):  # CDI commands: their own package (docs/cdi.md)
         from cdi.cli import cmd_cdi, cmd_hook, cmd_system
-        return {"cdi": cmd_cdi, "hook": cmd_hook, "system": cmd_system}[rest[0]](rest[1:], g.values["config"])
-    commands: dict[str, Callable[[list[str]], int]] = {}
-    if rest[0] == "config":
+        return {"cdi": cmd_cdi, "hook": cmd_hook, "system": cmd_system}[command](rest[1:], g.values["config"])
+    if command == "config":
         from .toolkitconfig import cmd_config
         return cmd_config(rest[1:])
-    if rest[0] == "runtime":
+    commands: dict[str, Callable[[list[str]], int]]
+    if command == "runtime":
         if len(rest) < 2 or go_trim_space(rest[1]) in ("-h", "--help", "help", "h"):
             from .helptext import RUNTIME_HELP
             sys.stdout.write(RUNTIME_HELP)
@@ -117,7 +118,7 @@ def dispatch(argv: list[str]) -> int:
     else:
         from . import installer
         commands = {"install": installer.cmd_install, "uninstall": installer.cmd_uninstall}
-        sub, args = go_trim_space(rest[0]), rest[1:]
+        sub, args = command, rest[1:]
     fn = commands.get(sub)
     if fn is None:
         raise UsageError(f"No help topic for '{sub}'")

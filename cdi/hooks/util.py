@@ -29,7 +29,9 @@ def write_new(path: str, data: bytes, mode: int, append: bool = False) -> None:
     except OSError as exc:
         raise HookError(f"failed to write {path}: {exc.strerror}") from None
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         if not append:
             os.fchmod(fd, mode)
     finally:
