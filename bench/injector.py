@@ -52,12 +52,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from specs import ROOT, Bench  # noqa: E402
-from startup import peak_rss  # noqa: E402
+from startup import peak_rss, spawn_usage  # noqa: E402
 
 FAKE_LIB = ROOT / "build" / "fake" / "libnvidia-container.so.1"
 
@@ -121,18 +120,8 @@ PHASES = ("import hook.nvc", "import binding, configure, select, dsl, request",
 def run_once(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, float, int, int]:
     """(wall seconds, CPU seconds user + system, minor page faults, exit status) of one run; output to
     /dev/null.  CPU time and faults include the children the process reaped (the library's helpers)."""
-    fd = os.open(stdin, os.O_RDONLY)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        actions = [(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
-        t0 = time.perf_counter()
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - t0
-    finally:
-        os.close(fd)
-        os.close(null)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_minflt, os.waitstatus_to_exitcode(status)
+    wall, usage, code = spawn_usage(argv, stdin, env)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_minflt, code
 
 
 def measure(commands: dict[str, list[str]], stdin: str, env: dict[str, str], rounds: int,

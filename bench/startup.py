@@ -70,6 +70,12 @@ def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, floa
 
     The CPU time (user + system, from wait4) is the child's own: on a loaded machine it moves far
     less than the wall time."""
+    elapsed, usage, code = spawn_usage(argv, stdin, env)
+    return elapsed, usage.ru_utime + usage.ru_stime, code
+
+
+def spawn_usage(argv: list[str], stdin: str, env: dict[str, str]):
+    """(wall seconds, the child's ``wait4`` resource usage, exit status) of one run (see :func:`spawn`)."""
     fd = os.open(stdin, os.O_RDONLY)
     null = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -82,7 +88,7 @@ def spawn(argv: list[str], stdin: str, env: dict[str, str]) -> tuple[float, floa
     finally:
         os.close(fd)
         os.close(null)
-    return elapsed, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
+    return elapsed, usage, os.waitstatus_to_exitcode(status)
 
 
 def peak_rss(helper: Path | None, argv: list[str], stdin: str, env: dict[str, str]) -> int:

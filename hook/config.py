@@ -164,16 +164,12 @@ def load(location: Location, hook_checks: bool = True) -> HookConfig:
     from . import gocompat
 
     try:
-        os.stat(location.path)
+        with open(location.path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         if location.required:
             raise ConfigError(_PREFIX + "couldn't open required configuration file: file does not exist") from None
         return HookConfig()
-    except (OSError, ValueError):
-        pass  # let open() report it
-    try:
-        with open(location.path, "rb") as f:
-            data = f.read()
     except (OSError, ValueError) as exc:
         op = "read" if isinstance(exc, IsADirectoryError) else "open"
         raise ConfigError(

@@ -14,8 +14,10 @@ import os
 from . import gocompat
 from .errors import CliError
 from .gocompat import DEFAULT_PATH_DIRS
-from .plan import Plan
 from .values import Value
+
+# ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported, so the
+# shim's pass-through exec (shim.main.exec_runtime → default_signals) does not load hook.plan.
 
 CLI_NAME = "nvidia-container-cli"
 

@@ -43,6 +43,3 @@ class ApplyError(ShimError):
 
     prefix = "could not apply required modification to OCI specification: "
 
-
-class ExecError(ShimError):
-    """``execve`` of the low-level runtime failed (step 10)."""

@@ -10,7 +10,6 @@ import os
 import sys
 
 LEVELS = {"panic": 0, "fatal": 1, "error": 2, "warn": 3, "warning": 3, "info": 4, "debug": 5, "trace": 6}
-_NAMES = ("panic", "fatal", "error", "warning", "info", "debug", "trace")
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
 
 

@@ -305,41 +305,23 @@ def dumps(tree, style: Style) -> bytes:
 
 
 def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
-    if isinstance(v, Obj):
+    if isinstance(v, list):  # an Obj (a list of members) or an array
+        is_obj = isinstance(v, Obj)
+        opening, closing = ("{", "}") if is_obj else ("[", "]")
         if not v:
-            out.append("{}")
+            out.append(opening + closing)
             return
-        if indent is None:
-            out.append("{")
-            for i, (k, x) in enumerate(v):
-                out.append(("," if i else "") + gojson.encode_string(k) + ":")
-                _dump(x, None, "", out)
-            out.append("}")
-            return
-        inner = here + indent
-        out.append("{\n")
-        for i, (k, x) in enumerate(v):
-            out.append((",\n" if i else "") + inner + gojson.encode_string(k) + ": ")
-            _dump(x, indent, inner, out)
-        out.append("\n" + here + "}")
-    elif isinstance(v, list):
-        if not v:
-            out.append("[]")
-            return
-        if indent is None:
-            out.append("[")
-            for i, x in enumerate(v):
-                if i:
-                    out.append(",")
-                _dump(x, None, "", out)
-            out.append("]")
-            return
-        inner = here + indent
-        out.append("[\n")
+        inner = "" if indent is None else here + indent
+        sep, colon = (",", ":") if indent is None else (",\n" + inner, ": ")
+        out.append(opening if indent is None else opening + "\n" + inner)
         for i, x in enumerate(v):
-            out.append((",\n" if i else "") + inner)
+            if i:
+                out.append(sep)
+            if is_obj:
+                k, x = x
+                out.append(gojson.encode_string(k) + colon)
             _dump(x, indent, inner, out)
-        out.append("\n" + here + "]")
+        out.append(closing if indent is None else "\n" + here + closing)
     elif isinstance(v, Number):
         out.append(str(v))
     elif (text := gojson.encode_scalar(v)) is not None:

@@ -64,7 +64,7 @@ def test_pass_through_imports_only_the_config_reader(tmp_path, with_config):
     assert {"shim.main", "shim.argv", "hook.config"} <= mods  # the measurement works
     assert ("hook.minitoml" in mods) is with_config
     for name in ("shim.create", "shim.ocispec", "shim.modify", "shim.cdispec", "shim.devices", "hook.spec",
-                 "hook.decide", "hook.image", "hook.gojson", "hook.mode", *HEAVY):
+                 "hook.decide", "hook.image", "hook.gojson", "hook.mode", "hook.plan", *HEAVY):
         assert name not in mods, name
 
 
