@@ -20,6 +20,12 @@ KNOWN_CAPS = frozenset(ALL_CAPS_TEXT.split(","))
 INJECTORS = ("auto", "library", "cli")
 
 _PREFIX = "error getting hook config: failed to load config: "
+_OPENING = "couldn't open required configuration file: "
+
+
+def _error(detail: str, opening: bool = False) -> ConfigError:
+    """The hook's wording of a config error (the reference's prefixes), ``detail`` kept apart."""
+    return ConfigError(_PREFIX + (_OPENING if opening else "") + detail, detail)
 
 # The schema, one row per key: (TOML key, HookConfig attribute, type, default).  The reference's
 # defaults are hook.md §9.3's.  Every key is type-checked even when the hook does not use it (go-toml
@@ -168,13 +174,12 @@ def load(location: Location, hook_checks: bool = True) -> HookConfig:
             data = f.read()
     except FileNotFoundError:
         if location.required:
-            raise ConfigError(_PREFIX + "couldn't open required configuration file: file does not exist") from None
+            raise _error("file does not exist", opening=True) from None
         return HookConfig()
     except (OSError, ValueError) as exc:
         op = "read" if isinstance(exc, IsADirectoryError) else "open"
-        raise ConfigError(
-            _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
-            f"{op} {location.path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
+        raise _error(f"failed to load specified config file: {op} {location.path}: "
+                     f"{gocompat.errno_text(getattr(exc, 'errno', None))}", opening=True) from None
     return parse(data, path=location.path, hook_checks=hook_checks)
 
 
@@ -192,22 +197,19 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
         try:
             tree = tomlcompat.loads(text)
         except tomlcompat.TOMLError as exc:
-            raise ConfigError(
-                _PREFIX + "couldn't open required configuration file: failed to load specified config file: "
-                f"{exc}") from None
+            raise _error(f"failed to load specified config file: {exc}", opening=True) from None
     try:
         cfg = HookConfig(path=path, **_settings(tree))
     except _TypeMismatch as exc:
-        raise ConfigError(_PREFIX + f"failed to unmarshal config: {exc}") from None
+        raise _error(f"failed to unmarshal config: {exc}") from None
     if not cfg.cli_ldconfig.startswith("@") and not cfg.allow_ldconfig_from_container:
-        raise ConfigError(
-            _PREFIX + f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
-            "(does not start with a '@')\ninvalid config value")
+        raise _error(f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
+                     "(does not start with a '@')\ninvalid config value")
     if not hook_checks:
         return cfg
     if cfg.injector not in INJECTORS:
-        raise ConfigError(_PREFIX + f"invalid value for nvidia-container-runtime-hook.injector: {cfg.injector!r} "
-                          "(expected 'auto', 'library' or 'cli')")
+        raise _error(f"invalid value for nvidia-container-runtime-hook.injector: {cfg.injector!r} "
+                     "(expected 'auto', 'library' or 'cli')")
     return validate_supported(cfg)
 
 

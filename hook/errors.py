@@ -21,7 +21,14 @@ class HookError(Exception):
 
 
 class ConfigError(HookError):
-    """The hook's config.toml is missing (when required), unreadable, malformed or invalid."""
+    """The hook's config.toml is missing (when required), unreadable, malformed or invalid.
+
+    ``str()`` is the hook's message; ``detail`` is the same without the hook's prefixes (what the
+    runtime shim, which reads the same file, prints)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = message if detail is None else detail
 
 
 class StateError(HookError):

@@ -86,10 +86,7 @@ def load_config(environ, program: str = ""):
     try:
         return config.load(location, hook_checks=False)
     except ConfigError as exc:
-        detail = str(exc)
-        for prefix in (config._PREFIX, "couldn't open required configuration file: "):
-            detail = detail.removeprefix(prefix)
-        raise ConfigLoadError(detail) from None
+        raise ConfigLoadError(exc.detail) from None
 
 
 def exec_runtime(runtime: str, argv: list[str], log) -> int:
