@@ -36,9 +36,9 @@ CC=${CC:-gcc}
 src_root=$ROOT
 out=
 build=
-# The CDI hooks are a name of the same binary (argv[0] nvidia-cdi-hook, docs/cdi.md).
-mk_args=(--extra cdi.hook --extra cdi.hooks.ldcache --extra cdi.hooks.symlinks --extra cdi.hooks.compat
-         --extra cdi.hooks.devnode --extra cdi.hooks.chmod --extra cdi.hooks.profile)
+# Every program's package is frozen whole (freeze/programs.py, mkfrozen): nvidia-cdi-hook's
+# cdi.hooks.* modules, imported by name at run time, included.
+mk_args=()
 cflags=()
 cffi=auto
 while [ $# -gt 0 ]; do
