@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
 
-__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "find_library", "inject"]
+__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "inject"]
 
 
 class LibraryUnavailable(Exception):
@@ -31,10 +31,35 @@ def reproduce_blocker(plan: Plan) -> str | None:
     return _blocker(plan)
 
 
+LIB_NAME = "libnvidia-container.so.1"
+# Directories searched under the driver root (nvidia-container-cli.root), then on the host.
+LIB_DIRS: tuple[str, ...] = (
+    "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
+)
+
+
+def candidates(library_path: str | None, root: str) -> list[str]:
+    """Paths to try, in order: the explicit path only; else under ``root`` (when not ``/``), then the host dirs."""
+    import os
+
+    if library_path:
+        return [library_path]
+    out: list[str] = []
+    if root and root.rstrip("/"):
+        out += [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
+    out += [os.path.join("/", d, LIB_NAME) for d in LIB_DIRS]
+    return out
+
+
 def find_library(library_path: str | None, root: str) -> str | None:
-    """The library file :func:`inject` would try first (explicit path, else under ``root``, else host dirs), or None."""
-    from .binding import find_library as _find
-    return _find(library_path, root)
+    """The library file :func:`inject` would try first (explicit path, else under ``root``, else host
+    dirs), or None.  Loads nothing and imports nothing more (``auto`` asks on every GPU container)."""
+    import os
+
+    for path in candidates(library_path, root):
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def inject(plan: Plan, *, library_path: str | None, root: str) -> None:

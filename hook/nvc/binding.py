@@ -17,13 +17,8 @@ from __future__ import annotations
 import os
 
 from ..values import Value
-from . import LibraryUnavailable
+from . import LIB_NAME, LibraryUnavailable, candidates
 
-LIB_NAME = "libnvidia-container.so.1"
-# Directories searched under the driver root (nvidia-container-cli.root), then on the host.
-LIB_DIRS: tuple[str, ...] = (
-    "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
-)
 MIN_VERSION = (1, 1, 0)
 # Lazy binding, as the dynamic loader binds the CLI: with cffi's default RTLD_NOW every relocation of the
 # library's dependencies (libtirpc, the Kerberos libraries, ...) is resolved at load, thousands of symbol
@@ -73,25 +68,6 @@ class Library(Value):
             return "unknown error"
         text = self.ffi.string(msg).decode("utf-8", "replace")
         return " ".join(text.splitlines()) or "unknown error"
-
-
-def candidates(library_path: str | None, root: str) -> list[str]:
-    """Paths to try, in order: the explicit path only; else under ``root`` (when not ``/``), then the host dirs."""
-    if library_path:
-        return [library_path]
-    out: list[str] = []
-    if root and root.rstrip("/"):
-        out += [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
-    out += [os.path.join("/", d, LIB_NAME) for d in LIB_DIRS]
-    return out
-
-
-def find_library(library_path: str | None, root: str) -> str | None:
-    """The first existing candidate file (see :func:`candidates`), or None.  Loads nothing."""
-    for path in candidates(library_path, root):
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def _ffi(variant: int) -> object:

@@ -11,7 +11,8 @@ import pytest
 
 from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105, REPO
 from hook.nvc import LibraryUnavailable, find_library
-from hook.nvc.binding import LIB_DIRS, candidates, choose_variant, load
+from hook.nvc import LIB_DIRS, candidates
+from hook.nvc.binding import choose_variant, load
 
 
 def _py(code: str) -> str:
