@@ -94,8 +94,7 @@ t0 = time.perf_counter()
 from hook.plan import GlobalOptions, Plan
 import hook.nvc
 t1 = time.perf_counter()
-from hook.nvc.binding import load
-from hook.nvc.configure import configure
+from hook.nvc.configure import configure, load
 t2 = time.perf_counter()
 lib = load(sys.argv[1], "")
 t3 = time.perf_counter()
@@ -103,7 +102,7 @@ plan = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sb
             no_cgroups=False, devices=("all",), mig_config="", mig_monitor="", imex_channels=(),
             capabilities=("compute", "utility"), requirements=("cuda>=12.0",), pid=os.getpid(),
             rootfs="/nonexistent/rootfs")
-from hook.nvc.request import build
+from hook.nvc.rules import build
 build(plan, lib.version)
 t4 = time.perf_counter()
 configure(plan, lib)
@@ -112,7 +111,7 @@ lib.close()
 t6 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
 """
-PHASES = ("import hook.nvc", "import binding, configure, select, dsl, request",
+PHASES = ("import hook.nvc", "import rules, configure",
           "load: import _cffi_backend and the ffi module, dlopen, symbol/version probe",
           "request building", "configure (library calls + selection + requirements)", "dlclose")
 

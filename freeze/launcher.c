@@ -404,9 +404,12 @@ int main(int argc, char **argv)
     return rc;
 #else
     /* Skip interpreter finalisation (nothing of the hook's needs it): run
-     * atexit callbacks and flush the standard streams, then leave. */
+     * atexit callbacks (only registered by code that imported atexit) and flush
+     * the standard streams, then leave. */
     {
-        PyObject *atexit = PyImport_ImportModule("atexit");
+        PyObject *name = PyUnicode_FromString("atexit");
+        PyObject *atexit = name ? PyImport_GetModule(name) : NULL;
+        Py_XDECREF(name);
         if (atexit != NULL) {
             PyObject *r = PyObject_CallMethod(atexit, "_run_exitfuncs", NULL);
             Py_XDECREF(r);

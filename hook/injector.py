@@ -62,7 +62,8 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
 
         _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
-            nvc.inject(plan, library_path=plan.library_path or None, root=plan.options.root)
+            nvc.inject(plan, library_path=plan.library_path or None, root=plan.options.root,
+                       checked=choice.fallback)  # auto's choice found no blocker
             return 0
         except nvc.LibraryUnavailable as exc:
             if not choice.fallback:

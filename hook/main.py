@@ -64,9 +64,9 @@ def entry() -> None:
     the CLI does): atexit callbacks, flushed standard streams, no interpreter finalisation (2 to 3 ms,
     which the in-process injector would otherwise pay on top of the CLI path; docs/injector.md)."""
     rc = main()
-    import atexit
-
-    atexit._run_exitfuncs()
+    atexit = sys.modules.get("atexit")  # nothing registered unless something imported it
+    if atexit is not None:
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

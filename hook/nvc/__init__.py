@@ -6,8 +6,9 @@ The API the hook calls (docs/injector.md):
 * :func:`find_library` — where the library would be loaded from, without loading it;
 * :func:`inject` — load the library and do what ``nvidia-container-cli configure`` does.
 
-Importing this package loads neither cffi nor the library; :func:`inject`
-imports the generated ``_nvc_ffi_*`` modules (``_cffi_backend`` only).
+Importing this package loads neither cffi nor the library; :func:`inject` imports two modules,
+:mod:`.rules` (what the CLI decides itself, pure) and :mod:`.configure` (loading and the call
+sequence), and the generated ``_nvc_ffi_*`` module (``_cffi_backend`` only).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
 
 __all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "inject"]
+
+
+MESSAGE_PREFIX = "nvidia-container-cli: "  # the CLI's messages, which the library injector's reproduce
 
 
 class LibraryUnavailable(Exception):
@@ -27,7 +31,7 @@ class InjectionError(Exception):
 
 def reproduce_blocker(plan: Plan) -> str | None:
     """Why the library path cannot reproduce ``plan`` exactly (e.g. no-pivot), or None.  Raises nothing."""
-    from .request import reproduce_blocker as _blocker
+    from .rules import reproduce_blocker as _blocker
     return _blocker(plan)
 
 
@@ -62,16 +66,24 @@ def find_library(library_path: str | None, root: str) -> str | None:
     return None
 
 
-def inject(plan: Plan, *, library_path: str | None, root: str) -> None:
+def inject(plan: Plan, *, library_path: str | None, root: str, checked: bool = False) -> None:
     """Perform the whole ``configure`` sequence for ``plan`` through the library.
 
     ``library_path``: explicit library file; else it is searched under ``root``
-    (``nvidia-container-cli.root``) first, then by the dynamic loader.
+    (``nvidia-container-cli.root``) first, then by the dynamic loader.  ``checked``: the caller
+    has already found no :func:`reproduce_blocker` (``auto``'s choice), so it is not looked for again.
     Raises LibraryUnavailable if it cannot be loaded, InjectionError for
-    refused inputs, library errors (``nvc_error``) and failed requirements.
+    refused inputs (a blocker among them), library errors (``nvc_error``) and failed requirements.
+
+    The library is closed after, so its destructors run as at the CLI's exit (the hook leaves with
+    ``_exit``).
     """
-    from .binding import load
-    from .configure import configure
+    if not checked:
+        blocker = reproduce_blocker(plan)
+        if blocker:
+            raise InjectionError(f"{MESSAGE_PREFIX}input error: the library injector cannot reproduce "
+                                 f"this request exactly: {blocker}")
+    from .configure import configure, load
 
     library = load(library_path, root)
     try:

@@ -27,10 +27,12 @@ def fake_nvc(monkeypatch):
     import hook.nvc as nvc
 
     calls = []
-    state = types.SimpleNamespace(found="/usr/lib/libnvidia-container.so.1", blocker=None, raises=None, calls=calls)
+    state = types.SimpleNamespace(found="/usr/lib/libnvidia-container.so.1", blocker=None, raises=None, calls=calls,
+                                  checked=[])
 
-    def inject(plan, *, library_path, root):
+    def inject(plan, *, library_path, root, checked=False):
         calls.append(("inject", library_path, root, dict(os.environ)))
+        state.checked.append(checked)
         if state.raises is not None:
             raise state.raises
 
@@ -73,6 +75,12 @@ def test_auto_uses_the_library_and_sets_the_cli_environment(fake_nvc):
     (_, path, root, env), = fake_nvc.calls
     assert (path, root) == (None, "/drv")
     assert env == {"HOME": "/root", "PATH": "/usr/bin", "FOO": "1"}
+    assert fake_nvc.checked == [True]  # auto's choice looked for blockers: inject does not again
+
+
+def test_library_setting_leaves_the_blocker_check_to_inject(fake_nvc):
+    injector.run(PLAN.replace(injector="library"))
+    assert fake_nvc.checked == [False]
 
 
 def test_library_environment_gets_the_root_prefixed_path_when_the_cli_is_looked_up(fake_nvc):

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from hook import injector, rootfs
-from hook.nvc.request import compat_libraries
+from hook.nvc.rules import compat_libraries
 from hook.plan import GlobalOptions, Plan
 
 

@@ -11,7 +11,7 @@ from nvc_testlib import FAKE_LIB
 from hook import exec_cli, injector
 from hook.errors import HookError
 from hook.nvc import LibraryUnavailable
-from hook.nvc.binding import load
+from hook.nvc.configure import load
 from hook.plan import GlobalOptions, Plan
 
 PLAN = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
@@ -65,10 +65,10 @@ def test_a_library_without_the_api_is_unavailable(tmp_path, source, detail):
 
 
 def test_a_null_version_is_unavailable(tmp_path, monkeypatch):
-    from hook.nvc import binding
+    from hook.nvc import configure
 
     so = stub(tmp_path, NULL_VERSION)
-    monkeypatch.setattr(binding, "SYMBOLS", ("nvc_version",))
+    monkeypatch.setattr(configure, "SYMBOLS", ("nvc_version",))
     with pytest.raises(LibraryUnavailable) as exc:
         load(str(so), "")
     assert str(exc.value) == f"cannot use {so}: nvc_version() returned NULL"
@@ -78,7 +78,7 @@ def test_the_library_is_bound_lazily_like_the_cli(tmp_path, monkeypatch):
     """Loaded as the dynamic loader loads the CLI's: lazily.  A function of a dependency that nothing calls
     is never looked up (cffi's default RTLD_NOW would resolve every relocation of every dependency at
     load, thousands of lookups with the real library's, and refuse this one)."""
-    from hook.nvc import binding
+    from hook.nvc import configure
 
     dep = tmp_path / "dep.c"
     dep.write_text("int dep_fn(void) { return 1; }\n")
@@ -91,7 +91,7 @@ def test_the_library_is_bound_lazily_like_the_cli(tmp_path, monkeypatch):
                     "-Wl,-z,lazy", "-Wl,-rpath,$ORIGIN"], check=True, capture_output=True)
     dep.write_text("int other_fn(void) { return 1; }\n")  # the dependency no longer has dep_fn
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(libdep), str(dep)], check=True, capture_output=True)
-    monkeypatch.setattr(binding, "SYMBOLS", ("nvc_version",))
+    monkeypatch.setattr(configure, "SYMBOLS", ("nvc_version",))
     library = load(str(so), "")
     try:
         assert (library.path, library.version) == (str(so), (1, 17, 8))

@@ -12,7 +12,7 @@ import pytest
 from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105, REPO
 from hook.nvc import LibraryUnavailable, find_library
 from hook.nvc import LIB_DIRS, candidates
-from hook.nvc.binding import choose_variant, load
+from hook.nvc.configure import choose_variant, load
 
 
 def _py(code: str) -> str:
@@ -21,13 +21,13 @@ def _py(code: str) -> str:
 
 
 def test_import_loads_neither_cffi_nor_library():
-    out = _py("import sys, hook.nvc, hook.nvc.request, hook.nvc.select, hook.nvc.dsl; "
+    out = _py("import sys, hook.nvc, hook.nvc.rules, hook.nvc.configure; "
               "print(sorted(m for m in sys.modules if 'cffi' in m or m.startswith('hook.nvc._nvc_ffi')))")
     assert out == "[]"
 
 
 def test_loading_uses_only_cffi_backend(fake):
-    out = _py(f"import sys; from hook.nvc.binding import load; lib = load({str(FAKE_LIB)!r}, ''); "
+    out = _py(f"import sys; from hook.nvc.configure import load; lib = load({str(FAKE_LIB)!r}, ''); "
               "print(sorted(m for m in sys.modules if 'cffi' in m or 'pycparser' in m))")
     assert out == "['_cffi_backend']"
 
@@ -95,7 +95,7 @@ def test_search_under_driver_root_first(fake, tmp_path):
 
 def test_default_loader_path(fake, monkeypatch):
     env = dict(os.environ, LD_LIBRARY_PATH=str(FAKE_LIB.parent))
-    out = subprocess.run([sys.executable, "-c", "from hook.nvc.binding import load; l = load(None, ''); "
+    out = subprocess.run([sys.executable, "-c", "from hook.nvc.configure import load; l = load(None, ''); "
                           "print(l.path, l.variant)"], cwd=REPO, env=env, check=True, capture_output=True,
                          text=True).stdout.strip()
     if os.path.exists("/usr/lib/x86_64-linux-gnu/libnvidia-container.so.1"):
@@ -106,7 +106,7 @@ def test_default_loader_path(fake, monkeypatch):
 def test_library_path_imports_nothing_heavy(fake):
     """The hook keeps re/typing/enum/dataclasses/threading off its start-up path; so does the library path."""
     code = ("import sys; before = set(sys.modules); import hook.nvc, hook.nvc.configure; "
-            "from hook.nvc.binding import load; from hook.plan import GlobalOptions, Plan; "
+            "from hook.nvc.configure import load; from hook.plan import GlobalOptions, Plan; "
             f"lib = load({str(FAKE_LIB)!r}, ''); "
             "print(sorted(set(sys.modules) - before))")
     added = set(ast.literal_eval(_py(code)))
@@ -117,7 +117,7 @@ def test_library_path_imports_nothing_heavy(fake):
 
 @pytest.mark.parametrize("path, imex", [(FAKE_LIB, True), (FAKE_LIB_105, False), (FAKE_LIB_101, False)])
 def test_fake_exports_exactly_what_the_injector_calls(path, imex):
-    from hook.nvc.binding import SYMBOLS
+    from hook.nvc.configure import SYMBOLS
 
     out = subprocess.run(["nm", "-D", "--defined-only", str(path)], check=True, capture_output=True, text=True)
     exported = {line.split()[-1].split("@")[0] for line in out.stdout.splitlines() if " T " in line}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hook.nvc.dsl import Properties, RequirementError, evaluate, evaluate_term, unsatisfied_message
+from hook.nvc import InjectionError
+from hook.nvc.rules import evaluate, evaluate_term, unsatisfied_message
 
-HOST = Properties(cuda="12.4", driver="550.54.14", arch="9.0", brand="Tesla", device="GPU 0 (GPU-x)")
-NODEV = Properties(cuda="12.4", driver="550.54.14")
+HOST = dict(cuda="12.4", driver="550.54.14", arch="9.0", brand="Tesla", device="GPU 0 (GPU-x)")
+NODEV = dict(cuda="12.4", driver="550.54.14")
 
 
 @pytest.mark.parametrize("term, expected", [
@@ -28,14 +29,14 @@ def test_term_values(term, expected):
     "brand<tesla", "cuda", "cuda>=v12",
 ])
 def test_invalid_terms(term):
-    with pytest.raises(RequirementError, match="^invalid expression$"):
+    with pytest.raises(InjectionError, match="^nvidia-container-cli: requirement error: invalid expression$"):
         evaluate_term(term, HOST)
 
 
 def test_unknown_values_make_terms_true_before_checking_value():
     assert evaluate_term("arch>=sm_80", NODEV) is True
     assert evaluate_term("brand<x", NODEV) is True
-    assert evaluate_term("cuda>=99", Properties(driver="1")) is True
+    assert evaluate_term("cuda>=99", dict(driver="1")) is True
 
 
 def test_or_and_semantics_and_short_circuit():
@@ -45,19 +46,20 @@ def test_or_and_semantics_and_short_circuit():
     evaluate("cuda>=13.0,bogus cuda>=12", HOST)                   # bogus after a false term not parsed
     evaluate("  cuda>=11.0  ", HOST)                              # runs of spaces
     evaluate("cuda>=12.2 brand=tesla,driver>=470,driver<471 brand=unknown,driver>=470,driver<471", HOST)
-    with pytest.raises(RequirementError, match="^invalid expression$"):
+    with pytest.raises(InjectionError, match="^nvidia-container-cli: requirement error: invalid expression$"):
         evaluate("bogus cuda>=12", HOST)
 
 
 def test_unsatisfied_message_names_requirement_and_values():
-    with pytest.raises(RequirementError) as exc:
+    with pytest.raises(InjectionError) as exc:
         evaluate("cuda>=13.0", HOST)
-    assert str(exc.value) == ("unsatisfied condition: cuda>=13.0 (found cuda=12.4), please update your driver "
-                              "to a newer version, or use an earlier cuda container")
-    with pytest.raises(RequirementError) as exc:
+    assert str(exc.value) == ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0 "
+                              "(found cuda=12.4), please update your driver to a newer version, or use an earlier "
+                              "cuda container")
+    with pytest.raises(InjectionError) as exc:
         evaluate("arch>=10.0 brand=geforce,driver>=600", HOST)
-    assert str(exc.value) == ("unsatisfied condition: arch>=10.0 brand=geforce,driver>=600 "
-                              "(found arch=9.0, brand=Tesla, driver=550.54.14 on GPU 0 (GPU-x))")
+    assert str(exc.value) == ("nvidia-container-cli: requirement error: unsatisfied condition: arch>=10.0 "
+                              "brand=geforce,driver>=600 (found arch=9.0, brand=Tesla, driver=550.54.14 on GPU 0 (GPU-x))")
 
 
 @pytest.mark.parametrize("requirement", ["", "   ", ",", " , ,, "])
@@ -66,11 +68,12 @@ def test_empty_requirement_holds_like_the_cli(requirement):
 
 
 def test_empty_alternative_after_a_failed_one_keeps_the_failure():
-    with pytest.raises(RequirementError, match="^unsatisfied condition: cuda>=99 , "):
+    with pytest.raises(InjectionError,
+                       match="^nvidia-container-cli: requirement error: unsatisfied condition: cuda>=99 , "):
         evaluate("cuda>=99 ,", HOST)
 
 
 def test_message_for_unknown_value():
-    assert unsatisfied_message("cuda>=1", Properties()) == (
+    assert unsatisfied_message("cuda>=1", dict()) == (
         "unsatisfied condition: cuda>=1 (found cuda=unknown), please update your driver to a newer version, "
         "or use an earlier cuda container")

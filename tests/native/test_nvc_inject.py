@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 
 import pytest
 
 from nvc_testlib import FAKE_LIB, FAKE_LIB_101, FAKE_LIB_105, wait_single_threaded
 from hook.nvc import InjectionError, inject
-from hook.nvc.binding import load
-from hook.nvc.configure import Report, configure
+from hook.nvc.configure import load
+from hook.nvc.configure import configure
 from hook.plan import GlobalOptions, Plan
 
 BASE = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
@@ -166,13 +168,13 @@ def test_report(fake, sim_config):
     sim_config("gpu.count = 3")
     lib = load(str(FAKE_LIB), "")
     try:
-        report = configure(BASE.replace(devices=("2", "0"), requirements=("cuda>=12",)), lib, Report())
+        report = configure(BASE.replace(devices=("2", "0"), requirements=("cuda>=12",)), lib)
     finally:
         lib.close()
-    assert report.selection.gpus == (2, 0)
-    assert report.checked == [("cuda>=12", "GPU 2 (GPU-00000000-0000-0000-0000-000000000002)"),
+    assert report["selection"].gpus == (2, 0)
+    assert report["checked"] == [("cuda>=12", "GPU 2 (GPU-00000000-0000-0000-0000-000000000002)"),
                               ("cuda>=12", "GPU 0 (GPU-00000000-0000-0000-0000-000000000000)")]
-    assert report.version == "1.17.8"
+    assert report["version"] == "1.17.8"
 
 
 MIG_SIM = ("gpu.count = 2", "gpu.0.mig_capable = 1", "gpu.0.mig.count = 2",
@@ -356,3 +358,27 @@ def test_fake_helpers_are_forked_at_init_and_reaped_at_shutdown(fake, monkeypatc
         nvc.nvc_context_free(ctx)
     finally:
         lib.close()
+
+
+@pytest.mark.parametrize("proc_task", [True, False])
+def test_thread_count_follows_the_threads(monkeypatch, proc_task):
+    """From the link count of /proc/self/task, else from /proc/self/status."""
+    from hook.nvc import configure as c
+
+    if not proc_task:
+        real_stat = os.stat
+        monkeypatch.setattr(c.os, "stat", lambda p, *a, **k: (_ for _ in ()).throw(PermissionError(p))
+                            if p == "/proc/self/task" else real_stat(p, *a, **k))
+    before = c.thread_count()
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        assert c.thread_count() == before + 1
+    finally:
+        done.set()
+        thread.join()
+    deadline = time.monotonic() + 10  # a joined thread is listed by the kernel a moment longer
+    while c.thread_count() != before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert c.thread_count() == before

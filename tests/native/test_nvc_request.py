@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hook.nvc import reproduce_blocker
-from hook.nvc.request import RequestError, build, compat_token, parse_user
+from hook.nvc import InjectionError, reproduce_blocker
+from hook.nvc.rules import build, compat_token, parse_user
 from hook.plan import GlobalOptions, Plan
 
 BASE = Plan(options=GlobalOptions(), cuda_compat_mode="ldconfig", ldconfig="@/sbin/ldconfig", no_cgroups=False,
@@ -37,7 +37,8 @@ def test_all_global_options():
 
 def test_options_before_1_17():
     assert build(BASE.replace(options=GlobalOptions(load_kmods=False)), (1, 14, 0)).init_opts is None
-    with pytest.raises(RequestError, match="^initialization error: no-create-imex-channels needs"):
+    with pytest.raises(InjectionError,
+                       match="^nvidia-container-cli: initialization error: no-create-imex-channels needs"):
         build(BASE.replace(options=GlobalOptions(no_create_imex_channels=True)), (1, 16, 2))
 
 
@@ -52,9 +53,9 @@ def test_compat_token(mode, version, token):
 
 def test_input_errors():
     for rootfs in ("rootfs", "/", ""):
-        with pytest.raises(RequestError, match="^input error: invalid rootfs directory$"):
+        with pytest.raises(InjectionError, match="^nvidia-container-cli: input error: invalid rootfs directory$"):
             build(BASE.replace(rootfs=rootfs), NEW)
-    with pytest.raises(RequestError, match="^input error: too many requirements$"):
+    with pytest.raises(InjectionError, match="^nvidia-container-cli: input error: too many requirements$"):
         build(BASE.replace(requirements=("cuda>=1",) * 33), NEW)
     build(BASE.replace(requirements=("cuda>=1",) * 32), NEW)
 
@@ -64,7 +65,8 @@ def test_parse_user():
     assert parse_user("0") == (0, 0)
     assert parse_user("root:root") == (0, 0)
     assert parse_user("1000:44") == (1000, 44)
-    with pytest.raises(RequestError, match="^input error: parse user/group failed: nosuchuser-x"):
+    with pytest.raises(InjectionError,
+                       match="^nvidia-container-cli: input error: parse user/group failed: nosuchuser-x"):
         parse_user("nosuchuser-x")
 
 

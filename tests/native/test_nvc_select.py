@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hook.nvc.select import Gpu, Mig, Selection, SelectionError, parse_imex, select_devices, select_mig_caps
+from hook.nvc import InjectionError
+from hook.nvc.rules import Gpu, Mig, Selection, parse_imex, select_devices, select_mig_caps
 
 M00 = Mig(0, 0, "MIG-aaaaaaaa-0000-0000-0000-000000000000")
 M01 = Mig(0, 1, "MIG-GPU-11111111-1111-1111-1111-111111111111/1/0")
@@ -43,13 +44,13 @@ def test_select(devices, gpus, migs):
 @pytest.mark.parametrize("token", ["3", "-1", "junk", "none", "void", "3b:00.0", "1:5", "GPU-", "GPU-1111",
                                    "0;1", "0\n1", "nvidia.com/gpu=0", "MIG-nope", "1:2:3"])
 def test_unknown_device(token):
-    with pytest.raises(SelectionError) as exc:
+    with pytest.raises(InjectionError) as exc:
         select_devices(f"0,{token}", GPUS)
-    assert str(exc.value) == f"device error: {token}: unknown device"
+    assert str(exc.value) == f"nvidia-container-cli: device error: {token}: unknown device"
 
 
 def test_junk_before_all_fails_and_no_gpus_accepts_anything():
-    with pytest.raises(SelectionError, match="^device error: junk: unknown device$"):
+    with pytest.raises(InjectionError, match="^nvidia-container-cli: device error: junk: unknown device$"):
         select_devices("junk,all", GPUS)
     assert select_devices("junk", ()) == Selection()
 
@@ -60,12 +61,13 @@ def test_mig_caps():
     assert select_mig_caps("mig-config", "", all_sel, GPUS) == (False, ())
     assert select_mig_caps("mig-monitor", "ALL,,all", select_devices("1,2", GPUS), GPUS) == (True, ())
     assert select_mig_caps("mig-monitor", "all", select_devices("1,0", GPUS), GPUS) == (True, (0,))
-    with pytest.raises(SelectionError) as exc:
+    with pytest.raises(InjectionError) as exc:
         select_mig_caps("mig-config", "all", select_devices("0:0", GPUS), GPUS)
-    assert str(exc.value) == "mig-config error: cannot enable mig-config with specific MIG devices selected"
-    with pytest.raises(SelectionError) as exc:
+    assert str(exc.value) == ("nvidia-container-cli: mig-config error: cannot enable mig-config with specific MIG "
+                              "devices selected")
+    with pytest.raises(InjectionError) as exc:
         select_mig_caps("mig-monitor", "0", all_sel, GPUS)
-    assert str(exc.value) == "mig-monitor error: 0: only 'all' devices are currently supported"
+    assert str(exc.value) == "nvidia-container-cli: mig-monitor error: 0: only 'all' devices are currently supported"
 
 
 def test_imex():
@@ -73,9 +75,9 @@ def test_imex():
     assert parse_imex("0,5,,5, 7,+3") == (0, 5, 5, 7, 3)
     assert parse_imex("1048575") == (1048575,)
     for bad in ("1048576", "all", "1x", "-1"):
-        with pytest.raises(SelectionError) as exc:
+        with pytest.raises(InjectionError) as exc:
             parse_imex(f"1,{bad}")
-        assert str(exc.value) == f"error parsing IMEX info: unsupported IMEX channel value: {bad}"
+        assert str(exc.value) == f"nvidia-container-cli: error parsing IMEX info: unsupported IMEX channel value: {bad}"
 
 
 @pytest.mark.parametrize("token, gpus", [
@@ -86,5 +88,5 @@ def test_pci_scanning(token, gpus):
     if gpus:
         assert select_devices(token, GPUS).gpus == gpus
     else:
-        with pytest.raises(SelectionError):
+        with pytest.raises(InjectionError):
             select_devices(token, GPUS)
