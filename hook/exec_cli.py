@@ -138,7 +138,7 @@ def execute(cmd: Command) -> None:
     default_signals()
     sys.stdout.flush()
     sys.stderr.flush()
-    err = _execve(cmd.path, cmd.argv, cmd.env)
+    err = execve_raw(cmd.path, cmd.argv, cmd.env)
     raise CliError(f"exec failed: {gocompat.errno_text(err)}")
 
 
@@ -156,8 +156,9 @@ def _encode(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-def _execve(path: str, argv: tuple[str, ...], env: tuple[str, ...]) -> int:
-    """Call execve(2) with a raw environment list; returns errno on failure."""
+def execve_raw(path: str, argv: tuple[str, ...] | list[str], env: tuple[str, ...] | list[str]) -> int:
+    """Call execve(2) with a raw environment list (order, duplicates and entries without ``=`` kept);
+    returns errno on failure (EINVAL for an embedded NUL byte)."""
     try:
         from _hookexec import execve as native_execve  # provided by the frozen binary
     except ImportError:
@@ -167,6 +168,12 @@ def _execve(path: str, argv: tuple[str, ...], env: tuple[str, ...]) -> int:
     if any("\0" in s for s in (path, *argv, *env)):
         import errno
         return errno.EINVAL
+    entries = [e.partition("=") for e in env]
+    if all(name and sep for name, sep, _ in entries) and len({name for name, _, _ in entries}) == len(entries):
+        try:  # a mapping says it all (the usual case): no ctypes
+            os.execve(path, list(argv), {name: value for name, _, value in entries})
+        except OSError as exc:
+            return exc.errno
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)

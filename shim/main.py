@@ -90,17 +90,14 @@ def load_config(environ, program: str = ""):
 
 
 def exec_runtime(runtime: str, argv: list[str], log) -> int:
-    """§2 step 10: ``execve`` the runtime with argv[1:] verbatim and the shim's own environment."""
-    from hook.exec_cli import default_signals
+    """§2 step 10: ``execve`` the runtime with argv[1:] verbatim and the environment the shim was given:
+    the kernel's copy (``/proc/self/environ``), not ``os.environ``, to which the interpreter's C-locale
+    coercion (PEP 538) adds ``LC_CTYPE=C.UTF-8`` when the caller set no locale."""
+    from hook.exec_cli import default_signals, execve_raw, raw_environ
     from hook.gocompat import errno_text
 
     sys.stdout.flush()
     sys.stderr.flush()
     default_signals()
-    try:
-        os.execv(runtime, [runtime, *argv[1:]])
-    except OSError as exc:
-        return log.fail(f"could not exec '{runtime}': {errno_text(exc.errno)}")
-    except ValueError:  # an embedded NUL byte
-        return log.fail(f"could not exec '{runtime}': invalid argument")
-    return 1
+    err = execve_raw(runtime, [runtime, *argv[1:]], raw_environ())
+    return log.fail(f"could not exec '{runtime}': {errno_text(err)}")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+
+from paths import ROOT
 
 from hook import exec_cli, flags
 from hook.errors import CliError, UsageError
@@ -175,9 +180,19 @@ def test_exec_failures_B103(tmp_path, content, mode, message):
         target.write_text(content)
         target.chmod(mode)
     cmd = exec_cli.Command(path=str(target), argv=(str(target),), env=("A=1",))
-    err = exec_cli._execve(cmd.path, cmd.argv, cmd.env)
+    err = exec_cli.execve_raw(cmd.path, cmd.argv, cmd.env)
     from hook.gocompat import errno_text
     assert f"exec failed: {errno_text(err)}" == message
+
+
+@pytest.mark.parametrize("env", [["B=2", "A=1", "EMPTY="], ["A=1", "A=2", "NOEQ", "=v"]])
+def test_execve_raw_passes_the_environment_entry_for_entry(env):
+    """Without the frozen binary's _hookexec: os.execve when a mapping says it all, else execve(2)
+    itself (repeated names, entries without a name or without "=")."""
+    code = ("import sys; from hook import exec_cli; "
+            "sys.exit(exec_cli.execve_raw('/bin/sh', ['sh', '-c', 'cat /proc/$$/environ'], sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", code, *env], cwd=ROOT, capture_output=True, check=True).stdout
+    assert out.split(b"\0")[:-1] == [e.encode() for e in env]
 
 
 def test_command_options():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from paths import DIST
+
 RECORDER = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "$(dirname "$0")/argv.txt"
 exit 7
@@ -102,6 +104,24 @@ def test_pass_through_argv_is_forwarded_verbatim(tmp_path):
     proc = run_shim(tmp_path, env, *args)
     assert proc.returncode == 7 and proc.stdout == "" and proc.stderr == ""
     assert recorded(tmp_path) == [f"{tmp_path}/bin/runc", *args]
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_the_runtime_gets_the_environment_as_given(tmp_path, frozen):
+    """No entry added, none dropped, order kept: without a locale the interpreter's C-locale coercion
+    sets LC_CTYPE=C.UTF-8 in its own environment, which must not reach runc (upstream's Go shim
+    passes its environment on unchanged)."""
+    env = setup_dir(tmp_path, None, None)
+    (tmp_path / "bin" / "runc").write_text('#!/bin/sh\ncat /proc/$$/environ > "$(dirname "$0")/env.bin"\n')
+    env = {"ZZ": "last?", **env, "A": "1", "EMPTY": ""}
+    if frozen:
+        proc = subprocess.run([str(DIST / "nvidia-container-runtime"), "state", "ctr"], cwd=tmp_path / "bundle",
+                              env=env, capture_output=True, text=True)
+    else:
+        proc = run_shim(tmp_path, env, "state", "ctr")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert (tmp_path / "bin" / "env.bin").read_bytes().split(b"\0")[:-1] == [
+        f"{k}={v}".encode() for k, v in env.items()]
 
 
 def test_version_block_then_the_runtime(tmp_path):
