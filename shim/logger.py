@@ -20,6 +20,7 @@ class Logger:
         self.fds: list[int] = []
         self.level = LEVELS["info"]
         self.json = False
+        self.wrote = False  # a line was written
 
     def setup(self, paths: list[str], json_format: bool, debug: bool, level_name: str) -> None:
         """Open the destinations (§5.1) and choose level and format (§5.2)."""
@@ -47,10 +48,15 @@ class Logger:
     def enabled(self, level: str) -> bool:
         return bool(self.fds) and LEVELS[level] <= self.level
 
+    def silent(self) -> bool:
+        """Nothing written, and a pass-through call (``trace`` and ``debug`` lines only) writes nothing."""
+        return not self.wrote and not self.enabled("debug")
+
     def log(self, level: str, message: str) -> None:
         if not self.enabled(level):
             return
         line = (format_json if self.json else format_text)(level, message).encode("utf-8", "surrogateescape")
+        self.wrote = True
         for fd in self.fds:
             try:
                 os.write(fd, line + b"\n")

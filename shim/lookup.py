@@ -3,6 +3,10 @@
 A candidate with a ``/`` is used as given when it is an executable non-directory (relative paths
 stay relative); a bare name is a glob pattern searched in each ``$PATH`` directory (taken
 relative to ``/``), then in the default directories not already on ``PATH``.
+
+``probes``: when a list, every ``stat`` the lookup decided on is appended to it as ``(path,
+stat_result or None)`` (a directory that was listed included): the inputs of the exec record
+(:mod:`shim.execrecord`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ from hook.gocompat import DEFAULT_PATH_DIRS
 _MAGIC = frozenset("*?[\\")
 
 
-def is_executable_file(path: str) -> bool:
-    """An existing non-directory with at least one execute bit (symbolic links followed)."""
+def stat_probe(path: str, probes: list | None = None) -> os.stat_result | None:
+    """``os.stat(path)``, None when it fails; appended to ``probes`` (see the module docstring)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
-        return False
-    return not stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
+        st = None
+    if probes is not None:
+        probes.append((path, st))
+    return st
+
+
+def is_executable_file(path: str, probes: list | None = None) -> bool:
+    """An existing non-directory with at least one execute bit (symbolic links followed)."""
+    st = stat_probe(path, probes)
+    return st is not None and not stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
 
 
 def search_dirs(path_env: str) -> list[str]:
@@ -35,28 +47,30 @@ def search_dirs(path_env: str) -> list[str]:
     return dirs
 
 
-def locate(candidate: str, path_env: str) -> str | None:
+def locate(candidate: str, path_env: str, probes: list | None = None) -> str | None:
     """The path of ``candidate`` (see the module docstring), or None."""
     if "/" in candidate:
-        return candidate if is_executable_file(candidate) else None
+        return candidate if is_executable_file(candidate, probes) else None
     if not candidate:
         return None
     magic = any(c in _MAGIC for c in candidate)
     for d in search_dirs(path_env):
         if not magic:
             p = d.rstrip("/") + "/" + candidate
-            if is_executable_file(p):
+            if is_executable_file(p, probes):
                 return p
             continue
-        for p in _glob(d, candidate):
-            if is_executable_file(p):
+        for p in _glob(d, candidate, probes):
+            if is_executable_file(p, probes):
                 return p
     return None
 
 
-def _glob(directory: str, pattern: str) -> list[str]:
+def _glob(directory: str, pattern: str, probes: list | None = None) -> list[str]:
     import fnmatch
 
+    if probes is not None:
+        stat_probe(directory, probes)  # its entries changed: its times did
     try:
         names = sorted(os.listdir(directory))
     except OSError:
@@ -65,14 +79,14 @@ def _glob(directory: str, pattern: str) -> list[str]:
     return [base + n for n in names if (n[0] != "." or pattern[0] == ".") and fnmatch.fnmatchcase(n, pattern)]
 
 
-def find_runtime(candidates: tuple[str, ...], path_env: str) -> str:
+def find_runtime(candidates: tuple[str, ...], path_env: str, probes: list | None = None) -> str:
     """The first candidate that resolves (§6).  Raises :class:`~shim.errors.RuntimeLookupError`."""
     from .errors import RuntimeLookupError
 
     if not candidates:
         raise RuntimeLookupError("error locating runtime: at least one runtime candidate must be specified")
     for c in candidates:
-        found = locate(c, path_env)
+        found = locate(c, path_env, probes)
         if found is not None:
             return found
     raise RuntimeLookupError("error locating runtime: no runtime binary found from candidate list: ["

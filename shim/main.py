@@ -27,12 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
     log = Logger()
     try:
-        config = load_config(os.environ, argv[0] if argv else "")  # step 2: errors reach stderr only
+        config, probes = load_config(os.environ, argv[0] if argv else "")  # step 2: errors reach stderr only
         log.setup([] if inv.version else [config.runtime_debug, inv.log_path], inv.log_json, inv.debug,
                   config.runtime_log_level)
         path_env = os.environ.get("PATH", "")
         from .lookup import find_runtime
-        runtime = find_runtime(config.runtimes, path_env)
+        runtime = find_runtime(config.runtimes, path_env, probes)
         log.trace(f"Using low-level runtime {runtime}")
         if inv.create and config.no_driver_fallback and not driver_loaded(config.driver_modules_file):
             log.warning(f"nvidia driver modules are not yet loaded, invoking {runtime} directly")
@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     if inv.version:
         sys.stdout.write("\n")
     log.debug(f"Forwarding command to runtime {runtime}")
+    if probes is not None and not (inv.version or inv.debug) and log.silent() \
+            and config.runtime_debug in ("", "/dev/null"):  # a create decides the same lookup
+        from . import execrecord
+        execrecord.save(probes, os.environ, runtime)
     return exec_runtime(runtime, argv, log)
 
 
@@ -76,15 +80,22 @@ def driver_loaded(modules_file: str) -> bool:
 
 def load_config(environ, program: str = ""):
     """The config file of §4.1 (a missing file is never an error; an installed toolkit's config is
-    found beside ``program``, see :func:`hook.config.locate`).  Raises ConfigLoadError."""
+    found beside ``program``, see :func:`hook.config.locate`) and, for the frozen binary of an
+    installed toolkit, the probes of its exec record (:mod:`shim.execrecord`; None otherwise): the
+    config file's ``stat``, taken before it is read.  Raises ConfigLoadError."""
     from hook import config
     from hook.errors import ConfigError
 
     from .errors import ConfigLoadError
 
     location = config.locate("", environ, config.program_path(program)).replace(required=False)
+    probes = None
+    if location.source == "toolkit" and "_hookexec" in sys.builtin_module_names:  # the frozen launcher
+        from .lookup import stat_probe
+        probes = []
+        stat_probe(location.path, probes)
     try:
-        return config.load(location, hook_checks=False)
+        return config.load(location, hook_checks=False), probes
     except ConfigError as exc:
         raise ConfigLoadError(exc.detail) from None
 

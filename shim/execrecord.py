@@ -1,0 +1,82 @@
+"""The exec record: a pass-through call of an installed toolkit's runtime, replayed without the interpreter.
+
+A runtime call other than ``create`` only finds the low-level runtime and execs it.  After such a
+call has been decided here, the decision and everything it was read from are written to
+:data:`RECORD`, beside the toolkit's own config (``<toolkit>/.config/nvidia-container-runtime/``,
+the directory ``nvidia-ctk install`` lays down).  The frozen binary's launcher (``freeze/launcher.c``,
+``replay_exec_record``) reads it before starting the interpreter: when every input is as recorded,
+it makes the same ``execve`` itself, so that ``start``, ``state``, ``kill`` and ``delete`` cost an exec
+instead of a Python start (docs/performance.md, "The runtime's exec record").  The launcher replays,
+it does not decide: it compares environment values and ``stat`` results, nothing else.
+
+The record is written after a call (``create`` included: it looks the runtime up the same way) that
+logged nothing and would log nothing on a pass-through: no version flag, no ``--debug``, a log level
+below ``debug``, no log-setup warning and no ``debug`` log file in the config.  The launcher sends any
+call with ``create``, a ``version`` or a ``debug`` flag to the interpreter.  It is written (atomically, mode 0600) only when its content
+changes, and only where the config was found beside the program (an installed toolkit), so that
+``nvidia-ctk uninstall``, which removes the toolkit, removes it too.
+
+Format (every field ends with a NUL byte; numbers in decimal)::
+
+    nvidia-container-runtime exec record 1
+    env NAME VALUE          (or ``unset NAME``): the value of an environment variable read
+    stat PATH DEV INO MODE SIZE MTIME_NS CTIME_NS   (or ``fail PATH``): a stat(2) made, symlinks followed
+    exec PATH               last: the runtime to exec, with argv[1:] and the environment unchanged
+
+The launcher uses a record only if it is a regular file owned by the caller's user and not writable by
+group or others, in directories that are not writable by group or others either.
+"""
+
+from __future__ import annotations
+
+import os
+
+RECORD = ".config/nvidia-container-runtime/runtime-exec.record"
+MAGIC = "nvidia-container-runtime exec record 1"
+#: The environment variables the pass-through decision reads (config location, runtime lookup).
+ENVIRONMENT = ("NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "PATH")
+MAX_SIZE = 64 << 10  # the launcher reads no more
+
+
+def render(environ, probes: list[tuple[str, os.stat_result | None]], runtime: str) -> bytes | None:
+    """The record's bytes, or None when something cannot be written in it (a NUL byte, too long).
+
+    ``probes``: the ``stat`` results the decision was made on, in order (``shim.lookup.stat_probe``):
+    the config file's, taken before it was read, then the runtime lookup's."""
+    fields = [MAGIC]
+    for name in ENVIRONMENT:
+        value = environ.get(name)
+        fields += ["unset", name] if value is None else ["env", name, value]
+    for path, st in probes:
+        if st is None:
+            fields += ["fail", path]
+        else:
+            fields += ["stat", path, *(str(v) for v in (st.st_dev, st.st_ino, st.st_mode, st.st_size,
+                                                        st.st_mtime_ns, st.st_ctime_ns))]
+    fields += ["exec", runtime]
+    data = b"".join(os.fsencode(f) + b"\0" for f in fields)
+    if any("\0" in f for f in fields) or len(data) > MAX_SIZE:
+        return None
+    return data
+
+
+def save(probes: list[tuple[str, os.stat_result | None]], environ, runtime: str) -> None:
+    """Write the record of a pass-through call (see :func:`render`) beside the toolkit's config, the
+    first probe, unless it is there already.  Raises nothing: the record is an optimisation, and a
+    call that cannot write it has still done its work."""
+    from hook import atomicfile
+
+    data = render(environ, probes, runtime)
+    if data is None:
+        return
+    path = os.path.join(os.path.dirname(probes[0][0]), os.path.basename(RECORD))
+    try:
+        with open(path, "rb") as f:
+            if f.read(MAX_SIZE + 1) == data:
+                return
+    except OSError:
+        pass
+    try:
+        atomicfile.write(path, data, atomicfile.Meta(mode=0o600))
+    except OSError:
+        pass
