@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (ROOT / "bench", ROOT / "tests", ROOT / "tests" / "e2e", ROOT / "tests" / "ctk"):
     sys.path.insert(0, str(_p))
+from daemons import CONTAINERD_MAIN, Containerd  # noqa: E402
 from nvc_e2e_lib import make_rootfs  # noqa: E402
-from oci_bundle import rootfs_tar  # noqa: E402
+from oci_bundle import oci_archive, rootfs_tar  # noqa: E402
 from startup import real_python  # noqa: E402
-from test_ctk_e2e import CONTAINERD_MAIN, oci_archive, stop, wait_for  # noqa: E402
 from toolkit_source import driver_root, toolkit_source  # noqa: E402
 
 
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print("toolkit_ctr: needs root, containerd, ctr and runc (./build.sh deps)", file=sys.stderr)
         return 2
     t = Path(tempfile.mkdtemp(prefix="tkbench-"))
-    proc = None
-    log = open(t / "containerd.log", "wb")
+    daemon = None
     try:
         main_cfg = t / "config.toml"
         main_cfg.write_text(CONTAINERD_MAIN.format(t=t))
@@ -68,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         (t / "modules").write_text("nvidia 56623104 2 nvidia_uvm, Live 0x0\n")
         run([ctk, "config", "--in-place", f"--config-file={t}/nv/toolkit/.config/nvidia-container-runtime/config.toml",
              "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules"], env=env)
-        proc = subprocess.Popen(["containerd", "--config", str(main_cfg)], stdout=log, stderr=log)
-        ctr = ["ctr", "-a", str(t / "containerd.sock"), "-n", "bench"]
-        wait_for(lambda: (t / "containerd.sock").exists(), 30, "containerd")
+        daemon = Containerd(t, main_cfg, ns="bench")
+        ctr = ["ctr", "-a", str(daemon.sock), "-n", daemon.ns]
         (t / "image.tar").write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
         run(ctr + ["images", "import", "--snapshotter", "native", str(t / "image.tar")])
         tk = f"{t}/nv/toolkit"
@@ -108,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                   + (f"{added:+8.1f} {added / med['floor']:7.2f}" if added is not None else f"{'':8} {'':7}"))
         return 0
     finally:
-        stop(proc, t)
-        log.close()
+        if daemon is not None:
+            daemon.stop()
         shutil.rmtree(t, ignore_errors=True)
 
 

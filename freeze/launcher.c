@@ -365,8 +365,11 @@ static void replay_exec_record(int argc, char **argv)
     /* The fields, each NUL-terminated. */
     static char *fields[RECORD_MAX / 2];
     size_t nf = 0;
-    for (size_t at = 0; at < len; at += strlen(buf + at) + 1)
+    for (size_t at = 0; at < len; at += strlen(buf + at) + 1) {
+        if (nf == sizeof fields / sizeof fields[0])
+            return;
         fields[nf++] = buf + at;
+    }
     if (nf == 0 || strcmp(fields[0], RECORD_MAGIC) != 0)
         return;
     const char *target = NULL;

@@ -148,13 +148,17 @@ def _truncated(t):
     t.record.write_bytes(t.record.read_bytes()[:-1])
 
 
+def _empty_fields(t):
+    t.record.write_bytes(b"\0" * (64 << 10))  # more fields than a record can have
+
+
 def _config_env(t):
     t.env = {**t.env, "NVIDIA_CTK_CONFIG_FILE_PATH": str(t.config)}
 
 
 @pytest.mark.parametrize("change", [_touch_config, _replace_runtime, _shadow_runtime, _loose_mode,
                                     _group_writable_dir, _foreign_owner, _symlink, _bad_magic, _truncated,
-                                    _config_env])
+                                    _empty_fields, _config_env])
 def test_anything_else_leaves_the_call_to_the_interpreter(toolkit, change):
     toolkit.run("state", "ctr")
     toolkit.point_record_at_marker()
