@@ -17,11 +17,13 @@ from .values import Value
 
 
 class Choice(Value, frozen=True):
-    """Which injector runs (``"cli"`` or ``"library"``), why, and whether a CLI fallback is allowed."""
+    """Which injector runs (``"cli"`` or ``"library"``), why, whether a CLI fallback is allowed and
+    whether the plan was found to have no blocker (``hook.nvc.reproduce_blocker``) already."""
 
     kind: str
     reason: str
     fallback: bool = False
+    unblocked: bool = False
 
 
 def choose(plan: Plan) -> Choice:
@@ -43,7 +45,8 @@ def choose(plan: Plan) -> Choice:
     if blocker:
         return Choice("cli", f"injector = 'auto': {blocker}")
     return Choice("library", f"injector = 'auto': {found} found and the request needs nothing the library "
-                             "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True)
+                             "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True,
+                  unblocked=True)
 
 
 def run(plan: Plan, choice: Choice | None = None) -> int:
@@ -63,7 +66,7 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
         _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
             nvc.inject(plan, library_path=plan.library_path or None, root=plan.options.root,
-                       checked=choice.fallback)  # auto's choice found no blocker
+                       checked=choice.unblocked)
             return 0
         except nvc.LibraryUnavailable as exc:
             if not choice.fallback:

@@ -18,7 +18,7 @@ from ..plan import Plan  # cheap: already imported by the hook (no typing, no da
 __all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "inject"]
 
 
-MESSAGE_PREFIX = "nvidia-container-cli: "  # the CLI's messages, which the library injector's reproduce
+MESSAGE_PREFIX = "nvidia-container-cli: "  # the library injector's messages are the CLI's, prefix included
 
 
 class LibraryUnavailable(Exception):
