@@ -21,10 +21,7 @@ BINARY = "nvidia-container-runtime-hook"
 #: (written by freeze/mkfrozen.py, read by :func:`program_names` and ``./build.sh install``).
 PROGRAMS_NOTE = "nvidia-container-hook-py frozen programs:"
 CONFIG = os.path.join(".config", "nvidia-container-runtime", "config.toml")
-LIBRARY = "libnvidia-container.so.1"
 CLI = "nvidia-container-cli"
-LIB_DIRS = ("usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib/aarch64-linux-gnu", "lib/x86_64-linux-gnu",
-            "lib64", "lib/aarch64-linux-gnu", "usr/lib", "lib")
 NO_BACKEND = ("neither libnvidia-container.so.1 nor nvidia-container-cli was found under the driver root "
               "{root}: GPU containers will fail until the driver's container library is installed there")
 
@@ -49,17 +46,16 @@ def _rooted(root: str, path: str) -> str:
 
 
 def find_library(root: str) -> str | None:
-    """``libnvidia-container.so.1`` under ``root``: the root's ld.so.cache, then the usual library
-    directories.  The path as found (a link stays a link, so a library upgrade keeps it valid)."""
+    """``libnvidia-container.so.1`` under ``root``: the root's ld.so.cache (read here, at install
+    time, never by the hook), then the directories the hook searches (:func:`hook.nvc.library_in`,
+    :data:`hook.nvc.LIB_DIRS`).  The path as found (a link stays a link, so a library upgrade keeps
+    it valid)."""
     from cdi import ldcache
+    from hook.nvc import LIB_NAME, library_in
     for name, path in ldcache.entries(_rooted(root, "/etc/ld.so.cache")):
-        if name == LIBRARY and os.path.isfile(_rooted(root, path)):
+        if name == LIB_NAME and os.path.isfile(_rooted(root, path)):
             return _rooted(root, path)
-    for d in LIB_DIRS:
-        p = _rooted(root, os.path.join(d, LIBRARY))
-        if os.path.isfile(p):
-            return p
-    return None
+    return library_in(root)
 
 
 def find_cli(root: str) -> str | None:

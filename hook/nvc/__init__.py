@@ -4,6 +4,7 @@ The API the hook calls (docs/injector.md):
 
 * :func:`reproduce_blocker` — why the library path cannot reproduce a plan exactly (None if it can);
 * :func:`find_library` — where the library would be loaded from, without loading it;
+* :func:`library_in` — the library under a root, in :data:`LIB_DIRS` order (shared with ``nvidia-ctk install``);
 * :func:`inject` — load the library and do what ``nvidia-container-cli configure`` does.
 
 Importing this package loads neither cffi nor the library; :func:`inject` imports two modules,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
 
-__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "inject"]
+__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "library_in", "inject"]
 
 
 MESSAGE_PREFIX = "nvidia-container-cli: "  # the library injector's messages are the CLI's, prefix included
@@ -36,34 +37,49 @@ def reproduce_blocker(plan: Plan) -> str | None:
 
 
 LIB_NAME = "libnvidia-container.so.1"
-# Directories searched under the driver root (nvidia-container-cli.root), then on the host.
+#: The directories ``libnvidia-container.so.1`` is looked for in, in order, under a root: the
+#: multiarch directories of Debian/Ubuntu (x86_64, then aarch64) with the RPM distributions' ``lib64``
+#: between them, ``/usr`` before ``/``, then the plain ``lib`` directories.  The one list of the hook
+#: (:func:`find_library`, :func:`candidates`) and of ``nvidia-ctk install`` (:func:`ctk.toolkit.find_backend`).
 LIB_DIRS: tuple[str, ...] = (
-    "usr/lib/x86_64-linux-gnu", "usr/lib64", "lib/x86_64-linux-gnu", "lib64", "usr/lib", "lib",
+    "usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib/aarch64-linux-gnu",
+    "lib/x86_64-linux-gnu", "lib64", "lib/aarch64-linux-gnu",
+    "usr/lib", "lib",
 )
+
+
+def _under(root: str) -> list[str]:
+    import os
+
+    return [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
 
 
 def candidates(library_path: str | None, root: str) -> list[str]:
     """Paths to try, in order: the explicit path only; else under ``root`` (when not ``/``), then the host dirs."""
-    import os
-
     if library_path:
         return [library_path]
-    out: list[str] = []
-    if root and root.rstrip("/"):
-        out += [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
-    out += [os.path.join("/", d, LIB_NAME) for d in LIB_DIRS]
-    return out
+    return (_under(root) if root and root.rstrip("/") else []) + _under("/")
+
+
+def library_in(root: str) -> str | None:
+    """The first :data:`LIB_DIRS` entry under ``root`` that holds the library file (a path as found:
+    a link stays a link), or None.  One ``stat`` per directory, nothing imported."""
+    import os
+
+    for path in _under(root or "/"):
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def find_library(library_path: str | None, root: str) -> str | None:
     """The library file :func:`inject` would try first (explicit path, else under ``root``, else host
     dirs), or None.  Loads nothing and imports nothing more (``auto`` asks on every GPU container)."""
-    import os
+    if library_path:
+        import os
 
-    for path in candidates(library_path, root):
-        if os.path.isfile(path):
-            return path
-    return None
+        return library_path if os.path.isfile(library_path) else None
+    return (library_in(root) if root and root.rstrip("/") else None) or library_in("/")
 
 
 def inject(plan: Plan, *, library_path: str | None, root: str, checked: bool = False) -> None:
