@@ -1,9 +1,11 @@
 """From (config, spec) to a :class:`Decision`: what the container asks for, and why.
 
 :func:`decide` applies the privilege/acceptance table (hook.md §6) and the
-image model (:mod:`hook.image`), recording for every decision the reason (which
-variable, mount or config key decided it), as told by the function that
-decided.  The hook's pipeline (:mod:`hook.pipeline`, so ``prestart`` and
+image model (:mod:`hook.image`); given a ``why`` callback it tells, for every
+decision, the reason (which variable, mount or config key decided it), as told
+by the function that decided.  Without one (``prestart``, the runtime shim) no
+reason is built: each is formatted behind an ``if why:`` in the one copy of the
+branches.  The hook's pipeline (:mod:`hook.pipeline`, so ``prestart`` and
 ``explain``) and the runtime shim use it, so what ``explain`` prints is what
 ``prestart`` does.  :func:`hook.plan.build_plan` turns a GPU decision into a plan.
 """
@@ -21,7 +23,6 @@ class Decision(Value):
 
     ``devices`` is None for a non-GPU container (the hook is a no-op), and
     ``ignored`` then says why a GPU request was not honoured ("" when there was none).
-    ``reasons`` is a list of ``(topic, text)`` pairs for ``explain``;
     ``warnings`` are the logrus warnings the reference prints.
     """
 
@@ -36,7 +37,6 @@ class Decision(Value):
     capabilities: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
     warnings: list[str] = Factory(list)
-    reasons: list[tuple[str, str]] = Factory(list)
     sink: object = None  # callable(str) that prints a warning as soon as it is raised
 
     @property
@@ -48,104 +48,112 @@ class Decision(Value):
         if self.sink is not None:
             self.sink(message)
 
-    def why(self, topic: str, text: str) -> None:
-        self.reasons.append((topic, text))
 
-
-def decide(config: HookConfig, spec: Spec, *, warn=None) -> Decision:
+def decide(config: HookConfig, spec: Spec, *, warn=None, why=None) -> Decision:
     """Evaluate the container's request in the reference's order (hook.md §2.3 steps 5-8).
 
     ``warn`` (a callable) receives each warning when it is raised, so that
-    warnings preceding a fatal error are still shown.  Raises :class:`~hook.errors.SpecError` (capabilities) and
-    :class:`~hook.errors.ImageError` (environment, CDI names, MIG, capabilities,
+    warnings preceding a fatal error are still shown.  ``why(topic, text)`` hears the reason of
+    each decision (``explain``); None: no reason is built.  Raises :class:`~hook.errors.SpecError`
+    (capabilities) and :class:`~hook.errors.ImageError` (environment, CDI names, MIG, capabilities,
     requirements).
     """
     privileged = spec.privileged
     env = image.env_map(spec.env, config.disable_require)
     legacy = image.is_legacy(env)
     d = Decision(privileged=privileged, legacy=legacy, sink=warn)
-    d.why("privileged", "yes: CAP_SYS_ADMIN is in the bounding set" if privileged
-          else "no: CAP_SYS_ADMIN is not in the capability set")
-    if legacy:
-        d.why("legacy", f"yes: CUDA_VERSION={env[image.CUDA_VERSION]!r} and NVIDIA_REQUIRE_CUDA is unset or empty")
+    if why:
+        why("privileged", "yes: CAP_SYS_ADMIN is in the bounding set" if privileged
+            else "no: CAP_SYS_ADMIN is not in the capability set")
+        if legacy:
+            why("legacy", f"yes: CUDA_VERSION={env[image.CUDA_VERSION]!r} and NVIDIA_REQUIRE_CUDA is unset or empty")
 
     mounts = image.MountRequests()
     if config.accept_volume_mounts:
         mounts = image.mount_requests(spec.mounts)
         for message in mounts.warnings:
             d.warn(message)
-    _select_devices(d, config, env, mounts)
+    _select_devices(d, config, env, mounts, why)
     if d.devices is None:
         return d
 
     d.mig_config, d.mig_monitor = image.mig_settings(env, privileged)
-    if d.mig_config:
-        d.why("mig", f"--mig-config from NVIDIA_MIG_CONFIG_DEVICES={d.mig_config!r} (privileged container)")
-    if d.mig_monitor:
-        d.why("mig", f"--mig-monitor from NVIDIA_MIG_MONITOR_DEVICES={d.mig_monitor!r} (privileged container)")
+    if why and d.mig_config:
+        why("mig", f"--mig-config from NVIDIA_MIG_CONFIG_DEVICES={d.mig_config!r} (privileged container)")
+    if why and d.mig_monitor:
+        why("mig", f"--mig-monitor from NVIDIA_MIG_MONITOR_DEVICES={d.mig_monitor!r} (privileged container)")
 
-    limit = f", limited by supported-driver-capabilities = {config.supported_driver_capabilities!r}"
-    d.capabilities = image.driver_capabilities(env, legacy, config.supported_caps,
-                                               why=lambda text: d.why("capabilities", text + limit))
+    d.capabilities = image.driver_capabilities(env, legacy, config.supported_caps, why=why and (
+        lambda text: why("capabilities", f"{text}, limited by supported-driver-capabilities = "
+                                         f"{config.supported_driver_capabilities!r}")))
 
     # env_map() set NVIDIA_DISABLE_REQUIRE for disable-require = true: say so instead of the variable.
-    d.requirements = image.requirements(env, legacy, why=(
-        (lambda text: d.why("requirements", "none: disable-require = true in the hook config"))
-        if config.disable_require else (lambda text: d.why("requirements", text))))
+    d.requirements = image.requirements(env, legacy, why=why and (
+        (lambda text: why("requirements", "none: disable-require = true in the hook config"))
+        if config.disable_require else (lambda text: why("requirements", text))))
 
-    _select_imex(d, config, env, mounts)
+    _select_imex(d, config, env, mounts, why)
     return d
 
 
-def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests) -> None:
+def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests,
+                    why) -> None:
     if mounts.devices:
         d.devices = mounts.devices
-        d.why("devices", f"from volume mounts under {image.DEVICES_ROOT} "
-                         "(accept-nvidia-visible-devices-as-volume-mounts = true); environment variables ignored")
+        if why:
+            why("devices", f"from volume mounts under {image.DEVICES_ROOT} "
+                           "(accept-nvidia-visible-devices-as-volume-mounts = true); environment variables ignored")
         return
     names = image.device_variables(env, config.swarm_resource)
     d.device_variables = tuple(names)
     ids = image.devices_from_env(env, names, d.legacy)
-    source = ", ".join(f"{n}={env[n]!r}" for n in names if n in env) or \
-        f"{names[0]} unset"
+    source = (", ".join(f"{n}={env[n]!r}" for n in names if n in env) or f"{names[0]} unset") if why else ""
     if ids is None:
-        d.why("devices", f"none requested ({source}): not a GPU container, the hook does nothing")
+        if why:
+            why("devices", f"none requested ({source}): not a GPU container, the hook does nothing")
         return
     if not d.privileged and not config.accept_envvar_unprivileged:
         d.warn("Ignoring devices requested by environment variable(s) in unprivileged container: "
-                          f"[{' '.join(names)}]")
+               f"[{' '.join(names)}]")
         d.ignored = ("the container is unprivileged and accept-nvidia-visible-devices-envvar-when-unprivileged "
                      "= false")
-        d.why("devices", f"request by environment ({source}) ignored: {d.ignored}")
+        if why:
+            why("devices", f"request by environment ({source}) ignored: {d.ignored}")
         return
     d.devices = tuple(ids)
+    if not why:
+        return
     if ids == ["all"] and not any(n in env for n in names):
-        d.why("devices", f"all: legacy CUDA image with {names[0]} unset")
+        why("devices", f"all: legacy CUDA image with {names[0]} unset")
     elif ids == [""]:
-        d.why("devices", f"'none' ({source}): driver files only, no device")
+        why("devices", f"'none' ({source}): driver files only, no device")
     else:
         extra = "" if d.privileged else " (unprivileged, accepted: accept-nvidia-visible-devices-envvar-when-unprivileged = true)"
-        d.why("devices", f"from {source}{extra}")
+        why("devices", f"from {source}{extra}")
 
 
-def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests) -> None:
+def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests, why) -> None:
     if config.ignore_imex_channel_requests:
-        d.why("imex", "ignored: features.ignore-imex-channel-requests = true")
+        if why:
+            why("imex", "ignored: features.ignore-imex-channel-requests = true")
         return
     if config.accept_volume_mounts and mounts.imex_channels:
         d.imex_channels = mounts.imex_channels
-        d.why("imex", f"from volume mounts under {image.DEVICES_ROOT}/imex")
+        if why:
+            why("imex", f"from volume mounts under {image.DEVICES_ROOT}/imex")
         return
     ids = image.imex_from_env(env, d.legacy)
     if ids is None:
-        if image.IMEX_CHANNELS in env:
-            d.why("imex", f"none: NVIDIA_IMEX_CHANNELS={env[image.IMEX_CHANNELS]!r} requests no channel "
-                          "('all' is not honoured for IMEX)")
+        if why and image.IMEX_CHANNELS in env:
+            why("imex", f"none: NVIDIA_IMEX_CHANNELS={env[image.IMEX_CHANNELS]!r} requests no channel "
+                        "('all' is not honoured for IMEX)")
         return
     if d.privileged or config.accept_envvar_unprivileged:
         d.imex_channels = tuple(ids)
-        d.why("imex", f"from NVIDIA_IMEX_CHANNELS={env[image.IMEX_CHANNELS]!r}")
+        if why:
+            why("imex", f"from NVIDIA_IMEX_CHANNELS={env[image.IMEX_CHANNELS]!r}")
         return
     d.warn("Ignoring request by environment variable(s) in unprivileged container: [NVIDIA_IMEX_CHANNELS]")
-    d.why("imex", "NVIDIA_IMEX_CHANNELS ignored: unprivileged container and "
-                  "accept-nvidia-visible-devices-envvar-when-unprivileged = false")
+    if why:
+        why("imex", "NVIDIA_IMEX_CHANNELS ignored: unprivileged container and "
+                    "accept-nvidia-visible-devices-envvar-when-unprivileged = false")

@@ -89,7 +89,8 @@ def build_report(inv, req: ExplainArgs) -> dict:
         bundle = os.path.dirname(req.spec_path) or "."
     pid = _STAND_IN_PID if req.pid is None else req.pid
     t = trace(location, lambda: HookState(pid=pid, bundle=bundle), debug=inv.debug,
-              warn=report["warnings"].append, spec_path=req.spec_path, cwd=bundle)  # runc runs hooks in the bundle
+              warn=report["warnings"].append, spec_path=req.spec_path, cwd=bundle,  # runc runs hooks in the bundle
+              reasons=True)
     if t.error is not None and not isinstance(t.error, HookError):
         raise t.error  # a bug of ours: main's one-line internal error
     if t.config is not None:
@@ -100,7 +101,7 @@ def build_report(inv, req: ExplainArgs) -> dict:
         return report
     report["privileged"] = d.privileged
     report["legacy_image"] = d.legacy
-    report["reasons"] = [{"topic": topic, "why": why} for topic, why in (*d.reasons, *t.plan_reasons)]
+    report["reasons"] = [{"topic": topic, "why": why} for topic, why in t.reasons]
     if not d.is_gpu:
         report["outcome"] = "noop"
         if d.ignored:
@@ -113,6 +114,7 @@ def build_report(inv, req: ExplainArgs) -> dict:
         report["mode"] = {"mode": None, "why": "skipped: skip-mode-detection = true"}
     elif t.mode is not None:
         report["mode"] = {"mode": t.mode.mode, "why": t.mode.reason}
+    report["lines"] = list(t.lines)  # what prestart prints on stderr before it acts
     try:
         if t.error is not None:
             raise t.error
@@ -176,6 +178,7 @@ def render_text(r: dict) -> str:
         lines.append(f"IMEX channels: {','.join(r['imex_channels']) or '(none)'}")
     if "mode" in r:
         lines.append(f"mode:          {r['mode']['mode'] or '-'} ({r['mode']['why']})")
+    lines.extend(f"prints:        {text}" for text in r.get("lines", ()))
     if "injector" in r:
         lines.append(f"injector:      {r['injector']['kind']} ({r['injector']['why']})")
     if "command" in r:

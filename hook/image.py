@@ -126,30 +126,31 @@ def mount_requests(mounts) -> MountRequests:
     return MountRequests(tuple(devices), tuple(imex), tuple(warnings))
 
 
-def _silent(text: str) -> None:
-    pass
-
-
 def driver_capabilities(env: dict[str, str], legacy: bool, supported: frozenset[str],
-                        why=_silent) -> tuple[str, ...]:
-    """The capabilities to mount, sorted (hook.md §4.5); ``why(text)`` hears where they come from.
+                        why=None) -> tuple[str, ...]:
+    """The capabilities to mount, sorted (hook.md §4.5); ``why(text)`` hears where they come from
+    (None: no reason is built).
 
     Raises :class:`ImageError` ("unsupported capabilities found in 'E' (allowed 'S∩E')").
     """
     if DRIVER_CAPABILITIES not in env:
         if legacy:
-            why("all supported (legacy image, NVIDIA_DRIVER_CAPABILITIES unset)")
+            if why:
+                why("all supported (legacy image, NVIDIA_DRIVER_CAPABILITIES unset)")
             chosen = supported
         else:
-            why("default compute,utility (NVIDIA_DRIVER_CAPABILITIES unset)")
+            if why:
+                why("default compute,utility (NVIDIA_DRIVER_CAPABILITIES unset)")
             chosen = supported & DEFAULT_CAPS
     else:
         value = env[DRIVER_CAPABILITIES]
         if value == "":
-            why("default compute,utility (NVIDIA_DRIVER_CAPABILITIES is empty)")
+            if why:
+                why("default compute,utility (NVIDIA_DRIVER_CAPABILITIES is empty)")
             chosen = supported & DEFAULT_CAPS
         else:
-            why(f"from NVIDIA_DRIVER_CAPABILITIES={value!r}")
+            if why:
+                why(f"from NVIDIA_DRIVER_CAPABILITIES={value!r}")
             requested = set(gocompat.split_list(value))
             if "all" in requested:
                 chosen = supported
@@ -168,24 +169,27 @@ def requirements_disabled(env: dict[str, str]) -> bool:
     return value is not None and gocompat.parse_bool(value) is True
 
 
-def requirements(env: dict[str, str], legacy: bool, why=_silent) -> tuple[str, ...]:
+def requirements(env: dict[str, str], legacy: bool, why=None) -> tuple[str, ...]:
     """The ``--require`` values (hook.md §4.6), in environment order, legacy ``cuda>=X.Y`` last;
-    ``why(text)`` hears where they come from.
+    ``why(text)`` hears where they come from (None: no reason is built).
 
     Raises :class:`ImageError` for an unparsable legacy ``CUDA_VERSION``.
     """
     if requirements_disabled(env):
-        why(f"none: NVIDIA_DISABLE_REQUIRE={env[DISABLE_REQUIRE]!r}")
+        if why:
+            why(f"none: NVIDIA_DISABLE_REQUIRE={env[DISABLE_REQUIRE]!r}")
         return ()
     reqs = [v for k, v in env.items() if k.startswith(REQUIRE_PREFIX) and not k.startswith(JETPACK_PREFIX)]
     if legacy:
         reqs.append("cuda>=" + cuda_major_minor(env[CUDA_VERSION]))
-        why("NVIDIA_REQUIRE_* values in environment order (NVIDIA_REQUIRE_JETPACK* excluded); "
-            f"cuda>= from CUDA_VERSION={env[CUDA_VERSION]!r} (legacy image) last")
-    elif reqs:
-        why("NVIDIA_REQUIRE_* values in environment order (NVIDIA_REQUIRE_JETPACK* excluded)")
-    else:
-        why("none: no NVIDIA_REQUIRE_* variable")
+    if why:
+        if legacy:
+            why("NVIDIA_REQUIRE_* values in environment order (NVIDIA_REQUIRE_JETPACK* excluded); "
+                f"cuda>= from CUDA_VERSION={env[CUDA_VERSION]!r} (legacy image) last")
+        elif reqs:
+            why("NVIDIA_REQUIRE_* values in environment order (NVIDIA_REQUIRE_JETPACK* excluded)")
+        else:
+            why("none: no NVIDIA_REQUIRE_* variable")
     return tuple(reqs)
 
 

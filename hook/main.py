@@ -85,8 +85,9 @@ def _fail(message: str, debug: bool) -> None:
 def prestart(inv) -> int:
     """hook.md §2.3: returns 0 for a non-GPU container; execs (or injects) for a GPU one.
 
-    Runs the pipeline (:func:`hook.pipeline.trace`), then executes its trace: the mode's line on
-    stderr, the first failure raised, the plan handed to the chosen injector.
+    Runs the pipeline (:func:`hook.pipeline.trace`, no reasons: nothing reads them here), then
+    executes its trace: its lines on stderr, the first failure raised, the plan handed to the
+    chosen injector.
     """
     from . import log
     from .config import locate, program_path
@@ -96,13 +97,8 @@ def prestart(inv) -> int:
     where = locate(inv.config, os.environ, program_path(sys.argv[0] if sys.argv else ""))
     t = trace(where, lambda: read_state(getattr(sys.stdin, "buffer", None)),
               debug=inv.debug, warn=log.warning)
-    if t.mode is not None:
-        log.line(t.mode.announcement)
-    elif t.failed == "mode":
-        from .cdi import CdiNameError
-
-        if isinstance(t.error, CdiNameError):  # the reference names no mode before failing on the name
-            log.line("Auto-detected mode as ''")
+    for text in t.lines:
+        log.line(text)
     if t.error is not None:
         raise t.error
     if not t.is_gpu:

@@ -108,17 +108,22 @@ def _nvml_integrated() -> bool:
             pass
 
 
+def auto_announcement(mode: str) -> str:
+    """The line announcing an auto-detected mode (hook.md §9.4); ``''`` when resolving crashed."""
+    return f"Auto-detected mode as '{mode}'"
+
+
 def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) -> ModeResult:
     """Resolve the mode for a GPU container.
 
-    Raises :class:`~hook.cdi.CdiNameError` (after which the reference prints
-    ``Auto-detected mode as ''``) for a device name it cannot validate.
+    Raises :class:`~hook.cdi.CdiNameError` for a device name the reference cannot validate (it
+    crashes after printing ``auto_announcement("")``, which :func:`hook.pipeline.trace` records).
     """
     if configured != "auto":
         return ModeResult(configured, f"Using requested mode '{configured}'",
                           f"nvidia-container-runtime.mode = {configured!r}")
     if devices and all(cdi.is_qualified(dev) for dev in devices):
-        return ModeResult("cdi", "Auto-detected mode as 'cdi'",
+        return ModeResult("cdi", auto_announcement("cdi"),
                           "auto: every requested device is a fully-qualified CDI name")
     dxcore = platform.has_dxcore()
     tegra = platform.has_tegra_files()
@@ -130,7 +135,7 @@ def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) 
         mode, why = "csv", "auto: Tegra platform" + (" (integrated GPU)" if igpu else " without NVML")
     else:
         mode, why = "legacy", "auto: " + ("NVML found" if nvml else "no NVML, Tegra or WSL found")
-    return ModeResult(mode, f"Auto-detected mode as '{mode}'", why)
+    return ModeResult(mode, auto_announcement(mode), why)
 
 
 def check_mode(result: ModeResult) -> None:

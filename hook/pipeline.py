@@ -28,9 +28,13 @@ class Trace(Value, frozen=True):
     """What the pipeline found: the value of each step it reached (None for the others).
 
     ``mode`` is None when ``skip-mode-detection`` is set, or when the mode step was not reached or
-    could not name a mode.  ``plan_reasons`` are the ``(topic, text)`` reasons of the options that
-    come from the config (:func:`hook.plan.build_plan`).  ``error`` is the exception of the step
-    ``failed`` (a :class:`~hook.errors.HookError` for every failure the user can cause).
+    could not name a mode.  ``lines`` are the plain diagnostic lines ``prestart`` prints on stderr
+    before it acts (hook.md §1.7: the mode's line of §9.4, also when resolving the mode crashes);
+    this is the one place that decides them.  ``reasons`` are the ``(topic, text)`` reasons of the
+    decision (:func:`hook.decide.decide`), then of the options that come from the config
+    (:func:`hook.plan.build_plan`), when :func:`trace` was asked for them (``explain``).  ``error``
+    is the exception of the step ``failed`` (a :class:`~hook.errors.HookError` for every failure
+    the user can cause).
     """
 
     location: Location
@@ -41,7 +45,8 @@ class Trace(Value, frozen=True):
     mode: ModeResult | None = None
     plan: Plan | None = None
     choice: Choice | None = None
-    plan_reasons: tuple[tuple[str, str], ...] = ()
+    lines: tuple[str, ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()
     failed: str = ""  # one of STEPS, "" when every step reached succeeded
     error: BaseException | None = None
 
@@ -51,17 +56,20 @@ class Trace(Value, frozen=True):
 
 
 def trace(location, read_state, *, debug: bool, warn=None, spec_path: str | None = None,
-          cwd: str | None = None) -> Trace:
+          cwd: str | None = None, reasons: bool = False) -> Trace:
     """Run the pipeline for the config at ``location`` (:class:`~hook.config.Location`).
 
     ``read_state()`` gives the :class:`~hook.state.HookState` (``prestart`` reads the runtime's from
     stdin, once the config is loaded); the spec is ``spec_path``, by default the state's bundle's
     ``config.json``.  ``warn(message)`` hears each warning of the decision when it is raised.
     ``cwd`` is the directory the plan takes relative paths from (None: the process's own, where the
-    runtime runs the hook).  ``debug`` is the ``-debug`` flag.  Never raises ``Exception``: a failing
-    step ends the trace (``failed``, ``error``).
+    runtime runs the hook).  ``debug`` is the ``-debug`` flag.  ``reasons``: record the reasons
+    (``explain``); without it no reason is built (``prestart``, where nothing reads them).  Never
+    raises ``Exception``: a failing step ends the trace (``failed``, ``error``).
     """
     steps: dict = {"location": location}
+    said: list[tuple[str, str]] = []
+    why = (lambda topic, text: said.append((topic, text))) if reasons else None
     step = "config"
     try:
         from .config import load
@@ -76,26 +84,29 @@ def trace(location, read_state, *, debug: bool, warn=None, spec_path: str | None
         step = "decision"
         from .decide import decide
 
-        decision = steps["decision"] = decide(config, spec, warn=warn)
+        decision = steps["decision"] = decide(config, spec, warn=warn, why=why)
         if not decision.is_gpu:
-            return Trace(**steps)
+            return Trace(**steps, reasons=tuple(said))
         step = "mode"
         if not config.skip_mode_detection:
             from . import mode
+            from .cdi import CdiNameError
 
-            result = steps["mode"] = mode.resolve_mode(config.mode, decision.devices, mode.Platform())
+            try:
+                result = steps["mode"] = mode.resolve_mode(config.mode, decision.devices, mode.Platform())
+            except CdiNameError:  # the reference prints the auto line with no mode, then crashes
+                steps["lines"] = (mode.auto_announcement(""),)
+                raise
+            steps["lines"] = (result.announcement,)
             mode.check_mode(result)
         step = "plan"
         from .plan import Host, build_plan
 
-        reasons: list[tuple[str, str]] = []
-        plan = steps["plan"] = build_plan(decision, config, spec, state, debug_flag=debug, host=Host(cwd),
-                                          why=lambda topic, text: reasons.append((topic, text)))
-        steps["plan_reasons"] = tuple(reasons)
+        plan = steps["plan"] = build_plan(decision, config, spec, state, debug_flag=debug, host=Host(cwd), why=why)
         step = "choice"
         from .injector import choose
 
         steps["choice"] = choose(plan)
     except Exception as exc:  # recorded: prestart raises it, explain reports it
-        return Trace(**steps, failed=step, error=exc)
-    return Trace(**steps)
+        return Trace(**steps, reasons=tuple(said), failed=step, error=exc)
+    return Trace(**steps, reasons=tuple(said))

@@ -162,3 +162,80 @@ def test_the_first_failure_ends_the_trace(tmp_path):
     assert t.failed == "config" and isinstance(t.error, ConfigError)
     assert (t.config, t.state, t.spec, t.decision) == (None, None, None, None)
     assert warnings == []
+
+
+# --- the lines prestart prints come from the trace (hook.md §1.7, §9.4) ------------------------
+
+AUTO = f'nvidia-container-cli.path = "{CLI}"\n[nvidia-container-runtime-hook]\ninjector = "cli"\n'
+
+
+@pytest.mark.parametrize("env, config, lines, failed", [
+    (["NVIDIA_VISIBLE_DEVICES=0"], AUTO, ("Auto-detected mode as 'legacy'",), ""),
+    (["NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0"], AUTO, ("Auto-detected mode as 'cdi'",), "mode"),
+    (["NVIDIA_VISIBLE_DEVICES=a/b=c"], AUTO, ("Auto-detected mode as ''",), "mode"),  # B85: the crash
+    (["NVIDIA_VISIBLE_DEVICES=a/b=c"], 'nvidia-container-runtime.mode = "legacy"\n' + AUTO,
+     ("Using requested mode 'legacy'",), ""),
+    (["NVIDIA_VISIBLE_DEVICES=0"], 'nvidia-container-runtime.mode = "csv"\n' + AUTO,
+     ("Using requested mode 'csv'",), "mode"),
+    (["NVIDIA_VISIBLE_DEVICES=0"], AUTO + "skip-mode-detection = true\n", (), ""),
+    (["NVIDIA_VISIBLE_DEVICES=void"], AUTO, (), ""),
+    (["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_MIG_CONFIG_DEVICES=all"], AUTO, (), "decision"),
+], ids=["auto", "auto-cdi", "auto-crash", "requested", "requested-refused", "skipped", "non-gpu", "before-mode"])
+def test_the_trace_holds_the_lines_prestart_prints(tmp_path, monkeypatch, capsys, env, config, lines, failed):
+    """The exact lines, on stderr, before the failure if any; explain shows the same lines."""
+    t = trace_of(tmp_path, env, config)
+    assert (t.lines, t.failed) == (lines, failed)
+    bundle = tmp_path / "t"
+    out = run(["-config", str(bundle / "hook.toml"), "prestart"], state(bundle, pid=7), monkeypatch, capsys,
+              cwd=bundle)
+    assert out.stdout == ""
+    printed = out.stderr.splitlines()
+    assert printed[:len(lines)] == list(lines)
+    assert len(printed) == len(lines) + (1 if failed else 0)  # then the error, if any
+    report = json.loads(run(["-config", str(bundle / "hook.toml"), "explain", "--bundle", str(bundle), "--json"],
+                            b"", monkeypatch, capsys).stdout)
+    assert report.get("lines", []) == list(lines)
+
+
+def test_explain_text_shows_what_prestart_prints(tmp_path, monkeypatch, capsys):
+    trace_of(tmp_path, ["NVIDIA_VISIBLE_DEVICES=a/b=c"], AUTO)  # writes the bundle
+    bundle = tmp_path / "t"
+    out = run(["-config", str(bundle / "hook.toml"), "explain", "--bundle", str(bundle)], b"", monkeypatch, capsys)
+    assert out.rc == 1
+    assert "\nprints:        Auto-detected mode as ''\n" in out.stdout
+
+
+# --- reasons: built for explain only, by the one copy of the decision ---------------------------
+
+@pytest.mark.parametrize("env, config", [
+    (["NVIDIA_VISIBLE_DEVICES=0,1", "NVIDIA_DRIVER_CAPABILITIES=compute,video", "NVIDIA_REQUIRE_ARCH=arch>=7.0"], ""),
+    (["CUDA_VERSION=11.2.1", "NVIDIA_IMEX_CHANNELS=1"], "disable-require = true\n"),
+    (["NVIDIA_VISIBLE_DEVICES=none", "NVIDIA_DRIVER_CAPABILITIES=", "NVIDIA_IMEX_CHANNELS=all"], ""),
+    (["NVIDIA_VISIBLE_DEVICES=void"], ""),
+    (["NVIDIA_VISIBLE_DEVICES=0", "NVIDIA_MIG_MONITOR_DEVICES=all"], ""),
+    (["NVIDIA_VISIBLE_DEVICES=0"], "[features]\nignore-imex-channel-requests = true\n"),
+])
+@pytest.mark.parametrize("privileged", [True, False])
+def test_reasons_are_built_only_when_asked_and_change_nothing(tmp_path, env, config, privileged):
+    """prestart's trace has no reason (none is built: decide() gets no why callback); explain's has
+    the decision's and the plan's, and the decision, mode, plan and choice are the same."""
+    from hook import decide as decide_mod
+    from hook.spec import load_spec
+
+    config += f'nvidia-container-cli.path = "{CLI}"\n[nvidia-container-runtime-hook]\ninjector = "cli"\n'
+    bundle = tmp_path / "t"
+    write_bundle(bundle, gpu_spec(env, caps={"bounding": ["CAP_SYS_ADMIN" if privileged else "CAP_CHOWN"]}),
+                 config)
+    location = Location(str(bundle / "hook.toml"), True, "-config")
+    silent, told = (pipeline.trace(location, lambda: HookState(pid=7, bundle=str(bundle)), debug=False, reasons=r)
+                    for r in (False, True))
+    assert silent.reasons == ()
+    assert told.failed or {topic for topic, _ in told.reasons} >= {"privileged", "devices"}
+    assert (silent.decision, silent.mode, silent.plan, silent.choice, silent.failed, silent.lines) == \
+        (told.decision, told.mode, told.plan, told.choice, told.failed, told.lines)
+    if silent.decision is None:  # the decision failed: explain shows no reason
+        assert silent.failed == "decision" and type(silent.error) is type(told.error)
+        return
+    heard: list = []
+    d = decide_mod.decide(silent.config, load_spec(str(bundle / "config.json")), why=lambda *r: heard.append(r))
+    assert d == silent.decision and tuple(heard) == told.reasons[:len(heard)]
