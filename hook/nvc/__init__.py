@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
 
-__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "library_in", "inject"]
+__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "library_in",
+           "inject"]
 
 
 MESSAGE_PREFIX = "nvidia-container-cli: "  # the library injector's messages are the CLI's, prefix included
