@@ -180,7 +180,6 @@ def build_plan(d: Decision, config: HookConfig, spec: Spec, state: HookState, *,
     """The plan for a GPU decision.  ``why(topic, text)`` hears why the options that come from the
     config (not the container) are what they are.  Raises OSError if the working directory is gone."""
     host = host or Host()
-    why = why or (lambda topic, text: None)
     user = config.cli_user if config.cli_user is not None else host.default_user()
     options = GlobalOptions(
         root=config.cli_root,
@@ -191,17 +190,18 @@ def build_plan(d: Decision, config: HookConfig, spec: Spec, state: HookState, *,
         ldcache=config.cli_ldcache,
         user=user,
     )
-    compat = cuda_compat_mode(config, lambda text: why("cuda-compat", text))
+    compat = cuda_compat_mode(config, (lambda text: why("cuda-compat", text)) if why else None)
     ldconfig = normalise_ldconfig(config.cli_ldconfig, host)
-    key = "nvidia-container-cli.ldconfig"
-    if ldconfig != config.cli_ldconfig:
-        why("ldconfig", f"{ldconfig} ({config.origin(key)} {config.cli_ldconfig!r}; the '.real' file decides)")
-    elif ldconfig:
-        why("ldconfig", f"{ldconfig} ({config.origin(key)})")
-    if user:
-        source = config.origin("nvidia-container-cli.user") if config.cli_user is not None \
-            else "SUSE-like host (/etc/os-release)"
-        why("user", f"--user={user} ({source})")
+    if why:  # the reasons (explain); prestart passes none
+        key = "nvidia-container-cli.ldconfig"
+        if ldconfig != config.cli_ldconfig:
+            why("ldconfig", f"{ldconfig} ({config.origin(key)} {config.cli_ldconfig!r}; the '.real' file decides)")
+        elif ldconfig:
+            why("ldconfig", f"{ldconfig} ({config.origin(key)})")
+        if user:
+            source = config.origin("nvidia-container-cli.user") if config.cli_user is not None \
+                else "SUSE-like host (/etc/os-release)"
+            why("user", f"--user={user} ({source})")
     assert d.devices is not None
     return Plan(
         options=options,
