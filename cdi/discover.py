@@ -3,12 +3,12 @@ management modes, as pure functions of the root's files.  Missing files are only
 
 from __future__ import annotations
 
-import glob
 import os
 import stat
 
 from . import elf
 from .nvml import locate_library
+from .pathmatch import escape, glob_in
 from .spec import device_node, mount
 
 __all__ = ["Discovery", "control_nodes", "driver_libraries", "graphics", "ipc", "firmware", "binaries"]
@@ -78,7 +78,7 @@ def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool 
     folders = list(dict.fromkeys(os.path.realpath(p) for p in search_paths)) if search_paths else _lib_dirs(root)
     for folder in folders:
         for sub in (folder, os.path.join(folder, "vdpau")):
-            for p in sorted(glob.glob(os.path.join(glob.escape(sub), "*.so." + glob.escape(version)))):
+            for p in glob_in(sub, "*.so." + escape(version)):
                 if os.path.isfile(p) and not os.path.islink(p) and p not in libs:
                     libs.append(p)
     nvvm = locate_library(root, "libnvidia-nvvm70.so.*", search_paths)
@@ -244,7 +244,7 @@ def firmware(root: str, version: str, log, d: Discovery) -> None:
         pass
     dirs += [f"/lib/firmware/updates/{release}", "/lib/firmware/updates", f"/lib/firmware/{release}", "/lib/firmware"]
     for fd in dirs:
-        found = sorted(glob.glob(os.path.join(glob.escape(rooted(root, fd)), "nvidia", glob.escape(version), "gsp*.bin")))
+        found = glob_in(os.path.join(rooted(root, fd), "nvidia", version), "gsp*.bin")
         if found:
             for p in found:
                 d.mounts.append(_mount_file(root, p, log))

@@ -54,7 +54,7 @@ def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) ->
                 if not pat.startswith("/"):
                     pat = os.path.join(os.path.dirname(conf), pat)
                 base = secure_join(root, os.path.dirname(pat))
-                from .util import glob_in
+                from ..pathmatch import glob_in
                 for m in glob_in(base, os.path.basename(pat)):
                     out += configured_dirs(root, os.path.join(os.path.dirname(pat), os.path.basename(m)), depth + 1)
         else:

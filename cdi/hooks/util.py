@@ -37,39 +37,3 @@ def write_new(path: str, data: bytes, mode: int, append: bool = False) -> None:
     finally:
         os.close(fd)
 
-
-def match(pattern: str, name: str) -> bool:
-    """Shell-style ``*``/``?`` matching of one path component (``[...]`` classes through fnmatch);
-    without importing ``re`` on the common path (the hooks' start-up budget)."""
-    if "[" in pattern:
-        import fnmatch
-        return fnmatch.fnmatchcase(name, pattern)
-    if name.startswith(".") and not pattern.startswith("."):
-        return False
-    p = n = 0
-    star, mark = -1, 0
-    while n < len(name):
-        if p < len(pattern) and (pattern[p] == "?" or pattern[p] == name[n]):
-            p += 1
-            n += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star, mark = p, n
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            mark += 1
-            n = mark
-        else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
-
-
-def glob_in(folder: str, pattern: str) -> list[str]:
-    """Sorted paths of ``folder``'s entries matching ``pattern``."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return [os.path.join(folder, n) for n in sorted(names) if match(pattern, n)]
