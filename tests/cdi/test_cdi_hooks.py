@@ -140,3 +140,20 @@ def test_ld_so_conf_includes_match_dotfiles_as_go_does(tmp_path):
     (root / "etc" / "ld.so.conf.d" / "a.conf").write_text("/opt/a\n")
     (root / "etc" / "ld.so.conf.d" / ".dot.txt").write_text("/opt/dot\n")
     assert configured_dirs(str(root)) == ["/opt/hidden", "/opt/a", "/opt/dot"]
+
+
+def test_ld_so_conf_include_wildcards_in_folders_stay_inside_the_root(tmp_path):
+    """Go's filepath.Glob expands wildcards in every component; each folder is resolved in the root."""
+    from cdi.hooks.ldcache import configured_dirs
+    root = tmp_path / "root"
+    for d in ("etc/a.d", "etc/b.d", "etc/c.x"):
+        (root / d).mkdir(parents=True)
+    (root / "etc" / "ld.so.conf").write_text("include /etc/*.d/*.conf /etc/escape/*.conf\n")
+    (root / "etc" / "a.d" / "1.conf").write_text("/opt/a1\n")
+    (root / "etc" / "b.d" / "2.conf").write_text("/opt/b2\n")
+    (root / "etc" / "c.x" / "3.conf").write_text("/opt/c3\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "4.conf").write_text("/opt/outside\n")
+    os.symlink(str(outside), root / "etc" / "escape")
+    assert configured_dirs(str(root)) == ["/opt/a1", "/opt/b2"]
