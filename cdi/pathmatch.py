@@ -23,9 +23,12 @@ __all__ = ["has_meta", "escape", "match", "glob", "glob_in"]
 
 _META = "*?[\\"
 
-# pattern -> its chunks ((star, items) pairs, Go's scanChunk) or None when malformed.  An item is a
-# literal run (str), None for ``?`` or (negated, ((lo, hi), ...)) for a class.
+# pattern -> (literal prefix, literal suffix, chunks) or None when malformed.  The chunks are Go's
+# scanChunk's (star, items) pairs; an item is a literal run (str), None for ``?`` or
+# (negated, ((lo, hi), ...)) for a class.  Every match starts with the prefix and ends with the
+# suffix: checking them first rejects most names of a long ld.so.cache at the cost of two C calls.
 _compiled: dict[str, tuple | None] = {}
+_MISSING = object()
 
 
 class _BadPattern(Exception):
@@ -126,19 +129,22 @@ def _parse_chunk(chunk: str) -> tuple:
 
 
 def _compile(pattern: str) -> tuple | None:
-    try:
-        return _compiled[pattern]
-    except KeyError:
-        pass
+    prog = _compiled.get(pattern, _MISSING)
+    if prog is not _MISSING:
+        return prog
     chunks = []
     i = 0
     try:
         while i < len(pattern):
             star, start, i = _scan_chunk(pattern, i)
             chunks.append((star, _parse_chunk(pattern[start:i])))
-        prog: tuple | None = tuple(chunks)
     except _BadPattern:
         prog = None
+    else:
+        first, last = chunks[0] if chunks else (True, ()), chunks[-1] if chunks else (True, ())
+        prefix = first[1][0] if not first[0] and first[1] and first[1][0].__class__ is str else ""
+        suffix = last[1][-1] if last[1] and last[1][-1].__class__ is str else ""
+        prog = (prefix, suffix, tuple(chunks))
     if len(_compiled) < 256:
         _compiled[pattern] = prog
     return prog
@@ -173,11 +179,16 @@ def _match_chunk(items: tuple, name: str, pos: int) -> int:
 
 def match(pattern: str, name: str) -> bool:
     """Go's ``filepath.Match(pattern, name)`` (the whole of ``name``); False for a malformed pattern."""
-    prog = _compile(pattern)
+    prog = _compiled.get(pattern, _MISSING)
+    if prog is _MISSING:
+        prog = _compile(pattern)
     if prog is None:
         return False
-    pos, n, last = 0, len(name), len(prog) - 1
-    for k, (star, items) in enumerate(prog):
+    prefix, suffix, chunks = prog
+    if not name.startswith(prefix) or not name.endswith(suffix):
+        return False
+    pos, n, last = 0, len(name), len(chunks) - 1
+    for k, (star, items) in enumerate(chunks):
         if star and not items:  # a trailing star: the rest, unless it has a '/'
             return name.find("/", pos) < 0
         t = _match_chunk(items, name, pos)

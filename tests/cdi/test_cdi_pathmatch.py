@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import fnmatch
+
 import pytest
+from hypothesis import given, strategies as st
 
 from cdi import pathmatch
 from cdi.csv import ignored
@@ -45,6 +48,17 @@ def test_match_is_gos_filepath_match(pattern, name, want):
 ])
 def test_match_differs_from_fnmatch_where_go_does(pattern, name, want):
     assert match(pattern, name) is want
+
+
+# One pattern token as (Go, fnmatch) text: where both languages have it, they agree on names without '/'.
+TOKENS = st.sampled_from([("a", "a"), ("b", "b"), (".", "."), ("*", "*"), ("?", "?"), ("[ab]", "[ab]"),
+                          ("[a-b]", "[a-b]"), ("[^a]", "[!a]"), ("\\*", "[*]"), ("\\a", "a")])
+
+
+@given(st.lists(TOKENS, max_size=6), st.text("ab.*", max_size=8))
+def test_match_agrees_with_fnmatch_on_names_without_a_slash(tokens, name):
+    go, py = "".join(t[0] for t in tokens), "".join(t[1] for t in tokens)
+    assert match(go, name) == fnmatch.fnmatchcase(name, py)
 
 
 def test_csv_ignore_patterns_are_upstreams(tmp_path):
