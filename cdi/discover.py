@@ -62,12 +62,32 @@ def _mount_file(root: str, host: str, log, container: str | None = None, ipc: bo
 def _lib_dirs(root: str) -> list[str]:
     """Folders (under the root) holding libraries listed in the root's ld.so.cache."""
     from . import ldcache
-    dirs: list[str] = []
+    dirs: set[str] = set()
+    real: dict[str, str] = {}  # folder -> its realpath: a cache lists hundreds of files in a few folders
     for _name, path in ldcache.entries(rooted(root, "/etc/ld.so.cache")):
-        d = os.path.dirname(os.path.realpath(rooted(root, path)))
-        if d not in dirs:
-            dirs.append(d)
+        dirs.add(_real_dir(rooted(root, path), real))
     return sorted(dirs)
+
+
+def _real_dir(path: str, real: dict[str, str]) -> str:
+    """``os.path.dirname(os.path.realpath(path))``, resolving each folder once: links to a bare
+    name (``libcuda.so.1 -> libcuda.so.550.54.14``) are followed within the folder, any other
+    link by ``realpath``."""
+    folder, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.dirname(os.path.realpath(path))
+    d = real.get(folder)
+    if d is None:
+        d = real[folder] = os.path.realpath(folder)
+    for _ in range(40):
+        try:
+            target = os.readlink(os.path.join(d, name))
+        except OSError:  # not a link (or missing): realpath stops here too
+            return d
+        if "/" in target or target in (".", ".."):
+            return os.path.dirname(os.path.realpath(path))
+        name = target
+    return os.path.dirname(os.path.realpath(path))
 
 
 def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool = False,
