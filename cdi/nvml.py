@@ -12,7 +12,7 @@ import os
 from hook.values import Factory, Value
 
 from . import ldcache
-from .pathmatch import glob_in, match
+from .pathmatch import glob_in, matcher
 from .errors import NvmlError, NvmlNotFoundError
 
 __all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS", "NVML_NOT_FOUND"]
@@ -57,8 +57,9 @@ def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) 
     found: list[str] = []
     if search_paths:
         return _first_folder_with(pattern, search_paths)
+    matches = matcher(pattern)
     for name, path in ldcache.entries(_join(root, "/etc/ld.so.cache")):
-        if match(pattern, name):
+        if matches(name):
             full = os.path.realpath(_join(root, path))
             if os.path.isfile(full) and full not in found:
                 found.append(full)

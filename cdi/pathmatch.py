@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["has_meta", "escape", "match", "glob", "glob_in"]
+__all__ = ["has_meta", "escape", "match", "matcher", "glob", "glob_in"]
 
 _META = "*?[\\"
 
@@ -185,8 +185,23 @@ def match(pattern: str, name: str) -> bool:
     if prog is None:
         return False
     prefix, suffix, chunks = prog
-    if not name.startswith(prefix) or not name.endswith(suffix):
-        return False
+    return name.startswith(prefix) and name.endswith(suffix) and _run(chunks, name)
+
+
+def matcher(pattern: str):
+    """``match`` with ``pattern`` bound (a one-argument callable returning a bool), for matching
+    many names (an ld.so.cache's)."""
+    prog = _compile(pattern)
+    if prog is None:
+        return lambda name: False
+    prefix, suffix, chunks = prog
+    if len(chunks) == 1 and not chunks[0][0] and chunks[0][1] == (prefix,):
+        return prefix.__eq__  # no wildcard
+    return lambda name: name.startswith(prefix) and name.endswith(suffix) and _run(chunks, name)
+
+
+def _run(chunks: tuple, name: str) -> bool:
+    """Go's ``Match`` loop over the chunks of a well-formed pattern."""
     pos, n, last = 0, len(name), len(chunks) - 1
     for k, (star, items) in enumerate(chunks):
         if star and not items:  # a trailing star: the rest, unless it has a '/'

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 
 from cdi import pathmatch
 from cdi.csv import ignored
-from cdi.pathmatch import glob, glob_in, match
+from cdi.pathmatch import glob, glob_in, match, matcher
 
 # Go's own table (src/path/filepath/match_test.go); a malformed pattern matches nothing.
 GO_MATCH_TESTS = [
@@ -36,6 +36,7 @@ GO_MATCH_TESTS = [
 @pytest.mark.parametrize("pattern,name,want", GO_MATCH_TESTS)
 def test_match_is_gos_filepath_match(pattern, name, want):
     assert match(pattern, name) is want
+    assert matcher(pattern)(name) is want
 
 
 @pytest.mark.parametrize("pattern,name,want", [
@@ -58,7 +59,7 @@ TOKENS = st.sampled_from([("a", "a"), ("b", "b"), (".", "."), ("*", "*"), ("?", 
 @given(st.lists(TOKENS, max_size=6), st.text("ab.*", max_size=8))
 def test_match_agrees_with_fnmatch_on_names_without_a_slash(tokens, name):
     go, py = "".join(t[0] for t in tokens), "".join(t[1] for t in tokens)
-    assert match(go, name) == fnmatch.fnmatchcase(name, py)
+    assert match(go, name) == matcher(go)(name) == fnmatch.fnmatchcase(name, py)
 
 
 def test_csv_ignore_patterns_are_upstreams(tmp_path):
