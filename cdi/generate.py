@@ -248,8 +248,8 @@ def _finish(kind: str, devices: list[dict], common: dict, add_all: bool) -> dict
 def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[dict]:
     nodes = []
     for pat in patterns:
-        folder, _, name = pat.rpartition("/")
-        for p in glob_in(discover.rooted(dev_root, folder or "/"), name):
+        folder, _, base = pat.rpartition("/")
+        for p in glob_in(discover.rooted(dev_root, folder or "/"), base):
             name = os.path.basename(p)
             if any(name.startswith(e) for e in exclude):
                 continue

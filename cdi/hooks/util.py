@@ -36,4 +36,3 @@ def write_new(path: str, data: bytes, mode: int, append: bool = False) -> None:
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
-
