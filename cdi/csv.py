@@ -8,13 +8,13 @@ full GPU with its device node and the control nodes in its own edits (unless the
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 
 from . import discover, spec as S
+from .pathmatch import match
 
-__all__ = ["read_csv", "generate_csv"]
+__all__ = ["read_csv", "ignored", "generate_csv"]
 
 MAX_CSV = 1 << 20
 
@@ -35,11 +35,24 @@ def read_csv(paths: tuple[str, ...], ignore: tuple[str, ...], log) -> list[tuple
                 continue
             typ, _, path = line.partition(",")
             typ, path = typ.strip().lower(), path.strip()
-            if not path or any(fnmatch.fnmatchcase(path, pat) for pat in ignore):
+            if not path or ignored(path, ignore):
                 continue
             if (typ, path) not in out:
                 out.append((typ, path))
     return out
+
+
+def ignored(path: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a CSV entry's path matches an ignore pattern, as upstream's ``tegra`` filter decides:
+    Go's ``filepath.Match`` on the whole path (``*`` stops at ``/``), or on its base name for a
+    pattern starting with ``**/`` (then taken without that prefix)."""
+    for pat in patterns:
+        if pat.startswith("**/"):
+            if match(pat[3:], path.rstrip("/").rpartition("/")[2] or "/"):  # Go's filepath.Base
+                return True
+        elif match(pat, path):
+            return True
+    return False
 
 
 def generate_csv(opts, kind: str, log) -> list[dict]:

@@ -3,12 +3,12 @@ management modes, as pure functions of the root's files.  Missing files are only
 
 from __future__ import annotations
 
-import glob
 import os
 import stat
 
 from . import elf
 from .nvml import locate_library
+from .pathmatch import escape, glob_in
 from .spec import device_node, mount
 
 __all__ = ["Discovery", "control_nodes", "driver_libraries", "graphics", "ipc", "firmware", "binaries"]
@@ -62,12 +62,32 @@ def _mount_file(root: str, host: str, log, container: str | None = None, ipc: bo
 def _lib_dirs(root: str) -> list[str]:
     """Folders (under the root) holding libraries listed in the root's ld.so.cache."""
     from . import ldcache
-    dirs: list[str] = []
+    dirs: set[str] = set()
+    real: dict[str, str] = {}  # folder -> its realpath: a cache lists hundreds of files in a few folders
     for _name, path in ldcache.entries(rooted(root, "/etc/ld.so.cache")):
-        d = os.path.dirname(os.path.realpath(rooted(root, path)))
-        if d not in dirs:
-            dirs.append(d)
+        dirs.add(_real_dir(rooted(root, path), real))
     return sorted(dirs)
+
+
+def _real_dir(path: str, real: dict[str, str]) -> str:
+    """``os.path.dirname(os.path.realpath(path))``, resolving each folder once: links to a bare
+    name (``libcuda.so.1 -> libcuda.so.550.54.14``) are followed within the folder, any other
+    link by ``realpath``."""
+    folder, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.dirname(os.path.realpath(path))
+    d = real.get(folder)
+    if d is None:
+        d = real[folder] = os.path.realpath(folder)
+    for _ in range(40):
+        try:
+            target = os.readlink(os.path.join(d, name))
+        except OSError:  # not a link (or missing): realpath stops here too
+            return d
+        if "/" in target or target in (".", ".."):
+            return os.path.dirname(os.path.realpath(path))
+        name = target
+    return os.path.dirname(os.path.realpath(path))
 
 
 def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool = False,
@@ -78,7 +98,7 @@ def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool 
     folders = list(dict.fromkeys(os.path.realpath(p) for p in search_paths)) if search_paths else _lib_dirs(root)
     for folder in folders:
         for sub in (folder, os.path.join(folder, "vdpau")):
-            for p in sorted(glob.glob(os.path.join(glob.escape(sub), "*.so." + glob.escape(version)))):
+            for p in glob_in(sub, "*.so." + escape(version)):
                 if os.path.isfile(p) and not os.path.islink(p) and p not in libs:
                     libs.append(p)
     nvvm = locate_library(root, "libnvidia-nvvm70.so.*", search_paths)
@@ -244,7 +264,7 @@ def firmware(root: str, version: str, log, d: Discovery) -> None:
         pass
     dirs += [f"/lib/firmware/updates/{release}", "/lib/firmware/updates", f"/lib/firmware/{release}", "/lib/firmware"]
     for fd in dirs:
-        found = sorted(glob.glob(os.path.join(glob.escape(rooted(root, fd)), "nvidia", glob.escape(version), "gsp*.bin")))
+        found = glob_in(os.path.join(rooted(root, fd), "nvidia", version), "gsp*.bin")
         if found:
             for p in found:
                 d.mounts.append(_mount_file(root, p, log))

@@ -7,12 +7,12 @@ an :class:`Nvml` whose methods return plain values (:class:`Gpu`, :class:`Mig`).
 
 from __future__ import annotations
 
-import glob
 import os
 
 from hook.values import Factory, Value
 
 from . import ldcache
+from .pathmatch import glob_in, matcher
 from .errors import NvmlError, NvmlNotFoundError
 
 __all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS", "NVML_NOT_FOUND"]
@@ -54,12 +54,12 @@ def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) 
     """Paths (resolved) of libraries matching ``pattern``, found as the reference's library locator
     finds them: with ``search_paths`` (``--library-search-path``) in those host folders only, in
     that order; else the root's ld.so.cache first, then :data:`LIB_DIRS` under ``root``.  [] when none."""
-    import fnmatch
     found: list[str] = []
     if search_paths:
         return _first_folder_with(pattern, search_paths)
+    matches = matcher(pattern)
     for name, path in ldcache.entries(_join(root, "/etc/ld.so.cache")):
-        if fnmatch.fnmatchcase(name, pattern):
+        if matches(name):
             full = os.path.realpath(_join(root, path))
             if os.path.isfile(full) and full not in found:
                 found.append(full)
@@ -72,8 +72,7 @@ def _first_folder_with(pattern: str, folders: tuple[str, ...]) -> list[str]:
     """The files (symbolic links resolved) matching ``pattern`` in the first of ``folders`` that has one."""
     found: list[str] = []
     for d in folders:
-        for p in sorted(glob.glob(os.path.join(glob.escape(d), glob.escape(pattern)
-                                               if "*" not in pattern else pattern))):
+        for p in glob_in(d, pattern):
             full = os.path.realpath(p)
             if os.path.isfile(full) and full not in found:
                 found.append(full)

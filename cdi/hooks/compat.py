@@ -47,7 +47,7 @@ def run(args: list[str], log) -> int:
     folder = secure_join(root, croot)
     if not os.path.isdir(folder):
         return 0
-    from .util import glob_in
+    from ..pathmatch import glob_in
     libs = glob_in(folder, "libcuda.so.*.*")
     if not libs:
         return 0

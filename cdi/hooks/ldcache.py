@@ -53,13 +53,27 @@ def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) ->
             for pat in line[8:].split():
                 if not pat.startswith("/"):
                     pat = os.path.join(os.path.dirname(conf), pat)
-                base = secure_join(root, os.path.dirname(pat))
-                from .util import glob_in
-                for m in glob_in(base, os.path.basename(pat)):
-                    out += configured_dirs(root, os.path.join(os.path.dirname(pat), os.path.basename(m)), depth + 1)
+                for included in _glob_in_root(root, pat):
+                    out += configured_dirs(root, included, depth + 1)
         else:
             out.append(line)
     return out
+
+
+def _glob_in_root(root: str, pattern: str) -> list[str]:
+    """The container paths matching ``pattern`` (Go's ``filepath.Glob``: wildcards in any component),
+    every folder listed resolved inside the root."""
+    from ..pathmatch import glob_in, has_meta
+    from ..rootfs import secure_join
+    paths = ["/"]
+    for part in pattern.split("/"):
+        if not part:
+            continue
+        if has_meta(part):
+            paths = [os.path.join(p, os.path.basename(m)) for p in paths for m in glob_in(secure_join(root, p), part)]
+        else:
+            paths = [os.path.join(p, part) for p in paths]
+    return paths
 
 
 def run(args: list[str], log) -> int:

@@ -181,3 +181,24 @@ def test_an_nvml_that_does_not_load_is_nvmls_library_not_found(tmp_path, caplog)
         G.generate(G.Options(mode="nvml", driver_root=str(tmp_path)))
     assert str(exc.value) == "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
     assert f"Failed to load {tmp_path}/libnvidia-ml.so.1: " in caplog.text
+
+
+def test_library_folders_resolve_links_as_realpath_does(tmp_path):
+    """discover._real_dir (folders resolved once, bare-name links followed in the folder) gives
+    os.path.dirname(os.path.realpath(p)) for every kind of link an ld.so.cache can point at."""
+    from cdi.discover import _real_dir
+    lib, other = tmp_path / "usr" / "lib", tmp_path / "opt" / "other"
+    lib.mkdir(parents=True)
+    other.mkdir(parents=True)
+    (lib / "libc.so.6.1").write_text("")
+    (other / "libx.so.1.0").write_text("")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    links = {"libc.so.6": "libc.so.6.1", "libc.so": "libc.so.6", "libx.so.1": "../../opt/other/libx.so.1.0",
+             "liby.so": str(other / "libx.so.1.0"), "dangling.so": "missing.so", "loop.so": "loop.so",
+             "up.so": "..", "dot.so": ".", "chain.so": "libx.so.1"}
+    for name, target in links.items():
+        (lib / name).symlink_to(target)
+    paths = [str(d / n) for d in (lib, tmp_path / "lib") for n in (*links, "libc.so.6.1", "nothing.so")]
+    paths += [str(lib) + "/", str(lib / ".."), str(tmp_path / "lib")]
+    memo: dict[str, str] = {}
+    assert [_real_dir(p, memo) for p in paths] == [os.path.dirname(os.path.realpath(p)) for p in paths]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import os
@@ -12,7 +11,6 @@ import sys
 import pytest
 
 from cdi.hooks import compat, devnode
-from cdi.hooks.util import match
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
          "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", "ctk")
@@ -113,13 +111,6 @@ def test_bad_state_is_one_error_line(tmp_path):
     assert len(lines) == 1 and "failed to load container state: failed to decode container state:" in lines[0]
 
 
-@pytest.mark.parametrize("pattern,name", [("*.conf", "a.conf"), ("*.conf", "a.confx"), ("libcuda.so.*.*", "libcuda.so.1"),
-                                          ("libcuda.so.*.*", "libcuda.so.560.28.03"), ("a?c*", "abcd"), ("*", "x"),
-                                          ("*a*b", "xaxxb"), ("*a*b", "xaxxbc"), ("[ab]*", "bq")])
-def test_match_equals_fnmatch(pattern, name):
-    assert match(pattern, name) == fnmatch.fnmatchcase(name, pattern)
-
-
 @pytest.mark.parametrize("compat_v,driver,cuda,note,want", [
     ("560.28.03", "550.54.14", "", None, True),
     ("550.90.07", "550.54.14", "", None, False),
@@ -137,3 +128,32 @@ def test_params_rewrite():
     assert devnode.modified("ModifyDeviceFiles: 1\nDeviceFileMode: 438") == "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n"
     assert devnode.modified("ModifyDeviceFiles: 0\n") is None
     assert devnode.modified("ModifyDeviceFiles: 2\n") is None
+
+
+def test_ld_so_conf_includes_match_dotfiles_as_go_does(tmp_path):
+    """Go's filepath.Glob: ``*.conf`` includes ``.hidden.conf``, with or without a ``[...]`` class."""
+    from cdi.hooks.ldcache import configured_dirs
+    root = tmp_path / "root"
+    (root / "etc" / "ld.so.conf.d").mkdir(parents=True)
+    (root / "etc" / "ld.so.conf").write_text("include /etc/ld.so.conf.d/*.conf\ninclude /etc/ld.so.conf.d/[.]*.txt\n")
+    (root / "etc" / "ld.so.conf.d" / ".hidden.conf").write_text("/opt/hidden\n")
+    (root / "etc" / "ld.so.conf.d" / "a.conf").write_text("/opt/a\n")
+    (root / "etc" / "ld.so.conf.d" / ".dot.txt").write_text("/opt/dot\n")
+    assert configured_dirs(str(root)) == ["/opt/hidden", "/opt/a", "/opt/dot"]
+
+
+def test_ld_so_conf_include_wildcards_in_folders_stay_inside_the_root(tmp_path):
+    """Go's filepath.Glob expands wildcards in every component; each folder is resolved in the root."""
+    from cdi.hooks.ldcache import configured_dirs
+    root = tmp_path / "root"
+    for d in ("etc/a.d", "etc/b.d", "etc/c.x"):
+        (root / d).mkdir(parents=True)
+    (root / "etc" / "ld.so.conf").write_text("include /etc/*.d/*.conf /etc/escape/*.conf\n")
+    (root / "etc" / "a.d" / "1.conf").write_text("/opt/a1\n")
+    (root / "etc" / "b.d" / "2.conf").write_text("/opt/b2\n")
+    (root / "etc" / "c.x" / "3.conf").write_text("/opt/c3\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "4.conf").write_text("/opt/outside\n")
+    os.symlink(str(outside), root / "etc" / "escape")
+    assert configured_dirs(str(root)) == ["/opt/a1", "/opt/b2"]

@@ -35,3 +35,15 @@ def test_a_last_string_cut_before_its_nul_keeps_its_last_character(tmp_path):
     p = tmp_path / "ld.so.cache"
     p.write_bytes(cache([("libcuda.so.1", "/usr/lib/libcuda.so.1")], last_nul=False))
     assert ldcache.entries(str(p)) == [("libcuda.so.1", "/usr/lib/libcuda.so.1")]
+
+
+def test_a_rewritten_cache_is_parsed_again(tmp_path):
+    """entries() keeps the last parse by the file's bytes: the same path with new contents is re-read."""
+    p = tmp_path / "ld.so.cache"
+    p.write_bytes(cache([("libcuda.so.1", "/usr/lib/libcuda.so.1")]))
+    assert ldcache.entries(str(p)) == [("libcuda.so.1", "/usr/lib/libcuda.so.1")]
+    first = ldcache.entries(str(p))
+    first.append(("x", "y"))  # a caller's list is its own
+    assert ldcache.entries(str(p)) == [("libcuda.so.1", "/usr/lib/libcuda.so.1")]
+    p.write_bytes(cache([("libcuda.so.2", "/usr/lib/libcuda.so.2")]))
+    assert ldcache.entries(str(p)) == [("libcuda.so.2", "/usr/lib/libcuda.so.2")]
