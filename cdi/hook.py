@@ -87,16 +87,17 @@ def read_root(flags: dict) -> str:
     """The container root from the state on stdin (or ``--container-spec FILE``)."""
     from .rootfs import container_root
     src = flags.get("container-spec", "")
-    if src and src != "-":
-        from .errors import HookError
-        try:
-            with open(src, "rb") as f:
-                data = f.read(1 << 20)
-        except OSError as exc:
-            raise HookError(f"failed to load container state: {exc.strerror}: {src}") from None
-    else:
-        data = sys.stdin.buffer.read(1 << 20)
-    return container_root(data)
+    if not src or src == "-":
+        return container_root(sys.stdin.buffer)
+    from .errors import HookError
+    try:
+        f = open(src, "rb")
+    except OSError as exc:
+        from hook.gocompat import errno_text
+        raise HookError(f"failed to load container state: failed to open file: open {src}: "
+                        f"{errno_text(exc.errno)}") from None
+    with f:
+        return container_root(f)
 
 
 def run(argv: list[str]) -> int:
