@@ -1,15 +1,14 @@
 """``nvidia-ctk cdi generate|list|transform root`` (spec sections 2-4).
 
-Flags follow the reference (urfave/cli): string-list flags may be repeated and their
-environment variable holds a comma-separated list.  Errors: one ``level=error`` line, exit 1.
+Flags follow the reference (urfave/cli, :mod:`ctk.cli_flags`): string-list flags may be repeated,
+and their values (and environment variables) are comma-separated lists.  Errors: one
+``level=error`` line, exit 1.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-from hook.gocompat import flag_needs_argument
 
 from ctk.cli_flags import Flag, _Help, parse_flags, usage
 from ctk.common import log  # the nvidia-ctk logger (logrus text on stderr)
@@ -59,46 +58,11 @@ GENERATE_FLAGS = [
 
 
 def parse(flags: list[Flag], args: list[str]):
-    """:func:`ctk.cli_flags.parse_flags` plus repeatable ``list`` flags (env: comma-separated)."""
-    lists = {n: f for f in flags if f.kind == "list" for n in f.names}
-    collected: dict[str, list[str]] = {}
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        body = a[2:] if a.startswith("--") else a[1:] if a.startswith("-") else None
-        name, eq, value = (body or "").partition("=")
-        if body is not None and name in lists:
-            if not eq:
-                if i + 1 >= len(args):
-                    raise UsageError(flag_needs_argument(name))
-                value = args[i + 1]
-                i += 1
-            collected.setdefault(lists[name].names[0], []).append(value)
-        elif a == "--":
-            rest += args[i:]
-            break
-        else:
-            rest.append(a)
-        i += 1
+    """:func:`ctk.cli_flags.parse_flags` with its errors as this package's :class:`UsageError`."""
     try:
-        p = parse_flags([f for f in flags if f.kind != "list"], rest)
+        return parse_flags(flags, args)
     except CtkError as exc:
         raise UsageError(str(exc)) from None
-    for f in flags:
-        if f.kind != "list":
-            continue
-        key = f.names[0]
-        if key in collected:
-            p.values[key] = tuple(collected[key])
-            p.given.add(key)
-            continue
-        p.values[key] = f.default
-        for env in f.env:
-            if os.environ.get(env):
-                p.values[key] = tuple(x.strip() for x in os.environ[env].split(",") if x.strip())
-                p.given.add(key)
-    return p
 
 
 def _hook_path(value: str) -> str:

@@ -50,53 +50,55 @@ class Log:
 
 
 def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
-    """A subcommand's flags (``--name value``, ``--name=value``, ``-name``); lists repeat.
+    """A subcommand's flags, parsed by :mod:`ctk.cli_flags` (urfave/cli's rules, as the reference's
+    hooks): ``strings`` are given only when on the command line (absent from the result
+    otherwise), ``lists`` (repeatable, comma-separated) are lists, ``[]`` when absent.
 
-    Unknown flags raise HookError with the reference's wording."""
-    from hook.gocompat import flag_needs_argument, undefined_flag
+    Raises HookError in Go flag's wording; ``-h``/``--help`` raises :class:`HelpRequested`.
+
+    (The hooks once had a parser of their own because ``ctk.cli_flags`` imported ``dataclasses``
+    and ``logging``; it no longer does, and costs no measurable start-up in the frozen binary:
+    docs/performance.md.)"""
+    from ctk.cli_flags import Flag, _Help
+    from ctk.cli_flags import parse_flags as parse
+    from ctk.errors import UsageError
 
     from .errors import HookError
-    values: dict = {n: [] for n in lists}
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        i += 1
-        if a == "--":
-            rest += args[i:]
-            break
-        if not a.startswith("-") or a == "-":
-            rest.append(a)
-            continue
-        name, eq, value = a.lstrip("-").partition("=")
-        if name not in strings and name not in lists:
-            raise HookError(undefined_flag(name))
-        if not eq:
-            if i >= len(args):
-                raise HookError(flag_needs_argument(name))
-            value = args[i]
-            i += 1
-        if name in lists:
-            values[name].append(value)
-        else:
-            values[name] = value
-    return values, rest
+    flags = [*(Flag((n,)) for n in strings), *(Flag((n,), "list", ()) for n in lists)]
+    try:
+        p = parse(flags, args)
+    except UsageError as exc:
+        raise HookError(str(exc)) from None
+    except _Help:
+        raise HelpRequested(flags) from None
+    values = {n: p.values[n] for n in strings if n in p.given}
+    values.update((n, list(p.values[n])) for n in lists)
+    return values, p.rest
+
+
+class HelpRequested(Exception):
+    """``-h``/``--help`` after a subcommand; ``flags`` are its flags (their help is printed, exit 0)."""
+
+    def __init__(self, flags: list) -> None:
+        super().__init__("help requested")
+        self.flags = flags
 
 
 def read_root(flags: dict) -> str:
     """The container root from the state on stdin (or ``--container-spec FILE``)."""
     from .rootfs import container_root
     src = flags.get("container-spec", "")
-    if src and src != "-":
-        from .errors import HookError
-        try:
-            with open(src, "rb") as f:
-                data = f.read(1 << 20)
-        except OSError as exc:
-            raise HookError(f"failed to load container state: {exc.strerror}: {src}") from None
-    else:
-        data = sys.stdin.buffer.read(1 << 20)
-    return container_root(data)
+    if not src or src == "-":
+        return container_root(sys.stdin.buffer)
+    from .errors import HookError
+    try:
+        f = open(src, "rb")
+    except OSError as exc:
+        from hook.gocompat import errno_text
+        raise HookError(f"failed to load container state: failed to open file: open {src}: "
+                        f"{errno_text(exc.errno)}") from None
+    with f:
+        return container_root(f)
 
 
 def run(argv: list[str]) -> int:
@@ -131,6 +133,10 @@ def run(argv: list[str]) -> int:
     try:
         mod = __import__(modname, fromlist=["run"])
         return mod.run(args, log)
+    except HelpRequested as exc:
+        from ctk.cli_flags import usage
+        sys.stdout.write(usage(f"NAME:\n   nvidia-cdi-hook {name}", exc.flags))
+        return 0
     except CdiError as exc:
         log.error(str(exc))
         return 1

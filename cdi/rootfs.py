@@ -39,28 +39,32 @@ def mkdirs_in(root: str, path: str, mode: int = 0o755) -> str:
         raise
 
 
-def container_root(stdin_data: bytes) -> str:
-    """The container's root folder from the OCI state (stdin) and ``<bundle>/config.json``."""
-    from hook import gojson
+def container_root(stream) -> str:
+    """The container's root folder from the OCI state read from the binary ``stream`` (stdin, or
+    the hooks' ``--container-spec`` file) and ``<bundle>/config.json`` (spec section 5).
+
+    Both are read by the hook's readers (:func:`hook.state.read_state`,
+    :func:`hook.spec.load_value`: bounded, Go's JSON rules).  A relative ``root.path`` is joined
+    to the bundle (Go's ``filepath.Join``).  Raises :class:`HookError` in the reference's wording
+    ("failed to load container state: failed to decode container state: ...", "failed to
+    determined container root: ..."); an empty bundle or ``root.path`` is refused rather than
+    taken as the bundle folder (docs/compatibility.md)."""
+    from hook import gocompat
+    from hook.errors import SpecError, StateError
+    from hook.spec import load_value, root_path
+    from hook.state import read_state
+
     try:
-        state = gojson.decode_first(stdin_data)
-        if not isinstance(state, gojson.Obj):
-            raise gojson.DecodeError("json: cannot unmarshal into Go value of type specs.State")
-        bundle = gojson.as_string(gojson.fields(state, ("bundle",)).get("bundle", []), "", "bundle")
-    except gojson.DecodeError as exc:
-        raise HookError(f"failed to load container state: failed to decode container state: {exc}") from None
-    cfg_path = os.path.join(bundle, "config.json")
+        state = read_state(stream)
+    except StateError as exc:
+        raise HookError(f"failed to load container state: failed to decode container state: {exc.detail}") from None
+    if not state.bundle:
+        raise HookError("failed to determined container root: bundle path is empty")
     try:
-        with open(cfg_path, "rb") as f:
-            data = f.read(1 << 24)
-        cfg = gojson.decode_first(data)
-        root_obj = gojson.fields(cfg, ("root",)).get("root", [None])[-1] if isinstance(cfg, gojson.Obj) else None
-        path = gojson.as_string(gojson.fields(root_obj, ("path",)).get("path", []), "", "root.path") \
-            if isinstance(root_obj, gojson.Obj) else ""
-    except OSError as exc:
-        raise HookError(f"failed to load OCI spec: open {cfg_path}: {exc.strerror}") from None
-    except gojson.DecodeError as exc:
-        raise HookError(f"failed to load OCI spec: {exc}") from None
+        path = root_path(load_value(state.spec_path))
+    except SpecError as exc:
+        what = "failed to open OCI spec file" if exc.message.startswith("could not open") else "failed to load OCI spec"
+        raise HookError(f"failed to determined container root: {what}: {exc.detail}") from None
     if not path:
-        raise HookError("failed to determine container root: root.path is empty")
-    return path if path.startswith("/") else os.path.join(bundle, path)
+        raise HookError("failed to determined container root: root.path is empty")
+    return path if path.startswith("/") else gocompat.join(state.bundle, path)

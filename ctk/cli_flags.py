@@ -5,35 +5,46 @@ As the reference does, every argument is stripped of surrounding white space (Go
 and ``--set-as-default=true<TAB>`` is ``--set-as-default=true``; a value given as the next
 argument (``--config " x"``) is taken as it is.  The global flags (``--debug``, ``--quiet``,
 ``--config``) are also accepted after a command, unless the command has a flag of that name.
+
+A ``list`` flag is urfave/cli's ``StringSliceFlag``: it may be repeated, each value is split at
+commas and every item is stripped of white space (``--device-id "0, 1" --device-id 2`` is
+``("0", "1", "2")``; empty items are kept); its environment variable is split the same way, and the
+command line replaces the environment's list rather than adding to it.
+
+The CDI hooks (``cdi.hook``) parse their flags here too: this module imports only ``os``,
+``hook.gocompat``, ``hook.values`` and ``ctk.errors`` (no ``dataclasses``, no ``logging``), so
+that every container's hooks do not pay for a flag parser.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass, field
 
 from hook.gocompat import flag_needs_argument, invalid_bool, trim as go_trim_space, undefined_flag
 from hook.gocompat import parse_bool as _go_parse_bool
+from hook.values import Factory, Value
 
 from .errors import UsageError
 
 
-@dataclass(slots=True)
-class Flag:
+class Flag(Value, frozen=True):
+    """One flag: its names (the first is the key of :attr:`Parsed.values`), kind (``string``,
+    ``bool`` or ``list``), default (a tuple for ``list``), help and environment variables."""
+
     names: tuple[str, ...]
-    kind: str = "string"          # "string" | "bool"
+    kind: str = "string"
     default: object = ""
     help: str = ""
     env: tuple[str, ...] = ()
     shown_default: str = ""       # help text for a default computed elsewhere
 
 
-@dataclass(slots=True)
-class Parsed:
-    values: dict = field(default_factory=dict)
-    given: set = field(default_factory=set)
-    rest: list = field(default_factory=list)
+class Parsed(Value):
+    """The parse: values by flag key, the keys given (flag or environment), positional arguments."""
+
+    values: dict = Factory(dict)
+    given: set = Factory(set)
+    rest: list = Factory(list)
 
 
 GLOBAL_FLAGS = [
@@ -49,6 +60,18 @@ def parse_bool(name: str, v: str) -> bool:
     if b is None:
         raise UsageError(invalid_bool(name, v))
     return b
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    """A ``list`` flag's value (or environment variable) as urfave/cli splits it: at every comma,
+    each item stripped of white space (Go's ``strings.TrimSpace``), empty items kept."""
+    return tuple(go_trim_space(item) for item in value.split(","))
+
+
+def _env_value(f: Flag, env: str, raw: str):
+    if f.kind == "bool":
+        return parse_bool(env, raw)
+    return split_list(raw) if f.kind == "list" else raw
 
 
 def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = False,
@@ -67,9 +90,11 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
         for env in f.env:
             if env in os.environ:
                 raw = os.environ[env]
-                out.values[f.names[0]] = parse_bool(env, raw) if f.kind == "bool" else raw
-                out.given.add(f.names[0])
+                if raw or f.kind != "list":  # urfave/cli: an empty variable leaves a list's default
+                    out.values[f.names[0]] = _env_value(f, env, raw)
+                    out.given.add(f.names[0])
                 break
+    from_args: set[str] = set()   # list flags given on the command line (they replace the env's)
     i = 0
     while i < len(args):
         raw = args[i]
@@ -106,7 +131,12 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
                     raise UsageError(flag_needs_argument(name))
                 value = args[i]
                 i += 1
-            out.values[key] = value
+            if f.kind == "list":
+                items = split_list(value)
+                out.values[key] = (*out.values[key], *items) if key in from_args else items
+                from_args.add(key)
+            else:
+                out.values[key] = value
         out.given.add(key)
     return out
 
@@ -120,14 +150,18 @@ def _default_text(f: Flag) -> str:
         return f" (default: {f.shown_default})"
     if f.kind == "bool":
         return " (default: true)" if f.default is True else ""
+    if f.kind == "list":
+        return " (default: " + ", ".join(f'"{d}"' for d in f.default) + ")" if f.default else ""
     return f' (default: "{f.default}")' if isinstance(f.default, str) and f.default else ""
 
 
 def _options(flags: list[Flag]) -> list[str]:
     rows = []
     for f in flags:
-        arg = " string" if f.kind == "string" else ""
+        arg = "" if f.kind == "bool" else " string"
         names = ", ".join(("--" if len(n) > 1 else "-") + n + arg for n in f.names)
+        if f.kind == "list":  # repeatable, marked as urfave/cli marks it (first name only)
+            names += f" [ --{f.names[0]}{arg} ]"
         env = (" [" + ", ".join("$" + e for e in f.env) + "]") if f.env else ""
         rows.append((names, f.help + _default_text(f) + env))
     width = max(len(n) for n, _ in rows)
@@ -147,6 +181,10 @@ def usage(title: str, flags: list[Flag], usage_line: str = "") -> str:
 
 def apply_global_flags(values: dict) -> None:
     """``--debug``/``--quiet`` given after the command: the log level they select."""
+    if not (values.get("quiet") or values.get("debug")):
+        return
+    import logging
+
     from .common import log
     if values.get("quiet"):
         log.setLevel(logging.ERROR)

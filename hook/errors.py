@@ -10,11 +10,15 @@ from __future__ import annotations
 
 
 class HookError(Exception):
-    """A fatal error of ``prestart``: ``str(err)`` is the message, exit status 1."""
+    """A fatal error of ``prestart``: ``str(err)`` is the message, exit status 1.
 
-    def __init__(self, message: str) -> None:
+    ``detail`` is the message without the hook's own prefix (what another program reading the
+    same input, the runtime shim or a CDI hook, words in its own way)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = message if detail is None else detail
 
     def __str__(self) -> str:
         return self.message
@@ -25,10 +29,6 @@ class ConfigError(HookError):
 
     ``str()`` is the hook's message; ``detail`` is the same without the hook's prefixes (what the
     runtime shim, which reads the same file, prints)."""
-
-    def __init__(self, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.detail = message if detail is None else detail
 
 
 class StateError(HookError):

@@ -271,6 +271,23 @@ def _truncated(text: str, pos: int, message: str = "") -> bool:
     return len(rest) <= 2 and all(c in _NUMBER_TAIL for c in rest)
 
 
+_LITERALS = {"t": "true", "f": "false", "n": "null"}
+
+
+def _literal_error(text: str, pos: int) -> str | None:
+    """Go's message for a misspelt ``true``/``false``/``null`` starting at ``pos`` (``nul!``:
+    "invalid character '!' in literal null (expecting 'l')"), else None."""
+    lit = _LITERALS.get(text[pos])
+    if lit is None:
+        return None
+    for j in range(1, len(lit)):
+        if pos + j >= len(text):
+            return None
+        if text[pos + j] != lit[j]:
+            return f"invalid character {text[pos + j]!r} in literal {lit} (expecting {lit[j]!r})"
+    return None
+
+
 def _decode(data, final: bool):
     text = data.decode("utf-8", "replace")
     i = 0
@@ -285,7 +302,8 @@ def _decode(data, final: bool):
         value, end = _scan_at(text, i)
     except StopIteration as exc:
         if not _truncated(text, exc.value):
-            raise DecodeError(f"invalid character {text[exc.value]!r} looking for beginning of value") from None
+            raise DecodeError(_literal_error(text, exc.value)
+                              or f"invalid character {text[exc.value]!r} looking for beginning of value") from None
     except _TooDeep:
         raise DecodeError(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # json.JSONDecodeError (has .pos), or a rejected constant
@@ -294,7 +312,7 @@ def _decode(data, final: bool):
             raise DecodeError(str(exc)) from None
         message = getattr(exc, "msg", str(exc))
         if not _truncated(text, pos, message):
-            raise DecodeError(f"invalid character {text[pos]!r} ({message})") from None
+            raise DecodeError(_literal_error(text, pos) or f"invalid character {text[pos]!r} ({message})") from None
     else:
         # A scalar ends only at the next byte (Go's scanner needs it too): "12" may go on.
         if final or isinstance(value, list) or (end < n and not (isinstance(value, Number)

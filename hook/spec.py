@@ -42,26 +42,51 @@ def load_spec(path: str) -> Spec:
     OCI spec: ...", "could not decode OCI spec: ...", "Version is empty in OCI
     spec", "Process is empty in OCI spec", "Root is empty in OCI spec".
     """
+    return parse_value(load_value(path))
+
+
+def load_value(path: str):
+    """The first JSON value of ``path`` (at most :data:`~hook.gojson.INPUT_LIMIT` bytes), decoded
+    by :mod:`hook.gojson` but not interpreted.
+
+    Raises :class:`SpecError` "could not open OCI spec: open P: ..." or "could not decode OCI
+    spec: ..."; its ``detail`` is the part after the first colon (Go's error text)."""
     import os
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:
-        raise SpecError(f"could not open OCI spec: open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}") from None
+        detail = f"open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}"
+        raise SpecError(f"could not open OCI spec: {detail}", detail) from None
     try:
         st = os.fstat(fd)
         regular = (st.st_mode & 0o170000) == 0o100000
-        value = gojson.read_first(lambda n: os.read(fd, n), stream=not regular,
-                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
+        return gojson.read_first(lambda n: os.read(fd, n), stream=not regular,
+                                 chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:
-        raise SpecError(f"could not decode OCI spec: read {path}: {gocompat.errno_text(exc.errno)}") from None
+        detail = f"read {path}: {gocompat.errno_text(exc.errno)}"
+        raise SpecError(f"could not decode OCI spec: {detail}", detail) from None
     except gojson.InputTooLarge as exc:
-        raise SpecError(f"could not decode OCI spec: read {path}: {exc}") from None
+        raise SpecError(f"could not decode OCI spec: read {path}: {exc}", f"read {path}: {exc}") from None
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode OCI spec: {exc}") from None
+        raise SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
     finally:
         os.close(fd)
-    return parse_value(value)
+
+
+def root_path(value) -> str | None:
+    """``root.path`` of a spec tree decoded by :func:`load_value` (None when ``root`` is absent or
+    null), decoding no other field (as the CDI hooks' minimal spec does).
+
+    Raises :class:`SpecError` "could not decode OCI spec: ..." (``detail``: Go's error text)."""
+    try:
+        if value is None:
+            return None
+        if not isinstance(value, gojson.Obj):
+            raise gojson.type_error(value, "value", "specs.Spec")
+        return _root(gojson.fields(value, ("root",)).get("root", []))
+    except gojson.DecodeError as exc:
+        raise SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
 
 
 def parse_spec(data: bytes) -> Spec:
@@ -110,16 +135,19 @@ def _decode(value):
             caps = v
         process = (env, caps)
 
-    root = None
-    robj = gojson.as_struct(f.get("root", []), "struct field Spec.root", "specs.Root")
-    if robj is not None:
-        rf = gojson.fields(robj, ("path",))
-        root = gojson.as_string(rf.get("path", []), "", "struct field .root.path")
+    root = _root(f.get("root", []))
 
     mounts: tuple[Mount, ...] = ()
     for v in f.get("mounts", ()):
         mounts = _mounts(v)
     return version, process, root, mounts
+
+
+def _root(values) -> str | None:
+    robj = gojson.as_struct(values, "struct field Spec.root", "specs.Root")
+    if robj is None:
+        return None
+    return gojson.as_string(gojson.fields(robj, ("path",)).get("path", []), "", "struct field .root.path")
 
 
 _MOUNT_FIELDS = ("destination", "type", "source", "options", "uidmappings", "gidmappings")

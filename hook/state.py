@@ -38,7 +38,7 @@ def parse_state(data: bytes) -> HookState:
     try:
         return _decode(gojson.decode_first(data))
     except gojson.DecodeError as exc:
-        raise StateError(f"could not decode container state: {exc}") from None
+        raise StateError(f"could not decode container state: {exc}", str(exc)) from None
 
 
 def read_state(stream) -> HookState:
@@ -46,7 +46,8 @@ def read_state(stream) -> HookState:
     its first JSON value, at most :data:`~hook.gojson.INPUT_LIMIT` bytes, never waiting for the end
     of the stream.
 
-    Raises :class:`StateError` ("could not decode container state: ...").
+    Raises :class:`StateError` ("could not decode container state: ..."; ``detail``: the part
+    after the colon).
     """
     import os
 
@@ -63,7 +64,7 @@ def read_state(stream) -> HookState:
         else:
             import errno
             detail = f"read /dev/stdin: {gocompat.errno_text(getattr(exc, 'errno', None) or errno.EBADF)}"
-        raise StateError(f"could not decode container state: {detail}") from None
+        raise StateError(f"could not decode container state: {detail}", detail) from None
 
 
 def _decode(value) -> HookState:

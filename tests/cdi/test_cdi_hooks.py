@@ -13,7 +13,8 @@ import pytest
 from cdi.hooks import compat, devnode
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
-         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", "ctk")
+         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate")
+CTK_ALLOWED = {"ctk", "ctk.errors", "ctk.cli_flags"}  # the flag parser (ctk.cli_flags), nothing of configuration
 
 
 def bundle(tmp_path, entries=()):
@@ -51,6 +52,7 @@ def test_hooks_import_only_what_they_need(tmp_path, args):
     assert "cdi.hook" in imported  # the measurement works
     for heavy in HEAVY:
         assert heavy not in imported, heavy
+    assert {m for m in imported if m.split(".")[0] == "ctk"} <= CTK_ALLOWED
 
 
 def test_update_ldcache_imports_no_re(tmp_path):
@@ -157,3 +159,31 @@ def test_ld_so_conf_include_wildcards_in_folders_stay_inside_the_root(tmp_path):
     (outside / "4.conf").write_text("/opt/outside\n")
     os.symlink(str(outside), root / "etc" / "escape")
     assert configured_dirs(str(root)) == ["/opt/a1", "/opt/b2"]
+
+
+def test_hook_flags_follow_urfave_cli_list_rules(tmp_path):
+    """The hooks parse their flags with ctk.cli_flags: a list value is split at commas, items trimmed."""
+    b = bundle(tmp_path)
+    p = run_hook(b, "create-symlinks", "--link", "t1::/usr/lib/l1, t2::/usr/lib/l2", "--link=t3::/usr/lib/l3")
+    assert p.returncode == 0, p.stderr
+    links = {n: os.readlink(b / "rootfs/usr/lib" / n) for n in ("l1", "l2", "l3")}
+    assert links == {"l1": "t1", "l2": "t2", "l3": "t3"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["chmod", "--mode", "755", "--bogus"], "flag provided but not defined: -bogus"),
+    (["create-symlinks", "--link"], "flag needs an argument: -link"),
+])
+def test_hook_flag_errors_are_one_line_in_go_flags_wording(tmp_path, args, message):
+    p = run_hook(bundle(tmp_path), *args)
+    assert p.returncode == 1
+    assert p.stderr.decode().splitlines() == [p.stderr.decode().splitlines()[0]]
+    assert p.stderr.decode().rstrip().endswith(f'level=error msg="{message}"')
+
+
+def test_hook_help_prints_the_subcommands_flags(tmp_path):
+    p = run_hook(bundle(tmp_path), "create-symlinks", "--help")
+    assert p.returncode == 0 and p.stderr == b""
+    out = p.stdout.decode()
+    assert out.startswith("NAME:\n   nvidia-cdi-hook create-symlinks\n\nOPTIONS:\n")
+    assert "--link string [ --link string ]" in out

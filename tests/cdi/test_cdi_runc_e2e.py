@@ -1,6 +1,8 @@
 """End to end: runc runs a busybox container with the edits of a spec we generate for the fake
 driver (device 0 + common edits), so the CDI hooks run as runc runs them (createContainer, the
-container's state on stdin, in its mount namespace) on a real rootfs with bind-mounted libraries."""
+container's state on stdin, in its mount namespace) on a real rootfs with bind-mounted libraries.
+The edits are resolved and applied by the runtime shim's own code (``shim.cdispec``: the spec read
+back from a spec folder by the CDI registry, the edits applied to config.json as in ``cdi`` mode)."""
 
 from __future__ import annotations
 
@@ -12,28 +14,11 @@ import pytest
 from daemons import need
 
 from cdi.generate import Options, generate
+from shim import cdispec, ocispec
 
 pytestmark = pytest.mark.e2e
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
-
-
-def apply_edits(config: dict, edits: dict) -> None:
-    """The subset of a CDI engine's "inject devices" the generated spec uses (spec section 7)."""
-    proc = config["process"]
-    proc["env"] += edits.get("env", [])
-    for n in edits.get("deviceNodes", []):
-        dev = {"path": n["path"], "type": "c", "major": n.get("major", 0), "minor": n.get("minor", 0),
-               "fileMode": n.get("fileMode", 0o666), "uid": 0, "gid": 0}
-        config["linux"].setdefault("devices", []).append(dev)
-        config["linux"]["resources"]["devices"].append({"allow": True, "type": "c", "major": dev["major"],
-                                                        "minor": dev["minor"], "access": "rwm"})
-    for m in edits.get("mounts", []):
-        config["mounts"].append({"destination": m["containerPath"], "source": m["hostPath"], "type": "bind",
-                                 "options": m["options"]})
-    for h in edits.get("hooks", []):
-        config.setdefault("hooks", {}).setdefault(h["hookName"], []).append(
-            {"path": h["path"], "args": h["args"], "env": h["env"]})
 
 
 def test_runc_container_gets_the_devices_libraries_and_hook_effects(tmp_path, driver_root, cdi_hook_bin):
@@ -46,10 +31,15 @@ def test_runc_container_gets_the_devices_libraries_and_hook_effects(tmp_path, dr
               "test -e /dev/nvidia1 || echo no-nvidia1")
     bundle = oci_bundle.runc_bundle(tmp_path / "b", ["sh", "-c", script], ldconfig=True)
     (bundle / "rootfs" / "sbin" / "ldconfig").chmod(0o755)
-    config = json.loads((bundle / "config.json").read_text())
-    apply_edits(config, spec["containerEdits"])
-    apply_edits(config, next(d for d in spec["devices"] if d["name"] == "0")["containerEdits"])
-    (bundle / "config.json").write_text(json.dumps(config))
+    spec_dir = tmp_path / "cdi"
+    spec_dir.mkdir()
+    (spec_dir / "nvidia.json").write_text(json.dumps(spec))
+    warnings: list[str] = []
+    edits = cdispec.from_spec_dirs([str(spec_dir)], [f"{spec['kind']}=0"], warnings.append)
+    assert warnings == []
+    tree, style = ocispec.load(str(bundle / "config.json"))
+    cdispec.apply(tree, edits)
+    ocispec.write(str(bundle / "config.json"), ocispec.dumps(tree, style))
     p = oci_bundle.runc_run(bundle, f"cdi-e2e-{os.getpid()}", root=tmp_path / "runc-root")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == [
