@@ -345,18 +345,29 @@ def read_first(read, *, stream: bool, chunk: int = 1 << 16, limit: int | None = 
     """Read with ``read(n)`` (``os.read``-like) until the first JSON value is complete.
 
     As Go's ``json.Decoder.Decode``: a ``stream`` (pipe, terminal, character device) is
-    decoded after every read, so a writer that keeps it open after the value does not
-    block the reader, and trailing bytes are never read in bulk.  A regular file
-    (``stream=False``) ends, so it is decoded once, at its end.  Raises
+    decoded as soon as a read may have completed the value, so a writer that keeps it open
+    after the value does not block the reader, and trailing bytes are never read in bulk.  A
+    regular file (``stream=False``) ends, so it is decoded once, at its end.  Raises
     :class:`InputTooLarge` after ``limit`` (default :data:`INPUT_LIMIT`) bytes without a complete value, OSError from
     ``read``, :class:`DecodeError`.
+
+    A read that returned less than asked leaves the writer with nothing more to give for now (it
+    paused, or it is done): decoding is tried then.  After a full read the writer is ahead, and
+    decoding is tried only once the input has doubled since the last try: a large value costs a
+    bounded number of decodes (each from the input's start), not one per read (32 MiB of white
+    space, or a string full of ``}``, took minutes through a pipe).  The one case where this waits
+    where Go's decoder would not: a writer that keeps the pipe open after a value ending exactly at
+    the end of a full read (runtimes close the hook's stdin after writing the state: the end of the
+    input then decides).
     """
     if limit is None:
         limit = INPUT_LIMIT
     buf = bytearray()
     opener = None
+    tried = 0  # the input's length at the last try
     while True:
-        data = read(min(chunk, limit + 1 - len(buf)))
+        want = min(chunk, limit + 1 - len(buf))
+        data = read(want)
         if not data:
             return decode_first(buf)
         buf += data
@@ -368,11 +379,15 @@ def read_first(read, *, stream: bool, chunk: int = 1 << 16, limit: int | None = 
         if not stream:
             continue
         if opener is None:
-            stripped = buf.lstrip(b" \t\n\r")
-            opener = stripped[:1] or None
+            opener = buf.lstrip(b" \t\n\r")[:1] or None
+            if opener is None:  # white space only: no value has begun
+                continue
         # An object or array can only have ended in a read holding a closing bracket.
         if opener in (b"{", b"[") and b"}" not in data and b"]" not in data:
             continue
+        if len(data) == want and len(buf) < 2 * tried:
+            continue
+        tried = len(buf)
         value = decode_prefix(buf)
         if value is not INCOMPLETE:
             return value

@@ -278,3 +278,33 @@ def test_deep_input_falls_back_to_the_python_scanner_when_the_c_scanner_cannot(m
     else:
         with pytest.raises(gojson.DecodeError, match="exceeded max depth"):
             gojson.decode_first(text.encode())
+
+
+class FullReads:
+    """A pipe whose writer is ahead: every read gets all it asks for, from ``data``; counts the bytes the
+    decoder looks at (``decode_prefix`` calls) through ``gojson``."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def __call__(self, n: int) -> bytes:
+        out = self.data[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+
+@pytest.mark.parametrize("payload", [b" " * (8 << 20) + b"{}", b'{"a": "' + b"}" * (8 << 20) + b'"}'])
+def test_a_large_value_through_a_pipe_is_decoded_a_bounded_number_of_times(monkeypatch, payload):
+    """Not once per read: 8 MiB in 64 KiB reads is 128 reads; decoding from the start after each
+    one would scan the input 64 times over."""
+    scanned = []
+    real = gojson.decode_prefix
+    monkeypatch.setattr(gojson, "decode_prefix", lambda data: scanned.append(len(data)) or real(data))
+    assert gojson.read_first(FullReads(payload), stream=True) in ([], [("a", "}" * (8 << 20))])
+    assert sum(scanned) <= 4 * len(payload)
+
+
+def test_a_top_level_number_ends_at_the_white_space_after_it():
+    """Go's decoder returns a number once a delimiter follows it, without waiting for EOF."""
+    assert gojson.read_first(Chunks(b"123", b" "), stream=True) == "123"
