@@ -530,7 +530,7 @@ INSTALL_FLAGS = [
     Flag(("drop-in-config-host-path",), "string", "", "host path of the drop-in (for containerd imports)", ("RUNTIME_DROP_IN_CONFIG_HOST_PATH",)),
     Flag(("executable-path",), "string", "", "runtime executable for the command source", ("RUNTIME_EXECUTABLE_PATH",),
          shown_default="containerd or crio from PATH"),
-    Flag(("config-source", "config-sources"), "string", "command,file", "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
+    Flag(("config-source", "config-sources"), "list", ("command", "file"), "ordered list: command, file[=path], effective", ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE")),
     Flag(("socket",), "string", "", "runtime socket used by --restart-mode=signal", ("RUNTIME_SOCKET", "CONTAINERD_SOCKET", "DOCKER_SOCKET"),
          shown_default="/run/containerd/containerd.sock or /var/run/docker.sock"),
     Flag(("runtime-pid-file",), "string", "", "signal the pid in this file instead of the socket's peer", ("RUNTIME_PID_FILE",)),
@@ -542,7 +542,7 @@ INSTALL_FLAGS = [
     Flag(("set-as-default",), "bool", True, "make the NVIDIA runtime the default", ("NVIDIA_RUNTIME_SET_AS_DEFAULT", "CONTAINERD_SET_AS_DEFAULT", "DOCKER_SET_AS_DEFAULT")),
     Flag(("enable-cdi-in-runtime",), "bool", False, "enable CDI in the runtime", ("RUNTIME_ENABLE_CDI",)),
     Flag(("no-runtime-config",), "bool", False, "install the toolkit only", ("NO_RUNTIME_CONFIG",)),
-    Flag(("nvidia-container-runtime.runtimes",), "string", "", "low-level runtimes (skips detection)", ("NVIDIA_CONTAINER_RUNTIME_RUNTIMES",)),
+    Flag(("nvidia-container-runtime.runtimes",), "list", (), "low-level runtimes (skips detection)", ("NVIDIA_CONTAINER_RUNTIME_RUNTIMES",)),
     Flag(("config-mode",), "string", "config", "crio: config | hook", ("CRIO_CONFIG_MODE",)),
     Flag(("hooks-dir",), "string", "/usr/share/containers/oci/hooks.d", "crio hook mode", ("CRIO_HOOKS_DIR",)),
     Flag(("hook-filename",), "string", "oci-nvidia-hook.json", "crio hook mode", ("CRIO_HOOK_FILENAME",)),
@@ -559,11 +559,11 @@ INSTALL_FLAGS = [
 
 def options_from_flags(v: dict, given: set | frozenset = frozenset()) -> InstallOptions:
     """``--enable-cdi-in-runtime`` defaults to ``--cdi-enabled`` unless it is in ``given``."""
-    low = tuple(x.strip() for x in v["nvidia-container-runtime.runtimes"].split(",") if x.strip())
+    low = tuple(x for x in v["nvidia-container-runtime.runtimes"] if x)
     return InstallOptions(
         runtime=v["runtime"], install_dir=v["toolkit-install-dir"], config=v["config"],
         drop_in=v["drop-in-config"], drop_in_host_path=v["drop-in-config-host-path"],
-        config_sources=v["config-source"], executable=v["executable-path"], host_root=v["host-root"],
+        config_sources=",".join(v["config-source"]), executable=v["executable-path"], host_root=v["host-root"],
         runtime_name=v["runtime-name"], set_as_default=v["set-as-default"],
         enable_cdi=v["enable-cdi-in-runtime"] or (v["cdi-enabled"] and "enable-cdi-in-runtime" not in given),
         restart_mode=v["restart-mode"], socket=v["socket"],

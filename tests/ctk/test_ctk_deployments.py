@@ -71,3 +71,23 @@ def test_installer_settings_are_understood(monkeypatch):
               env["NVIDIA_CTK_STATE_DIR"], env["TOOLKIT_PID_FILE"]]
     for path in needed:
         assert any(path == m or path.startswith(m + "/") for m in mounts.values()), path
+
+
+@pytest.mark.parametrize("args,env,sources,runtimes", [
+    ([], {}, "command,file", ()),
+    (["--config-source", "file", "--config-sources=command"], {}, "file,command", ()),
+    (["--config-source", "effective, file"], {"RUNTIME_CONFIG_SOURCES": "command"}, "effective,file", ()),
+    ([], {"RUNTIME_CONFIG_SOURCES": "file"}, "file", ()),
+    (["--nvidia-container-runtime.runtimes", "crun", "--nvidia-container-runtime.runtimes=runc, kata"], {},
+     "command,file", ("crun", "runc", "kata")),
+    ([], {"NVIDIA_CONTAINER_RUNTIME_RUNTIMES": "runc,,crun"}, "command,file", ("runc", "crun")),
+])
+def test_installer_list_flags_collect_every_value(monkeypatch, args, env, sources, runtimes):
+    """--config-source(s) and --nvidia-container-runtime.runtimes are urfave/cli string slices (§6.1): a
+    repeated flag adds its items, commas split them, the command line replaces the environment."""
+    for k in ("RUNTIME_CONFIG_SOURCES", "RUNTIME_CONFIG_SOURCE", "NVIDIA_CONTAINER_RUNTIME_RUNTIMES"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    o = installer.options_from_flags(parse_flags(installer.INSTALL_FLAGS, args).values)
+    assert (o.config_sources, o.low_level_runtimes) == (sources, runtimes)
