@@ -61,16 +61,19 @@ def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...
     docs/performance.md.)"""
     from ctk.cli_flags import Flag, _Help
     from ctk.cli_flags import parse_flags as parse
-    from ctk.errors import UsageError
 
     from .errors import HookError
     flags = [*(Flag((n,)) for n in strings), *(Flag((n,), "list", ()) for n in lists)]
     try:
         p = parse(flags, args)
-    except UsageError as exc:
-        raise HookError(str(exc)) from None
     except _Help:
         raise HelpRequested(flags) from None
+    except Exception as exc:
+        from ctk.errors import UsageError  # imported only on this path (every hook run parses flags)
+
+        if not isinstance(exc, UsageError):
+            raise
+        raise HookError(str(exc)) from None
     values = {n: p.values[n] for n in strings if n in p.given}
     values.update((n, list(p.values[n])) for n in lists)
     return values, p.rest

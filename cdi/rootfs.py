@@ -50,19 +50,27 @@ def container_root(stream) -> str:
     determined container root: ..."); an empty bundle or ``root.path`` is refused rather than
     taken as the bundle folder (docs/compatibility.md)."""
     from hook import gocompat
-    from hook.errors import SpecError, StateError
     from hook.spec import load_value, root_path
     from hook.state import read_state
 
+    # hook.errors is imported only when a read fails: every CDI container runs these hooks.
     try:
         state = read_state(stream)
-    except StateError as exc:
+    except Exception as exc:
+        from hook.errors import StateError
+
+        if not isinstance(exc, StateError):
+            raise
         raise HookError(f"failed to load container state: failed to decode container state: {exc.detail}") from None
     if not state.bundle:
         raise HookError("failed to determined container root: bundle path is empty")
     try:
         path = root_path(load_value(state.spec_path))
-    except SpecError as exc:
+    except Exception as exc:
+        from hook.errors import SpecError
+
+        if not isinstance(exc, SpecError):
+            raise
         what = "failed to open OCI spec file" if exc.message.startswith("could not open") else "failed to load OCI spec"
         raise HookError(f"failed to determined container root: {what}: {exc.detail}") from None
     if not path:

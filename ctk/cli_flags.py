@@ -24,8 +24,6 @@ from hook.gocompat import flag_needs_argument, invalid_bool, trim as go_trim_spa
 from hook.gocompat import parse_bool as _go_parse_bool
 from hook.values import Factory, Value
 
-from .errors import UsageError
-
 
 class Flag(Value, frozen=True):
     """One flag: its names (the first is the key of :attr:`Parsed.values`), kind (``string``,
@@ -58,7 +56,7 @@ def parse_bool(name: str, v: str) -> bool:
     """``strconv.ParseBool`` of flag (or variable) ``name``; raises :class:`UsageError`."""
     b = _go_parse_bool(v)
     if b is None:
-        raise UsageError(invalid_bool(name, v))
+        raise _usage(invalid_bool(name, v))
     return b
 
 
@@ -121,14 +119,14 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
         if f is None:
             if name in ("h", "help"):
                 raise _Help()
-            raise UsageError(undefined_flag(name))
+            raise _usage(undefined_flag(name))
         key = f.names[0]
         if f.kind == "bool":
             out.values[key] = parse_bool(name, value) if value else True
         else:
             if not eq:
                 if i >= len(args):
-                    raise UsageError(flag_needs_argument(name))
+                    raise _usage(flag_needs_argument(name))
                 value = args[i]
                 i += 1
             if f.kind == "list":
@@ -192,6 +190,14 @@ def apply_global_flags(values: dict) -> None:
         log.setLevel(logging.DEBUG)
 
 
+def _usage(message: str) -> Exception:
+    """A :class:`ctk.errors.UsageError`, its module imported only now: the CDI hooks parse their flags
+    here on every run and need none of ctk's exception classes unless a flag is wrong."""
+    from .errors import UsageError
+
+    return UsageError(message)
+
+
 def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_error: bool = False,
                   error_help_text: str | None = None) -> Parsed | None:
     """Parse a command's flags (and the global ones): None after printing ``help_text`` for
@@ -201,6 +207,8 @@ def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_er
     when ``help_on_error``) and for positional arguments, which no command takes.
     """
     import sys
+
+    from .errors import UsageError
 
     try:
         p = parse_flags(flags, args, persistent=GLOBAL_FLAGS)
@@ -212,6 +220,6 @@ def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_er
             sys.stdout.write(help_text if error_help_text is None else error_help_text)
         raise
     if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+        raise _usage(f"unexpected arguments: {' '.join(p.rest)}")
     apply_global_flags(p.values)
     return p

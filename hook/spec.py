@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from . import gocompat, gojson
-from .errors import SpecError
-from .version import Version, VersionError, parse_version
 from .values import Value
 
 _UINT32 = (0, 0xFFFFFFFF)
 
+
+
+def _error(message: str, detail: str | None = None) -> Exception:
+    """A :class:`~hook.errors.SpecError` (its module imported only now: the CDI hooks read the spec
+    with this module and need no hook error class unless it is bad)."""
+    from .errors import SpecError
+
+    return SpecError(message, detail)
 
 class Mount(Value, frozen=True):
     """One entry of ``mounts`` (only ``source`` and ``destination`` matter to the hook)."""
@@ -57,7 +63,7 @@ def load_value(path: str):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:
         detail = f"open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}"
-        raise SpecError(f"could not open OCI spec: {detail}", detail) from None
+        raise _error(f"could not open OCI spec: {detail}", detail) from None
     try:
         st = os.fstat(fd)
         regular = (st.st_mode & 0o170000) == 0o100000
@@ -65,11 +71,11 @@ def load_value(path: str):
                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:
         detail = f"read {path}: {gocompat.errno_text(exc.errno)}"
-        raise SpecError(f"could not decode OCI spec: {detail}", detail) from None
+        raise _error(f"could not decode OCI spec: {detail}", detail) from None
     except gojson.InputTooLarge as exc:
-        raise SpecError(f"could not decode OCI spec: read {path}: {exc}", f"read {path}: {exc}") from None
+        raise _error(f"could not decode OCI spec: read {path}: {exc}", f"read {path}: {exc}") from None
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
+        raise _error(f"could not decode OCI spec: {exc}", str(exc)) from None
     finally:
         os.close(fd)
 
@@ -86,7 +92,7 @@ def root_path(value) -> str | None:
             raise gojson.type_error(value, "value", "specs.Spec")
         return _root(gojson.fields(value, ("root",)).get("root", []))
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
+        raise _error(f"could not decode OCI spec: {exc}", str(exc)) from None
 
 
 def parse_spec(data: bytes) -> Spec:
@@ -94,7 +100,7 @@ def parse_spec(data: bytes) -> Spec:
     try:
         value = gojson.decode_first(data)
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode OCI spec: {exc}") from None
+        raise _error(f"could not decode OCI spec: {exc}") from None
     return parse_value(value)
 
 
@@ -104,13 +110,13 @@ def parse_value(value) -> Spec:
     try:
         version, process, root, mounts = _decode(value)
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode OCI spec: {exc}") from None
+        raise _error(f"could not decode OCI spec: {exc}") from None
     if version is None:
-        raise SpecError("Version is empty in OCI spec")
+        raise _error("Version is empty in OCI spec")
     if process is None:
-        raise SpecError("Process is empty in OCI spec")
+        raise _error("Process is empty in OCI spec")
     if root is None:
-        raise SpecError("Root is empty in OCI spec")
+        raise _error("Root is empty in OCI spec")
     env, caps = process
     return Spec(oci_version=version, env=tuple(env), capabilities=caps, root_path=root, mounts=mounts)
 
@@ -196,17 +202,15 @@ def _id_mappings(value) -> None:
 
 # --- privileged detection (hook.md §3) --------------------------------------
 
-_RC1 = Version(1, 0, 0, "rc1")
-_RC5 = Version(1, 0, 0, "rc5")
-
-
 def uses_list_capabilities(oci_version: str) -> bool:
     """True when ``ociVersion`` selects the rc1..rc4 list layout of ``process.capabilities``."""
+    from .version import Version, VersionError, parse_version
+
     try:
         v = parse_version(oci_version)
     except VersionError:
         return False
-    return v.compare(_RC1) >= 0 and v.compare(_RC5) < 0
+    return v.compare(Version(1, 0, 0, "rc1")) >= 0 and v.compare(Version(1, 0, 0, "rc5")) < 0
 
 
 _CAP_FIELDS = ("bounding", "effective", "inheritable", "permitted", "ambient")
@@ -236,7 +240,7 @@ def capability_list(spec: Spec) -> list[str]:
                     bounding = lst
         return bounding
     except gojson.DecodeError as exc:
-        raise SpecError(f"could not decode Process.Capabilities in OCI spec: {exc}") from None
+        raise _error(f"could not decode Process.Capabilities in OCI spec: {exc}") from None
 
 
 def is_privileged(spec: Spec) -> bool:
