@@ -194,3 +194,14 @@ def test_no_record_for_a_config_found_elsewhere_or_the_venv(toolkit):
 def test_render_refuses_what_a_field_cannot_carry():
     assert execrecord.render({"PATH": "/bin"}, [], "/bin/run\0c") is None
     assert execrecord.render({"PATH": "/b" * execrecord.MAX_SIZE}, [], "/bin/runc") is None
+
+
+def test_a_glob_candidate_records_the_directories_it_listed(tmp_path):
+    """``runtimes = ["r?nc"]`` lists each PATH directory: a runtime that appears in one (here one that
+    sorts first) is found by the interpreter, not missed by a replay."""
+    toolkit = Toolkit(tmp_path, '[nvidia-container-runtime]\nruntimes = ["r?nc"]\n')
+    assert toolkit.run("state", "ctr") == ["runc", "state", "ctr"]
+    toolkit.point_record_at_marker()
+    assert toolkit.run("state", "ctr") == ["marker", "state", "ctr"]
+    shutil.copy2(toolkit.root / "bin" / "runc", toolkit.root / "bin" / "ranc")
+    assert toolkit.run("state", "ctr") == ["ranc", "state", "ctr"]
