@@ -17,13 +17,14 @@ from .values import Value
 
 
 class Choice(Value, frozen=True):
-    """Which injector runs (``"cli"`` or ``"library"``), why, whether a CLI fallback is allowed and
-    whether the plan was found to have no blocker (``hook.nvc.reproduce_blocker``) already."""
+    """Which injector runs (``"cli"`` or ``"library"``) and why.
+
+    ``fallback``: ``auto`` chose the library, after finding no blocker (``hook.nvc.reproduce_blocker``):
+    the blocker is not looked for again, and a library that does not load means the CLI."""
 
     kind: str
     reason: str
     fallback: bool = False
-    unblocked: bool = False
 
 
 def choose(plan: Plan) -> Choice:
@@ -45,8 +46,7 @@ def choose(plan: Plan) -> Choice:
     if blocker:
         return Choice("cli", f"injector = 'auto': {blocker}")
     return Choice("library", f"injector = 'auto': {found} found and the request needs nothing the library "
-                             "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True,
-                  unblocked=True)
+                             "path cannot reproduce (the CLI is exec'd if it does not load)", fallback=True)
 
 
 def run(plan: Plan, choice: Choice | None = None) -> int:
@@ -66,7 +66,7 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
         _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
             nvc.inject(plan, library_path=plan.library_path or None, root=plan.options.root,
-                       checked=choice.unblocked)
+                       checked=choice.fallback)
             return 0
         except nvc.LibraryUnavailable as exc:
             if not choice.fallback:
