@@ -18,6 +18,7 @@ class Logger:
 
     def __init__(self) -> None:
         self.fds: list[int] = []
+        self.paths: list[str] = []  # the files opened, as given
         self.level = LEVELS["info"]
         self.json = False
         self.wrote = False  # a line was written
@@ -42,15 +43,17 @@ class Logger:
                 warning = warning or f"Failed to open log file {path}"
             else:
                 self.fds.append(fd)
+                self.paths.append(path)
         if warning:
             self.log("warning", warning)
 
     def enabled(self, level: str) -> bool:
         return bool(self.fds) and LEVELS[level] <= self.level
 
-    def silent(self) -> bool:
-        """Nothing written, and a pass-through call (``trace`` and ``debug`` lines only) writes nothing."""
-        return not self.wrote and not self.enabled("debug")
+    def silent(self, opened_anyway: str = "") -> bool:
+        """Nothing written, a pass-through call (``trace`` and ``debug`` lines only) writes nothing, and
+        no file was opened (so maybe created) but ``opened_anyway`` (runc's ``--log``, which runc opens)."""
+        return not self.wrote and not self.enabled("debug") and all(p == opened_anyway for p in self.paths)
 
     def log(self, level: str, message: str) -> None:
         if not self.enabled(level):

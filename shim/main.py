@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if inv.version:
         sys.stdout.write("\n")
     log.debug(f"Forwarding command to runtime {runtime}")
-    if probes is not None and not (inv.version or inv.debug) and log.silent() \
-            and config.runtime_debug in ("", "/dev/null"):  # a create decides the same lookup
+    # The exec record (a create looks the runtime up as a pass-through call does): see shim.execrecord.
+    if probes is not None and not (inv.version or inv.debug) and log.silent(inv.log_path):
         from . import execrecord
         execrecord.save(probes, os.environ, runtime)
     return exec_runtime(runtime, argv, log)

@@ -205,3 +205,28 @@ def test_a_glob_candidate_records_the_directories_it_listed(tmp_path):
     assert toolkit.run("state", "ctr") == ["marker", "state", "ctr"]
     shutil.copy2(toolkit.root / "bin" / "runc", toolkit.root / "bin" / "ranc")
     assert toolkit.run("state", "ctr") == ["ranc", "state", "ctr"]
+
+
+@pytest.mark.parametrize("found", ["toolkit", "env", "xdg", "default"])
+def test_the_record_lists_every_variable_the_decision_reads(tmp_path, found):
+    """The config lookup (hook.config.locate) and the runtime lookup (PATH) read only the variables the
+    record checks (execrecord.ENVIRONMENT): one read elsewhere would make a replay miss a change."""
+    from hook import config
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            read.add(key)
+            return super().__getitem__(key)
+
+    read: set[str] = set()
+    program = tmp_path / "nvidia-container-runtime"
+    if found == "toolkit":
+        (tmp_path / ".config" / "nvidia-container-runtime").mkdir(parents=True)
+        (tmp_path / config.TOOLKIT_CONFIG).write_text("")
+    env = {"env": {"NVIDIA_CTK_CONFIG_FILE_PATH": "/x.toml"}, "xdg": {"XDG_CONFIG_HOME": "/x"}}.get(found, {})
+    config.locate("", Recording(env, PATH="/bin", HOME="/root"), str(program))
+    assert read <= set(execrecord.ENVIRONMENT)
