@@ -33,7 +33,7 @@ for _p in (ROOT / "bench", ROOT / "tests", ROOT / "tests" / "e2e", ROOT / "tests
     sys.path.insert(0, str(_p))
 from daemons import CONTAINERD_MAIN, Containerd  # noqa: E402
 from nvc_e2e_lib import make_rootfs  # noqa: E402
-from oci_bundle import oci_archive, rootfs_tar  # noqa: E402
+from oci_bundle import rootfs_tar  # noqa: E402
 from startup import real_python  # noqa: E402
 from toolkit_source import driver_root, toolkit_source  # noqa: E402
 
@@ -68,9 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         run([ctk, "config", "--in-place", f"--config-file={t}/nv/toolkit/.config/nvidia-container-runtime/config.toml",
              "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules"], env=env)
         daemon = Containerd(t, main_cfg, ns="bench")
-        ctr = ["ctr", "-a", str(daemon.sock), "-n", daemon.ns]
-        (t / "image.tar").write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
-        run(ctr + ["images", "import", "--snapshotter", "native", str(t / "image.tar")])
+        ctr = daemon.ctr
+        daemon.import_image(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1")
         tk = f"{t}/nv/toolkit"
         # upstream's layout for comparison: a shell wrapper that greps the modules file, then execs
         wrapper = t / "wrapper" / "nvidia-container-runtime"

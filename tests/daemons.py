@@ -211,7 +211,8 @@ class Containerd(Daemon):
     with ``t=tmp``: its state, sockets and log under ``tmp``), its argv behind ``wrap`` when given
     (e.g. an ``unshare`` command line ending in ``exec``); returns once ``tmp/containerd.sock`` exists
     (stopped again if it does not).  ``ns`` is the containerd namespace for ``ctr -n``: a fresh one unless
-    given (a container's cgroup is ``/<namespace>/<name>``, and parallel tests must not share one)."""
+    given (a container's cgroup is ``/<namespace>/<name>``, and parallel tests must not share one);
+    ``ctr`` is the ``ctr`` command line for it."""
 
     def __init__(self, tmp: Path, config: Path, env: dict[str, str] | None = None,
                  wrap: Callable[[list[str]], list[str]] | None = None, timeout: float = 30,
@@ -220,11 +221,27 @@ class Containerd(Daemon):
         super().__init__(argv if wrap is None else wrap(argv), tmp, tmp / "containerd.log", env)
         self.sock = tmp / "containerd.sock"
         self.ns = ns or f"t-{uuid.uuid4().hex[:10]}"
+        self.ctr = [need("ctr")["ctr"], "-a", str(self.sock), "-n", self.ns]
         try:
             self.wait_for(self.sock.exists, timeout, "the containerd socket")
         except BaseException:
             self.stop()
             raise
+
+    def check(self, *args: str) -> str:
+        """``ctr ARGS``; its stdout (it must succeed)."""
+        r = subprocess.run(self.ctr + list(args), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def import_image(self, layer: bytes, name: str) -> None:
+        """The one-layer image ``name`` of the tar ``layer`` (:func:`oci_bundle.oci_archive`), imported for
+        the native snapshotter."""
+        from oci_bundle import oci_archive
+
+        archive = self.tmp / "image.tar"
+        archive.write_bytes(oci_archive(layer, name))
+        self.check("images", "import", "--snapshotter", "native", str(archive))
 
 
 class SighupCounter:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemons import CONTAINERD_MAIN, Containerd, Dockerd, need, reap, short_tmpdir
-from oci_bundle import busybox_layer, oci_archive
+from oci_bundle import busybox_layer
 from paths import CTK_BIN as CTK
 from toolkit_source import toolkit_source
 
@@ -56,7 +56,6 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
 
     daemon = Containerd(t, main)
     try:
-        sock = daemon.sock
         line = daemon.wait_for(lambda: next((ln for ln in daemon.log().splitlines()
                                              if "Start cri plugin with config" in ln), None), 30, "the CRI plugin")
         assert "DefaultRuntimeName:nvidia" in line
@@ -64,12 +63,8 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
         assert f"Options:map[BinaryName:{toolkit}/nvidia-container-runtime SystemdCgroup:false]" in line
         assert "failed to load plugin io.containerd.grpc.v1.cri" not in daemon.log()
 
-        archive = t / "image.tar"
-        archive.write_bytes(oci_archive(busybox_layer(t), "local/busybox:1"))
-        ctr = [tools["ctr"], "-a", str(sock), "-n", daemon.ns]
-        r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
+        daemon.import_image(busybox_layer(t), "local/busybox:1")
+        ctr = daemon.ctr
         # run through the installed NVIDIA runtime (runs runc directly: no NVIDIA module is loaded here)
         r = subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native",
                                   "--runc-binary", f"{toolkit}/nvidia-container-runtime",

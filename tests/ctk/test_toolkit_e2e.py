@@ -16,7 +16,7 @@ import pytest
 import daemons
 from daemons import CONTAINERD_MAIN, Dockerd, need, wait_for
 from nvc_e2e_lib import PROBE, Probe, make_rootfs
-from oci_bundle import oci_archive, rootfs_tar
+from oci_bundle import rootfs_tar
 from test_ctk_e2e import ctk
 from toolkit_source import driver_root, toolkit_source
 
@@ -52,22 +52,14 @@ class Containerd(daemons.Containerd):
         """``cgroup_v1``: run it (and so its shims and crun) with the cgroup v2 mount of this hybrid
         host hidden, as tests/e2e/test_e2e_nvc_crun.py runs crun (crun refuses hybrid mode)."""
         self.t = t
-        tools = need("ctr", "busybox", "unshare")
+        need("busybox", "unshare")
         super().__init__(t, main, wrap=_hide_cgroup_v2 if cgroup_v1 else None, ns=ns)
-        self.ctr = [tools["ctr"], "-a", str(self.sock), "-n", self.ns]
         try:
             if import_image:
-                archive = t / "image.tar"
-                archive.write_bytes(oci_archive(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1"))
-                self.check("images", "import", "--snapshotter", "native", str(archive))
+                self.import_image(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1")
         except BaseException:
             self.stop()
             raise
-
-    def check(self, *args: str) -> str:
-        r = subprocess.run(self.ctr + list(args), capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        return r.stdout
 
     def run(self, runtime: str, name: str, env: list[str], *cmd: str, detach: bool = False) -> str:
         opts = [f"--env={e}" for e in env]

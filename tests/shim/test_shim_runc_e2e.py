@@ -19,7 +19,7 @@ import pytest
 
 import oci_bundle
 from daemons import CONTAINERD_MAIN, Containerd, need
-from oci_bundle import busybox_layer, oci_archive
+from oci_bundle import busybox_layer
 from paths import HOOK_BIN as HOOK
 from paths import SHIM_BIN as SHIM
 
@@ -114,7 +114,7 @@ def test_pass_through_calls_reach_runc_unchanged(node):
 
 
 def test_containerd_runs_gpu_and_plain_containers_through_the_shim(node):
-    tools = need("containerd", "ctr", "runc", "busybox")
+    need("containerd", "ctr", "runc", "busybox")
     t = node["tmp"] / "ctrd"
     t.mkdir()
     main = t / "config.toml"
@@ -122,13 +122,8 @@ def test_containerd_runs_gpu_and_plain_containers_through_the_shim(node):
     # containerd's environment reaches the runc shim, ours, runc and the hook
     daemon = Containerd(t, main, env=dict(os.environ, **node["env"]))
     try:
-        sock = daemon.sock
-        archive = t / "image.tar"
-        archive.write_bytes(oci_archive(busybox_layer(t), "local/busybox:1"))
-        ctr = [tools["ctr"], "-a", str(sock), "-n", daemon.ns]
-        r = subprocess.run(ctr + ["images", "import", "--snapshotter", "native", str(archive)],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
+        daemon.import_image(busybox_layer(t), "local/busybox:1")
+        ctr = daemon.ctr
 
         def run(name: str, *env: str) -> subprocess.CompletedProcess:
             return subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native", "--runc-binary", str(SHIM),
