@@ -27,7 +27,7 @@ from ..gocompat import DEFAULT_PATH
 from ..plan import Plan
 from ..values import Value
 from . import LIB_NAME, MESSAGE_PREFIX, InjectionError, LibraryUnavailable, candidates
-from .rules import Gpu, Mig, Request, Selection, build, evaluate, parse_imex, select_devices, select_mig_caps
+from .rules import Gpu, Mig, Selection, build, evaluate, parse_imex, select_devices, select_mig_caps
 
 MIN_VERSION = (1, 1, 0)
 # Lazy binding, as the dynamic loader binds the CLI: with cffi's default RTLD_NOW every relocation of the
