@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import importtime
 from cdi.hooks import compat, devnode
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
@@ -47,8 +48,7 @@ def test_hooks_import_only_what_they_need(tmp_path, args):
     """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing (-X importtime)."""
     p = run_hook(bundle(tmp_path), *args, importtime=True)
     assert p.returncode == 0, p.stderr
-    imported = {line.split("|")[-1].strip() for line in p.stderr.decode().splitlines()
-                if line.startswith("import time:") and "|" in line}
+    imported = importtime.imported(p.stderr)
     assert "cdi.hook" in imported  # the measurement works
     for heavy in HEAVY:
         assert heavy not in imported, heavy
@@ -59,7 +59,7 @@ def test_update_ldcache_imports_no_re(tmp_path):
     b = bundle(tmp_path)
     p = run_hook(b, "update-ldcache", "--folder", "/usr/lib/x86_64-linux-gnu", importtime=True)
     assert p.returncode == 0, p.stderr
-    imported = {line.split("|")[-1].strip() for line in p.stderr.decode().splitlines() if "|" in line}
+    imported = importtime.imported(p.stderr)
     assert "cdi.hooks.ldcache" in imported and not {"re", "glob", "json", "subprocess"} & imported
 
 

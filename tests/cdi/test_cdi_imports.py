@@ -8,23 +8,13 @@ import json
 import subprocess
 import sys
 
+from importtime import importers
 from paths import ROOT
 
 PATTERN_MODULES = ("re", "fnmatch", "glob")
 
 NAMES = ["0", "1", "GPU-00000000-0000-0000-0000-000000000001", "GPU-00000000-0000-0000-0000-000000000002", "all"]
 RECORDER = "#!/bin/sh\nexit 7\n"
-
-
-def imported(stderr: str) -> dict[str, str]:
-    """Module -> the module that imported it first (the next less indented line of -X importtime)."""
-    rows = [line.split("|")[-1] for line in stderr.splitlines() if line.startswith("import time:") and "|" in line]
-    parents = {}
-    for i, row in enumerate(rows):
-        depth = len(row) - len(row.lstrip())
-        parent = next((r.strip() for r in rows[i + 1:] if len(r) - len(r.lstrip()) < depth), "")
-        parents.setdefault(row.strip(), parent)
-    return parents
 
 
 def test_gpu_jit_cdi_create_imports_no_pattern_module(tmp_path, driver_root):
@@ -42,7 +32,7 @@ def test_gpu_jit_cdi_create_imports_no_pattern_module(tmp_path, driver_root):
                            str(tmp_path / "bundle"), "ctr"], cwd=tmp_path / "bundle", env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 7, proc.stderr
-    mods = imported(proc.stderr)
+    mods = importers(proc.stderr)
     assert {"cdi.generate", "cdi.discover", "cdi.nvml", "cdi.pathmatch"} <= set(mods)  # the guard can fail
     assert [m for m in PATTERN_MODULES if m in mods] == []
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
@@ -56,7 +46,7 @@ def run_generate(driver_root, code):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert [d["name"] for d in json.loads(proc.stdout)["devices"]] == NAMES
-    return imported(proc.stderr)
+    return importers(proc.stderr)
 
 
 def test_the_generator_imports_no_pattern_module(driver_root):
@@ -68,7 +58,7 @@ def test_the_generator_imports_no_pattern_module(driver_root):
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == NAMES
-    mods = imported(proc.stderr)
+    mods = importers(proc.stderr)
     assert {"cdi.generate", "cdi.discover", "cdi.nvml", "cdi.pathmatch"} <= set(mods)
     assert [m for m in PATTERN_MODULES + ("logging",) if m in mods] == []
 

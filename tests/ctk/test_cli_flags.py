@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import importtime
 from ctk.cli_flags import Flag, parse_flags, split_list, usage
 from ctk.errors import UsageError
 from paths import CTK_BIN
@@ -78,7 +79,7 @@ def test_cli_flags_imports_neither_dataclasses_nor_logging():
     """The CDI hooks parse their flags here: every container pays for this module's imports."""
     p = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ctk.cli_flags"], capture_output=True,
                        text=True, check=True)
-    imported = {ln.split("|")[-1].strip() for ln in p.stderr.splitlines() if ln.startswith("import time:")}
+    imported = importtime.imported(p.stderr)
     assert "ctk.cli_flags" in imported
     assert not {"dataclasses", "logging", "re", "typing", "inspect"} & imported
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import importtime
 from hook.flags import USAGE
 
 from hook_testlib import ROOT
@@ -265,8 +266,7 @@ def test_non_gpu_path_imports_only_what_it_needs(tmp_path, with_config):
     proc = subprocess.run([*args, "prestart"], input=state(bundle), capture_output=True, cwd=bundle,
                           env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": "/x"})
     assert proc.returncode == 0, proc.stderr
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()
-                if line.startswith("import time:") and "|" in line}
+    imported = importtime.imported(proc.stderr)
     assert {"hook.spec", "hook.version"} <= imported  # the measurement works
     assert ("hook.minitoml" in imported) is with_config
     for heavy in ("re", "json", "dataclasses", "typing", "inspect", "enum", "tomllib", "datetime", "ctypes",

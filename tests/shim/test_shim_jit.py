@@ -8,7 +8,8 @@ import json
 import os
 
 import pytest
-from test_shim_process import HEAVY, imported, recorded, run_shim, setup_dir, spec
+from importtime import imported
+from test_shim_process import HEAVY, recorded, run_shim, setup_dir, spec
 from test_shim_units import Log, gpu_spec, plain
 
 from hook.config import HookConfig

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from importtime import imported
 from paths import DIST
 
 RECORDER = """#!/bin/sh
@@ -38,11 +39,6 @@ def setup_dir(tmp_path: Path, config: str | None, spec: dict | None) -> dict:
 def run_shim(tmp_path, env, *args, importtime=False):
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "shim", *args]
     return subprocess.run(cmd, cwd=tmp_path / "bundle", env=env, capture_output=True, text=True)
-
-
-def imported(stderr: str) -> set[str]:
-    return {line.split("|")[-1].strip() for line in stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
 
 
 def recorded(tmp_path) -> list[str]:
