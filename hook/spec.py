@@ -8,13 +8,13 @@ from .values import Value
 _UINT32 = (0, 0xFFFFFFFF)
 
 
-
 def _error(message: str, detail: str | None = None) -> Exception:
     """A :class:`~hook.errors.SpecError` (its module imported only now: the CDI hooks read the spec
     with this module and need no hook error class unless it is bad)."""
     from .errors import SpecError
 
     return SpecError(message, detail)
+
 
 class Mount(Value, frozen=True):
     """One entry of ``mounts`` (only ``source`` and ``destination`` matter to the hook)."""
