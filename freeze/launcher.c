@@ -66,6 +66,7 @@ struct program {
     const char *name;   /* base name of argv[0] */
     const char *module; /* NULL: its package was not in the tree at build time */
     const char *func;
+    int collect;        /* keeps the cyclic GC (freeze/programs.py COLLECTING) */
 };
 
 /* ---- _hookexec ---------------------------------------------------------- */
@@ -529,6 +530,8 @@ int main(int argc, char **argv)
 
     int rc;
     PyObject *result = NULL;
+    if (!prog->collect)
+        PyGC_Disable(); /* a one-shot program: no collection runs (freeze/programs.py) */
     PyObject *mod = PyImport_ImportModule(prog->module);
     if (mod != NULL) {
         PyObject *fn = PyObject_GetAttrString(mod, prog->func);

@@ -38,7 +38,7 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freeze.programs import PROGRAMS, PROGRAMS_NOTE, package_of
+from freeze.programs import COLLECTING, PROGRAMS, PROGRAMS_NOTE, package_of
 
 # Never frozen: tools and test-only modules that static analysis drags in
 # through optional imports but the hook never reaches.
@@ -207,15 +207,17 @@ def write_outputs(plan: Plan, outdir: Path, programs: dict[str, str]) -> None:
     for i, e in enumerate(plan.extensions):
         lines.append(f"    {{{_c_string(e.name)}, ext_init_{i}}},")
     lines += ["    {NULL, NULL},", "};", ""]
-    # argv[0] name -> entry; rows of packages not built in have no module (the launcher says so).
+    # argv[0] name -> entry and whether it keeps the cyclic GC; rows of packages not built in have no
+    # module (the launcher says so).
     lines.append("static const struct program programs[] = {")
     for name, entry in PROGRAMS.items():
         module, _, func = entry.partition(":")
+        collect = int(name in COLLECTING)
         if name in programs:
-            lines.append(f"    {{{_c_string(name)}, {_c_string(module)}, {_c_string(func or 'main')}}},")
+            lines.append(f"    {{{_c_string(name)}, {_c_string(module)}, {_c_string(func or 'main')}, {collect}}},")
         else:
-            lines.append(f"    {{{_c_string(name)}, NULL, NULL}},")
-    lines += ["    {NULL, NULL, NULL},", "};", ""]
+            lines.append(f"    {{{_c_string(name)}, NULL, NULL, {collect}}},")
+    lines += ["    {NULL, NULL, NULL, 0},", "};", ""]
     note = f"{PROGRAMS_NOTE} {' '.join(programs)}\n"
     lines.append(f"__attribute__((used)) static const char programs_note[] = {_c_string(note)};")
     (outdir / "frozen_table.h").write_text("\n".join(lines) + "\n")

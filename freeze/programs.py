@@ -12,7 +12,7 @@ and its console script in ``pyproject.toml``.
 
 from __future__ import annotations
 
-__all__ = ["PROGRAMS", "PROGRAMS_NOTE", "package_of"]
+__all__ = ["PROGRAMS", "PROGRAMS_NOTE", "COLLECTING", "package_of"]
 
 PROGRAMS: dict[str, str] = {
     "nvidia-container-runtime-hook": "hook.main:entry",
@@ -23,6 +23,13 @@ PROGRAMS: dict[str, str] = {
     "nvidia-container-runtime.cdi": "shim.main:main",
     "nvidia-cdi-hook": "cdi.hook:main",
 }
+
+# The programs that keep CPython's cyclic garbage collector.  The others run once per runtime call
+# (a hook, the runtime shim, a CDI hook), for milliseconds, on inputs read with a bound: the
+# launcher starts them with the collector off (``PyGC_Disable``), so that no collection runs (it
+# cost 4-5 % of a GPU container's hook run, 0.2 ms; docs/performance.md).  Reference counting frees
+# what they drop; a cycle lives until the process exits, a few milliseconds later.
+COLLECTING: frozenset[str] = frozenset({"nvidia-ctk"})
 
 # The launcher carries this line, then the names it was built with (space-separated, then a
 # newline): how ``./build.sh install`` and ``nvidia-ctk install`` know which names a binary answers

@@ -74,6 +74,9 @@ def main():
         print(json.dumps([memfd, _cffi_backend.FFI().new("int *", 7)[0]]))
     elif action == "modules":
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))))
+    elif action == "gc":
+        import gc
+        print(json.dumps(gc.isenabled()))
     elif action == "json":
         from _json import make_scanner  # an embedded extension module, loaded from memory
         import math
@@ -91,6 +94,10 @@ import sys
 
 
 def main():
+    if sys.argv[1:] == ["gc"]:
+        import gc
+        print(json.dumps(gc.isenabled()))
+        return 0
     print(json.dumps(["ctk", sys.argv, sorted(m for m in sys.modules if m.split(".")[0] in ("hook", "ctk"))]))
     return 4
 '''
@@ -216,6 +223,16 @@ def test_argv0_base_name_chooses_the_program(probe, argv0):
                          env=CLEAN_ENV, timeout=60)
     assert (res.returncode, res.stderr) == (4, "")
     assert json.loads(res.stdout) == ["ctk", [argv0, "runtime", "x"], ["ctk", "ctk.cli"]]
+
+
+def test_one_shot_programs_run_without_the_cyclic_gc(probe):
+    """freeze/programs.py COLLECTING: nvidia-ctk keeps the collector, the hook (a one-shot program) runs without."""
+    from freeze.programs import COLLECTING
+
+    assert COLLECTING == {"nvidia-ctk"}
+    hook = run(probe.parent / "nvidia-container-runtime-hook", "gc")
+    ctk = run(probe.parent / "nvidia-ctk", "gc")
+    assert (hook.returncode, hook.stdout, ctk.returncode, ctk.stdout) == (0, "false\n", 0, "true\n")
 
 
 def test_a_program_whose_package_was_not_in_the_tree_says_so(probe):
