@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
-from ctk.cli_flags import Flag, _Help, parse_flags, usage
+from ctk import cli_flags
+from ctk.cli_flags import Flag, parse_flags, usage
 from ctk.common import log  # the nvidia-ctk logger (logrus text on stderr)
-from ctk.errors import CtkError
+from ctk import errors as ctk_errors
 
-from .errors import CdiError, UsageError
+from . import errors
 
 __all__ = ["cmd_cdi", "cmd_hook", "cmd_system", "parse", "GENERATE_FLAGS"]
 
@@ -61,8 +62,8 @@ def parse(flags: list[Flag], args: list[str]):
     """:func:`ctk.cli_flags.parse_flags` with its errors as this package's :class:`UsageError`."""
     try:
         return parse_flags(flags, args)
-    except CtkError as exc:
-        raise UsageError(str(exc)) from None
+    except ctk_errors.CtkError as exc:
+        raise errors.UsageError(str(exc)) from None
 
 
 def _hook_path(value: str) -> str:
@@ -82,28 +83,28 @@ def cmd_generate(args: list[str], config: str = "") -> int:
     from . import generate as G, output, spec as S
     p = parse(GENERATE_FLAGS, args)
     if p.rest:
-        raise UsageError(f"unexpected arguments: {' '.join(p.rest)}")
+        raise errors.UsageError(f"unexpected arguments: {' '.join(p.rest)}")
     v = p.values
     fmt = v["format"]
     if fmt.lower() not in ("json", "yaml"):
-        raise UsageError(f"invalid output format: {fmt}")
+        raise errors.UsageError(f"invalid output format: {fmt}")
     if v["mode"].lower() not in G.MODES:
-        raise UsageError(f"invalid discovery mode: {v['mode']}")
+        raise errors.UsageError(f"invalid discovery mode: {v['mode']}")
     for s in v["device-name-strategy"]:
         if s not in G.STRATEGIES:
-            raise UsageError(f"invalid device name strategy: {s}")
+            raise errors.UsageError(f"invalid device name strategy: {s}")
     hook_path = _hook_path(v["nvidia-cdi-hook-path"])
     fmt = output.resolve_format(v["output"], fmt, "format" in p.given, log)
     try:
         S.check_vendor(v["vendor"])
     except S.SpecError as exc:
-        raise UsageError(f"invalid CDI vendor name: {exc}") from None
+        raise errors.UsageError(f"invalid CDI vendor name: {exc}") from None
     try:
         S.check_class(v["class"])
     except S.SpecError as exc:
-        raise UsageError(f"invalid CDI class name: {exc}") from None
+        raise errors.UsageError(f"invalid CDI class name: {exc}") from None
     if "all" in v["enable-hook"]:
-        raise UsageError("enabling all hooks is not supported")
+        raise errors.UsageError("enabling all hooks is not supported")
     no_all = v["no-all-device"]
     if "none" in v["device-id"] and not no_all:
         log.warning("Disabling generation of 'all' device")
@@ -127,10 +128,11 @@ def _config_root(config: str) -> str:
     """``nvidia-container-cli.root`` from the toolkit config, or '' (an unreadable config only
     loses this default)."""
     from hook import config as hc
-    from hook.errors import HookError as _ConfigError
+    from hook import errors as hook_errors
+
     try:
         return hc.load(hc.locate(config, os.environ)).cli_root or ""
-    except (_ConfigError, OSError, ValueError):
+    except (hook_errors.HookError, OSError, ValueError):
         return ""
 
 
@@ -165,11 +167,11 @@ TRANSFORM_FLAGS = [
 def cmd_transform(args: list[str]) -> int:
     from . import output, registry, transform
     if not args or args[0] != "root":
-        raise UsageError(f"No help topic for '{args[0] if args else ''}'")
+        raise errors.UsageError(f"No help topic for '{args[0] if args else ''}'")
     p = parse(TRANSFORM_FLAGS, args[1:])
     v = p.values
     if v["relative-to"] not in ("host", "container"):
-        raise UsageError(f"invalid --relative-to value: {v['relative-to']}")
+        raise errors.UsageError(f"invalid --relative-to value: {v['relative-to']}")
     fmt = output.resolve_format(v["output"], v["format"], "format" in p.given, log)
     if v["input"] in ("", "-"):
         data = sys.stdin.buffer.read(registry.MAX_SPEC)
@@ -179,7 +181,7 @@ def cmd_transform(args: list[str]) -> int:
             with open(v["input"], "rb") as f:
                 data = f.read(registry.MAX_SPEC)
         except OSError as exc:
-            raise CdiError(f"failed to load CDI specification: {exc.strerror}: {v['input']}") from None
+            raise errors.CdiError(f"failed to load CDI specification: {exc.strerror}: {v['input']}") from None
         name = v["input"]
     spec = registry.parse_spec(data, name)
     transform.root(spec, v["from"], v["to"], v["relative-to"])
@@ -210,12 +212,12 @@ def cmd_cdi(args: list[str], config: str = "") -> int:
             return cmd_list(rest)
         if sub == "transform":
             return cmd_transform(rest)
-        raise UsageError(f"No help topic for '{sub}'")
-    except _Help:
+        raise errors.UsageError(f"No help topic for '{sub}'")
+    except cli_flags.HelpRequested:
         flags = {"generate": GENERATE_FLAGS, "list": LIST_FLAGS}.get(sub, TRANSFORM_FLAGS)
         sys.stdout.write(usage(f"NAME:\n   nvidia-ctk cdi {sub}", flags))
         return 0
-    except CdiError as exc:
+    except errors.CdiError as exc:
         log.error("%s", exc)
         return 1
 
@@ -231,6 +233,6 @@ def cmd_system(args: list[str], config: str = "") -> int:
     from .system import run
     try:
         return run(args)
-    except CdiError as exc:
+    except errors.CdiError as exc:
         log.error("%s", exc)
         return 1

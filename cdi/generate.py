@@ -12,7 +12,7 @@ import stat
 from . import discover, spec as S
 from hook.values import Value
 
-from .errors import GenerateError, UsageError
+from . import errors
 from .pathmatch import glob_in
 
 __all__ = ["Options", "generate", "MODES", "STRATEGIES", "HOOK_NAMES", "hook_selection"]
@@ -159,7 +159,7 @@ def _mig_minors() -> dict[str, int]:
         with open(MIG_MINORS) as f:
             text = f.read(1 << 20)
     except OSError:
-        raise GenerateError("failed to generate CDI spec: failed to create device CDI specs: failed to get CDI "
+        raise errors.GenerateError("failed to generate CDI spec: failed to create device CDI specs: failed to get CDI "
                             "device edits: failed to create device discoverer: error getting MIG capability "
                             "device paths: <nil>") from None
     out = {}
@@ -213,15 +213,15 @@ def _select(nvml, ids: tuple[str, ...]):
         elif i.isdigit():
             idx = int(i)
             if idx >= len(gpus):
-                raise GenerateError(f"failed to get device handle from index: {nvml.error_string(2)}")
+                raise errors.GenerateError(f"failed to get device handle from index: {nvml.error_string(2)}")
             obj = gpus[idx]
         elif i.count(":") == 1 and all(p.isdigit() for p in i.split(":")):
             g, m = map(int, i.split(":"))
             if g >= len(gpus) or m >= len(gpus[g].migs):
-                raise GenerateError(f"failed to get device handle from index: {nvml.error_string(2)}")
+                raise errors.GenerateError(f"failed to get device handle from index: {nvml.error_string(2)}")
             obj = gpus[g].migs[m]
         else:
-            raise GenerateError(f'identifier is not a valid UUID or index: "{i}"')
+            raise errors.GenerateError(f'identifier is not a valid UUID or index: "{i}"')
         if hasattr(obj, "migs"):
             if obj not in sel_g:
                 sel_g.append(obj)
@@ -274,7 +274,7 @@ def generate(opts: Options, log=None) -> list[dict]:
         log = logging.getLogger("cdi")
     mode = opts.mode.lower()
     if mode not in MODES:
-        raise UsageError(f"invalid discovery mode: {opts.mode}")
+        raise errors.UsageError(f"invalid discovery mode: {opts.mode}")
     if mode == "auto":
         mode = _detect_mode(log)
         log.info("Auto-detected mode as '%s'", mode)
@@ -286,7 +286,7 @@ def generate(opts: Options, log=None) -> list[dict]:
     if mode == "imex":
         return [_imex(opts, kind, void, add_all)]
     if mode == "wsl":
-        raise GenerateError("failed to create discoverer for WSL driver: failed to initialize dxcore: "
+        raise errors.GenerateError("failed to create discoverer for WSL driver: failed to initialize dxcore: "
                             "failed to initialize dxcore context")
     if mode == "csv":
         from .csv import generate_csv

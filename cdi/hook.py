@@ -54,37 +54,28 @@ def parse_flags(args: list[str], strings: tuple[str, ...], lists: tuple[str, ...
     hooks): ``strings`` are given only when on the command line (absent from the result
     otherwise), ``lists`` (repeatable, comma-separated) are lists, ``[]`` when absent.
 
-    Raises HookError in Go flag's wording; ``-h``/``--help`` raises :class:`HelpRequested`.
+    Raises HookError in Go flag's wording; ``-h``/``--help`` raises :class:`ctk.cli_flags.HelpRequested`
+    (its ``flags``: the subcommand's, for the help text).
 
     (The hooks once had a parser of their own because ``ctk.cli_flags`` imported ``dataclasses``
     and ``logging``; it no longer does, and costs no measurable start-up in the frozen binary:
     docs/performance.md.)"""
-    from ctk.cli_flags import Flag, _Help
-    from ctk.cli_flags import parse_flags as parse
+    from ctk import cli_flags
+    from ctk import errors as ctk_errors
 
-    from .errors import HookError
-    flags = [*(Flag((n,)) for n in strings), *(Flag((n,), "list", ()) for n in lists)]
+    from . import errors
+
+    flags = [*(cli_flags.Flag((n,)) for n in strings), *(cli_flags.Flag((n,), "list", ()) for n in lists)]
     try:
-        p = parse(flags, args)
-    except _Help:
-        raise HelpRequested(flags) from None
-    except Exception as exc:
-        from ctk.errors import UsageError  # imported only on this path (every hook run parses flags)
-
-        if not isinstance(exc, UsageError):
-            raise
-        raise HookError(str(exc)) from None
+        p = cli_flags.parse_flags(flags, args)
+    except cli_flags.HelpRequested as exc:
+        exc.flags = flags  # run() prints their help
+        raise
+    except ctk_errors.UsageError as exc:
+        raise errors.HookError(str(exc)) from None
     values = {n: p.values[n] for n in strings if n in p.given}
     values.update((n, list(p.values[n])) for n in lists)
     return values, p.rest
-
-
-class HelpRequested(Exception):
-    """``-h``/``--help`` after a subcommand; ``flags`` are its flags (their help is printed, exit 0)."""
-
-    def __init__(self, flags: list) -> None:
-        super().__init__("help requested")
-        self.flags = flags
 
 
 def read_root(flags: dict) -> str:
@@ -93,12 +84,12 @@ def read_root(flags: dict) -> str:
     src = flags.get("container-spec", "")
     if not src or src == "-":
         return container_root(sys.stdin.buffer)
-    from .errors import HookError
+    from . import errors
     try:
         f = open(src, "rb")
     except OSError as exc:
         from hook.gocompat import errno_text
-        raise HookError(f"failed to load container state: failed to open file: open {src}: "
+        raise errors.HookError(f"failed to load container state: failed to open file: open {src}: "
                         f"{errno_text(exc.errno)}") from None
     with f:
         return container_root(f)
@@ -132,15 +123,17 @@ def run(argv: list[str]) -> int:
     if modname is None:
         log.warning(f"Unsupported CDI hook: {name}")
         return 0
-    from .errors import CdiError
+    from ctk import cli_flags
+
+    from . import errors
+
     try:
         mod = __import__(modname, fromlist=["run"])
         return mod.run(args, log)
-    except HelpRequested as exc:
-        from ctk.cli_flags import usage
-        sys.stdout.write(usage(f"NAME:\n   nvidia-cdi-hook {name}", exc.flags))
+    except cli_flags.HelpRequested as exc:  # from parse_flags, with the subcommand's flags
+        sys.stdout.write(cli_flags.usage(f"NAME:\n   nvidia-cdi-hook {name}", exc.flags))
         return 0
-    except CdiError as exc:
+    except errors.CdiError as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from hook.values import Factory, Value
 
 from . import ldcache
 from .pathmatch import glob_in, matcher
-from .errors import NvmlError, NvmlNotFoundError
+from . import errors
 
 __all__ = ["Gpu", "Mig", "Nvml", "open_nvml", "locate_library", "LIB_DIRS", "NVML_NOT_FOUND"]
 
@@ -89,7 +89,7 @@ class Nvml:
 
     def _check(self, ret: int, what: str) -> None:
         if ret != 0:
-            raise NvmlError(f"{what}: {self.error_string(ret)}")
+            raise errors.NvmlError(f"{what}: {self.error_string(ret)}")
 
     def error_string(self, ret: int) -> str:
         return self.ffi.string(self.lib.nvmlErrorString(ret)).decode("utf-8", "replace")
@@ -192,19 +192,19 @@ def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
     if not paths:
         log.warning("libnvidia-ml.so.1 not found in %s", ", ".join(search_paths) if search_paths else
                     f"{_join(root, '/etc/ld.so.cache')} or the library folders under {root}")
-        raise NvmlNotFoundError(NVML_NOT_FOUND)
+        raise errors.NvmlNotFoundError(NVML_NOT_FOUND)
     try:
         from ._nvml_ffi import ffi
     except ImportError as exc:
-        raise NvmlNotFoundError(f"the NVML cffi module is not built (run ./build.sh native): {exc}") from None
+        raise errors.NvmlNotFoundError(f"the NVML cffi module is not built (run ./build.sh native): {exc}") from None
     log.info("Using %s", paths[0])
     try:
         lib = ffi.dlopen(paths[0])
     except OSError as exc:
         log.warning("Failed to load %s: %s", paths[0], exc)
-        raise NvmlNotFoundError(NVML_NOT_FOUND) from None
+        raise errors.NvmlNotFoundError(NVML_NOT_FOUND) from None
     nvml = Nvml(ffi, lib, paths[0])
     ret = lib.nvmlInit_v2()
     if ret != 0:
-        raise NvmlError(f"failed to initialize NVML: {nvml.error_string(ret)}")
+        raise errors.NvmlError(f"failed to initialize NVML: {nvml.error_string(ret)}")
     return nvml

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from . import spec as S
-from .errors import CdiError, UsageError
+from . import errors
 
 __all__ = ["resolve_format", "render", "output_paths", "save"]
 
@@ -17,7 +17,7 @@ def resolve_format(output: str, fmt: str, fmt_given: bool, log) -> str:
     """The output format (lower case); raises UsageError for an unknown one."""
     f = fmt.lower()
     if f not in ("json", "yaml"):
-        raise UsageError(f"invalid output format: {fmt}")
+        raise errors.UsageError(f"invalid output format: {fmt}")
     ext = _EXT.get(os.path.splitext(output)[1].lower()) if output else None
     if ext and not fmt_given:
         return ext
@@ -49,7 +49,7 @@ def save(specs: list[dict], output: str, fmt: str) -> list[str]:
         try:
             S.validate(s)
         except S.SpecError as exc:
-            raise CdiError(f"failed to write spec: invalid CDI Spec: {exc}") from None
+            raise errors.CdiError(f"failed to write spec: invalid CDI Spec: {exc}") from None
     if not output:
         import sys
         for s in specs:
@@ -57,15 +57,15 @@ def save(specs: list[dict], output: str, fmt: str) -> list[str]:
         sys.stdout.flush()
         return []
     from ctk import fileio
-    from ctk.errors import WriteError
+    from ctk import errors as ctk_errors
     paths = output_paths(output, fmt, len(specs), [s["kind"] for s in specs])
     old = os.umask(0o022)
     try:
         for path, s in zip(paths, specs):
             try:
                 fileio.write_atomic(path, render(s, fmt).encode())
-            except WriteError as exc:
-                raise CdiError(f"failed to write spec: {exc}") from None
+            except ctk_errors.WriteError as exc:
+                raise errors.CdiError(f"failed to write spec: {exc}") from None
     finally:
         os.umask(old)
     return paths

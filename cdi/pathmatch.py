@@ -29,10 +29,8 @@ _META = "*?[\\"
 # suffix: checking them first rejects most names of a long ld.so.cache at the cost of two C calls.
 _compiled: dict[str, tuple | None] = {}
 _MISSING = object()
-
-
-class _BadPattern(Exception):
-    pass
+# A malformed pattern raises ValueError inside the compiler (nothing else there raises it): a class of
+# its own would cost every update-ldcache run its creation (tests/classes.py).
 
 
 def has_meta(pattern: str) -> bool:
@@ -77,13 +75,13 @@ def _escaped(chunk: str, i: int) -> tuple[str, int]:
     """Go's ``getEsc``: one (possibly escaped) character of a class, which must not end the chunk."""
     n = len(chunk)
     if i >= n or chunk[i] in "-]":
-        raise _BadPattern
+        raise ValueError
     if chunk[i] == "\\":
         i += 1
         if i >= n:
-            raise _BadPattern
+            raise ValueError
     if i + 1 >= n:
-        raise _BadPattern
+        raise ValueError
     return chunk[i], i + 1
 
 
@@ -119,7 +117,7 @@ def _parse_chunk(chunk: str) -> tuple:
             if c == "\\":
                 i += 1
                 if i >= n:
-                    raise _BadPattern
+                    raise ValueError
                 c = chunk[i]
             lit += c
         i += 1
@@ -138,7 +136,7 @@ def _compile(pattern: str) -> tuple | None:
         while i < len(pattern):
             star, start, i = _scan_chunk(pattern, i)
             chunks.append((star, _parse_chunk(pattern[start:i])))
-    except _BadPattern:
+    except ValueError:
         prog = None
     else:
         first, last = chunks[0] if chunks else (True, ()), chunks[-1] if chunks else (True, ())

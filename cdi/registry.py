@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import os
 
+from . import errors
 from . import spec as S
-from .errors import CdiError
 
-__all__ = ["parse_spec", "Registry", "UnresolvableError", "MAX_SPEC", "EXTENSIONS"]
+__all__ = ["parse_spec", "Registry", "MAX_SPEC", "EXTENSIONS"]
 
 MAX_SPEC = 16 << 20
 EXTENSIONS = (".yaml", ".json")
 
-
-class UnresolvableError(CdiError):
-    """A requested device is defined by no valid spec (or by two of one priority)."""
 
 _ORDER = {
     "spec": ("cdiVersion", "kind", "annotations", "devices", "containerEdits"),
@@ -37,11 +34,11 @@ _CHILD = {("spec", "devices"): "device", ("spec", "containerEdits"): "edits", ("
 
 def _shape(kind: str, value, where: str):
     if not isinstance(value, dict):
-        raise CdiError(f"{where}: expected an object")
+        raise errors.CdiError(f"{where}: expected an object")
     out = {}
     for k in value:
         if k not in _ORDER[kind]:
-            raise CdiError(f'{where}: unknown field "{k}"')
+            raise errors.CdiError(f'{where}: unknown field "{k}"')
     for k in _ORDER[kind]:
         if k not in value or value[k] is None:
             continue
@@ -51,7 +48,7 @@ def _shape(kind: str, value, where: str):
             v = _shape("edits", v, where)
         elif child:
             if not isinstance(v, list):
-                raise CdiError(f'{where}: field "{k}" must be a list')
+                raise errors.CdiError(f'{where}: field "{k}" must be a list')
             v = [_shape(child, x, where) for x in v]
         out[k] = v
     return out
@@ -69,7 +66,7 @@ def parse_spec(data: bytes, name: str) -> dict:
             try:  # the pure-Python loader's message, as before
                 doc = yaml.safe_load(text)
             except yaml.YAMLError as exc:
-                raise CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
+                raise errors.CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
     spec = _shape("spec", doc if doc is not None else {}, name)
     spec.setdefault("devices", [])
     spec.setdefault("containerEdits", {})
@@ -130,10 +127,10 @@ class Registry:
                     with open(path, "rb") as f:
                         data = f.read(MAX_SPEC + 1)
                     if len(data) > MAX_SPEC:
-                        raise CdiError(f"{path}: larger than {MAX_SPEC} bytes")
+                        raise errors.CdiError(f"{path}: larger than {MAX_SPEC} bytes")
                     spec = parse_spec(data, path)
                     S.validate(spec)
-                except (CdiError, S.SpecError, OSError) as exc:
+                except (errors.CdiError, S.SpecError, OSError) as exc:
                     self.errors.append((path, [str(exc)]))
                     continue
                 self._specs[path] = spec
@@ -155,10 +152,10 @@ class Registry:
 
     def edits_for(self, names) -> list[dict]:
         """The ``containerEdits`` to apply for the fully-qualified ``names``, in order.  Raises
-        :class:`UnresolvableError` naming every name that does not resolve; nothing is returned then."""
+        :class:`~cdi.errors.UnresolvableError` naming every name that does not resolve; nothing is returned then."""
         missing = [n for n in names if n not in self.devices]
         if missing:
-            raise UnresolvableError("unresolvable CDI devices " + ", ".join(missing))
+            raise errors.UnresolvableError("unresolvable CDI devices " + ", ".join(missing))
         out: list[dict] = []
         used: set[str] = set()
         for n in names:

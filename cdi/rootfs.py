@@ -6,9 +6,10 @@ from __future__ import annotations
 import errno
 import os
 
+from hook import errors as hook_errors
 from hook import rootfs as _rootfs
 
-from .errors import HookError
+from . import errors
 
 __all__ = ["secure_join", "container_root", "mkdirs_in", "MAX_LINKS"]
 
@@ -23,7 +24,7 @@ def secure_join(root: str, path: str) -> str:
         return _rootfs.resolve(os.path.abspath(root), path, missing_ok=True, max_links=MAX_LINKS)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise HookError(f"too many symlinks resolving {path}") from None
+            raise errors.HookError(f"too many symlinks resolving {path}") from None
         raise
 
 
@@ -32,10 +33,10 @@ def mkdirs_in(root: str, path: str, mode: int = 0o755) -> str:
     try:
         return _rootfs.makedirs(os.path.abspath(root), path, mode, MAX_LINKS)
     except NotADirectoryError as exc:
-        raise HookError(f"{exc.filename} exists and is not a directory") from None
+        raise errors.HookError(f"{exc.filename} exists and is not a directory") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise HookError(f"too many symlinks resolving {path}") from None
+            raise errors.HookError(f"too many symlinks resolving {path}") from None
         raise
 
 
@@ -53,26 +54,18 @@ def container_root(stream) -> str:
     from hook.spec import load_value, root_path
     from hook.state import read_state
 
-    # hook.errors is imported only when a read fails: every CDI container runs these hooks.
     try:
         state = read_state(stream)
-    except Exception as exc:
-        from hook.errors import StateError
-
-        if not isinstance(exc, StateError):
-            raise
-        raise HookError(f"failed to load container state: failed to decode container state: {exc.detail}") from None
+    except hook_errors.StateError as exc:
+        raise errors.HookError("failed to load container state: failed to decode container state: "
+                               f"{exc.detail}") from None
     if not state.bundle:
-        raise HookError("failed to determined container root: bundle path is empty")
+        raise errors.HookError("failed to determined container root: bundle path is empty")
     try:
         path = root_path(load_value(state.spec_path))
-    except Exception as exc:
-        from hook.errors import SpecError
-
-        if not isinstance(exc, SpecError):
-            raise
+    except hook_errors.SpecError as exc:
         what = "failed to open OCI spec file" if exc.message.startswith("could not open") else "failed to load OCI spec"
-        raise HookError(f"failed to determined container root: {what}: {exc.detail}") from None
+        raise errors.HookError(f"failed to determined container root: {what}: {exc.detail}") from None
     if not path:
-        raise HookError("failed to determined container root: root.path is empty")
+        raise errors.HookError("failed to determined container root: root.path is empty")
     return path if path.startswith("/") else gocompat.join(state.bundle, path)

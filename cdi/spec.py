@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+from hook.values import lazy_exception
+
 __all__ = ["SpecError", "device_node", "mount", "merge_edits", "normalise",
            "min_version", "validate", "to_json", "to_yaml", "EDIT_KEYS", "VERSIONS"]
 
@@ -21,8 +23,12 @@ IPC_OPTIONS = ["nosuid", "nodev", "rbind", "rprivate", "noexec"]
 HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
-class SpecError(ValueError):
-    """An invalid CDI spec; ``str()`` is the reference's message."""
+__getattr__ = lazy_exception(globals(), "SpecError", ValueError,
+                             "An invalid CDI spec; ``str()`` is the reference's message.")
+
+
+def _spec_error(message: str) -> Exception:
+    return __getattr__("SpecError")(message)
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -147,14 +153,14 @@ _ALNUM = _LETTERS | frozenset("0123456789")
 
 def _check_qualifier(what: str, name: str) -> None:
     if not name:
-        raise SpecError(f"invalid {what}. empty name")
+        raise _spec_error(f"invalid {what}. empty name")
     if name[0] not in _LETTERS:
-        raise SpecError(f'invalid {what}. "{name}", should start with letter')
+        raise _spec_error(f'invalid {what}. "{name}", should start with letter')
     for c in name[1:-1]:
         if c not in _ALNUM and c not in "_-.":
-            raise SpecError(f"invalid {what}. invalid character '{c}' in name \"{name}\"")
+            raise _spec_error(f"invalid {what}. invalid character '{c}' in name \"{name}\"")
     if name[-1] not in _ALNUM:
-        raise SpecError(f'invalid {what}. "{name}", should end with a letter or digit')
+        raise _spec_error(f'invalid {what}. "{name}", should end with a letter or digit')
 
 
 def check_vendor(name: str) -> None:
@@ -167,67 +173,67 @@ def check_class(name: str) -> None:
 
 def check_device_name(name: str) -> None:
     if not name:
-        raise SpecError("invalid (empty) device name")
+        raise _spec_error("invalid (empty) device name")
     if name[0] not in _ALNUM:
-        raise SpecError(f'invalid name "{name}", should start with letter or digit')
+        raise _spec_error(f'invalid name "{name}", should start with letter or digit')
     if len(name) == 1:
         return
     for c in name[1:-1]:
         if c not in _ALNUM and c not in "_-.:":
-            raise SpecError(f"invalid character '{c}' in device name \"{name}\"")
+            raise _spec_error(f"invalid character '{c}' in device name \"{name}\"")
     if name[-1] not in _ALNUM:
-        raise SpecError(f'invalid name "{name}", should end with a letter or digit')
+        raise _spec_error(f'invalid name "{name}", should end with a letter or digit')
 
 
 def _check_edits(edits: dict) -> None:
     for e in edits.get("env") or []:
         if "=" not in str(e):
-            raise SpecError(f'invalid environment variable "{e}"')
+            raise _spec_error(f'invalid environment variable "{e}"')
     for n in edits.get("deviceNodes") or []:
         if not str(n.get("path", "")).startswith("/"):
-            raise SpecError(f'invalid device, "{n.get("path", "")}" is not an absolute path')
+            raise _spec_error(f'invalid device, "{n.get("path", "")}" is not an absolute path')
     for m in edits.get("mounts") or []:
         if not m.get("hostPath"):
-            raise SpecError("invalid mount, empty host path")
+            raise _spec_error("invalid mount, empty host path")
         if not m.get("containerPath"):
-            raise SpecError("invalid mount, empty container path")
+            raise _spec_error("invalid mount, empty container path")
     for h in edits.get("hooks") or []:
         if h.get("hookName") not in HOOK_NAMES:
-            raise SpecError(f'invalid hook name "{h.get("hookName")}"')
+            raise _spec_error(f'invalid hook name "{h.get("hookName")}"')
         if not h.get("path"):
-            raise SpecError("invalid hook, empty path")
+            raise _spec_error("invalid hook, empty path")
 
 
 def validate(spec: dict) -> None:
     """Raise :class:`SpecError` when ``spec`` is not a valid CDI spec."""
     version = spec.get("cdiVersion", "")
     if version not in VERSIONS:
-        raise SpecError(f'invalid version "{version}"')
+        raise _spec_error(f'invalid version "{version}"')
     need = min_version(spec)
     if VERSIONS.index(version) < VERSIONS.index(need):
-        raise SpecError(f"the spec version must be at least v{need}")
+        raise _spec_error(f"the spec version must be at least v{need}")
     vendor, sep, cls = str(spec.get("kind", "")).partition("/")
     if not sep:
-        raise SpecError(f'invalid kind "{spec.get("kind", "")}"')
+        raise _spec_error(f'invalid kind "{spec.get("kind", "")}"')
     check_vendor(vendor)
     check_class(cls)
     _check_edits(spec.get("containerEdits") or {})
     devices = spec.get("devices") or []
     if not devices:
-        raise SpecError("invalid spec, no devices")
+        raise _spec_error("invalid spec, no devices")
     seen = set()
     for d in devices:
         name = d.get("name", "")
         try:
             check_device_name(name)
             if name in seen:
-                raise SpecError(f'invalid spec, multiple device "{name}"')
+                raise _spec_error(f'invalid spec, multiple device "{name}"')
             edits = d.get("containerEdits") or {}
             if not any(edits.get(k) for k in EDIT_KEYS):
-                raise SpecError("invalid device, empty device edits")
+                raise _spec_error("invalid device, empty device edits")
             _check_edits(edits)
         except SpecError as exc:
-            raise SpecError(f'failed add device "{name}": {exc}') from None
+            raise _spec_error(f'failed add device "{name}": {exc}') from None
         seen.add(name)
 
 

@@ -13,7 +13,7 @@ import stat
 
 from hook import atomicfile
 
-from .errors import CdiError, UsageError
+from . import errors
 
 __all__ = ["run", "control_nodes_plan", "char_links_plan", "create_nodes", "create_links", "device_majors"]
 
@@ -31,7 +31,7 @@ def device_majors(proc_devices: str = "/proc/devices") -> dict[str, int]:
         with open(proc_devices) as f:
             text = f.read(1 << 16)
     except OSError as exc:
-        raise CdiError(f"failed to read {proc_devices}: {exc.strerror}") from None
+        raise errors.CdiError(f"failed to read {proc_devices}: {exc.strerror}") from None
     section = ""
     for line in text.splitlines():
         if line.endswith(":"):
@@ -62,7 +62,7 @@ def create_nodes(dev_root: str, plan: list[tuple[str, int, int]], dry_run: bool)
             st = os.lstat(path)
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(major, minor):
                 continue
-            raise CdiError(f"{path} exists and is not the device {major}:{minor}")
+            raise errors.CdiError(f"{path} exists and is not the device {major}:{minor}")
         except FileNotFoundError:
             pass
         log.info("Creating device node %s (%d:%d)%s", path, major, minor, " (dry run)" if dry_run else "")
@@ -71,7 +71,7 @@ def create_nodes(dev_root: str, plan: list[tuple[str, int, int]], dry_run: bool)
                 os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
                 os.chmod(path, 0o666)
             except OSError as exc:
-                raise CdiError(f"failed to create device node {path}: {exc.strerror}") from None
+                raise errors.CdiError(f"failed to create device node {path}: {exc.strerror}") from None
         done.append(path)
     return done
 
@@ -113,7 +113,7 @@ def create_links(dev_char: str, plan: list[tuple[str, str]], dry_run: bool) -> l
             try:
                 atomicfile.symlink(target, link)
             except OSError as exc:
-                raise CdiError(f"failed to create symlink {link}: {exc.strerror}") from None
+                raise errors.CdiError(f"failed to create symlink {link}: {exc.strerror}") from None
         done.append(link)
     return done
 
@@ -122,7 +122,7 @@ def run(args: list[str]) -> int:
     from .cli import parse
     from ctk.cli_flags import Flag
     if not args:
-        raise UsageError("No help topic for ''")
+        raise errors.UsageError("No help topic for ''")
     sub, rest = args[0], args[1:]
     if sub == "create-device-nodes":
         p = parse([Flag(("dev-root",), "string", "/", "the root where /dev is located", ("NVIDIA_DEV_ROOT",)),
@@ -130,7 +130,7 @@ def run(args: list[str]) -> int:
                    Flag(("load-kernel-modules",), "bool", False, "load the NVIDIA kernel modules first"),
                    Flag(("dry-run",), "bool", False, "only log what would be created")], rest)
         if p.values["load-kernel-modules"]:
-            raise UsageError("--load-kernel-modules is not supported; load the modules with modprobe first")
+            raise errors.UsageError("--load-kernel-modules is not supported; load the modules with modprobe first")
         if p.values["control-devices"]:
             create_nodes(p.values["dev-root"], control_nodes_plan(device_majors()), p.values["dry-run"])
         return 0
@@ -144,7 +144,7 @@ def run(args: list[str]) -> int:
                    Flag(("watch",), "bool", False, "not supported"),
                    Flag(("dry-run",), "bool", False, "only log what would be created", ("DRY_RUN",))], rest)
         if p.values["watch"] or p.values["load-kernel-modules"]:
-            raise UsageError("--watch and --load-kernel-modules are not supported")
+            raise errors.UsageError("--watch and --load-kernel-modules are not supported")
         create_links(p.values["dev-char-path"], char_links_plan(p.values["driver-root"]), p.values["dry-run"])
         return 0
-    raise UsageError(f"No help topic for '{sub}'")
+    raise errors.UsageError(f"No help topic for '{sub}'")

@@ -22,9 +22,10 @@ from hook.gocompat import trim as go_trim_space
 from hook.log import logrus_text
 
 from .cli_flags import GLOBAL_FLAGS as _PERSISTENT_FLAGS
-from .cli_flags import Flag, _Help, parse_flags
+from . import cli_flags
+from .cli_flags import Flag, parse_flags
 from .common import log
-from .errors import CtkError, UsageError
+from . import errors
 
 
 # --------------------------------------------------------------------------- logging
@@ -83,7 +84,7 @@ COMMANDS:
 def dispatch(argv: list[str]) -> int:
     try:
         g = parse_flags(GLOBAL_FLAGS, argv, stop_at_positional=True)
-    except _Help:
+    except cli_flags.HelpRequested:
         sys.stdout.write(USAGE)
         return 0
     level = logging.INFO
@@ -121,10 +122,10 @@ def dispatch(argv: list[str]) -> int:
         sub, args = command, rest[1:]
     fn = commands.get(sub)
     if fn is None:
-        raise UsageError(f"No help topic for '{sub}'")
+        raise errors.UsageError(f"No help topic for '{sub}'")
     try:
         return fn(args)
-    except _Help:
+    except cli_flags.HelpRequested:
         sys.stdout.write(USAGE)
         return 0
 
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(logging.INFO)
     try:
         return dispatch(argv)
-    except CtkError as exc:
+    except errors.CtkError as exc:
         log.error("%s", exc)
         return 1
     except KeyboardInterrupt:

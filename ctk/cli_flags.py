@@ -22,7 +22,9 @@ import os
 
 from hook.gocompat import flag_needs_argument, invalid_bool, trim as go_trim_space, undefined_flag
 from hook.gocompat import parse_bool as _go_parse_bool
-from hook.values import Factory, Value
+from hook.values import Factory, Value, lazy_exception
+
+from . import errors
 
 
 class Flag(Value, frozen=True):
@@ -56,7 +58,7 @@ def parse_bool(name: str, v: str) -> bool:
     """``strconv.ParseBool`` of flag (or variable) ``name``; raises :class:`UsageError`."""
     b = _go_parse_bool(v)
     if b is None:
-        raise _usage(invalid_bool(name, v))
+        raise errors.UsageError(invalid_bool(name, v))
     return b
 
 
@@ -118,15 +120,15 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
         f = by_name.get(name)
         if f is None:
             if name in ("h", "help"):
-                raise _Help()
-            raise _usage(undefined_flag(name))
+                raise __getattr__("HelpRequested")()
+            raise errors.UsageError(undefined_flag(name))
         key = f.names[0]
         if f.kind == "bool":
             out.values[key] = parse_bool(name, value) if value else True
         else:
             if not eq:
                 if i >= len(args):
-                    raise _usage(flag_needs_argument(name))
+                    raise errors.UsageError(flag_needs_argument(name))
                 value = args[i]
                 i += 1
             if f.kind == "list":
@@ -139,8 +141,8 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
     return out
 
 
-class _Help(Exception):
-    """-h / --help was given."""
+__getattr__ = lazy_exception(globals(), "HelpRequested", Exception,
+                             "-h / --help was given.")
 
 
 def _default_text(f: Flag) -> str:
@@ -190,14 +192,6 @@ def apply_global_flags(values: dict) -> None:
         log.setLevel(logging.DEBUG)
 
 
-def _usage(message: str) -> Exception:
-    """A :class:`ctk.errors.UsageError`, its module imported only now: the CDI hooks parse their flags
-    here on every run and need none of ctk's exception classes unless a flag is wrong."""
-    from .errors import UsageError
-
-    return UsageError(message)
-
-
 def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_error: bool = False,
                   error_help_text: str | None = None) -> Parsed | None:
     """Parse a command's flags (and the global ones): None after printing ``help_text`` for
@@ -208,18 +202,16 @@ def parse_command(flags: list[Flag], args: list[str], help_text: str, help_on_er
     """
     import sys
 
-    from .errors import UsageError
-
     try:
         p = parse_flags(flags, args, persistent=GLOBAL_FLAGS)
-    except _Help:
+    except __getattr__("HelpRequested"):
         sys.stdout.write(help_text)
         return None
-    except UsageError:
+    except errors.UsageError:
         if help_on_error:
             sys.stdout.write(help_text if error_help_text is None else error_help_text)
         raise
     if p.rest:
-        raise _usage(f"unexpected arguments: {' '.join(p.rest)}")
+        raise errors.UsageError(f"unexpected arguments: {' '.join(p.rest)}")
     apply_global_flags(p.values)
     return p

@@ -19,7 +19,7 @@ from typing import Any
 from . import engines, fileio, state
 from .common import log
 from .engines.base import ConfigureRequest, read_config
-from .errors import ConfigChangedError, ConfigContentError, ConfigLoadError, CtkError, WriteError
+from . import errors
 from .plan import FileChange, Plan
 from .plan import apply as apply_plan
 from .sources import EmptySource, Snapshot
@@ -57,7 +57,7 @@ def check_problem(prep: Prepared) -> None:
     and ``--dry-run`` refuse it with the same message (they never promise what the write
     refuses)."""
     if prep.problem:
-        raise ConfigContentError(f"unable to update config: {prep.problem}")
+        raise errors.ConfigContentError(f"unable to update config: {prep.problem}")
 
 
 def _record(req: ConfigureRequest, plan: Plan, previous_default: str | None, cdi_added: bool,
@@ -90,12 +90,12 @@ def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
             and not isinstance(prep.source, EmptySource):
         try:
             again = prep.source.load()
-        except ConfigLoadError as exc:
+        except errors.ConfigLoadError as exc:
             problems.append(f"the configuration can no longer be read ({exc})")
         else:
             problems.extend(p for p in prep.snapshot.changes(again) if p not in problems)
     if problems:
-        raise ConfigChangedError("the configuration changed since it was read, nothing was "
+        raise errors.ConfigChangedError("the configuration changed since it was read, nothing was "
                                  "written: " + "; ".join(problems))
 
 
@@ -134,8 +134,8 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False) -> bool
     modes = _source_modes(prep.plan)
     try:
         results = apply_plan(prep.plan, backups)
-    except WriteError as exc:
-        raise WriteError(f"unable to flush config: {exc}") from None
+    except errors.WriteError as exc:
+        raise errors.WriteError(f"unable to flush config: {exc}") from None
     for c in prep.plan.changes:
         if c.changed:
             if c.after is None:
@@ -147,7 +147,7 @@ def commit(prep: Prepared, state_dir: str, recheck_source: bool = False) -> bool
         try:
             state.save(state_dir, state.merge(previous, prep.record, current),
                        fileio.private_mode(*modes))
-        except WriteError as exc:
+        except errors.WriteError as exc:
             log.warning("unable to save state for unconfigure: %s", exc)
     return True
 
@@ -191,7 +191,7 @@ def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str
             log.warning("%s changed since it was configured; removing only the NVIDIA runtime entries", path)
         try:
             after = engine.remove(path, cur, names, rec)
-        except (ConfigLoadError, ConfigContentError) as exc:
+        except (errors.ConfigLoadError, errors.ConfigContentError) as exc:
             raise type(exc)(f"unable to load config for runtime {runtime}: {exc}") from None
         plan.changes.append(FileChange(path, cur, after, role))
     return Prepared(runtime, config, plan, rec)

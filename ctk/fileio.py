@@ -30,7 +30,7 @@ from hook import atomicfile
 from hook.atomicfile import Meta
 
 from .common import log
-from .errors import WriteError
+from . import errors
 
 #: Mode of a new file (minus the umask); of a directory we create (minus the umask).
 NEW_FILE_MODE = 0o644
@@ -45,10 +45,10 @@ class WriteResult:
     created_dirs: tuple[str, ...] = ()
 
 
-def read_optional(path: str, error: type[Exception] = WriteError) -> bytes | None:
+def read_optional(path: str, error: type[Exception] | None = None) -> bytes | None:
     """The content of ``path``, or None if it does not exist.
 
-    Raises ``error`` (default :class:`WriteError`) for a directory or an unreadable file.
+    Raises ``error`` (default :class:`~ctk.errors.WriteError`) for a directory or an unreadable file.
     """
     try:
         with open(path, "rb") as f:
@@ -56,9 +56,9 @@ def read_optional(path: str, error: type[Exception] = WriteError) -> bytes | Non
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise error(f"unable to read config: read {path}: is a directory") from None
+        raise (error or errors.WriteError)(f"unable to read config: read {path}: is a directory") from None
     except OSError as exc:
-        raise error(f"unable to read config: {path}: {exc.strerror}") from None
+        raise (error or errors.WriteError)(f"unable to read config: {path}: {exc.strerror}") from None
 
 
 def backup_path(backup_dir: str, path: str) -> str:
@@ -100,10 +100,10 @@ def make_dirs(d: str, mode: int = NEW_DIR_MODE) -> tuple[str, ...]:
             os.mkdir(p, mode)
         except FileExistsError:
             if not os.path.isdir(p):
-                raise WriteError(f"unable to create directory {d}: {p} is not a directory") from None
+                raise errors.WriteError(f"unable to create directory {d}: {p} is not a directory") from None
             continue
         except OSError as exc:
-            raise WriteError(f"unable to create directory {d}: {exc.strerror}") from None
+            raise errors.WriteError(f"unable to create directory {d}: {exc.strerror}") from None
         created.append(p)
     return tuple(created)
 
@@ -134,9 +134,9 @@ def write_atomic(path: str, data: bytes, backup_dir: str | None = None,
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise WriteError(f"unable to write {path}: {exc.strerror}") from None
+        raise errors.WriteError(f"unable to write {path}: {exc.strerror}") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise WriteError(f"unable to write {path}: is a directory")
+        raise errors.WriteError(f"unable to write {path}: is a directory")
     old = read_optional(target) if st is not None else None
     if old == data and (mode is None or st is None or stat.S_IMODE(st.st_mode) == mode):
         return WriteResult(path, None, False)
@@ -155,7 +155,7 @@ def write_atomic(path: str, data: bytes, backup_dir: str | None = None,
             meta = Meta((NEW_FILE_MODE if mode is None else mode) & ~umask)
         _write_new(target, data, meta)
     except OSError as exc:
-        raise WriteError(f"unable to write {path}: {exc.strerror or exc}") from None
+        raise errors.WriteError(f"unable to write {path}: {exc.strerror or exc}") from None
     return WriteResult(path, backup, True, created)
 
 
@@ -166,7 +166,7 @@ def _backup(path: str, old: bytes, backup_dir: str, src_mode: int) -> str:
         remove_stale_temps(bpath)           # backups are written under the target's lock
         _write_new(bpath, old, Meta(private_mode(src_mode)))
     except OSError as exc:
-        raise WriteError(f"unable to back up {path} to {bpath}: {exc.strerror or exc}") from None
+        raise errors.WriteError(f"unable to back up {path} to {bpath}: {exc.strerror or exc}") from None
     return bpath
 
 
@@ -183,7 +183,7 @@ def remove(path: str, backup_dir: str | None = None) -> WriteResult:
     except FileNotFoundError:
         return WriteResult(path, backup, False)
     except OSError as exc:
-        raise WriteError(f"unable to remove {path}: {exc.strerror}") from None
+        raise errors.WriteError(f"unable to remove {path}: {exc.strerror}") from None
     atomicfile.fsync_dir(os.path.dirname(target))
     return WriteResult(path, backup, True)
 
@@ -225,18 +225,18 @@ def check_writable(path: str) -> None:
     while not d.exists() and d != d.parent:
         d = d.parent
     if not os.access(d, os.W_OK | os.X_OK):
-        raise WriteError(f"unable to write {path}: directory {d} is not writable")
+        raise errors.WriteError(f"unable to write {path}: directory {d} is not writable")
     if not d.is_dir():
         return
     try:
         fd = os.open(d, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR):
-            raise WriteError(f"unable to write {path}: {exc.strerror}") from None
+            raise errors.WriteError(f"unable to write {path}: {exc.strerror}") from None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".nvidia-ctk-probe.", dir=str(d))
         except OSError as exc2:
-            raise WriteError(f"unable to write {path}: {exc2.strerror}") from None
+            raise errors.WriteError(f"unable to write {path}: {exc2.strerror}") from None
         os.unlink(tmp)
     os.close(fd)
 
@@ -263,7 +263,7 @@ def locked(paths: Iterable[str], lock_dir: str) -> Iterator[None]:
             try:
                 fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             except OSError as exc:
-                raise WriteError(f"unable to lock {keys[key]}: {lp}: {exc.strerror}") from None
+                raise errors.WriteError(f"unable to lock {keys[key]}: {lp}: {exc.strerror}") from None
             fds.append(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -32,7 +32,7 @@ from . import configure as cfgmod
 from . import engines, fileio, installer_cdi, state
 from .cli_flags import Flag, parse_command, usage
 from .common import Handler, RuntimeOptions, go_list, log
-from .errors import CtkError, InstallError, RestartError, UsageError
+from . import errors
 from .plan import check as plan_check
 from .plan import Plan, unified_diff
 from .sources import Snapshot
@@ -107,17 +107,17 @@ class InstallOptions:
 def validate(o: InstallOptions) -> None:
     """Raises :class:`UsageError` for inconsistent options."""
     if o.runtime not in engines.MODULES:
-        raise UsageError(f'invalid runtime "{o.runtime}"; expected one of [{" | ".join(engines.NAMES)}]')
+        raise errors.UsageError(f'invalid runtime "{o.runtime}"; expected one of [{" | ".join(engines.NAMES)}]')
     if not o.install_dir or not os.path.isabs(o.install_dir):
-        raise UsageError(f'the toolkit install dir "{o.install_dir}" is not an absolute path')
+        raise errors.UsageError(f'the toolkit install dir "{o.install_dir}" is not an absolute path')
     if o.restart_mode and o.restart_mode not in ("signal", "systemd", "none"):
-        raise UsageError(f"invalid restart mode specified: {o.restart_mode}")
+        raise errors.UsageError(f"invalid restart mode specified: {o.restart_mode}")
     if o.crio_config_mode not in ("config", "hook"):
-        raise UsageError(f'invalid cri-o config mode "{o.crio_config_mode}"')
+        raise errors.UsageError(f'invalid cri-o config mode "{o.crio_config_mode}"')
     if o.drop_in_path and not os.path.isabs(o.drop_in_path):
-        raise UsageError(f'the drop-in-config path "{o.drop_in_path}" is not an absolute path')
+        raise errors.UsageError(f'the drop-in-config path "{o.drop_in_path}" is not an absolute path')
     if not o.runtime_name:
-        raise UsageError("the --runtime-name flag must not be empty")
+        raise errors.UsageError("the --runtime-name flag must not be empty")
     installer_cdi.validate(o)
 
 
@@ -163,7 +163,8 @@ def stage_toolkit(o: InstallOptions, low_level: list[str], backend) -> str:
     except OSError as exc:
         if stage:
             shutil.rmtree(stage, ignore_errors=True)
-        raise InstallError(f"unable to install the toolkit into {o.install_dir}: {exc.strerror or exc}") from None
+        raise errors.InstallError(f"unable to install the toolkit into {o.install_dir}: "
+                                  f"{exc.strerror or exc}") from None
     except BaseException:
         if stage:
             shutil.rmtree(stage, ignore_errors=True)
@@ -182,7 +183,7 @@ def swap_in(o: InstallOptions, stage: str) -> str | None:
             os.rename(root, os.path.join(old, "toolkit"))
         os.rename(stage, root)
     except OSError as exc:
-        raise InstallError(f"unable to install the toolkit into {root}: {exc.strerror}") from None
+        raise errors.InstallError(f"unable to install the toolkit into {root}: {exc.strerror}") from None
     return old
 
 
@@ -210,7 +211,7 @@ def remove_toolkit(o: InstallOptions) -> bool:
     try:
         shutil.rmtree(root)
     except OSError as exc:
-        raise InstallError(f"unable to remove {root}: {exc.strerror}") from None
+        raise errors.InstallError(f"unable to remove {root}: {exc.strerror}") from None
     log.info("Removed toolkit from %s", root)
     return True
 
@@ -254,13 +255,13 @@ def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
         if not os.path.isabs(theirs):        # only then is its working directory needed
             theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
     except OSError as exc:
-        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
+        raise errors.RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
                            f"({exc.strerror}) to check that it reads {ours}; {how}") from None
     candidates = [theirs]
     if o.host_root not in ("", "/"):
         candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
     if not any(_same_file(c, ours) for c in candidates):
-        raise RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
+        raise errors.RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
 
 
 def _systemctl(o: InstallOptions, *args: str) -> list[str]:
@@ -281,17 +282,17 @@ def target_pid(o: InstallOptions) -> int | None:
                            stdin=subprocess.DEVNULL, capture_output=True, text=True)
         pid = r.stdout.strip()
         if r.returncode != 0 or not pid.isdigit():
-            raise RestartError(f"error restarting {svc} using systemd: cannot find its main process")
+            raise errors.RestartError(f"error restarting {svc} using systemd: cannot find its main process")
         return int(pid) or None
     if not o.engine.signal_restart:
-        raise RestartError(f"supporting {o.runtime} via signal is unsupported")
+        raise errors.RestartError(f"supporting {o.runtime} via signal is unsupported")
     try:
         if o.runtime_pid_file:
             with open(o.runtime_pid_file) as f:
                 return int(f.read(64).strip())
         return _peer_pid(o.socket or o.engine.default_socket)
     except (OSError, ValueError) as exc:
-        raise RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise errors.RestartError(f"unable to signal {svc}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def check_restart_target(o: InstallOptions) -> int | None:
@@ -315,12 +316,12 @@ def restart(o: InstallOptions) -> None:
     if mode == "systemd":
         r = subprocess.run(_systemctl(o, "restart", svc), stdin=subprocess.DEVNULL)
         if r.returncode != 0:
-            raise RestartError(f"error restarting {svc} using systemd")
+            raise errors.RestartError(f"error restarting {svc} using systemd")
         return
     try:
         os.kill(pid, signal.SIGHUP)
     except OSError as exc:
-        raise RestartError(f"unable to signal {svc}: {exc.strerror}") from None
+        raise errors.RestartError(f"unable to signal {svc}: {exc.strerror}") from None
     log.info("Sent SIGHUP to %s (pid %d)", svc, pid)
 
 
@@ -487,9 +488,10 @@ class PidFile:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InstallError(f"unable to get flock on pidfile {self.path}: another installer is running") from None
+            raise errors.InstallError(f"unable to get flock on pidfile {self.path}: "
+                                      "another installer is running") from None
         except OSError as exc:
-            raise InstallError(f"unable to create pidfile {self.path}: {exc.strerror}") from None
+            raise errors.InstallError(f"unable to create pidfile {self.path}: {exc.strerror}") from None
         os.ftruncate(self.fd, 0)
         os.write(self.fd, f"{os.getpid()}\n".encode())
         return self

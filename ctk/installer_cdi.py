@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from . import fileio, state
 from .cli_flags import Flag
 from .common import log
-from .errors import InstallError, StateError, UsageError
+from . import errors
 from .plan import FileChange
 
 __all__ = ["DEFAULT_OUTPUT_DIR", "DEFAULT_KIND", "FLAGS", "validate", "spec_path", "prepare", "commit",
@@ -50,9 +50,9 @@ def validate(o) -> None:
         try:
             check(name)
         except S.SpecError as exc:
-            raise UsageError(f"invalid CDI {what} name: {exc}") from None
+            raise errors.UsageError(f"invalid CDI {what} name: {exc}") from None
     if not os.path.isabs(o.cdi_output_dir):
-        raise UsageError(f'the CDI output dir "{o.cdi_output_dir}" is not an absolute path')
+        raise errors.UsageError(f'the CDI output dir "{o.cdi_output_dir}" is not an absolute path')
 
 
 def spec_path(output_dir: str, kind: str) -> str:
@@ -67,7 +67,7 @@ def prepare(o) -> FileChange | None:
     if not o.cdi_enabled:
         return None
     from cdi import output, spec as S
-    from cdi.errors import CdiError
+    from cdi import errors as cdi_errors
     from cdi.generate import Options, generate
     vendor, _, cls = o.cdi_kind.partition("/")
     opts = Options(mode="management", driver_root=o.driver_root, vendor=vendor, cls=cls,
@@ -77,10 +77,10 @@ def prepare(o) -> FileChange | None:
         if not any(d["containerEdits"].get("deviceNodes") for d in spec["devices"]):
             raise S.SpecError("no NVIDIA device nodes found")
         S.validate(spec)
-    except (CdiError, S.SpecError) as exc:
-        raise InstallError(f"failed to generate CDI spec for management containers: {exc}") from None
+    except (cdi_errors.CdiError, S.SpecError) as exc:
+        raise errors.InstallError(f"failed to generate CDI spec for management containers: {exc}") from None
     path = spec_path(o.cdi_output_dir, o.cdi_kind)
-    return FileChange(path, fileio.read_optional(path, InstallError), output.render(spec, "yaml").encode(), ROLE)
+    return FileChange(path, fileio.read_optional(path, errors.InstallError), output.render(spec, "yaml").encode(), ROLE)
 
 
 # --------------------------------------------------------------------------- record
@@ -114,12 +114,12 @@ def _load(state_dir: str, output_dir: str) -> Record | None:
     top = os.path.abspath(output_dir)
     for f in rec.files:
         if os.path.dirname(os.path.abspath(f.path)) != top or f.role != ROLE:
-            raise StateError(f"refusing state record {p}: it lists {f.path}, which is not a CDI spec "
+            raise errors.StateError(f"refusing state record {p}: it lists {f.path}, which is not a CDI spec "
                              f"in --cdi-output-dir {output_dir}")
     for d in rec.created_dirs:
         a = os.path.abspath(d)
         if top != a and not top.startswith(a.rstrip("/") + "/"):
-            raise StateError(f"refusing state record {p}: it lists directory {d}, which is not "
+            raise errors.StateError(f"refusing state record {p}: it lists directory {d}, which is not "
                              f"--cdi-output-dir {output_dir} or a parent of it")
     return rec
 

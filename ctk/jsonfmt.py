@@ -16,7 +16,7 @@ from typing import Any
 
 from hook.gojson import encode_scalar, encode_string
 
-from .errors import ConfigLoadError
+from . import errors
 
 _MAX_EXACT = 2**53
 
@@ -126,12 +126,12 @@ class _Parser:
         self.s = text
         self.n = len(text)
 
-    def error(self, pos: int, msg: str) -> ConfigLoadError:
+    def error(self, pos: int, msg: str) -> errors.ConfigLoadError:
         if pos >= self.n:
-            return ConfigLoadError("unexpected EOF")
+            return errors.ConfigLoadError("unexpected EOF")
         line = self.s.count("\n", 0, pos) + 1
         col = pos - self.s.rfind("\n", 0, pos)
-        return ConfigLoadError(f"invalid JSON at line {line} column {col}: {msg}")
+        return errors.ConfigLoadError(f"invalid JSON at line {line} column {col}: {msg}")
 
     def ws(self, i: int) -> int:
         s, n = self.s, self.n
@@ -151,7 +151,7 @@ class _Parser:
         c = self.s[i]
         if c in "{[":
             if depth >= MAX_DEPTH:
-                raise ConfigLoadError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+                raise errors.ConfigLoadError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
             return self.obj(i, depth + 1) if c == "{" else self.arr(i, depth + 1)
         if c == '"':
             v, end = self.string(i)
@@ -220,13 +220,13 @@ def load_document(data: bytes) -> Document:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigLoadError(f"invalid UTF-8 at byte {exc.start}") from None
+        raise errors.ConfigLoadError(f"invalid UTF-8 at byte {exc.start}") from None
     if text.startswith("\ufeff"):
-        raise ConfigLoadError("invalid character 'ï' looking for beginning of value (UTF-8 byte-order mark)")
+        raise errors.ConfigLoadError("invalid character 'ï' looking for beginning of value (UTF-8 byte-order mark)")
     p = _Parser(text)
     start = p.ws(0)
     if start >= len(text):
-        raise ConfigLoadError("EOF")
+        raise errors.ConfigLoadError("EOF")
     value, span = p.value(start, 0)
     return Document(text, value, span, _detect_style(text, span.end), bool(text[span.end:].strip()))
 

@@ -12,7 +12,7 @@ from . import configure as cfgmod
 from . import engines, state
 from .cli_flags import Flag, parse_command, usage
 from .common import DEFAULT_RUNTIME_NAME, DEFAULT_RUNTIME_PATH, RuntimeOptions, log
-from .errors import UsageError
+from . import errors
 from .plan import unified_diff
 
 # --------------------------------------------------------------------------- runtime configure
@@ -54,13 +54,13 @@ UNCONFIGURE_FLAGS = [
 def _engine(runtime: str):
     engine = engines.find(runtime)
     if engine is None:
-        raise UsageError(f"unrecognized runtime '{runtime}'")
+        raise errors.UsageError(f"unrecognized runtime '{runtime}'")
     return engine
 
 
 def _check_drop_in(drop_in: str) -> None:
     if drop_in and not drop_in.startswith("/"):
-        raise UsageError(f'the drop-in-config path "{drop_in}" is not an absolute path')
+        raise errors.UsageError(f'the drop-in-config path "{drop_in}" is not an absolute path')
 
 
 def _write_hook(path: str, hook_path: str) -> int:
@@ -68,7 +68,7 @@ def _write_hook(path: str, hook_path: str) -> int:
     try:
         text = render(hook_path)
     except HooksdError as exc:
-        raise UsageError(str(exc)) from None
+        raise errors.UsageError(str(exc)) from None
     if not path:
         sys.stdout.write(text)
         return 0
@@ -90,14 +90,15 @@ def cmd_configure(args: list[str]) -> int:
     if mode in ("oci-hook", "hook"):
         log.warning('The "%s" config-mode is deprecated', mode)
         if not v["nvidia-runtime-hook-path"].startswith("/"):
-            raise UsageError(f'the NVIDIA runtime hook path "{v["nvidia-runtime-hook-path"]}" is not an absolute path')
+            raise errors.UsageError(f'the NVIDIA runtime hook path "{v["nvidia-runtime-hook-path"]}" '
+                                    "is not an absolute path")
         return _write_hook(v["oci-hook-path"], v["nvidia-runtime-hook-path"])
     if mode not in ("", "config-file", "config"):
         log.warning('Ignoring unsupported config mode for %s: "%s"', runtime, mode)
     engine = _engine(runtime)
     name = v["nvidia-runtime-name"]
     if not name:
-        raise UsageError("the --nvidia-runtime-name flag must not be empty")
+        raise errors.UsageError("the --nvidia-runtime-name flag must not be empty")
     path = engine.runtime_path(v["nvidia-runtime-path"], DEFAULT_RUNTIME_PATH)
     enable_cdi = engine.cdi_flag(v["cdi.enabled"])
     executable = engine.executable_flag(v["executable-path"])
@@ -106,7 +107,7 @@ def cmd_configure(args: list[str]) -> int:
     config = v["config"] or engine.default_config
     drop_in = v["drop-in-config"] if "drop-in-config" in p.given else engine.drop_in_for(config)
     if drop_in and not engine.default_drop_in:
-        raise UsageError(f"runtime {runtime} does not support drop-in configs")
+        raise errors.UsageError(f"runtime {runtime} does not support drop-in configs")
     _check_drop_in(drop_in)
     source = engine.source(source_spec, config, executable, drop_in=drop_in)
     opts = RuntimeOptions.single(name, path, v["nvidia-set-as-default"], enable_cdi)
@@ -143,7 +144,7 @@ def cmd_unconfigure(args: list[str]) -> int:
     if v["config-mode"] in ("oci-hook", "hook"):
         from . import fileio
         if not v["oci-hook-path"]:
-            raise UsageError("--oci-hook-path is required with --config-mode=oci-hook")
+            raise errors.UsageError("--oci-hook-path is required with --config-mode=oci-hook")
         if not (v["dry-run"] or v["diff"]):
             fileio.remove(v["oci-hook-path"])
         return 0
@@ -153,7 +154,7 @@ def cmd_unconfigure(args: list[str]) -> int:
     drop_in = v["drop-in-config"] if "drop-in-config" in p.given else engine.drop_in_for(config)
     _check_drop_in(drop_in)
     if not v["nvidia-runtime-name"]:
-        raise UsageError("the --nvidia-runtime-name flag must not be empty")
+        raise errors.UsageError("the --nvidia-runtime-name flag must not be empty")
     sdir = state.state_dir(v["state-dir"])
     if v["diff"] or v["dry-run"]:
         prep = cfgmod.prepare_unconfigure(runtime, config, drop_in, [v["nvidia-runtime-name"]], sdir)

@@ -29,7 +29,7 @@ from typing import Any, Protocol, Sequence
 from hook import tomlcompat
 from hook.atomicfile import sha256
 
-from .errors import ConfigLoadError, SourceError
+from . import errors
 
 
 def _canonical(tree: Any) -> bytes:
@@ -95,15 +95,15 @@ def _parse_toml(data: bytes, what: str) -> dict:
     try:
         return tomlcompat.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigLoadError(f"{what}: invalid UTF-8 at byte {exc.start}") from None
+        raise errors.ConfigLoadError(f"{what}: invalid UTF-8 at byte {exc.start}") from None
     except tomlcompat.TOMLError as exc:
-        raise ConfigLoadError(f"{what}: {exc}") from None
+        raise errors.ConfigLoadError(f"{what}: {exc}") from None
 
 
 def read_file(path: str) -> bytes | None:
     """File bytes, None if missing; raises :class:`ConfigLoadError` for other read errors."""
     from .fileio import read_optional
-    return read_optional(path, ConfigLoadError)
+    return read_optional(path, errors.ConfigLoadError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,16 +147,16 @@ class CommandSource:
             proc = subprocess.run(list(self.argv), stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=self.timeout)
         except FileNotFoundError:
-            raise SourceError(f"failed to run command {shown}: exec: \"{self.argv[0]}\": "
+            raise errors.SourceError(f"failed to run command {shown}: exec: \"{self.argv[0]}\": "
                               "executable file not found in $PATH") from None
         except subprocess.TimeoutExpired:
-            raise SourceError(f"failed to run command {shown}: timed out after {self.timeout:g}s") from None
+            raise errors.SourceError(f"failed to run command {shown}: timed out after {self.timeout:g}s") from None
         except OSError as exc:
-            raise SourceError(f"failed to run command {shown}: {exc.strerror}") from None
+            raise errors.SourceError(f"failed to run command {shown}: {exc.strerror}") from None
         if proc.returncode != 0:
             status = (f"exit status {proc.returncode}" if proc.returncode > 0
                       else f"signal {-proc.returncode}")
-            raise SourceError(f"failed to run command {shown}: {status}")
+            raise errors.SourceError(f"failed to run command {shown}: {status}")
         key = f"command:{' '.join(self.argv)}"
         return Snapshot.make(_parse_toml(proc.stdout, f"output of {' '.join(self.argv)}"),
                              f"command {' '.join(self.argv)}", [(key, sha256(proc.stdout))])
@@ -172,15 +172,15 @@ class FirstOf:
     sources: tuple[Any, ...]
 
     def load(self) -> Snapshot:
-        errors = []
+        problems = []
         for s in self.sources:
             if s is None:
                 continue
             try:
                 return s.load()
-            except ConfigLoadError as exc:
-                errors.append(str(exc))
-        raise ConfigLoadError("; ".join(errors) if errors else "no config source")
+            except errors.ConfigLoadError as exc:
+                problems.append(str(exc))
+        raise errors.ConfigLoadError("; ".join(problems) if problems else "no config source")
 
     def describe(self) -> str:
         return " or ".join(s.describe() for s in self.sources if s is not None)

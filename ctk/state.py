@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from hook.atomicfile import sha256
 
 from . import fileio
-from .errors import StateError
+from . import errors
 
 DEFAULT_STATE_DIR = "/var/lib/nvidia-ctk"
 STATE_DIR_ENV = "NVIDIA_CTK_STATE_DIR"
@@ -88,9 +88,9 @@ MAX_RECORD_BYTES = 64 << 20
 
 def _check_trusted(path: str, st: os.stat_result, what: str, owners: tuple[int, ...]) -> None:
     if st.st_uid not in owners:
-        raise StateError(f"refusing {what} {path}: it is owned by uid {st.st_uid}, not {os.geteuid()}")
+        raise errors.StateError(f"refusing {what} {path}: it is owned by uid {st.st_uid}, not {os.geteuid()}")
     if st.st_mode & 0o022:
-        raise StateError(f"refusing {what} {path}: it is writable by group or others "
+        raise errors.StateError(f"refusing {what} {path}: it is writable by group or others "
                          f"(mode {stat.S_IMODE(st.st_mode):04o})")
 
 
@@ -111,9 +111,9 @@ def check_dir(path: str) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise StateError(f"unusable state directory {path}: {exc.strerror}") from None
+        raise errors.StateError(f"unusable state directory {path}: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise StateError(f"unusable state directory {path}: not a directory")
+        raise errors.StateError(f"unusable state directory {path}: not a directory")
     _check_trusted(path, st, "state directory", (os.geteuid(), 0))
 
 
@@ -136,19 +136,19 @@ def load_json(directory: str, p: str, parse):
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(f"unreadable state record {p}: {exc.strerror}") from None
+        raise errors.StateError(f"unreadable state record {p}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise StateError(f"refusing state record {p}: not a regular file")
+            raise errors.StateError(f"refusing state record {p}: not a regular file")
         _check_trusted(p, st, "state record", (os.geteuid(),))
         data = f.read(MAX_RECORD_BYTES + 1)
     if len(data) > MAX_RECORD_BYTES:
-        raise StateError(f"refusing state record {p}: larger than {MAX_RECORD_BYTES} bytes")
+        raise errors.StateError(f"refusing state record {p}: larger than {MAX_RECORD_BYTES} bytes")
     try:
         return parse(json.loads(data))
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise StateError(f"unreadable state record {p}: {' '.join(str(exc).split())}") from None
+        raise errors.StateError(f"unreadable state record {p}: {' '.join(str(exc).split())}") from None
 
 
 def _typed(raw: dict, cls: type, types: dict[str, tuple]) -> dict:
@@ -196,10 +196,10 @@ def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str 
     ok = {os.path.abspath(p) for p in allowed if p}
     for f in rec.files:
         if os.path.abspath(f.path) not in ok:
-            raise StateError(f"refusing state record {record_file}: it lists {f.path}, which this "
+            raise errors.StateError(f"refusing state record {record_file}: it lists {f.path}, which this "
                              f"command was not asked to change (see --config and --drop-in-config)")
         if f.role == "drop-in" and (not drop_in or os.path.abspath(f.path) != os.path.abspath(drop_in)):
-            raise StateError(f"refusing state record {record_file}: it lists {f.path} as the drop-in "
+            raise errors.StateError(f"refusing state record {record_file}: it lists {f.path} as the drop-in "
                              f"file, which is not --drop-in-config")
     parents = set()
     for p in ok:
@@ -210,7 +210,7 @@ def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str 
                 d = os.path.dirname(d)
     for d in rec.created_dirs:
         if os.path.abspath(d) not in parents:
-            raise StateError(f"refusing state record {record_file}: it lists directory {d}, which is "
+            raise errors.StateError(f"refusing state record {record_file}: it lists directory {d}, which is "
                              f"not a parent of a file this command was asked to change")
 
 
@@ -239,7 +239,7 @@ def remove_record(p: str) -> None:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise StateError(f"unable to remove state record {p}: {exc.strerror}") from None
+        raise errors.StateError(f"unable to remove state record {p}: {exc.strerror}") from None
 
 
 def merge(previous: Record | None, new: Record, current: dict[str, bytes | None]) -> Record:

@@ -14,7 +14,7 @@ from tomlkit.toml_document import TOMLDocument
 from hook import tomlcompat
 
 from . import tomlsections
-from .errors import ConfigLoadError
+from . import errors
 
 
 def parse(text: str) -> TOMLDocument:
@@ -25,19 +25,19 @@ def parse(text: str) -> TOMLDocument:
     try:
         return tomlkit.parse(text)
     except RecursionError:
-        raise ConfigLoadError(str(tomlcompat.too_deep())) from None
+        raise errors.ConfigLoadError(str(tomlcompat.too_deep())) from None
     except (TOMLKitError, ValueError) as exc:
         first = exc
     try:
         fixed = tomlcompat.normalise(text)
     except tomlcompat.TOMLError as exc:
-        raise ConfigLoadError(str(exc)) from None
+        raise errors.ConfigLoadError(str(exc)) from None
     if fixed is not None:
         try:
             return tomlkit.parse(fixed)
         except (TOMLKitError, ValueError, RecursionError):
             pass
-    raise ConfigLoadError(" ".join(str(first).split())) from None
+    raise errors.ConfigLoadError(" ".join(str(first).split())) from None
 
 
 def plain(doc: Any) -> Any:
@@ -183,7 +183,7 @@ class TomlFile:
             try:
                 self.text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
+                raise errors.ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
             import tomllib
             try:
                 try:
@@ -192,7 +192,7 @@ class TomlFile:
                 except tomllib.TOMLDecodeError:
                     self.tree = tomlcompat.loads(self.text)
             except tomlcompat.TOMLError as exc:
-                raise ConfigLoadError(str(exc)) from None
+                raise errors.ConfigLoadError(str(exc)) from None
 
     @property
     def doc(self) -> TOMLDocument | None:
@@ -279,7 +279,7 @@ def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
     """tomlkit's document for ``text``, which must read as ``tree`` (what the sources read)."""
     doc = parse(text)
     if not same(plain(doc), tree):
-        raise ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
+        raise errors.ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
                               "nothing was changed: edit it by hand")
     return doc
 

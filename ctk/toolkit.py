@@ -128,15 +128,16 @@ def program_names(data: bytes) -> list[str]:
 def lay_down(stage: str, source: str, config: bytes) -> None:
     """The toolkit's files in the (empty) directory ``stage``: the binary, and a link to it for
     every other name it answers to.  Raises OSError, InstallError."""
-    from .errors import InstallError
+    from . import errors
     if not os.path.isfile(source):
-        raise InstallError(f"the toolkit binary {source} does not exist (build it with ./build.sh, "
+        raise errors.InstallError(f"the toolkit binary {source} does not exist (build it with ./build.sh, "
                            "or pass --toolkit-source)")
     with open(source, "rb") as f:
         data = f.read()
     names = program_names(data)
     if BINARY not in names:
-        raise InstallError(f"the toolkit binary {source} was not built by freeze/build.sh (it names no programs)")
+        raise errors.InstallError(f"the toolkit binary {source} was not built by freeze/build.sh "
+                                  "(it names no programs)")
     target = os.path.join(stage, BINARY)
     shutil.copyfile(source, target)
     os.chmod(target, 0o755)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from .cli_flags import Flag, parse_command, usage
-from .errors import UsageError
+from . import errors
 
 DEFAULT_CONFIG_FILE = "/etc/nvidia-container-runtime/config.toml"
 
@@ -74,9 +74,9 @@ def key_type(key: str) -> str:
     from hook.config import key_kind
     kind = key_kind(key)
     if kind is None:
-        raise UsageError(f'invalid --set option "{key}": unknown config key')
+        raise errors.UsageError(f'invalid --set option "{key}": unknown config key')
     if kind == "table":
-        raise UsageError(f'invalid --set option "{key}": {key} is a table, not a value')
+        raise errors.UsageError(f'invalid --set option "{key}": {key} is a table, not a value')
     return kind
 
 
@@ -88,7 +88,7 @@ def parse_set(text: str, separator: str = ",") -> tuple[list[str], object]:
     if kind == "bool":
         return key.split("."), (parse_bool(key, raw) if eq else True)
     if not eq:
-        raise UsageError(f'invalid --set option "{text}": expected KEY=VALUE')
+        raise errors.UsageError(f'invalid --set option "{text}": expected KEY=VALUE')
     if kind == "strs":
         return key.split("."), [v for v in raw.split(separator) if v] if raw else []
     return key.split("."), raw
@@ -130,7 +130,7 @@ def cmd_config(args: list[str]) -> int:
     sets = [parse_set(s, v["set-list-separator"]) for s in sets_raw]
     path = v["config-file"]
     if v["in-place"] and v["output"]:
-        raise UsageError("--in-place and --output are mutually exclusive")
+        raise errors.UsageError("--in-place and --output are mutually exclusive")
     if v["in-place"]:
         write_in_place(path, sets)
         return 0
@@ -158,7 +158,7 @@ def _take_sets(args: list[str]) -> tuple[list[str], list[str]]:
         if a in ("--set", "-set"):
             value = next(it, None)
             if value is None:
-                raise UsageError("flag needs an argument: -set")
+                raise errors.UsageError("flag needs an argument: -set")
             sets.append(value)
         elif a.startswith(("--set=", "-set=")):
             sets.append(a.partition("=")[2])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ImageError
+from . import errors
 
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _ALNUM = _LETTERS | frozenset("0123456789")
@@ -11,10 +11,6 @@ _NAME_MID = _ALNUM | frozenset("_-.:")
 
 # The reference's validator slices name[1:len-1] and panics on one-letter vendors/classes.
 UPSTREAM_PANIC = "runtime error: slice bounds out of range [1:0]"
-
-
-class CdiNameError(ImageError):
-    """A request upstream crashes on: a one-letter CDI vendor or class."""
 
 
 def split_qualified(device: str) -> tuple[str, str, str] | None:
@@ -34,7 +30,7 @@ def _qualifier_ok(text: str, what: str, device: str) -> bool:
     if text[0] not in _LETTERS:
         return False
     if len(text) == 1:
-        raise CdiNameError(
+        raise errors.CdiNameError(
             f"invalid CDI device name {device!r}: one-character {what} {text!r} "
             f"(the reference hook crashes here: {UPSTREAM_PANIC})")
     return all(c in _QUAL_MID for c in text[1:-1]) and text[-1] in _ALNUM
@@ -51,7 +47,7 @@ def _name_ok(name: str) -> bool:
 def is_qualified(device: str) -> bool:
     """True for a valid fully-qualified CDI device name (hook.md §5.2).
 
-    Raises :class:`CdiNameError` for a one-letter vendor or class, which the
+    Raises :class:`~hook.errors.CdiNameError` for a one-letter vendor or class, which the
     reference cannot validate (it panics); we refuse such a request cleanly.
     """
     parts = split_qualified(device)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from .errors import ConfigError
+from . import errors
 from .gocompat import quote as go_quote
-from .values import Value
+from .values import Value, lazy_exception
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
 ALL_CAPS_TEXT = "compat32,compute,display,graphics,ngx,utility,video"
@@ -23,9 +23,9 @@ _PREFIX = "error getting hook config: failed to load config: "
 _OPENING = "couldn't open required configuration file: "
 
 
-def _error(detail: str, opening: bool = False) -> ConfigError:
+def _error(detail: str, opening: bool = False) -> errors.ConfigError:
     """The hook's wording of a config error (the reference's prefixes), ``detail`` kept apart."""
-    return ConfigError(_PREFIX + (_OPENING if opening else "") + detail, detail)
+    return errors.ConfigError(_PREFIX + (_OPENING if opening else "") + detail, detail)
 
 # The schema, one row per key: (TOML key, HookConfig attribute, type, default).  The reference's
 # defaults are hook.md §9.3's.  Every key is type-checked even when the hook does not use it (go-toml
@@ -200,7 +200,7 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
             raise _error(f"failed to load specified config file: {exc}", opening=True) from None
     try:
         cfg = HookConfig(path=path, **_settings(tree))
-    except _TypeMismatch as exc:
+    except __getattr__("_TypeMismatch") as exc:
         raise _error(f"failed to unmarshal config: {exc}") from None
     if not cfg.cli_ldconfig.startswith("@") and not cfg.allow_ldconfig_from_container:
         raise _error(f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
@@ -227,17 +227,20 @@ def validate_supported(cfg: HookConfig) -> HookConfig:
         value = ALL_CAPS_TEXT
     unknown = [c for c in split_list(value) if c not in KNOWN_CAPS]
     if unknown:
-        raise ConfigError(
+        raise errors.ConfigError(
             f"Invalid value for config option 'supported-driver-capabilities'; {value} "
             f"(supported: {ALL_CAPS_TEXT})")
     return cfg
 
 
-class _TypeMismatch(Exception):
-    """A value of the wrong type: ``str()`` names the key, then go-toml's wording (``Can't convert ...``)."""
+def _type_mismatch(path, detail: str) -> Exception:
+    """A value of the wrong type: ``str()`` names the key, then go-toml's wording (``Can't convert ...``).
+    Its class is created only now (hook.values.lazy_classes)."""
+    return __getattr__("_TypeMismatch")(f"'{'.'.join(path)}': {detail}")
 
-    def __init__(self, path, detail: str) -> None:
-        super().__init__(f"'{'.'.join(path)}': {detail}")
+
+__getattr__ = lazy_exception(globals(), "_TypeMismatch", Exception,
+                             "A value of the wrong type (:func:`_type_mismatch`).")
 
 
 def _lookup(table: dict, key: str):
@@ -252,7 +255,7 @@ def _lookup(table: dict, key: str):
 
 def _settings(tree: dict) -> dict:
     """The HookConfig attributes the TOML ``tree`` sets (``sources`` included), checked against the
-    schema with go-toml's rules; raises :class:`_TypeMismatch` at the first key of the wrong type."""
+    schema with go-toml's rules; raises :func:`_type_mismatch`'s error at the first key of the wrong type."""
     out: dict = {}
     sources = []
     for key, attr, kind, _ in _SCHEMA:
@@ -264,7 +267,7 @@ def _settings(tree: dict) -> dict:
                 break
             if depth < len(path) - 1:
                 if not isinstance(value, dict):
-                    raise _TypeMismatch(path[:depth + 1], f"Can't convert {_describe(value)} to {part}(struct)")
+                    raise _type_mismatch(path[:depth + 1], f"Can't convert {_describe(value)} to {part}(struct)")
                 node = value
         else:
             out[attr] = _checked(path, kind, value)
@@ -276,12 +279,12 @@ def _settings(tree: dict) -> dict:
 def _checked(path: list[str], kind: str, value):
     if kind == "bool":
         if not isinstance(value, bool):
-            raise _TypeMismatch(path, f"Can't convert {_describe(value)} to bool")
+            raise _type_mismatch(path, f"Can't convert {_describe(value)} to bool")
     elif kind == "str":
         if not isinstance(value, str):
-            raise _TypeMismatch(path, f"Can't convert {_describe(value)} to string")
+            raise _type_mismatch(path, f"Can't convert {_describe(value)} to string")
     elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):  # "strs"
-        raise _TypeMismatch(path, f"Can't convert {_describe(value)} to []string(slice)")
+        raise _type_mismatch(path, f"Can't convert {_describe(value)} to []string(slice)")
     else:
         value = tuple(value)
     return value

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 
-from . import gocompat
-from .errors import CliError
+from . import errors, gocompat
 from .gocompat import DEFAULT_PATH_DIRS
 from .values import Value
 
@@ -103,9 +102,9 @@ def look_path(dirs: list[str], is_executable=_is_executable) -> str:
         candidate = gocompat.clean((d or ".") + "/" + CLI_NAME)
         if is_executable(candidate):
             if not candidate.startswith("/"):
-                raise CliError(prefix + "cannot run executable found relative to current directory")
+                raise errors.CliError(prefix + "cannot run executable found relative to current directory")
             return candidate
-    raise CliError(prefix + "executable file not found in $PATH")
+    raise errors.CliError(prefix + "executable file not found in $PATH")
 
 
 def environment(plan: Plan, hook_env: list[str]) -> list[str]:
@@ -139,7 +138,7 @@ def execute(cmd: Command) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     err = execve_raw(cmd.path, cmd.argv, cmd.env)
-    raise CliError(f"exec failed: {gocompat.errno_text(err)}")
+    raise errors.CliError(f"exec failed: {gocompat.errno_text(err)}")
 
 
 def default_signals() -> None:

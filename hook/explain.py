@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import HookError, ModeError, UsageError
+from . import errors
 from .values import Value
 
 
@@ -45,7 +45,7 @@ def parse_args(args: tuple[str, ...]) -> ExplainArgs:
     opts, positional = command_options("explain", args, USAGE, valued=("--bundle", "--pid"),
                                        switches=("--json",), help_text=HELP)
     if len(positional) > 1 or (positional and "--bundle" in opts):
-        raise UsageError(f"explain: unexpected argument {positional[-1]!r} (usage: {USAGE})")
+        raise errors.UsageError(f"explain: unexpected argument {positional[-1]!r} (usage: {USAGE})")
     if "--bundle" in opts:
         spec_path = os.path.join(opts["--bundle"], "config.json")
     elif positional:
@@ -57,7 +57,7 @@ def parse_args(args: tuple[str, ...]) -> ExplainArgs:
         try:
             pid = int(opts["--pid"])
         except ValueError:
-            raise UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
+            raise errors.UsageError(f"explain: --pid must be an integer, not {opts['--pid']!r}") from None
     return ExplainArgs(spec_path, bool(opts.get("--json")), pid)
 
 
@@ -91,7 +91,7 @@ def build_report(inv, req: ExplainArgs) -> dict:
     t = trace(location, lambda: HookState(pid=pid, bundle=bundle), debug=inv.debug,
               warn=report["warnings"].append, spec_path=req.spec_path, cwd=bundle,  # runc runs hooks in the bundle
               reasons=True)
-    if t.error is not None and not isinstance(t.error, HookError):
+    if t.error is not None and not isinstance(t.error, errors.HookError):
         raise t.error  # a bug of ours: main's one-line internal error
     if t.config is not None:
         report["config"]["keys_set"] = sorted(t.config.sources)
@@ -130,8 +130,8 @@ def build_report(inv, req: ExplainArgs) -> dict:
             report["command"] = _show_pid(list(cmd.argv), req.pid)
             hook_env = set(exec_cli.go_environ(exec_cli.raw_environ()))
             report["env_added"] = [e for e in cmd.env if e not in hook_env]
-    except HookError as exc:
-        report.update(outcome="refuse" if isinstance(exc, ModeError) else "error", error=str(exc))
+    except errors.HookError as exc:
+        report.update(outcome="refuse" if isinstance(exc, errors.ModeError) else "error", error=str(exc))
         return report
     report["outcome"] = "inject"
     return report

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import UsageError
+from . import errors
 from .gocompat import flag_needs_argument, invalid_bool, parse_bool, undefined_flag
-from .values import Value
+from .values import Value, lazy_classes
 
 USAGE = """Usage of nvidia-container-runtime-hook:
   -config string
@@ -27,16 +27,23 @@ Commands:
         print the OCI hooks.d JSON that registers this hook
 """
 
-class HelpRequested(Exception):
-    """``-h``/``-help``: print the usage and exit 0.
 
-    Raised by :func:`parse` without a text (the top-level usage, to stderr as Go's ``flag`` does), and
-    by :func:`command_options` with the subcommand's help (to stdout).
-    """
+def _define() -> tuple[type, ...]:
+    class HelpRequested(Exception):
+        """``-h``/``-help``: print the usage and exit 0.
 
-    def __init__(self, text: str = "") -> None:
-        super().__init__(text)
-        self.text = text
+        Raised by :func:`parse` without a text (the top-level usage, to stderr as Go's ``flag`` does), and
+        by :func:`command_options` with the subcommand's help (to stdout).
+        """
+
+        def __init__(self, text: str = "") -> None:
+            super().__init__(text)
+            self.text = text
+
+    return (HelpRequested,)
+
+
+__getattr__ = lazy_classes(globals(), ("HelpRequested",), _define)  # created when first named
 
 
 class Invocation(Value, frozen=True):
@@ -72,7 +79,7 @@ def parse(argv: list[str]) -> Invocation:
                 break
         name = s[minuses:]
         if not name or name[0] in "-=":
-            raise UsageError(f"bad flag syntax: {s}")
+            raise errors.UsageError(f"bad flag syntax: {s}")
         i += 1
         has_value = False
         value = ""
@@ -81,13 +88,13 @@ def parse(argv: list[str]) -> Invocation:
             name, value, has_value = name[:eq], name[eq + 1:], True
         if name not in values:
             if name in ("help", "h"):
-                raise HelpRequested()
-            raise UsageError(undefined_flag(name))
+                raise __getattr__("HelpRequested")()
+            raise errors.UsageError(undefined_flag(name))
         if name in ("debug", "version"):
             if has_value:
                 b = parse_bool(value)
                 if b is None:
-                    raise UsageError(invalid_bool(name, value))
+                    raise errors.UsageError(invalid_bool(name, value))
                 values[name] = b
             else:
                 values[name] = True
@@ -97,7 +104,7 @@ def parse(argv: list[str]) -> Invocation:
                     value = argv[i]
                     i += 1
                 else:
-                    raise UsageError(flag_needs_argument(name))
+                    raise errors.UsageError(flag_needs_argument(name))
             values[name] = value
     return Invocation(debug=values["debug"], version=values["version"], config=values["config"],
                       args=tuple(argv[i:]))
@@ -117,18 +124,19 @@ def command_options(command: str, args: tuple[str, ...], usage: str, valued: tup
     while rest:
         a = rest.pop(0)
         if a in ("-h", "-help", "--help"):
-            raise HelpRequested(f"Usage: nvidia-container-runtime-hook [-config FILE] {usage}\n{help_text}")
+            raise __getattr__("HelpRequested")(
+                f"Usage: nvidia-container-runtime-hook [-config FILE] {usage}\n{help_text}")
         name, eq, value = a.partition("=")
         if name in valued:
             if not eq:
                 if not rest:
-                    raise UsageError(f"{command}: {name} needs a value")
+                    raise errors.UsageError(f"{command}: {name} needs a value")
                 value = rest.pop(0)
             options[name] = value
         elif a in switches:
             options[a] = True
         elif a.startswith("-"):
-            raise UsageError(f"{command}: unknown option {a!r} (usage: {usage})")
+            raise errors.UsageError(f"{command}: unknown option {a!r} (usage: {usage})")
         else:
             positional.append(a)
     return options, positional

@@ -19,6 +19,10 @@ The typed accessors raise :class:`DecodeError` with Go-like wording.
 
 from __future__ import annotations
 
+import sys
+
+from .values import lazy_classes
+
 _WS = " \t\n\r"
 
 MAX_DEPTH = 10000
@@ -39,12 +43,25 @@ _LEAF_UNITS = 4
 _NUMBER_TAIL = frozenset(".eE+-0123456789")
 
 
-class DecodeError(ValueError):
-    """The input is not JSON, or a value has the wrong type for its field."""
+def _errors() -> tuple[type, ...]:
+    class DecodeError(ValueError):
+        """The input is not JSON, or a value has the wrong type for its field."""
+
+    class InputTooLarge(DecodeError):
+        """:func:`read_first` read :data:`INPUT_LIMIT` bytes without completing the first value."""
+
+    class _TooDeep(Exception):
+        pass
+
+    return DecodeError, InputTooLarge, _TooDeep
 
 
-class InputTooLarge(DecodeError):
-    """:func:`read_first` read :data:`INPUT_LIMIT` bytes without completing the first value."""
+# Created when first named (hook.values.lazy_classes): decoding that succeeds creates no exception class.
+__getattr__ = lazy_classes(globals(), ("DecodeError", "InputTooLarge", "_TooDeep"), _errors)
+
+
+def _decode_error(message: str) -> Exception:
+    return __getattr__("DecodeError")(message)
 
 
 class Number(str):
@@ -63,15 +80,11 @@ def _reject_constant(name: str):
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
-class _Context:
-    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``, without importing ``json``."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = Obj
-    parse_int = Number
-    parse_float = Number
-    parse_constant = staticmethod(_reject_constant)
+def _context():
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``, without importing ``json``: a
+    ``types.SimpleNamespace`` (the type of ``sys.implementation``; no class created, no ``types`` imported)."""
+    return type(sys.implementation)(strict=True, object_hook=None, object_pairs_hook=Obj, parse_int=Number,
+                                    parse_float=Number, parse_constant=_reject_constant)
 
 
 _scan = None
@@ -83,16 +96,12 @@ def _scanner():
     if _scan is None:
         try:
             from _json import make_scanner
-            _scan = make_scanner(_Context())
+            _scan = make_scanner(_context())
         except ImportError:  # a Python without _json
             import json
             _scan = json.JSONDecoder(object_pairs_hook=Obj, parse_int=Number, parse_float=Number,
                                      parse_constant=_reject_constant).scan_once
     return _scan
-
-
-class _TooDeep(Exception):
-    pass
 
 
 def _scan_at(text: str, i: int):
@@ -169,9 +178,9 @@ def _deep_scan(text: str, i: int):
             try:
                 result = _py_scanner()(text, i)
             except RecursionError:
-                raise _TooDeep() from None
+                raise __getattr__("_TooDeep")() from None
         if _depth(result[0]) > MAX_DEPTH:
-            raise _TooDeep()
+            raise __getattr__("_TooDeep")()
         return result
     finally:
         sys.setrecursionlimit(limit)
@@ -296,23 +305,23 @@ def _decode(data, final: bool):
         i += 1
     if i == n:
         if final:
-            raise DecodeError("EOF")
+            raise _decode_error("EOF")
         return INCOMPLETE
     try:
         value, end = _scan_at(text, i)
     except StopIteration as exc:
         if not _truncated(text, exc.value):
-            raise DecodeError(_literal_error(text, exc.value)
-                              or f"invalid character {text[exc.value]!r} looking for beginning of value") from None
-    except _TooDeep:
-        raise DecodeError(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
+            raise _decode_error(_literal_error(text, exc.value)
+                                or f"invalid character {text[exc.value]!r} looking for beginning of value") from None
+    except __getattr__("_TooDeep"):
+        raise _decode_error(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # json.JSONDecodeError (has .pos), or a rejected constant
         pos = getattr(exc, "pos", None)
         if pos is None:
-            raise DecodeError(str(exc)) from None
+            raise _decode_error(str(exc)) from None
         message = getattr(exc, "msg", str(exc))
         if not _truncated(text, pos, message):
-            raise DecodeError(_literal_error(text, pos) or f"invalid character {text[pos]!r} ({message})") from None
+            raise _decode_error(_literal_error(text, pos) or f"invalid character {text[pos]!r} ({message})") from None
     else:
         # A scalar ends only at the next byte (Go's scanner needs it too): "12" may go on.
         if final or isinstance(value, list) or (end < n and not (isinstance(value, Number)
@@ -320,7 +329,7 @@ def _decode(data, final: bool):
             return value
         return INCOMPLETE
     if final:
-        raise DecodeError("unexpected EOF")
+        raise _decode_error("unexpected EOF")
     return INCOMPLETE
 
 
@@ -374,7 +383,7 @@ def read_first(read, *, stream: bool, chunk: int = 1 << 16, limit: int | None = 
         if len(buf) > limit:
             value = decode_prefix(buf[:limit])
             if value is INCOMPLETE:
-                raise InputTooLarge(f"no complete JSON value in the first {limit} bytes (the limit)")
+                raise __getattr__("InputTooLarge")(f"no complete JSON value in the first {limit} bytes (the limit)")
             return value
         if not stream:
             continue
@@ -416,7 +425,7 @@ def kind(value) -> str:
 
 
 def type_error(value, where: str, gotype: str) -> DecodeError:
-    return DecodeError(f"json: cannot unmarshal {kind(value)} into Go {where} of type {gotype}")
+    return _decode_error(f"json: cannot unmarshal {kind(value)} into Go {where} of type {gotype}")
 
 
 def fields(obj: Obj, names: tuple[str, ...]) -> dict[str, list]:
@@ -517,10 +526,10 @@ def as_int(value: Number | object, where: str, gotype: str, lo: int, hi: int) ->
     # JSON integers have no leading zeros: more than 20 digits is out of any 64-bit range (and
     # int() refuses literals over 4,300 digits).
     if any(c in text for c in ".eE") or (lo >= 0 and text.startswith("-")) or len(text) > 21:
-        raise DecodeError(f"json: cannot unmarshal number {text} into Go {where} of type {gotype}")
+        raise _decode_error(f"json: cannot unmarshal number {text} into Go {where} of type {gotype}")
     n = int(text)
     if n < lo or n > hi:
-        raise DecodeError(f"json: cannot unmarshal number {text} into Go {where} of type {gotype}")
+        raise _decode_error(f"json: cannot unmarshal number {text} into Go {where} of type {gotype}")
     return n
 
 

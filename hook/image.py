@@ -6,9 +6,7 @@ environment.  Errors are :class:`~hook.errors.ImageError`.
 
 from __future__ import annotations
 
-from . import cdi, gocompat
-from .errors import ImageError
-from .version import VersionError, parse_version
+from . import cdi, errors, gocompat, version
 from .values import Value
 
 VISIBLE_DEVICES = "NVIDIA_VISIBLE_DEVICES"
@@ -34,7 +32,7 @@ def env_map(entries: tuple[str, ...] | list[str], disable_require: bool = False)
     for entry in entries:
         name, sep, value = entry.partition("=")
         if not sep:
-            raise ImageError(f"invalid environment variable: {entry}")
+            raise errors.ImageError(f"invalid environment variable: {entry}")
         env[name] = value
     if disable_require:
         env[DISABLE_REQUIRE] = "true"
@@ -90,7 +88,7 @@ class MountRequests(Value, frozen=True):
 def mount_requests(mounts) -> MountRequests:
     """Extract and classify volume-mount requests from spec mounts.
 
-    Raises :class:`~hook.cdi.CdiNameError` for a ``cdi/`` name the reference crashes on.
+    Raises :class:`~hook.errors.CdiNameError` for a ``cdi/`` name the reference crashes on.
     """
     seen: set[str] = set()
     devices: list[str] = []
@@ -157,7 +155,7 @@ def driver_capabilities(env: dict[str, str], legacy: bool, supported: frozenset[
             else:
                 chosen = supported & requested
                 if len(chosen) != len(requested):
-                    raise ImageError(
+                    raise errors.ImageError(
                         f"unsupported capabilities found in '{','.join(sorted(requested))}' "
                         f"(allowed '{','.join(sorted(chosen))}')")
     return tuple(sorted(chosen))
@@ -197,13 +195,13 @@ def cuda_major_minor(value: str) -> str:
     """``MAJOR.MINOR`` of a CUDA_VERSION; raises :class:`ImageError`."""
     prefix = f"failed to get requirements failed to get version: invalid CUDA version {value}: "
     try:
-        v = parse_version(value)
-    except VersionError as exc:
-        raise ImageError(prefix + f"invalid version string: {exc}") from None
+        v = version.parse_version(value)
+    except version.VersionError as exc:
+        raise errors.ImageError(prefix + f"invalid version string: {exc}") from None
     if v.major > 0xFFFFFFFF:
-        raise ImageError(prefix + "invalid major version")
+        raise errors.ImageError(prefix + "invalid major version")
     if v.minor > 0xFFFFFFFF:
-        raise ImageError(prefix + "invalid minor version")
+        raise errors.ImageError(prefix + "invalid minor version")
     return f"{v.major}.{v.minor}"
 
 
@@ -215,9 +213,9 @@ def mig_settings(env: dict[str, str], privileged: bool) -> tuple[str, str]:
     config = env.get(MIG_CONFIG, "")
     monitor = env.get(MIG_MONITOR, "")
     if config and not privileged:
-        raise ImageError("cannot set MIG_CONFIG_DEVICES in non privileged container")
+        raise errors.ImageError("cannot set MIG_CONFIG_DEVICES in non privileged container")
     if monitor and not privileged:
-        raise ImageError("cannot set MIG_MONITOR_DEVICES in non privileged container")
+        raise errors.ImageError("cannot set MIG_MONITOR_DEVICES in non privileged container")
     return config, monitor
 
 

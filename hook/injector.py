@@ -60,8 +60,7 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
     choice = choice or choose(plan)
     env = exec_cli.environment(plan, exec_cli.raw_environ())
     if choice.kind == "library":
-        from . import nvc
-        from .errors import HookError
+        from . import errors, nvc
 
         _apply_environment(env)  # the library's helpers (ldconfig, modprobe) see what the CLI would
         try:
@@ -70,9 +69,9 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
             return 0
         except nvc.LibraryUnavailable as exc:
             if not choice.fallback:
-                raise HookError(str(exc)) from None
+                raise errors.HookError(str(exc)) from None
         except nvc.InjectionError as exc:
-            raise HookError(str(exc)) from None
+            raise errors.HookError(str(exc)) from None
     exec_cli.execute(exec_cli.command(plan, env))
     return 1  # not reached: execute() raises on failure
 

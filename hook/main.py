@@ -15,8 +15,7 @@ from . import VERSION
 
 def main(argv: list[str] | None = None) -> int:
     """Run the hook; returns the exit status (or never returns, after exec)."""
-    from . import flags
-    from .errors import HookError, UsageError
+    from . import errors, flags
 
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -24,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except flags.HelpRequested:
         sys.stderr.write(flags.USAGE)
         return 0
-    except UsageError as exc:
+    except errors.UsageError as exc:
         sys.stderr.write(f"{exc}\n{flags.USAGE}")
         return 2
     if inv.version:
@@ -41,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
             return explain.run(inv)
         if command == "hooks-json":
             return hooks_json(inv.args[1:])
-    except HookError as exc:
+    except errors.HookError as exc:
         _fail(str(exc), inv.debug)
         return 1
-    except UsageError as exc:
+    except errors.UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
     except flags.HelpRequested as exc:
@@ -109,8 +108,7 @@ def prestart(inv) -> int:
 
 def hooks_json(args: tuple[str, ...]) -> int:
     """``hooks-json [--hook-path PATH]``: print the hooks.d registration."""
-    from . import flags, hooksd
-    from .errors import UsageError
+    from . import errors, flags, hooksd
 
     usage = "hooks-json [--hook-path PATH]"
     opts, positional = flags.command_options(
@@ -118,10 +116,10 @@ def hooks_json(args: tuple[str, ...]) -> int:
         help_text="\nPrint the OCI hooks.d JSON (podman, CRI-O) that registers this hook as a prestart hook.\n"
                   f"  --hook-path PATH   the hook's absolute path (default {hooksd.DEFAULT_HOOK_PATH})\n")
     if positional:
-        raise UsageError(f"hooks-json: unexpected argument {positional[0]!r} (usage: {usage})")
+        raise errors.UsageError(f"hooks-json: unexpected argument {positional[0]!r} (usage: {usage})")
     path = opts.get("--hook-path", hooksd.DEFAULT_HOOK_PATH)
     try:
         sys.stdout.write(hooksd.render(path))
     except hooksd.HooksdError as exc:
-        raise UsageError(f"hooks-json: {exc}") from None
+        raise errors.UsageError(f"hooks-json: {exc}") from None
     return 0

@@ -14,13 +14,15 @@ The result, when there is one, is exactly ``tomllib.loads(text)``
 
 from __future__ import annotations
 
+from .values import lazy_exception
+
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _DIGITS = frozenset("0123456789")
 _MAX_DEPTH = 16  # deeper arrays go to the full parser (which bounds them)
 
 
-class Unsupported(Exception):
-    """Not in the subset (or possibly invalid): parse with tomllib instead."""
+__getattr__ = lazy_exception(globals(), "Unsupported", Exception,
+                             "Not in the subset (or possibly invalid): parse with tomllib instead.")
 
 
 def _bad_char(c: str) -> bool:
@@ -46,7 +48,7 @@ class _Reader:
             end = self.n if j == -1 else j
             for c in self.s[self.i + 1:end]:
                 if _bad_char(c):
-                    raise Unsupported()
+                    raise __getattr__("Unsupported")()
             self.i = end
 
     def end_of_line(self) -> None:
@@ -58,7 +60,7 @@ class _Reader:
         if self.s[self.i] == "\n":
             self.i += 1
             return
-        raise Unsupported()
+        raise __getattr__("Unsupported")()
 
     def skip_blank(self) -> None:
         """Whitespace, comments and newlines (inside arrays)."""
@@ -78,7 +80,7 @@ class _Reader:
             while self.i < self.n and self.s[self.i] in _BARE:
                 self.i += 1
             if self.i == start:
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             parts.append(self.s[start:self.i])
             self.skip_ws()
             if self.i < self.n and self.s[self.i] == ".":
@@ -88,17 +90,17 @@ class _Reader:
 
     def value(self, depth: int = 0):
         if self.i >= self.n or depth > _MAX_DEPTH:
-            raise Unsupported()
+            raise __getattr__("Unsupported")()
         c = self.s[self.i]
         if c == '"' or c == "'":
             if self.s.startswith(c * 3, self.i):
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             j = self.s.find(c, self.i + 1)
             if j == -1:
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             text = self.s[self.i + 1:j]
             if any(_bad_char(ch) for ch in text) or (c == '"' and "\\" in text):
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             self.i = j + 1
             return text
         if c == "[":
@@ -118,7 +120,7 @@ class _Reader:
                 if self.i < self.n and self.s[self.i] == "]":
                     self.i += 1
                     return items
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
         start = self.i
         while self.i < self.n and self.s[self.i] not in " \t\n,]#":
             self.i += 1
@@ -130,13 +132,13 @@ class _Reader:
         digits = word[1:] if word[:1] in "+-" else word
         if digits and len(digits) < 19 and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
             return int(word)
-        raise Unsupported()
+        raise __getattr__("Unsupported")()
 
 
 def loads(text: str) -> dict:
     """Parse ``text`` (see the module docstring).  Raises :class:`Unsupported`."""
     if "\r" in text:
-        raise Unsupported()
+        raise __getattr__("Unsupported")()
     root: dict = {}
     # How each table (by id) came to be: ("header",) defined by [x], ("implicit",) a prefix of a
     # header, ("dotted", n) made by a dotted key in the n-th section.
@@ -157,11 +159,11 @@ def loads(text: str) -> dict:
             continue
         if c == "[":
             if r.s.startswith("[[", r.i):
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             r.i += 1
             path = r.key()
             if r.i >= r.n or r.s[r.i] != "]":
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             r.i += 1
             r.end_of_line()
             section += 1
@@ -170,13 +172,13 @@ def loads(text: str) -> dict:
             if existing is None:
                 existing = table[path[-1]] = {}
             elif type(existing) is not dict or kinds.get(id(existing)) != ("implicit",):
-                raise Unsupported()
+                raise __getattr__("Unsupported")()
             kinds[id(existing)] = ("header",)
             current = existing
             continue
         path = r.key()
         if r.i >= r.n or r.s[r.i] != "=":
-            raise Unsupported()
+            raise __getattr__("Unsupported")()
         r.i += 1
         r.skip_ws()
         value = r.value()
@@ -184,7 +186,7 @@ def loads(text: str) -> dict:
         here = ("dotted", section)
         table = _descend(current, path[:-1], kinds, here, lambda kind: kind == here)
         if path[-1] in table:
-            raise Unsupported()
+            raise __getattr__("Unsupported")()
         table[path[-1]] = value
 
 
@@ -197,6 +199,6 @@ def _descend(table: dict, names: list[str], kinds: dict[int, tuple], new_kind: t
             nxt = table[name] = {}
             kinds[id(nxt)] = new_kind
         elif type(nxt) is not dict or not usable(kinds.get(id(nxt), ("",))):
-            raise Unsupported()
+            raise __getattr__("Unsupported")()
         table = nxt
     return table

@@ -6,8 +6,7 @@ default probes dlopen libdxcore / libnvidia-ml and read the Tegra files.
 
 from __future__ import annotations
 
-from . import cdi
-from .errors import ModeError
+from . import cdi, errors
 from .values import Value
 
 REFUSAL = ("invoking the NVIDIA Container Runtime Hook directly (e.g. specifying the docker --gpus flag) "
@@ -116,7 +115,7 @@ def auto_announcement(mode: str) -> str:
 def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) -> ModeResult:
     """Resolve the mode for a GPU container.
 
-    Raises :class:`~hook.cdi.CdiNameError` for a device name the reference cannot validate (it
+    Raises :class:`~hook.errors.CdiNameError` for a device name the reference cannot validate (it
     crashes after printing ``auto_announcement("")``, which :func:`hook.pipeline.trace` records).
     """
     if configured != "auto":
@@ -141,4 +140,4 @@ def resolve_mode(configured: str, devices: tuple[str, ...], platform: Platform) 
 def check_mode(result: ModeResult) -> None:
     """Raise :class:`ModeError` (the refusal) unless the mode is legacy."""
     if not result.ok:
-        raise ModeError(REFUSAL)
+        raise errors.ModeError(REFUSAL)

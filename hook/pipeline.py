@@ -89,12 +89,11 @@ def trace(location, read_state, *, debug: bool, warn=None, spec_path: str | None
             return Trace(**steps, reasons=tuple(said))
         step = "mode"
         if not config.skip_mode_detection:
-            from . import mode
-            from .cdi import CdiNameError
+            from . import errors, mode
 
             try:
                 result = steps["mode"] = mode.resolve_mode(config.mode, decision.devices, mode.Platform())
-            except CdiNameError:  # the reference prints the auto line with no mode, then crashes
+            except errors.CdiNameError:  # the reference prints the auto line with no mode, then crashes
                 steps["lines"] = (mode.auto_announcement(""),)
                 raise
             steps["lines"] = (result.announcement,)

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from . import gocompat, gojson
+from . import errors, gocompat, gojson
 from .values import Value
 
 _UINT32 = (0, 0xFFFFFFFF)
-
-
-def _error(message: str, detail: str | None = None) -> Exception:
-    """A :class:`~hook.errors.SpecError` (its module imported only now: the CDI hooks read the spec
-    with this module and need no hook error class unless it is bad)."""
-    from .errors import SpecError
-
-    return SpecError(message, detail)
 
 
 class Mount(Value, frozen=True):
@@ -63,7 +55,7 @@ def load_value(path: str):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:
         detail = f"open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}"
-        raise _error(f"could not open OCI spec: {detail}", detail) from None
+        raise errors.SpecError(f"could not open OCI spec: {detail}", detail) from None
     try:
         st = os.fstat(fd)
         regular = (st.st_mode & 0o170000) == 0o100000
@@ -71,11 +63,11 @@ def load_value(path: str):
                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:
         detail = f"read {path}: {gocompat.errno_text(exc.errno)}"
-        raise _error(f"could not decode OCI spec: {detail}", detail) from None
+        raise errors.SpecError(f"could not decode OCI spec: {detail}", detail) from None
     except gojson.InputTooLarge as exc:
-        raise _error(f"could not decode OCI spec: read {path}: {exc}", f"read {path}: {exc}") from None
+        raise errors.SpecError(f"could not decode OCI spec: read {path}: {exc}", f"read {path}: {exc}") from None
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode OCI spec: {exc}", str(exc)) from None
+        raise errors.SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
     finally:
         os.close(fd)
 
@@ -92,7 +84,7 @@ def root_path(value) -> str | None:
             raise gojson.type_error(value, "value", "specs.Spec")
         return _root(gojson.fields(value, ("root",)).get("root", []))
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode OCI spec: {exc}", str(exc)) from None
+        raise errors.SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
 
 
 def parse_spec(data: bytes) -> Spec:
@@ -100,7 +92,7 @@ def parse_spec(data: bytes) -> Spec:
     try:
         value = gojson.decode_first(data)
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode OCI spec: {exc}") from None
+        raise errors.SpecError(f"could not decode OCI spec: {exc}") from None
     return parse_value(value)
 
 
@@ -110,13 +102,13 @@ def parse_value(value) -> Spec:
     try:
         version, process, root, mounts = _decode(value)
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode OCI spec: {exc}") from None
+        raise errors.SpecError(f"could not decode OCI spec: {exc}") from None
     if version is None:
-        raise _error("Version is empty in OCI spec")
+        raise errors.SpecError("Version is empty in OCI spec")
     if process is None:
-        raise _error("Process is empty in OCI spec")
+        raise errors.SpecError("Process is empty in OCI spec")
     if root is None:
-        raise _error("Root is empty in OCI spec")
+        raise errors.SpecError("Root is empty in OCI spec")
     env, caps = process
     return Spec(oci_version=version, env=tuple(env), capabilities=caps, root_path=root, mounts=mounts)
 
@@ -204,13 +196,13 @@ def _id_mappings(value) -> None:
 
 def uses_list_capabilities(oci_version: str) -> bool:
     """True when ``ociVersion`` selects the rc1..rc4 list layout of ``process.capabilities``."""
-    from .version import Version, VersionError, parse_version
+    from . import version
 
     try:
-        v = parse_version(oci_version)
-    except VersionError:
+        v = version.parse_version(oci_version)
+    except version.VersionError:
         return False
-    return v.compare(Version(1, 0, 0, "rc1")) >= 0 and v.compare(Version(1, 0, 0, "rc5")) < 0
+    return v.compare(version.Version(1, 0, 0, "rc1")) >= 0 and v.compare(version.Version(1, 0, 0, "rc5")) < 0
 
 
 _CAP_FIELDS = ("bounding", "effective", "inheritable", "permitted", "ambient")
@@ -240,7 +232,7 @@ def capability_list(spec: Spec) -> list[str]:
                     bounding = lst
         return bounding
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode Process.Capabilities in OCI spec: {exc}") from None
+        raise errors.SpecError(f"could not decode Process.Capabilities in OCI spec: {exc}") from None
 
 
 def is_privileged(spec: Spec) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gocompat, gojson
+from . import errors, gocompat, gojson
 from .values import Value
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -29,14 +29,6 @@ class HookState(Value, frozen=True):
         return gocompat.join(self.bundle, "config.json")
 
 
-def _error(message: str, detail: str) -> Exception:
-    """A :class:`~hook.errors.StateError` (its module imported only now: the CDI hooks read the state
-    with this module and need no hook error class unless it is bad)."""
-    from .errors import StateError
-
-    return StateError(message, detail)
-
-
 def parse_state(data: bytes) -> HookState:
     """Decode the state from stdin bytes.
 
@@ -45,7 +37,7 @@ def parse_state(data: bytes) -> HookState:
     try:
         return _decode(gojson.decode_first(data))
     except gojson.DecodeError as exc:
-        raise _error(f"could not decode container state: {exc}", str(exc)) from None
+        raise errors.StateError(f"could not decode container state: {exc}", str(exc)) from None
 
 
 def read_state(stream) -> HookState:
@@ -71,7 +63,7 @@ def read_state(stream) -> HookState:
         else:
             import errno
             detail = f"read /dev/stdin: {gocompat.errno_text(getattr(exc, 'errno', None) or errno.EBADF)}"
-        raise _error(f"could not decode container state: {detail}", detail) from None
+        raise errors.StateError(f"could not decode container state: {detail}", detail) from None
 
 
 def _decode(value) -> HookState:

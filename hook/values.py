@@ -20,7 +20,7 @@ ones.  See docs/performance.md and docs/architecture.md.
 
 from __future__ import annotations
 
-__all__ = ["Value", "Factory", "REQUIRED", "FrozenError"]
+__all__ = ["Value", "Factory", "REQUIRED", "FrozenError", "lazy_classes", "lazy_exception"]
 
 
 class _Required:
@@ -42,16 +42,55 @@ class Factory:
         self.make = make
 
 
-class FrozenError(AttributeError):
-    """Assignment to a field of a frozen value (as ``dataclasses.FrozenInstanceError``)."""
+def lazy_classes(namespace: dict, names: tuple[str, ...], define):
+    """A module ``__getattr__`` (PEP 562) that creates the classes ``define()`` returns the first time
+    one of ``names`` is asked for, and keeps them in ``namespace`` (the module's globals).
+
+    For exception families: creating a class costs CPython 60-100 k instructions (``type_new`` fills
+    in every slot), and a run that succeeds raises nothing (docs/performance.md "Classes").  Name the
+    classes through their module where they are used (``raise errors.ConfigError(...)``,
+    ``except errors.ConfigError``: Python evaluates an ``except`` clause only when something was
+    raised); ``from module import Name`` creates them at import.  The module's own code calls the
+    function (``__getattr__("FrozenError")``): a global name is not looked up through it.
+    ``define()`` returns exactly the classes of ``names``; their ``__qualname__`` becomes their name.
+    """
+    wanted = frozenset(names)
+
+    def __getattr__(name: str):
+        if name in wanted and name in namespace:  # a call from the module's own code, once created
+            return namespace[name]
+        if name not in wanted:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        made = define()
+        if {cls.__name__ for cls in made} != wanted:
+            raise RuntimeError(f"{namespace['__name__']}: defines {sorted(c.__name__ for c in made)}, "
+                               f"not {sorted(wanted)}")
+        for cls in made:
+            cls.__qualname__ = cls.__name__
+            namespace[cls.__name__] = cls
+        return namespace[name]
+
+    __getattr__.names = tuple(names)  # what it creates (tests)
+    return __getattr__
+
+
+def lazy_exception(namespace: dict, name: str, base: type = Exception, doc: str = ""):
+    """:func:`lazy_classes` for a family of one exception class that has nothing of its own but its
+    docstring: ``__getattr__ = lazy_exception(globals(), "SpecError", ValueError, "An invalid spec.")``."""
+    return lazy_classes(namespace, (name,),
+                        lambda: (type(name, (base,), {"__doc__": doc, "__module__": namespace["__name__"]}),))
+
+
+__getattr__ = lazy_exception(globals(), "FrozenError", AttributeError,
+                             "Assignment to a field of a frozen value (as ``dataclasses.FrozenInstanceError``).")
 
 
 def _refuse_set(self, name, value) -> None:
-    raise FrozenError(f"cannot assign to field {name!r} of frozen {type(self).__name__}")
+    raise __getattr__("FrozenError")(f"cannot assign to field {name!r} of frozen {type(self).__name__}")
 
 
 def _refuse_del(self, name) -> None:
-    raise FrozenError(f"cannot delete field {name!r} of frozen {type(self).__name__}")
+    raise __getattr__("FrozenError")(f"cannot delete field {name!r} of frozen {type(self).__name__}")
 
 
 class _ValueType(type):

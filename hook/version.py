@@ -5,7 +5,7 @@ Used for ``ociVersion`` (capabilities layout) and ``CUDA_VERSION`` (legacy requi
 
 from __future__ import annotations
 
-from .values import Value
+from .values import Value, lazy_exception
 
 _IDENT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
 
@@ -15,8 +15,13 @@ def _identifiers_ok(text: str) -> bool:
     return all(ident and _IDENT_CHARS.issuperset(ident) for ident in text.split("."))
 
 
-class VersionError(ValueError):
-    """A version string that Masterminds semver (coerce mode) rejects; ``str()`` is its message."""
+__getattr__ = lazy_exception(globals(), "VersionError", ValueError,
+                             "A version string that Masterminds semver (coerce mode) rejects; ``str()`` is its "
+                             "message.")
+
+
+def _invalid(message: str = "invalid semantic version") -> Exception:
+    return __getattr__("VersionError")(message)
 
 
 class Version(Value, frozen=True):
@@ -41,30 +46,30 @@ class Version(Value, frozen=True):
 def parse_version(text: str) -> Version:
     """Parse like Masterminds ``semver.NewVersion``; raises :class:`VersionError`."""
     if len(text.encode("utf-8", "surrogatepass")) > 256:
-        raise VersionError("version string is too long (max 256 bytes)")
+        raise _invalid("version string is too long (max 256 bytes)")
     # The anchored grammar: v? MAJOR (.MINOR)? (.PATCH)? (-PRERELEASE)? (+METADATA)?, ASCII only
     # (written out by hand: importing ``re`` costs more than the hook's whole start-up budget).
     if not text.isascii():
-        raise VersionError("invalid semantic version")
+        raise _invalid()
     rest, plus, meta = text.partition("+")
     core, dash, pre = rest.partition("-")
     if (plus and not _identifiers_ok(meta)) or (dash and not _identifiers_ok(pre)):
-        raise VersionError("invalid semantic version")
+        raise _invalid()
     if core.startswith("v"):
         core = core[1:]
     parts = core.split(".")
     if len(parts) > 3 or not all(p.isdigit() for p in parts):
-        raise VersionError("invalid semantic version")
+        raise _invalid()
     nums = []
     for part in parts + ["0"] * (3 - len(parts)):
         n = int(part)
         if n > 0xFFFFFFFFFFFFFFFF:
-            raise VersionError(f'error parsing version segment: strconv.ParseUint: parsing "{part}": value out of range')
+            raise _invalid(f'error parsing version segment: strconv.ParseUint: parsing "{part}": value out of range')
         nums.append(n)
     if pre:
         for ident in pre.split("."):
             if ident.isdigit() and len(ident) > 1 and ident[0] == "0":
-                raise VersionError("version segment starts with 0")
+                raise _invalid("version segment starts with 0")
     return Version(nums[0], nums[1], nums[2], pre)
 
 

@@ -6,7 +6,7 @@ unchanged.  :func:`scan` is pure and imports nothing.
 
 from __future__ import annotations
 
-from .errors import ConstructError
+from . import errors
 
 
 class Invocation:
@@ -34,7 +34,7 @@ class Invocation:
         value = ""
         for v in self.bundle_flags:
             if v is None:
-                raise ConstructError("error constructing OCI specification: error getting bundle directory: "
+                raise errors.ConstructError("error constructing OCI specification: error getting bundle directory: "
                                      "error getting bundle dir from args: bundle option requires an argument")
             value = v
         return value

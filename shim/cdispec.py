@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from hook.gojson import Obj
+from hook.values import lazy_exception
 
 from . import ocispec
 
@@ -19,8 +20,12 @@ HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", 
 SPEC_EXTENSIONS = (".json", ".yaml", ".yml")  # runtime.md §11.2 step 1
 
 
-class CdiError(ValueError):
-    """Devices cannot be resolved or edits cannot be applied; ``str()`` is the message."""
+__getattr__ = lazy_exception(globals(), "CdiError", ValueError,
+                             "Devices cannot be resolved or edits cannot be applied; ``str()`` is the message.")
+
+
+def _cdi_error(message: str) -> Exception:
+    return __getattr__("CdiError")(message)
 
 
 class Edits:
@@ -43,15 +48,16 @@ def from_spec_dirs(spec_dirs, names: list[str], warn) -> list[Edits]:
     """The edits of the fully-qualified ``names`` from the specs in ``spec_dirs`` (a later
     directory wins; a broken spec is skipped, ``warn`` gets one line for it).  Raises
     :class:`CdiError` naming every unresolvable device."""
-    from cdi.registry import Registry, UnresolvableError
+    from cdi import errors as cdi_errors
+    from cdi.registry import Registry
 
     registry = Registry(spec_dirs, SPEC_EXTENSIONS)
     for path, problems in registry.errors:
         warn(f"Ignoring CDI spec {path}: {'; '.join(problems)}")
     try:
         return [Edits(e) for e in registry.edits_for(names)]
-    except UnresolvableError as exc:
-        raise CdiError(str(exc)) from None
+    except cdi_errors.UnresolvableError as exc:
+        raise _cdi_error(str(exc)) from None
 
 
 def from_generated(spec: dict) -> list[Edits]:
@@ -71,9 +77,9 @@ def apply(tree: Obj, edits: list[Edits], stat=os.stat) -> None:
     try:
         _apply(tree, edits, stat)
     except (TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, CdiError):
+        if isinstance(exc, __getattr__("CdiError")):
             raise
-        raise CdiError(f"invalid container edits: {exc}") from None
+        raise _cdi_error(f"invalid container edits: {exc}") from None
 
 
 def _apply(tree: Obj, edits: list[Edits], stat) -> None:
@@ -128,7 +134,7 @@ def _user_ids(tree: Obj) -> tuple[int, int]:
 
 def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
     if not isinstance(node, dict) or not node.get("path"):
-        raise CdiError(f"invalid device node {node!r}")
+        raise _cdi_error(f"invalid device node {node!r}")
     path = node["path"]
     host = node.get("hostPath") or path
     dtype = node.get("type") or ""
@@ -138,14 +144,14 @@ def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
         try:
             st = stat(host)
         except OSError as exc:
-            raise CdiError(f"failed to stat CDI host device {host!r}: {exc.strerror}") from None
+            raise _cdi_error(f"failed to stat CDI host device {host!r}: {exc.strerror}") from None
         import stat as _stat
         found = ("b" if _stat.S_ISBLK(st.st_mode) else "c" if _stat.S_ISCHR(st.st_mode)
                  else "p" if _stat.S_ISFIFO(st.st_mode) else "")
         if not found:
-            raise CdiError(f"CDI host device {host!r} is not a device node")
+            raise _cdi_error(f"CDI host device {host!r} is not a device node")
         if dtype and dtype != found and not (dtype == "u" and found == "c"):
-            raise CdiError(f"CDI device ({path}, {host}), host type mismatch ({dtype}, {found})")
+            raise _cdi_error(f"CDI device ({path}, {host}), host type mismatch ({dtype}, {found})")
         dtype = dtype or found
         if dtype != "p" and major == 0 and minor == 0:
             major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
@@ -173,7 +179,7 @@ def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
 
 def _add_mount(tree: Obj, m: dict) -> None:
     if not isinstance(m, dict) or not m.get("containerPath"):
-        raise CdiError(f"invalid mount {m!r}")
+        raise _cdi_error(f"invalid mount {m!r}")
     entry = Obj([("destination", m["containerPath"]), ("source", m.get("hostPath", ""))])
     if m.get("type"):
         entry.append(("type", m["type"]))
@@ -185,7 +191,7 @@ def _add_mount(tree: Obj, m: dict) -> None:
 
 def _add_hook(tree: Obj, h: dict) -> None:
     if not isinstance(h, dict) or h.get("hookName") not in HOOK_NAMES or not h.get("path"):
-        raise CdiError(f"invalid hook {h!r}")
+        raise _cdi_error(f"invalid hook {h!r}")
     entry = Obj([("path", h["path"])])
     for key in ("args", "env"):
         if h.get(key):

@@ -7,7 +7,7 @@ from hook import gocompat
 from hook.config import HookConfig
 
 from . import lookup, modify, ocispec
-from .errors import ApplyError, ConstructError
+from . import errors
 
 
 def modify_bundle(bundle: str, config: HookConfig, mode: str, path_env: str, log) -> bool:
@@ -35,7 +35,7 @@ def modify_bundle(bundle: str, config: HookConfig, mode: str, path_env: str, log
     try:
         ocispec.write(spec_path, out)
     except OSError as exc:
-        raise ApplyError(f"error writing modified OCI specification: {spec_path}: "
+        raise errors.ApplyError(f"error writing modified OCI specification: {spec_path}: "
                          f"{gocompat.errno_text(exc.errno)}") from None
     return True
 
@@ -44,4 +44,4 @@ def _load(spec_path: str):
     try:
         return ocispec.load(spec_path)
     except ocispec.SpecFileError as exc:
-        raise ConstructError(f"failed to construct OCI spec modifier: failed to load OCI spec: {exc}") from None
+        raise errors.ConstructError(f"failed to construct OCI spec modifier: failed to load OCI spec: {exc}") from None

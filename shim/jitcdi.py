@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hook import image
 from hook.config import HookConfig
-from hook.values import Value
+from hook.values import Value, lazy_exception
 
 from .cdispec import Edits
 
@@ -24,8 +24,9 @@ CSV_BASE = ("devices", "drivers", "l4t")
 NO_NVML = "failed to construct device spec generators: failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
 
 
-class JitError(ValueError):
-    """A spec could not be generated; ``str()`` is the message after ``error modifying OCI spec: ``."""
+__getattr__ = lazy_exception(globals(), "JitError", ValueError,
+                             "A spec could not be generated; ``str()`` is the message after "
+                             "``error modifying OCI spec: ``.")
 
 
 class Request(Value, frozen=True):
@@ -110,7 +111,7 @@ def edits(reqs: list[Request], config: HookConfig, ctk_path: str, env: dict[str,
     the common edits.  ``env`` is the container's environment.  Raises :class:`JitError`."""
     import os
 
-    from cdi.errors import CdiError, NvmlNotFoundError
+    from cdi import errors as cdi_errors
     from cdi.generate import generate
 
     from .cdispec import from_generated
@@ -120,10 +121,10 @@ def edits(reqs: list[Request], config: HookConfig, ctk_path: str, env: dict[str,
     for req in reqs:
         try:
             spec = generate(options(req, config, ctk_path, csv), _Log(log))[0]
-        except NvmlNotFoundError:
-            raise JitError(_failure(req.mode, NO_NVML)) from None
-        except CdiError as exc:
-            raise JitError(_failure(req.mode, str(exc))) from None
+        except cdi_errors.NvmlNotFoundError:
+            raise __getattr__("JitError")(_failure(req.mode, NO_NVML)) from None
+        except cdi_errors.CdiError as exc:
+            raise __getattr__("JitError")(_failure(req.mode, str(exc))) from None
         log.info(f"Generated CDI spec for mode {req.mode!r}: devices "
                  f"{', '.join(KIND + '=' + d['name'] for d in spec['devices'])}")
         out += from_generated(spec)

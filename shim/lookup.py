@@ -81,15 +81,15 @@ def _glob(directory: str, pattern: str, probes: list | None = None) -> list[str]
 
 def find_runtime(candidates: tuple[str, ...], path_env: str, probes: list | None = None) -> str:
     """The first candidate that resolves (§6).  Raises :class:`~shim.errors.RuntimeLookupError`."""
-    from .errors import RuntimeLookupError
+    from . import errors
 
     if not candidates:
-        raise RuntimeLookupError("error locating runtime: at least one runtime candidate must be specified")
+        raise errors.RuntimeLookupError("error locating runtime: at least one runtime candidate must be specified")
     for c in candidates:
         found = locate(c, path_env, probes)
         if found is not None:
             return found
-    raise RuntimeLookupError("error locating runtime: no runtime binary found from candidate list: ["
+    raise errors.RuntimeLookupError("error locating runtime: no runtime binary found from candidate list: ["
                              + " ".join(candidates) + "]")
 
 

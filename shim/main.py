@@ -17,7 +17,7 @@ SPEC_VERSION = "1.3.0"
 def main(argv: list[str] | None = None) -> int:
     """Run the shim; returns the exit status on failure (on success the process is the runtime)."""
     from .argv import scan
-    from .errors import ShimError
+    from . import errors
     from .logger import Logger
 
     argv = list(sys.argv if argv is None else argv)
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             log.debug("Create command detected; applying OCI specification modifications")
             from .create import modify_bundle
             modify_bundle(inv.bundle(), config, variant_mode(argv) or config.mode, path_env, log)
-    except ShimError as exc:
+    except errors.ShimError as exc:
         return log.fail(str(exc))
     except KeyboardInterrupt:
         return 130
@@ -84,9 +84,9 @@ def load_config(environ, program: str = ""):
     installed toolkit, the probes of its exec record (:mod:`shim.execrecord`; None otherwise): the
     config file's ``stat``, taken before it is read.  Raises ConfigLoadError."""
     from hook import config
-    from hook.errors import ConfigError
+    from hook import errors as hook_errors
 
-    from .errors import ConfigLoadError
+    from . import errors
 
     location = config.locate("", environ, config.program_path(program)).replace(required=False)
     probes = None
@@ -96,8 +96,8 @@ def load_config(environ, program: str = ""):
         stat_probe(location.path, probes)
     try:
         return config.load(location, hook_checks=False), probes
-    except ConfigError as exc:
-        raise ConfigLoadError(exc.detail) from None
+    except hook_errors.ConfigError as exc:
+        raise errors.ConfigLoadError(exc.detail) from None
 
 
 def exec_runtime(runtime: str, argv: list[str], log) -> int:

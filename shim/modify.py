@@ -10,11 +10,11 @@ from __future__ import annotations
 import posixpath
 
 from hook.config import HookConfig
-from hook.errors import HookError
+from hook import errors as hook_errors
 from hook.gojson import Obj
 
 from . import devices as device_requests, ocispec
-from .errors import ApplyError, ConstructError
+from . import errors
 
 MODES = ("auto", "legacy", "cdi", "jit-cdi", "csv")
 NVIDIA_HOOKS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit")
@@ -36,17 +36,18 @@ class Context:
 def _construct(fn, *args):
     try:
         return fn(*args)
-    except HookError as exc:  # an environment entry without '=', an invalid CDI name
-        raise ConstructError(f"failed to construct OCI spec modifier: {exc}") from None
+    except hook_errors.HookError as exc:  # an environment entry without '=', an invalid CDI name
+        raise errors.ConstructError(f"failed to construct OCI spec modifier: {exc}") from None
 
 
 def is_qualified(name: str) -> bool:
     """A fully-qualified CDI name; one-letter vendors and classes are valid CDI names (the hook
     refuses them only because the reference hook crashes on them)."""
-    from hook.cdi import CdiNameError, is_qualified as qualified
+    from hook.cdi import is_qualified as qualified
+
     try:
         return qualified(name)
-    except CdiNameError:
+    except hook_errors.CdiNameError:
         return True
 
 
@@ -79,8 +80,8 @@ def modifiers(mode: str, tree: Obj, ctx: Context) -> list:
     if mode == "csv":
         return [remove_nvidia_hooks, *_csv(tree, devices, ctx)]
     if mode == "":
-        raise ConstructError("failed to construct OCI spec modifier: a mode must be specified")
-    raise ConstructError(f"failed to construct OCI spec modifier: invalid mode {go_quote(mode)}")
+        raise errors.ConstructError("failed to construct OCI spec modifier: a mode must be specified")
+    raise errors.ConstructError(f"failed to construct OCI spec modifier: invalid mode {go_quote(mode)}")
 
 
 # --- legacy --------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def hook_would_act(tree: Obj, config: HookConfig) -> bool:
     try:
         validate_supported(config.replace())
         return decide(config, parse_value(tree)).is_gpu
-    except HookError:
+    except hook_errors.HookError:
         return True
 
 
@@ -152,7 +153,7 @@ def _driver_version(ctx: Context, what: str) -> str:
     try:
         return DriverRoot(ctx.config.cli_root).driver_version()
     except LookupError as exc:
-        raise ApplyError(f"error modifying OCI spec: {what}: failed to get driver version: {exc}") from None
+        raise errors.ApplyError(f"error modifying OCI spec: {what}: failed to get driver version: {exc}") from None
 
 
 def _cuda_compat(tree: Obj, ctx: Context) -> bool:
@@ -202,11 +203,12 @@ def _feature_gated(tree: Obj, ctx: Context) -> list:
 
 
 def _apply(tree: Obj, edits, context: str = "") -> None:
-    from .cdispec import CdiError, apply
+    from . import cdispec
+
     try:
-        apply(tree, edits)
-    except CdiError as exc:
-        raise ApplyError(f"error modifying OCI spec: {context}{exc}") from None
+        cdispec.apply(tree, edits)
+    except cdispec.CdiError as exc:
+        raise errors.ApplyError(f"error modifying OCI spec: {context}{exc}") from None
 
 
 # --- cdi, jit-cdi, csv ---------------------------------------------------------------------------
@@ -243,17 +245,18 @@ def _cdi(mode: str, devices: list[str], tree: Obj, ctx: Context) -> list:
     names = cdi_names(devices, kind)
     automatic = [n for n in names if n.startswith(AUTOMATIC_KIND + "=")]
     if automatic and len(automatic) != len(names):
-        raise ConstructError("failed to construct OCI spec modifier: requesting a CDI device with vendor "
+        raise errors.ConstructError("failed to construct OCI spec modifier: requesting a CDI device with vendor "
                              "'runtime.nvidia.com' is not supported when requesting other CDI devices")
     if automatic:
         return [_jit(names, tree, ctx)]
 
     def inject(t: Obj) -> bool:
-        from .cdispec import CdiError, from_spec_dirs
+        from . import cdispec
+
         try:
-            edits = from_spec_dirs(ctx.config.cdi_spec_dirs, names, ctx.log.warning)
-        except CdiError as exc:
-            raise ApplyError(f"error modifying OCI spec: failed to inject CDI devices: {exc}") from None
+            edits = cdispec.from_spec_dirs(ctx.config.cdi_spec_dirs, names, ctx.log.warning)
+        except cdispec.CdiError as exc:
+            raise errors.ApplyError(f"error modifying OCI spec: failed to inject CDI devices: {exc}") from None
         ctx.log.info(f"Injecting CDI devices {', '.join(names)}")
         _apply(t, edits, "failed to inject CDI devices: ")
         return True
@@ -273,7 +276,7 @@ def _jit(names: list[str], tree: Obj, ctx: Context):
         try:
             edits = jitcdi.edits(reqs, ctx.config, ctx.ctk_path, env, ctx.log)
         except jitcdi.JitError as exc:
-            raise ApplyError(f"error modifying OCI spec: {exc}") from None
+            raise errors.ApplyError(f"error modifying OCI spec: {exc}") from None
         ctx.log.info(f"Injecting CDI devices {', '.join(names)}")
         _apply(t, edits, "failed to inject CDI devices: ")
         return True
@@ -294,7 +297,7 @@ def _csv(tree: Obj, devices: list[str], ctx: Context) -> list:
         except OSError:
             files = []
         if files:
-            raise ApplyError(f"error modifying OCI spec: csv mode with mount specifications ({path}) is not "
+            raise errors.ApplyError(f"error modifying OCI spec: csv mode with mount specifications ({path}) is not "
                              "supported by this implementation yet (docs/runtime-shim.md)")
         _apply(t, [Edits({"env": ["NVIDIA_VISIBLE_DEVICES=void"]})])
         return True

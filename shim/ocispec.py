@@ -14,6 +14,7 @@ import os
 
 from hook import gojson
 from hook.gojson import Number, Obj
+from hook.values import lazy_exception
 
 # --- the runtime-spec 1.3.0 types (specs-go/config.go) --------------------------------------------
 # "s" string, "b" bool, "u8".."i64" integers, "ss" []string, "ms" map[string]string, "any" not
@@ -93,8 +94,8 @@ _SPEC = ("Spec", {
 })
 
 
-class SpecFileError(ValueError):
-    """config.json cannot be opened, read or decoded; ``str()`` is upstream's wording (§7.1)."""
+__getattr__ = lazy_exception(globals(), "SpecFileError", ValueError,
+                             "config.json cannot be opened, read or decoded; ``str()`` is upstream's wording (§7.1).")
 
 
 def load(path: str) -> tuple[Obj, "Style"]:
@@ -108,8 +109,8 @@ def load(path: str) -> tuple[Obj, "Style"]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:
-        raise SpecFileError(f"error opening OCI specification file: open {path}: "
-                            f"{errno_text(getattr(exc, 'errno', None))}") from None
+        raise __getattr__("SpecFileError")(f"error opening OCI specification file: open {path}: "
+                                           f"{errno_text(getattr(exc, 'errno', None))}") from None
     prefix = "error loading OCI specification from file: error reading OCI specification: "
     try:
         chunks = []
@@ -119,7 +120,7 @@ def load(path: str) -> tuple[Obj, "Style"]:
                 break
             chunks.append(chunk)
     except OSError as exc:
-        raise SpecFileError(prefix + f"read {path}: {errno_text(exc.errno)}") from None
+        raise __getattr__("SpecFileError")(prefix + f"read {path}: {errno_text(exc.errno)}") from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
@@ -127,7 +128,7 @@ def load(path: str) -> tuple[Obj, "Style"]:
         tree = gojson.decode_first(data)
         renamed = check(tree)
     except gojson.DecodeError as exc:
-        raise SpecFileError(prefix + str(exc)) from None
+        raise __getattr__("SpecFileError")(prefix + str(exc)) from None
     style = detect_style(data)
     # A ``null`` document (an empty spec to Go) and renamed members are written back even when no
     # modifier changes anything, so that the file says what the runtime reads.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..errors import HookError
+from .. import errors
 
 
 def run(args: list[str], log) -> int:
@@ -13,17 +13,17 @@ def run(args: list[str], log) -> int:
     flags, _ = parse_flags(args, ("mode", "container-spec"), ("path",))
     mode_text = flags.get("mode", "")
     if not mode_text:
-        raise HookError("a non-empty mode must be specified")
+        raise errors.HookError("a non-empty mode must be specified")
     try:
         mode = int(mode_text, 8)
         if mode < 0 or mode_text.strip() != mode_text or mode_text[0] in "+-":
             raise ValueError
     except ValueError:
-        raise HookError(f'failed to parse mode as octal: strconv.ParseUint: parsing "{mode_text}": '
+        raise errors.HookError(f'failed to parse mode as octal: strconv.ParseUint: parsing "{mode_text}": '
                         "invalid syntax") from None
     paths = flags["path"]
     if any(not p.strip() for p in paths):
-        raise HookError("paths must not be empty")
+        raise errors.HookError("paths must not be empty")
     root = read_root(flags)
     from ..rootfs import secure_join
     perm = mode & 0o777  # Go's os.FileMode(mode): bits above 0777 are not setuid/setgid/sticky
@@ -41,5 +41,5 @@ def run(args: list[str], log) -> int:
         except OSError as exc:
             last = f"failed to chmod {p}: {exc.strerror}"
     if last:
-        raise HookError(last)
+        raise errors.HookError(last)
     return 0

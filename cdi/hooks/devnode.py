@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import HookError
+from .. import errors
 
 HOST_PARAMS = "/proc/driver/nvidia/params"
 MS_RDONLY, MS_NODEV, MS_REMOUNT, MS_BIND, MS_NOSYMFOLLOW = 1, 4, 32, 4096, 256
@@ -47,19 +47,19 @@ def run(args: list[str], log) -> int:
         _mount("tmpfs", scratch, "tmpfs", MS_NODEV, "size=64k,mode=0755")
         write_new(os.path.join(scratch, "nvct-params"), new.encode(), 0o444)
     except OSError as exc:
-        raise HookError(f"failed to create tmpfs for modified params file: {exc.strerror}") from None
+        raise errors.HookError(f"failed to create tmpfs for modified params file: {exc.strerror}") from None
     target = secure_join(root, HOST_PARAMS)
     try:
         fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        raise HookError(f"failed to mount modified params file: open o_path procfd: open {target}: "
+        raise errors.HookError(f"failed to mount modified params file: open o_path procfd: open {target}: "
                         f"{exc.strerror.lower()}") from None
     try:
         dst = f"/proc/self/fd/{fd}"
         _mount(os.path.join(scratch, "nvct-params"), dst, None, MS_BIND)
         _mount("", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSYMFOLLOW)
     except OSError as exc:
-        raise HookError(f"failed to mount modified params file: {exc.strerror}") from None
+        raise errors.HookError(f"failed to mount modified params file: {exc.strerror}") from None
     finally:
         os.close(fd)
     return 0

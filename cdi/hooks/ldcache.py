@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ..errors import HookError
+from .. import errors
 
 DEBIAN_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
 OTHER_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/libx32", "/usr/libx32")
@@ -81,17 +81,17 @@ def run(args: list[str], log) -> int:
     flags, _ = parse_flags(args, ("ldconfig-path", "container-spec"), ("folder",))
     ldconfig = flags.get("ldconfig-path", "/sbin/ldconfig")
     if not ldconfig:
-        raise HookError("ldconfig-path must be specified")
+        raise errors.HookError("ldconfig-path must be specified")
     root = read_root(flags)
     if root in ("", "/"):
-        raise HookError(f"refusing to update the ldcache of root {root!r}")
+        raise errors.HookError(f"refusing to update the ldcache of root {root!r}")
     from ..rootfs import mkdirs_in, secure_join
     from .util import new_uuid, random_digits, write_new
     mkdirs_in(root, "/proc")
     try:
         os.stat(ldconfig)
     except OSError as exc:
-        raise HookError(f"Error updating ldcache: error mounting host ldconfig: error reading host ldconfig: "
+        raise errors.HookError(f"Error updating ldcache: error mounting host ldconfig: error reading host ldconfig: "
                         f"stat {ldconfig}: {(exc.strerror or '').lower()}") from None
     mkdirs_in(root, "/run/nvidia-ctk-hook/" + new_uuid())
     conf = secure_join(root, "/etc/ld.so.conf")
@@ -123,5 +123,5 @@ def run(args: list[str], log) -> int:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise HookError(f"Error updating ldcache: exit status {code}")
+        raise errors.HookError(f"Error updating ldcache: exit status {code}")
     return 0

@@ -6,7 +6,7 @@ import os
 
 from hook import atomicfile
 
-from ..errors import HookError
+from .. import errors
 from ..rootfs import mkdirs_in
 
 
@@ -21,7 +21,7 @@ def run(args: list[str], log) -> int:
         seen.add(spec)
         parts = spec.split("::")
         if len(parts) != 2:
-            raise HookError(f"invalid symlink specification {spec}")
+            raise errors.HookError(f"invalid symlink specification {spec}")
         target, link = parts
         parent = mkdirs_in(root, os.path.dirname(link) or "/")
         name = os.path.basename(link)
@@ -29,5 +29,5 @@ def run(args: list[str], log) -> int:
         try:
             atomicfile.symlink(target, full)
         except OSError as exc:
-            raise HookError(f"failed to create symlink {link}: {exc.strerror}") from None
+            raise errors.HookError(f"failed to create symlink {link}: {exc.strerror}") from None
     return 0

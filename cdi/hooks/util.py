@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import HookError
+from .. import errors
 
 __all__ = ["new_uuid", "write_new", "random_digits"]
 
@@ -27,7 +27,7 @@ def write_new(path: str, data: bytes, mode: int, append: bool = False) -> None:
     try:
         fd = os.open(path, flags, mode)
     except OSError as exc:
-        raise HookError(f"failed to write {path}: {exc.strerror}") from None
+        raise errors.HookError(f"failed to write {path}: {exc.strerror}") from None
     try:
         view = memoryview(data)
         while view:

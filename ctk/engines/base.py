@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..common import RuntimeOptions
-from ..errors import ConfigLoadError, UsageError, WriteError
+from .. import errors
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plan import Plan
@@ -59,8 +59,8 @@ def read_config(path: str, runtime: str) -> bytes | None:
     from .. import fileio
     try:
         return fileio.read_optional(path) if path else None
-    except WriteError as exc:
-        raise ConfigLoadError(f"unable to load config for runtime {runtime}: {exc}") from None
+    except errors.WriteError as exc:
+        raise errors.ConfigLoadError(f"unable to load config for runtime {runtime}: {exc}") from None
 
 
 def top_file(path: str, runtime: str):
@@ -70,8 +70,8 @@ def top_file(path: str, runtime: str):
     raw = read_config(path, runtime)
     try:
         return TomlFile(path, raw)
-    except ConfigLoadError as exc:
-        raise ConfigLoadError(f"unable to load config for runtime {runtime}: failed to load top-level "
+    except errors.ConfigLoadError as exc:
+        raise errors.ConfigLoadError(f"unable to load config for runtime {runtime}: failed to load top-level "
                               f"config {path}: {exc}") from None
 
 
@@ -112,7 +112,7 @@ class Engine:
         if path == default:
             path = "/usr/bin/" + default
         if not path.startswith("/"):
-            raise UsageError(f'the NVIDIA runtime path "{path}" is not an absolute path')
+            raise errors.UsageError(f'the NVIDIA runtime path "{path}" is not an absolute path')
         return path
 
     def cdi_flag(self, enabled: bool) -> bool:
@@ -156,7 +156,7 @@ class Engine:
             elif kind == "effective":
                 built.append(self.effective_source(arg or config, drop_in))
             else:
-                raise UsageError(f"unrecognized Config Source: {item}")
+                raise errors.UsageError(f"unrecognized Config Source: {item}")
         return built[0] if len(built) == 1 else sources.FirstOf(tuple(built))
 
     def check_source_spec(self, spec: str) -> None:
@@ -178,9 +178,9 @@ class Engine:
         """Load the effective config; errors carry the reference's wording."""
         try:
             return source.load()
-        except ConfigLoadError as exc:
+        except errors.ConfigLoadError as exc:
             detail = self.load_error(str(exc), config)
-            raise ConfigLoadError(f"unable to load config for runtime {self.name}: {detail}") from None
+            raise errors.ConfigLoadError(f"unable to load config for runtime {self.name}: {detail}") from None
 
     # ------------------------------------------------------------------ plans
 

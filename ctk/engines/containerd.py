@@ -22,7 +22,7 @@ from hook.atomicfile import sha256
 
 from .. import gotoml
 from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
-from ..errors import ConfigContentError, ConfigLoadError, WriteError
+from .. import errors
 from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
 from ..plan import FileChange, Plan
 from ..sources import CommandSource, FileSource, Snapshot, chroot_argv, deep_merge, host_path, read_file
@@ -52,7 +52,7 @@ def detect_version(tree: dict, use_legacy: bool = False) -> int:
         return 1
     v = tree["version"]
     if type(v) is not int:
-        raise ConfigContentError("failed to parse config version: unsupported type for version field")
+        raise errors.ConfigContentError("failed to parse config version: unsupported type for version field")
     return v
 
 
@@ -114,7 +114,7 @@ def add_runtime(dest: dict, source: dict, version: int, handler: Handler, opts: 
     if opts.annotation_prefixes:
         existing = entry.get("container_annotations", [])
         if not isinstance(existing, list) or not all(isinstance(x, str) for x in existing):
-            raise ConfigContentError("container_annotations of the template runtime is not a list of strings")
+            raise errors.ConfigContentError("container_annotations of the template runtime is not a list of strings")
         entry["container_annotations"] = [x + "*" for x in opts.annotation_prefixes] + list(existing)
     rt = entry.get("runtime_type")
     if (not isinstance(rt, str) or rt == "") and opts.runtime_type:
@@ -412,7 +412,7 @@ def warn_shadowed_imports(req: ConfigureRequest, top: dict, version: int) -> Non
             continue
         try:
             other = parse_toml(fileio.read_optional(path) or b"", path)
-        except (ConfigLoadError, WriteError):
+        except (errors.ConfigLoadError, errors.WriteError):
             continue
         if isinstance(get_path(other, cri), dict):
             log.warning("%s sets CRI plugin options that the drop-in would override on containerd "
@@ -440,13 +440,13 @@ class Containerd(Engine):
         snap, top, existing = self.read_toml(req, snapshot)
         try:
             version = detect_version(snap.tree, req.use_legacy)
-        except ConfigContentError as exc:
-            raise ConfigContentError(f"unable to load config for runtime containerd: {exc}") from None
+        except errors.ConfigContentError as exc:
+            raise errors.ConfigContentError(f"unable to load config for runtime containerd: {exc}") from None
         try:
             res = plan_configure(snap, top, req.drop_in, req.opts, req.use_legacy,
                                  req.drop_in_host_path, existing, version)
-        except ConfigContentError as exc:
-            raise ConfigContentError(f"unable to update config: {exc}") from None
+        except errors.ConfigContentError as exc:
+            raise errors.ConfigContentError(f"unable to update config: {exc}") from None
         warn_shadowed_imports(req, top.tree, version)
         if version == 1 and req.drop_in:
             log.warning("containerd config version 1 does not support drop-in files; "

@@ -15,7 +15,7 @@ from hook.atomicfile import sha256
 
 from .. import gotoml
 from ..common import Handler, RuntimeOptions, go_list, log, template_candidates
-from ..errors import ConfigLoadError
+from .. import errors
 from ..gotoml import delete_path, get_path, get_str, prune_empty, set_path
 from ..plan import FileChange, Plan
 from ..sources import CommandSource, FirstOf, Snapshot, chroot_argv, deep_merge, read_file
@@ -161,7 +161,7 @@ class CrioDropInSource:
         except FileNotFoundError:
             names = []
         except OSError as exc:
-            raise ConfigLoadError(f"unable to list {self.dropin_dir}: {exc.strerror}") from None
+            raise errors.ConfigLoadError(f"unable to list {self.dropin_dir}: {exc.strerror}") from None
         for name in names:
             p = os.path.join(self.dropin_dir, name)
             if not os.path.isfile(p) or os.path.realpath(p) in excluded:

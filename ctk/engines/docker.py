@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import jsonfmt
 from ..common import RuntimeOptions, log
-from ..errors import ConfigContentError, ConfigLoadError, UsageError
+from .. import errors
 from ..plan import FileChange, Plan
 from .base import ConfigurePlan, ConfigureRequest, Engine, read_config
 
@@ -31,10 +31,11 @@ class DockerConfig:
         log.info("Loading config from %s", path)
         value, style, trailing = doc.value, doc.style, doc.trailing_data
         if value is None:
-            raise ConfigLoadError("the top-level value is null, not an object")
+            raise errors.ConfigLoadError("the top-level value is null, not an object")
         if not isinstance(value, dict):
             kind = "array" if isinstance(value, list) else type(value).__name__
-            raise ConfigLoadError(f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")
+            raise errors.ConfigLoadError(f"json: cannot unmarshal {kind} into Go value of type "
+                                         "map[string]interface {}")
         if trailing:
             log.warning("Ignoring data after the first JSON value in %s", path)
         self.tree = value
@@ -72,7 +73,7 @@ def runtimes_table(tree: dict, path: str) -> dict | None:
     if not isinstance(r, dict):
         kind = {type(None): "null", list: "an array", str: "a string", bool: "a boolean"}.get(
             type(r), "a number" if isinstance(r, jsonfmt.Number) else type(r).__name__)
-        raise ConfigContentError(f'"runtimes" in {path} is {kind}, not an object')
+        raise errors.ConfigContentError(f'"runtimes" in {path} is {kind}, not an object')
     return r
 
 
@@ -168,8 +169,8 @@ class DaemonJsonSource:
         raw = read_config(self.path, "docker")
         try:
             cfg = DockerConfig(self.path, raw)
-        except ConfigLoadError as exc:
-            raise ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
+        except errors.ConfigLoadError as exc:
+            raise errors.ConfigLoadError(f"unable to load config for runtime docker: {exc}") from None
         return Snapshot.make(_plain(cfg.tree), f"file {self.path}", [(f"file:{self.path}", sha256(raw))],
                              document=cfg)
 
@@ -204,7 +205,7 @@ class Docker(Engine):
     def check_source_spec(self, spec: str) -> None:
         for item in spec.split(","):
             if item.strip().partition("=")[0].strip() not in ("file", "command", "effective"):
-                raise UsageError(f"unrecognized Config Source: {item.strip()}")
+                raise errors.UsageError(f"unrecognized Config Source: {item.strip()}")
         if spec != "file":
             log.warning("A %s Config Source is not supported for %s; using file", spec, self.name)
 
@@ -222,8 +223,8 @@ class Docker(Engine):
             snap = DaemonJsonSource(req.config).load()
         try:
             res = plan_configure(snap.document, req.opts)
-        except ConfigContentError as exc:
-            raise ConfigContentError(f"unable to update config: {exc}") from None
+        except errors.ConfigContentError as exc:
+            raise errors.ConfigContentError(f"unable to update config: {exc}") from None
         return ConfigurePlan(res.plan, snap, res.previous_default, res.cdi_added)
 
     def remove(self, path: str, cur: bytes, names: list[str], rec: Any) -> bytes | None:

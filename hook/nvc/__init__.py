@@ -15,20 +15,37 @@ sequence), and the generated ``_nvc_ffi_*`` module (``_cffi_backend`` only).
 from __future__ import annotations
 
 from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
+from ..values import lazy_classes
 
-__all__ = ["LibraryUnavailable", "InjectionError", "reproduce_blocker", "candidates", "find_library", "library_in",
-           "inject"]
+__all__ = ["LibraryUnavailable", "InjectionError", "failure", "unavailable", "reproduce_blocker", "candidates",
+           "find_library", "library_in", "inject"]
 
 
 MESSAGE_PREFIX = "nvidia-container-cli: "  # the library injector's messages are the CLI's, prefix included
 
 
-class LibraryUnavailable(Exception):
-    """libnvidia-container.so.1 (or its generated cffi module) cannot be loaded, or its version is unsupported."""
+def _define() -> tuple[type, ...]:
+    class LibraryUnavailable(Exception):
+        """libnvidia-container.so.1 (or its generated cffi module) cannot be loaded, or its version is unsupported."""
+
+    class InjectionError(Exception):
+        """The injection failed; ``str()`` is the one-line message for the user (exit status 1)."""
+
+    return LibraryUnavailable, InjectionError
 
 
-class InjectionError(Exception):
-    """The injection failed; ``str()`` is the one-line message for the user (exit status 1)."""
+# Created when first named (hook.values.lazy_classes): an injection that succeeds creates neither.
+__getattr__ = lazy_classes(globals(), ("LibraryUnavailable", "InjectionError"), _define)
+
+
+def failure(message: str) -> Exception:
+    """An :class:`InjectionError` worded as the CLI's: ``nvidia-container-cli: <message>``."""
+    return __getattr__("InjectionError")(MESSAGE_PREFIX + message)
+
+
+def unavailable(message: str) -> Exception:
+    """A :class:`LibraryUnavailable`."""
+    return __getattr__("LibraryUnavailable")(message)
 
 
 def reproduce_blocker(plan: Plan) -> str | None:
@@ -98,8 +115,7 @@ def inject(plan: Plan, *, library_path: str | None, root: str, checked: bool = F
     if not checked:
         blocker = reproduce_blocker(plan)
         if blocker:
-            raise InjectionError(f"{MESSAGE_PREFIX}input error: the library injector cannot reproduce "
-                                 f"this request exactly: {blocker}")
+            raise failure(f"input error: the library injector cannot reproduce this request exactly: {blocker}")
     from .configure import configure, load
 
     library = load(library_path, root)

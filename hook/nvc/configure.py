@@ -26,7 +26,7 @@ import _signal  # not ``signal``: that one imports enum; only get/set of one han
 from ..gocompat import DEFAULT_PATH
 from ..plan import Plan
 from ..values import Value
-from . import LIB_NAME, MESSAGE_PREFIX, InjectionError, LibraryUnavailable, candidates
+from . import LIB_NAME, candidates, failure, unavailable
 from .rules import Gpu, Mig, Selection, build, evaluate, parse_imex, select_devices, select_mig_caps
 
 MIN_VERSION = (1, 1, 0)
@@ -90,13 +90,13 @@ def _ffi(variant: int) -> object:
             from ._nvc_ffi_101 import ffi
         return ffi
     except ImportError as exc:
-        raise LibraryUnavailable(f"the cffi module for {LIB_NAME} is not built (run ./build.sh native): {exc}") from None
+        raise unavailable(f"the cffi module for {LIB_NAME} is not built (run ./build.sh native): {exc}") from None
 
 
 def choose_variant(version: tuple[int, int, int], has_imex: bool) -> int:
     """Layout variant for a library ``version``; raises LibraryUnavailable when unsupported."""
     if version[0] != 1 or version < MIN_VERSION:
-        raise LibraryUnavailable(f"{LIB_NAME} version {'.'.join(map(str, version))} is not supported (need 1.x >= 1.1.0)")
+        raise unavailable(f"{LIB_NAME} version {'.'.join(map(str, version))} is not supported (need 1.x >= 1.1.0)")
     if has_imex:
         return 115
     return 105 if version >= (1, 5, 0) else 101
@@ -114,10 +114,10 @@ def _probe(ffi: object, handle: object, path: str) -> tuple[tuple[int, int, int]
     """``(version, version string)`` of a loaded library after checking its symbols; raises LibraryUnavailable."""
     for name in SYMBOLS:
         if not _has(ffi, handle, name):
-            raise LibraryUnavailable(f"cannot use {path}: undefined symbol: {name}")
+            raise unavailable(f"cannot use {path}: undefined symbol: {name}")
     v = handle.nvc_version()
     if v == ffi.NULL:
-        raise LibraryUnavailable(f"cannot use {path}: nvc_version() returned NULL")
+        raise unavailable(f"cannot use {path}: nvc_version() returned NULL")
     version = (int(v.major), int(v.minor), int(v.patch))
     text = ffi.string(v.string).decode("utf-8", "replace") if v.string != ffi.NULL else ".".join(map(str, version))
     return version, text
@@ -152,13 +152,13 @@ def load(library_path: str | None, root: str) -> Library:
         handles = [(boot, handle)] if variant == 115 else [(boot, handle), (ffi, lib)]
         return Library(ffi, lib, path, version, text, variant, has_imex, handles)
     detail = errors[-1] if errors else f"{LIB_NAME}: not found"
-    raise LibraryUnavailable(f"cannot load {LIB_NAME}: {detail}")
+    raise unavailable(f"cannot load {LIB_NAME}: {detail}")
 
 
 # --- the configure sequence ---
 
-def _fail(stage: str, detail: str) -> InjectionError:
-    return InjectionError(f"{MESSAGE_PREFIX}{stage} error: {detail}")
+def _fail(stage: str, detail: str) -> Exception:
+    return failure(f"{stage} error: {detail}")
 
 
 def thread_count() -> int:
@@ -263,7 +263,7 @@ def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
         rootfs = _cstr(ffi, req.rootfs, keep)
         ccfg = lib.nvc_container_config_new(req.pid, rootfs)
         if ctx == ffi.NULL or cfg == ffi.NULL or ccfg == ffi.NULL:
-            raise InjectionError(f"{MESSAGE_PREFIX}memory allocation failed: {os.strerror(errno.ENOMEM)}")
+            raise failure(f"memory allocation failed: {os.strerror(errno.ENOMEM)}")
         cfg.root = _cstr(ffi, req.root, keep)
         cfg.ldcache = _cstr(ffi, req.ldcache, keep)
         if req.uid is not None:

@@ -27,7 +27,7 @@ import os
 
 from ..plan import Plan
 from ..values import Value
-from . import MESSAGE_PREFIX, InjectionError
+from . import failure
 
 
 # --- the library's inputs ---
@@ -109,9 +109,9 @@ def parse_user(spec: str) -> tuple[int | None, int | None]:
         else:
             gid = pwd.getpwuid(uid).pw_gid
     except (KeyError, ValueError) as exc:
-        raise InjectionError(f"{MESSAGE_PREFIX}input error: parse user/group failed: {spec}: {exc}") from None
+        raise failure(f"input error: parse user/group failed: {spec}: {exc}") from None
     if uid >= 1 << 32 or gid >= 1 << 32:
-        raise InjectionError(f"{MESSAGE_PREFIX}input error: parse user/group failed: {spec}: out of range")
+        raise failure(f"input error: parse user/group failed: {spec}: out of range")
     return uid, gid
 
 
@@ -138,21 +138,21 @@ def build(plan: Plan, version: tuple[int, int, int]) -> Request:
     version cannot express (``no-create-imex-channels`` before 1.17.0).
     """
     if not plan.rootfs.startswith("/") or plan.rootfs == "/":
-        raise InjectionError(f"{MESSAGE_PREFIX}input error: invalid rootfs directory")
+        raise failure(f"input error: invalid rootfs directory")
     for what, text in (("rootfs directory", plan.rootfs), ("root", plan.options.root),
                        ("ldcache", plan.options.ldcache), ("ldconfig", plan.ldconfig),
                        ("debug file", plan.options.debug)):
         if "\0" in text:  # a C string would end there: the library would see another path
-            raise InjectionError(f"{MESSAGE_PREFIX}input error: invalid {what}: contains a NUL byte")
+            raise failure(f"input error: invalid {what}: contains a NUL byte")
     if len(plan.requirements) > MAX_REQUIREMENTS:
-        raise InjectionError(f"{MESSAGE_PREFIX}input error: too many requirements")
+        raise failure(f"input error: too many requirements")
     uid, gid = parse_user(plan.options.user)
     init = []
     if plan.options.load_kmods:
         init.append("load-kmods")
     if plan.options.no_create_imex_channels:
         if version < NO_CREATE_IMEX_VERSION:
-            raise InjectionError(f"{MESSAGE_PREFIX}initialization error: no-create-imex-channels needs "
+            raise failure(f"initialization error: no-create-imex-channels needs "
                                  "libnvidia-container >= 1.17.0")
         init.append("no-create-imex-channels")
     tokens: list[str] = []
@@ -334,7 +334,7 @@ def select_devices(devices: str | None, gpus: tuple[Gpu, ...]) -> Selection:
             return Selection(tuple(chosen), tuple(migs), True)
         found = _find(token, gpus)
         if found is None:
-            raise InjectionError(f"{MESSAGE_PREFIX}device error: {token}: unknown device")
+            raise failure(f"device error: {token}: unknown device")
         if isinstance(found, Mig):
             if found not in migs:
                 migs.append(found)
@@ -357,12 +357,12 @@ def select_mig_caps(kind: str, spec: str, selection: Selection, gpus: tuple[Gpu,
         if not token:
             continue
         if token.lower() != "all":
-            raise InjectionError(f"{MESSAGE_PREFIX}{kind} error: {token}: only 'all' devices are currently supported")
+            raise failure(f"{kind} error: {token}: only 'all' devices are currently supported")
         active = True
     if not active:
         return False, ()
     if not selection.all and selection.migs:
-        raise InjectionError(f"{MESSAGE_PREFIX}{kind} error: cannot enable {kind} with specific MIG devices selected")
+        raise failure(f"{kind} error: cannot enable {kind} with specific MIG devices selected")
     chosen: list[int] = []
     for index in selection.gpus:
         if gpus[index].mig_capable and index not in chosen:
@@ -384,7 +384,7 @@ def parse_imex(channels: str) -> tuple[int, ...]:
             continue
         value = _strtoumax_whole(token)
         if value is None or value >= _IMEX_LIMIT:
-            raise InjectionError(f"{MESSAGE_PREFIX}error parsing IMEX info: unsupported IMEX channel value: {token}")
+            raise failure(f"error parsing IMEX info: unsupported IMEX channel value: {token}")
         ids.append(value)
     return tuple(ids)
 
@@ -400,25 +400,25 @@ _CUDA_HINT = ", please update your driver to a newer version, or use an earlier 
 # A requirement is checked against ``props``, a dict: ``cuda``, ``driver``, ``arch``, ``brand`` (None or
 # absent = unknown: the term is true), and ``device``, the GPU's label in messages ("GPU 0 (GPU-...)"),
 # absent when no device is evaluated.
-_INVALID = f"{MESSAGE_PREFIX}requirement error: invalid expression"
+_INVALID = "requirement error: invalid expression"
 
 
 def _split(text: str, sep: str) -> list[str]:
     return [part for part in text.split(sep) if part]
 
 
-def _parse_term(term: str) -> tuple[str, str, str]:
-    """``(name, op, value)`` of one term; raises InjectionError (``requirement error: invalid expression``)."""
+def _term(term: str) -> tuple[str, str, str] | None:
+    """``(name, op, value)`` of one term, or None when it is not a valid term."""
     pos = next((i for i, ch in enumerate(term) if ch in _OP_CHARS), -1)
     if pos <= 0:
-        raise InjectionError(_INVALID)
+        return None
     end = pos
     while end < len(term) and term[end] in _OP_CHARS:
         end += 1
     name, run, value = term[:pos].lower(), term[pos:end], term[end:]
     op = next((o for o in _OPERATORS if o.startswith(run)), None)
     if name not in NAMES or op is None or not value:
-        raise InjectionError(_INVALID)
+        return None
     return name, op, value
 
 
@@ -443,16 +443,19 @@ def _is_version(text: str) -> bool:
 
 def evaluate_term(term: str, props: dict[str, str | None]) -> bool:
     """Evaluate one term; raises InjectionError (``requirement error: invalid expression``)."""
-    name, op, value = _parse_term(term)
+    parsed = _term(term)
+    if parsed is None:
+        raise failure(_INVALID)
+    name, op, value = parsed
     have = props.get(name)
     if have is None:
         return True
     if name == "brand":
         if op not in ("=", "!="):
-            raise InjectionError(_INVALID)
+            raise failure(_INVALID)
         return (have.lower() == value.lower()) == (op == "=")
     if not _is_version(have) or not _is_version(value):
-        raise InjectionError(_INVALID)
+        raise failure(_INVALID)
     c = _version_cmp(have, value)
     return {"=": c == 0, "!=": c != 0, "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[op]
 
@@ -462,10 +465,10 @@ def referenced(requirement: str) -> list[str]:
     seen: list[str] = []
     for alt in _split(requirement, " "):
         for term in _split(alt, ","):
-            try:
-                name = _parse_term(term)[0]
-            except InjectionError:
+            parsed = _term(term)
+            if parsed is None:
                 continue
+            name = parsed[0]
             if name not in seen:
                 seen.append(name)
     return seen
@@ -506,4 +509,4 @@ def evaluate(requirement: str, props: dict[str, str | None]) -> None:
         if holds:
             return
     if not holds:
-        raise InjectionError(f"{MESSAGE_PREFIX}requirement error: {unsatisfied_message(requirement, props)}")
+        raise failure(f"requirement error: {unsatisfied_message(requirement, props)}")

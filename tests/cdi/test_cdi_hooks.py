@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import classes
 import importtime
 from cdi.hooks import compat, devnode
 
@@ -53,6 +54,21 @@ def test_hooks_import_only_what_they_need(tmp_path, args):
     for heavy in HEAVY:
         assert heavy not in imported, heavy
     assert {m for m in imported if m.split(".")[0] == "ctk"} <= CTK_ALLOWED
+
+
+@pytest.mark.parametrize("args", [["create-symlinks", "--link", "a::/usr/lib/x"],
+                                  ["chmod", "--mode", "755", "--path", "/etc"],
+                                  ["update-ldcache", "--folder", "/usr/lib"]])
+def test_a_hook_that_succeeds_creates_no_exception_class(tmp_path, args):
+    """Every CDI container runs these hooks: no exception class is created unless one fails
+    (hook.values.lazy_classes)."""
+    b = bundle(tmp_path)
+    state = json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)}).encode()
+    p = subprocess.run([*classes.command("cdi.hook:main"), *args], input=state, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert classes.created(p.stderr) == []
+    failed = subprocess.run([*classes.command("cdi.hook:main"), *args], input=b"{", capture_output=True)
+    assert failed.returncode == 1 and "cdi.errors.HookError" in classes.created(failed.stderr)
 
 
 def test_update_ldcache_imports_no_re(tmp_path):

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import classes
 import importtime
 from hook.flags import USAGE
 
@@ -273,6 +274,30 @@ def test_non_gpu_path_imports_only_what_it_needs(tmp_path, with_config):
                   "hook.exec_cli", "hook.mode", "hook.injector", "hook.explain", "hook.nvc", "cffi", "_cffi_backend",
                   "orjson", "tomlkit", "semver", "subprocess", "signal", "traceback"):
         assert heavy not in imported, heavy
+
+
+@pytest.mark.parametrize("devices, cli_ran", [("void", False), ("0", True)])
+def test_a_run_that_succeeds_creates_no_exception_class(tmp_path, devices, cli_ran):
+    """The exception families are created when first named (hook.values.lazy_classes): a class costs
+    60-100 k instructions to create, and a prestart that succeeds (non-GPU, or GPU up to the exec of the
+    CLI) needs none; a failing one creates its own."""
+    bundle = tmp_path / "b"
+    cli = tmp_path / "cli"
+    cli.write_text(f"#!/bin/sh\ntouch {tmp_path}/cli-ran\n")
+    cli.chmod(0o755)
+    lead = write_bundle(bundle, gpu_spec(["PATH=/bin", f"NVIDIA_VISIBLE_DEVICES={devices}"]),
+                        f'[nvidia-container-cli]\npath = "{cli}"\n'
+                        '[nvidia-container-runtime-hook]\nskip-mode-detection = true\n')
+    env = {"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": "/x"}
+    proc = subprocess.run([*classes.command("hook.main:main"), *lead, "prestart"], input=state(bundle),
+                          capture_output=True, cwd=bundle, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cli-ran").exists() is cli_ran
+    assert classes.created(proc.stderr) == []
+    failed = subprocess.run([*classes.command("hook.main:main"), *lead, "prestart"], input=b"{",
+                            capture_output=True, cwd=bundle, env=env)
+    assert failed.returncode == 1 and b"could not decode container state" in failed.stderr
+    assert "hook.errors.StateError" in classes.created(failed.stderr)
 
 
 def test_explain_refusal_exits_1(tmp_path, monkeypatch, capsys):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hook import mode
-from hook.cdi import CdiNameError, is_qualified
+from hook.cdi import is_qualified
+from hook.errors import CdiNameError
 from hook.errors import ModeError
 from hook.decide import decide
 

@@ -75,3 +75,59 @@ def test_the_config_schema_is_one_table_of_every_key():
         else:
             assert getattr(cfg, name) == samples[kind][0], key
     assert cfg.sources == tuple(key for key, _, _, _ in _SCHEMA if key in text)
+
+
+def test_lazy_classes_creates_the_family_once_when_first_named():
+    from hook.values import lazy_classes
+
+    calls = []
+
+    def define():
+        calls.append(1)
+
+        class Base(Exception):
+            pass
+
+        class Child(Base):
+            pass
+
+        return Base, Child
+
+    namespace = {"__name__": "pkg.errors"}
+    getattr_ = lazy_classes(namespace, ("Base", "Child"), define)
+    assert calls == []
+    child = getattr_("Child")
+    assert calls == [1] and issubclass(child, namespace["Base"])
+    assert (child.__qualname__, child.__module__) == ("Child", __name__)  # the module that defines them
+    assert getattr_("Child") is child and calls == [1]  # the module's own code calling it again
+    with pytest.raises(AttributeError, match="module 'pkg.errors' has no attribute 'Other'"):
+        getattr_("Other")
+
+
+def test_lazy_classes_refuses_a_family_that_does_not_match_its_names():
+    from hook.values import lazy_classes
+
+    def define():
+        class Base(Exception):
+            pass
+
+        return (Base,)
+
+    with pytest.raises(RuntimeError, match=r"pkg.errors: defines \['Base'\], not \['Base', 'Missing'\]"):
+        lazy_classes({"__name__": "pkg.errors"}, ("Base", "Missing"), define)("Base")
+
+
+@pytest.mark.parametrize("module", ["hook.errors", "hook.gojson", "hook.version", "hook.minitoml", "hook.config",
+                                    "hook.flags", "hook.values", "hook.nvc", "shim.errors", "shim.ocispec",
+                                    "shim.cdispec", "shim.jitcdi", "cdi.errors", "cdi.spec", "ctk.errors",
+                                    "ctk.cli_flags"])
+def test_every_lazy_family_defines_what_it_names(module):
+    """Each module's family can be created (its names and its classes agree)."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert mod.__getattr__.names
+    for name in mod.__getattr__.names:
+        cls = getattr(mod, name)
+        assert isinstance(cls, type) and issubclass(cls, BaseException)
+        assert (cls.__module__, cls.__qualname__) == (module, name)

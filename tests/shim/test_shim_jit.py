@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
+import classes
 import pytest
 from importtime import imported
 from test_shim_process import HEAVY, recorded, run_shim, setup_dir, spec
@@ -167,6 +169,10 @@ def test_cdi_create_with_json_specs_imports_no_yaml_json_or_re(tmp_path):
         assert name not in mods, name
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert written["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=0", "GPU=0"]
+    (tmp_path / "bundle" / "config.json").write_text(json.dumps(spec(["NVIDIA_VISIBLE_DEVICES=0"])))
+    proc = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle", env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 7 and classes.created(proc.stderr) == []  # no exception class either
 
 
 def test_tegra_csv_files_are_the_base_ones_unless_the_image_wants_all(tmp_path):

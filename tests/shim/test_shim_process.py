@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import classes
 from importtime import imported
 from paths import DIST
 
@@ -77,6 +78,23 @@ def test_non_gpu_create_imports_no_heavy_module_and_leaves_the_spec_alone(tmp_pa
     for name in HEAVY:
         assert name not in mods, name
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize("args, devices", [(("--root", "/r", "state", "ctr"), None), (("create", "ctr"), "void"),
+                                            (("create", "ctr"), "0")])
+def test_a_call_that_succeeds_creates_no_exception_class(tmp_path, args, devices):
+    """Pass-through, non-GPU and GPU create up to the exec of the runtime: no exception class is created
+    (hook.values.lazy_classes); a failing call creates its family."""
+    env = setup_dir(tmp_path, '[nvidia-container-runtime]\nmode = "legacy"\n',
+                    spec([f"NVIDIA_VISIBLE_DEVICES={devices}"]) if devices else None)
+    proc = subprocess.run([*classes.command("shim.main:main"), *args], cwd=tmp_path / "bundle", env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 7, proc.stderr  # the recording runc ran
+    assert classes.created(proc.stderr) == []
+    (tmp_path / "bundle" / "config.json").write_text("{")
+    failed = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle",
+                            env=env, capture_output=True, text=True)
+    assert failed.returncode == 1 and "shim.errors.ConstructError" in classes.created(failed.stderr)
 
 
 def test_gpu_create_rewrites_the_spec_keeping_its_mode(tmp_path):
