@@ -58,15 +58,7 @@ def parse_spec(data: bytes, name: str) -> dict:
     """A spec from YAML or JSON bytes, in struct order; raises CdiError when unreadable/invalid."""
     doc = _json(data) if name.endswith(".json") else _NOT_JSON
     if doc is _NOT_JSON:
-        import yaml  # only where YAML is read
-        text = data.decode("utf-8", "replace")
-        try:
-            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster
-        except yaml.YAMLError:
-            try:  # the pure-Python loader's message, as before
-                doc = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise errors.CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
+        doc = _yaml(data, name)
     spec = _shape("spec", doc if doc is not None else {}, name)
     spec.setdefault("devices", [])
     spec.setdefault("containerEdits", {})
@@ -77,28 +69,46 @@ def parse_spec(data: bytes, name: str) -> dict:
     return spec
 
 
+def _yaml(data: bytes, name: str):
+    """YAML ``data``: the generators' block style by :mod:`cdi.miniyaml`, anything else by PyYAML
+    (imported only then: its import costs about 10 ms)."""
+    from . import miniyaml
+
+    text = data.decode("utf-8", "replace")
+    try:
+        return miniyaml.loads(text)
+    except miniyaml.Unsupported:
+        pass
+    import yaml
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster
+    except yaml.YAMLError:
+        try:  # the pure-Python loader's message, as before
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise errors.CdiError(f"failed to parse CDI Spec {name}: {' '.join(str(exc).split())}") from None
+
+
 _NOT_JSON = object()
 
 
-class _Plain:
-    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder`` (importing ``json`` imports ``re``)."""
-
-    strict = True
-    object_hook = object_pairs_hook = None
-    parse_int, parse_float = int, float
-
-    @staticmethod
-    def parse_constant(name):
-        raise ValueError(name)
+def _reject_constant(name):
+    raise ValueError(name)
 
 
 def _json(data: bytes):
     """``data`` as one strict JSON document (what YAML reads the same way), else ``_NOT_JSON``."""
+    import sys
+
     try:
         from _json import make_scanner
         text = data.decode("utf-8")
         start = len(text) - len(text.lstrip(" \t\n\r"))
-        value, end = make_scanner(_Plain())(text, start)
+        # What make_scanner reads from a json.JSONDecoder (importing json imports re), in a
+        # SimpleNamespace (the type of sys.implementation): no class of its own.
+        context = type(sys.implementation)(strict=True, object_hook=None, object_pairs_hook=None, parse_int=int,
+                                           parse_float=float, parse_constant=_reject_constant)
+        value, end = make_scanner(context)(text, start)
     except (ImportError, UnicodeDecodeError, StopIteration, ValueError, SystemError, RecursionError):
         return _NOT_JSON  # the C scanner reports syntax errors as SystemError without json.decoder
     return value if not text[end:].strip(" \t\n\r") else _NOT_JSON

@@ -286,7 +286,23 @@ def _numberish(s: str) -> bool:
     except ValueError:
         pass
     t = s.lower()
-    return t.startswith(("0x", "0o", "+0x")) or t in (".inf", "-.inf", ".nan")
+    return t.startswith(("0x", "0o", "+0x")) or t in (".inf", "-.inf", ".nan") or _base60(s) or _timestamp_like(s)
+
+
+def _base60(s: str) -> bool:
+    """A YAML 1.1 sexagesimal number (``1:0`` is 60 to PyYAML): go-yaml quotes these (``isBase60Float``)."""
+    head, _, frac = s.lstrip("+-").partition(".")
+    parts = head.split(":")
+    if len(parts) < 2 or not parts[0] or not parts[0][0].isdigit() or not parts[0].replace("_", "").isdigit():
+        return False
+    if frac and not frac.replace("_", "").isdigit():
+        return False
+    return all(1 <= len(p) <= 2 and p.isdigit() and (len(p) == 1 or p[0] in "012345") for p in parts[1:])
+
+
+def _timestamp_like(s: str) -> bool:
+    """``YYYY-...``: a YAML 1.1 timestamp to PyYAML when it goes on as one; always quoted."""
+    return len(s) >= 8 and s[:4].isdigit() and s[4] == "-"
 
 
 def _yaml(v, col: int, child: int, out: list[str], first: str | None = None) -> None:

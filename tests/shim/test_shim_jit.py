@@ -152,15 +152,19 @@ def test_gpu_jit_cdi_create_fails_in_one_line_and_leaves_the_spec(tmp_path, driv
     assert (tmp_path / "bundle" / "config.json").read_bytes() == before
 
 
-def test_cdi_create_with_json_specs_imports_no_yaml_json_or_re(tmp_path):
-    """cdi mode reads JSON specs through cdi.registry with the C scanner: no PyYAML, json or re."""
+@pytest.mark.parametrize("ext", ["json", "yaml"])
+def test_cdi_create_with_generated_specs_imports_no_yaml_json_or_re(tmp_path, ext):
+    """cdi mode reads JSON specs through cdi.registry with the C scanner, and the generators' YAML with
+    cdi.miniyaml: no PyYAML, json or re."""
+    from cdi.spec import to_yaml
+
     env = setup_dir(tmp_path, f'[nvidia-container-runtime]\nmode = "cdi"\n'
                               f'[nvidia-container-runtime.modes.cdi]\nspec-dirs = ["{tmp_path}/cdi"]\n',
                     spec(["NVIDIA_VISIBLE_DEVICES=0"]))
     (tmp_path / "cdi").mkdir()
-    (tmp_path / "cdi" / "gpu.json").write_text(json.dumps(
-        {"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu",
-         "devices": [{"name": "0", "containerEdits": {"env": ["GPU=0"]}}]}))
+    gpu = {"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu",
+           "devices": [{"name": "0", "containerEdits": {"env": ["GPU=0"]}}]}
+    (tmp_path / "cdi" / f"gpu.{ext}").write_text(json.dumps(gpu) if ext == "json" else to_yaml(gpu))
     proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
