@@ -57,7 +57,10 @@ def loads(text: str):
         lines.append((len(raw) - len(content), content.rstrip(" ")))
     if not lines:
         return None
-    value, end = _block(lines, 0, lines[0][0])
+    try:
+        value, end = _block(lines, 0, lines[0][0])
+    except RecursionError:  # nested deeper than the interpreter's stack: PyYAML's C parser reads it
+        raise _unsupported() from None
     if end != len(lines):
         raise _unsupported()
     return value

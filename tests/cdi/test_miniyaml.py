@@ -115,6 +115,12 @@ def test_outside_the_subset_is_declined(text):
     assert not same_as_pyyaml(text)
 
 
+def test_nesting_deeper_than_the_stack_is_declined():
+    text = "".join(" " * i + "a:\n" for i in range(5000))
+    with pytest.raises(miniyaml.Unsupported):
+        miniyaml.loads(text)
+
+
 _PIECES = st.sampled_from(list("abzAZ019_-./:=,#@&*!|>'\"%`?[]{}~ ") + ["yes", "no", "On", "null", "0x", "1.5",
                                                                          ": ", " #", "é", "\t", "2024-01-01"])
 _SCALARS = st.one_of(
