@@ -232,7 +232,7 @@ def validate(spec: dict) -> None:
             if not any(edits.get(k) for k in EDIT_KEYS):
                 raise _spec_error("invalid device, empty device edits")
             _check_edits(edits)
-        except SpecError as exc:
+        except __getattr__("SpecError") as exc:
             raise _spec_error(f'failed add device "{name}": {exc}') from None
         seen.add(name)
 

@@ -43,7 +43,7 @@ _LEAF_UNITS = 4
 _NUMBER_TAIL = frozenset(".eE+-0123456789")
 
 
-def _errors() -> tuple[type, ...]:
+def _define() -> tuple[type, ...]:
     class DecodeError(ValueError):
         """The input is not JSON, or a value has the wrong type for its field."""
 
@@ -57,7 +57,7 @@ def _errors() -> tuple[type, ...]:
 
 
 # Created when first named (hook.values.lazy_classes): decoding that succeeds creates no exception class.
-__getattr__ = lazy_classes(globals(), ("DecodeError", "InputTooLarge", "_TooDeep"), _errors)
+__getattr__ = lazy_classes(globals(), ("DecodeError", "InputTooLarge", "_TooDeep"), _define)
 
 
 def _decode_error(message: str) -> Exception:
@@ -424,7 +424,8 @@ def kind(value) -> str:
     return "array"
 
 
-def type_error(value, where: str, gotype: str) -> DecodeError:
+def type_error(value, where: str, gotype: str) -> Exception:
+    """A :class:`DecodeError` in Go's wording for a value of the wrong type."""
     return _decode_error(f"json: cannot unmarshal {kind(value)} into Go {where} of type {gotype}")
 
 

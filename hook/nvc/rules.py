@@ -138,22 +138,21 @@ def build(plan: Plan, version: tuple[int, int, int]) -> Request:
     version cannot express (``no-create-imex-channels`` before 1.17.0).
     """
     if not plan.rootfs.startswith("/") or plan.rootfs == "/":
-        raise failure(f"input error: invalid rootfs directory")
+        raise failure("input error: invalid rootfs directory")
     for what, text in (("rootfs directory", plan.rootfs), ("root", plan.options.root),
                        ("ldcache", plan.options.ldcache), ("ldconfig", plan.ldconfig),
                        ("debug file", plan.options.debug)):
         if "\0" in text:  # a C string would end there: the library would see another path
             raise failure(f"input error: invalid {what}: contains a NUL byte")
     if len(plan.requirements) > MAX_REQUIREMENTS:
-        raise failure(f"input error: too many requirements")
+        raise failure("input error: too many requirements")
     uid, gid = parse_user(plan.options.user)
     init = []
     if plan.options.load_kmods:
         init.append("load-kmods")
     if plan.options.no_create_imex_channels:
         if version < NO_CREATE_IMEX_VERSION:
-            raise failure(f"initialization error: no-create-imex-channels needs "
-                                 "libnvidia-container >= 1.17.0")
+            raise failure("initialization error: no-create-imex-channels needs libnvidia-container >= 1.17.0")
         init.append("no-create-imex-channels")
     tokens: list[str] = []
     compat = compat_token(plan.cuda_compat_mode, version)

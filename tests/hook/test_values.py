@@ -117,10 +117,48 @@ def test_lazy_classes_refuses_a_family_that_does_not_match_its_names():
         lazy_classes({"__name__": "pkg.errors"}, ("Base", "Missing"), define)("Base")
 
 
-@pytest.mark.parametrize("module", ["hook.errors", "hook.gojson", "hook.version", "hook.minitoml", "hook.config",
-                                    "hook.flags", "hook.values", "hook.nvc", "shim.errors", "shim.ocispec",
-                                    "shim.cdispec", "shim.jitcdi", "cdi.errors", "cdi.spec", "ctk.errors",
-                                    "ctk.cli_flags"])
+LAZY = ["hook.errors", "hook.gojson", "hook.version", "hook.minitoml", "hook.config", "hook.flags", "hook.values",
+        "hook.nvc", "shim.errors", "shim.ocispec", "shim.cdispec", "shim.jitcdi", "cdi.errors", "cdi.spec",
+        "cdi.miniyaml", "ctk.errors", "ctk.cli_flags"]
+
+
+def test_every_module_with_a_lazy_family_is_listed():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    found = sorted(".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+                   for package in ("hook", "shim", "cdi", "ctk") for p in (root / package).rglob("*.py")
+                   if "__getattr__ = lazy_" in p.read_text())
+    assert found == sorted(LAZY)
+
+
+@pytest.mark.parametrize("module", LAZY)
+def test_a_lazy_class_is_never_named_bare(module):
+    """A global name is not looked up through the module's ``__getattr__``: inside its module a lazily
+    created class must be named through ``__getattr__("Name")`` (a bare name works only once something
+    created the class, and is a NameError before); elsewhere through the module (``from m import Name``
+    would create it at import)."""
+    import ast
+    import importlib
+    import pathlib
+
+    mod = importlib.import_module(module)
+    names = set(mod.__getattr__.names)
+    tree = ast.parse(pathlib.Path(mod.__file__).read_text())
+    defines = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_define"]
+    inside = {id(n) for d in defines for n in ast.walk(d)}
+    bare = [(n.id, n.lineno) for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and n.id in names and id(n) not in inside]
+    assert bare == []
+    root = pathlib.Path(__file__).resolve().parents[2]
+    for package in ("hook", "shim", "cdi", "ctk"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and module.endswith(node.module.lstrip(".")):
+                    assert not names & {a.name for a in node.names}, (path, node.lineno)
+
+
+@pytest.mark.parametrize("module", LAZY)
 def test_every_lazy_family_defines_what_it_names(module):
     """Each module's family can be created (its names and its classes agree)."""
     import importlib
