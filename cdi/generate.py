@@ -160,8 +160,8 @@ def _mig_minors() -> dict[str, int]:
             text = f.read(1 << 20)
     except OSError:
         raise errors.GenerateError("failed to generate CDI spec: failed to create device CDI specs: failed to get CDI "
-                            "device edits: failed to create device discoverer: error getting MIG capability "
-                            "device paths: <nil>") from None
+                                   "device edits: failed to create device discoverer: error getting MIG capability "
+                                   "device paths: <nil>") from None
     out = {}
     for line in text.splitlines():
         name, _, minor = line.rpartition(" ")
@@ -287,7 +287,7 @@ def generate(opts: Options, log=None) -> list[dict]:
         return [_imex(opts, kind, void, add_all)]
     if mode == "wsl":
         raise errors.GenerateError("failed to create discoverer for WSL driver: failed to initialize dxcore: "
-                            "failed to initialize dxcore context")
+                                   "failed to initialize dxcore context")
     if mode == "csv":
         from .csv import generate_csv
         return generate_csv(opts, kind, log)

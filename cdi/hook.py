@@ -90,7 +90,7 @@ def read_root(flags: dict) -> str:
     except OSError as exc:
         from hook.gocompat import errno_text
         raise errors.HookError(f"failed to load container state: failed to open file: open {src}: "
-                        f"{errno_text(exc.errno)}") from None
+                               f"{errno_text(exc.errno)}") from None
     with f:
         return container_root(f)
 

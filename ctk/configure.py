@@ -96,7 +96,7 @@ def verify_unchanged(prep: Prepared, recheck_source: bool = False) -> None:
             problems.extend(p for p in prep.snapshot.changes(again) if p not in problems)
     if problems:
         raise errors.ConfigChangedError("the configuration changed since it was read, nothing was "
-                                 "written: " + "; ".join(problems))
+                                        "written: " + "; ".join(problems))
 
 
 def locked(state_dir: str, *paths: str):

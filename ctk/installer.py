@@ -256,7 +256,7 @@ def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
             theirs = os.path.join(os.readlink(f"/proc/{pid}/cwd"), theirs)
     except OSError as exc:
         raise errors.RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
-                           f"({exc.strerror}) to check that it reads {ours}; {how}") from None
+                                  f"({exc.strerror}) to check that it reads {ours}; {how}") from None
     candidates = [theirs]
     if o.host_root not in ("", "/"):
         candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))

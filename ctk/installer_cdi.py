@@ -115,12 +115,12 @@ def _load(state_dir: str, output_dir: str) -> Record | None:
     for f in rec.files:
         if os.path.dirname(os.path.abspath(f.path)) != top or f.role != ROLE:
             raise errors.StateError(f"refusing state record {p}: it lists {f.path}, which is not a CDI spec "
-                             f"in --cdi-output-dir {output_dir}")
+                                    f"in --cdi-output-dir {output_dir}")
     for d in rec.created_dirs:
         a = os.path.abspath(d)
         if top != a and not top.startswith(a.rstrip("/") + "/"):
             raise errors.StateError(f"refusing state record {p}: it lists directory {d}, which is not "
-                             f"--cdi-output-dir {output_dir} or a parent of it")
+                                    f"--cdi-output-dir {output_dir} or a parent of it")
     return rec
 
 

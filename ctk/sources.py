@@ -148,7 +148,7 @@ class CommandSource:
                                   timeout=self.timeout)
         except FileNotFoundError:
             raise errors.SourceError(f"failed to run command {shown}: exec: \"{self.argv[0]}\": "
-                              "executable file not found in $PATH") from None
+                                     "executable file not found in $PATH") from None
         except subprocess.TimeoutExpired:
             raise errors.SourceError(f"failed to run command {shown}: timed out after {self.timeout:g}s") from None
         except OSError as exc:

@@ -91,7 +91,7 @@ def _check_trusted(path: str, st: os.stat_result, what: str, owners: tuple[int, 
         raise errors.StateError(f"refusing {what} {path}: it is owned by uid {st.st_uid}, not {os.geteuid()}")
     if st.st_mode & 0o022:
         raise errors.StateError(f"refusing {what} {path}: it is writable by group or others "
-                         f"(mode {stat.S_IMODE(st.st_mode):04o})")
+                                f"(mode {stat.S_IMODE(st.st_mode):04o})")
 
 
 def ensure_dir(path: str) -> str:
@@ -197,10 +197,10 @@ def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str 
     for f in rec.files:
         if os.path.abspath(f.path) not in ok:
             raise errors.StateError(f"refusing state record {record_file}: it lists {f.path}, which this "
-                             f"command was not asked to change (see --config and --drop-in-config)")
+                                    f"command was not asked to change (see --config and --drop-in-config)")
         if f.role == "drop-in" and (not drop_in or os.path.abspath(f.path) != os.path.abspath(drop_in)):
             raise errors.StateError(f"refusing state record {record_file}: it lists {f.path} as the drop-in "
-                             f"file, which is not --drop-in-config")
+                                    f"file, which is not --drop-in-config")
     parents = set()
     for p in ok:
         for q in (p, os.path.realpath(p)):
@@ -211,7 +211,7 @@ def check_paths(rec: Record, record_file: str, allowed: list[str], drop_in: str 
     for d in rec.created_dirs:
         if os.path.abspath(d) not in parents:
             raise errors.StateError(f"refusing state record {record_file}: it lists directory {d}, which is "
-                             f"not a parent of a file this command was asked to change")
+                                    f"not a parent of a file this command was asked to change")
 
 
 def save(directory: str, rec: Record, mode: int = 0o600) -> str:

@@ -280,7 +280,7 @@ def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
     doc = parse(text)
     if not same(plain(doc), tree):
         raise errors.ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
-                              "nothing was changed: edit it by hand")
+                                     "nothing was changed: edit it by hand")
     return doc
 
 

@@ -131,7 +131,7 @@ def lay_down(stage: str, source: str, config: bytes) -> None:
     from . import errors
     if not os.path.isfile(source):
         raise errors.InstallError(f"the toolkit binary {source} does not exist (build it with ./build.sh, "
-                           "or pass --toolkit-source)")
+                                  "or pass --toolkit-source)")
     with open(source, "rb") as f:
         data = f.read()
     names = program_names(data)

@@ -35,7 +35,7 @@ class Invocation:
         for v in self.bundle_flags:
             if v is None:
                 raise errors.ConstructError("error constructing OCI specification: error getting bundle directory: "
-                                     "error getting bundle dir from args: bundle option requires an argument")
+                                            "error getting bundle dir from args: bundle option requires an argument")
             value = v
         return value
 

@@ -36,7 +36,7 @@ def modify_bundle(bundle: str, config: HookConfig, mode: str, path_env: str, log
         ocispec.write(spec_path, out)
     except OSError as exc:
         raise errors.ApplyError(f"error writing modified OCI specification: {spec_path}: "
-                         f"{gocompat.errno_text(exc.errno)}") from None
+                                f"{gocompat.errno_text(exc.errno)}") from None
     return True
 
 

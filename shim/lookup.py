@@ -90,7 +90,7 @@ def find_runtime(candidates: tuple[str, ...], path_env: str, probes: list | None
         if found is not None:
             return found
     raise errors.RuntimeLookupError("error locating runtime: no runtime binary found from candidate list: ["
-                             + " ".join(candidates) + "]")
+                                    + " ".join(candidates) + "]")
 
 
 def resolve_tool(configured: str, default_name: str, fallback: str, path_env: str) -> str:

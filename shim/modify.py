@@ -246,7 +246,7 @@ def _cdi(mode: str, devices: list[str], tree: Obj, ctx: Context) -> list:
     automatic = [n for n in names if n.startswith(AUTOMATIC_KIND + "=")]
     if automatic and len(automatic) != len(names):
         raise errors.ConstructError("failed to construct OCI spec modifier: requesting a CDI device with vendor "
-                             "'runtime.nvidia.com' is not supported when requesting other CDI devices")
+                                    "'runtime.nvidia.com' is not supported when requesting other CDI devices")
     if automatic:
         return [_jit(names, tree, ctx)]
 
@@ -298,7 +298,7 @@ def _csv(tree: Obj, devices: list[str], ctx: Context) -> list:
             files = []
         if files:
             raise errors.ApplyError(f"error modifying OCI spec: csv mode with mount specifications ({path}) is not "
-                             "supported by this implementation yet (docs/runtime-shim.md)")
+                                    "supported by this implementation yet (docs/runtime-shim.md)")
         _apply(t, [Edits({"env": ["NVIDIA_VISIBLE_DEVICES=void"]})])
         return True
     return mods + [csv]

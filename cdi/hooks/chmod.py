@@ -20,7 +20,7 @@ def run(args: list[str], log) -> int:
             raise ValueError
     except ValueError:
         raise errors.HookError(f'failed to parse mode as octal: strconv.ParseUint: parsing "{mode_text}": '
-                        "invalid syntax") from None
+                               "invalid syntax") from None
     paths = flags["path"]
     if any(not p.strip() for p in paths):
         raise errors.HookError("paths must not be empty")

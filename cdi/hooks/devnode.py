@@ -53,7 +53,7 @@ def run(args: list[str], log) -> int:
         fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         raise errors.HookError(f"failed to mount modified params file: open o_path procfd: open {target}: "
-                        f"{exc.strerror.lower()}") from None
+                               f"{exc.strerror.lower()}") from None
     try:
         dst = f"/proc/self/fd/{fd}"
         _mount(os.path.join(scratch, "nvct-params"), dst, None, MS_BIND)

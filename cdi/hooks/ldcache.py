@@ -92,7 +92,7 @@ def run(args: list[str], log) -> int:
         os.stat(ldconfig)
     except OSError as exc:
         raise errors.HookError(f"Error updating ldcache: error mounting host ldconfig: error reading host ldconfig: "
-                        f"stat {ldconfig}: {(exc.strerror or '').lower()}") from None
+                               f"stat {ldconfig}: {(exc.strerror or '').lower()}") from None
     mkdirs_in(root, "/run/nvidia-ctk-hook/" + new_uuid())
     conf = secure_join(root, "/etc/ld.so.conf")
     if not os.path.lexists(conf):

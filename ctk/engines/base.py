@@ -72,7 +72,7 @@ def top_file(path: str, runtime: str):
         return TomlFile(path, raw)
     except errors.ConfigLoadError as exc:
         raise errors.ConfigLoadError(f"unable to load config for runtime {runtime}: failed to load top-level "
-                              f"config {path}: {exc}") from None
+                                     f"config {path}: {exc}") from None
 
 
 class Engine:
