@@ -13,7 +13,7 @@ from . import discover, spec as S
 from hook.values import Value
 
 from . import errors
-from .pathmatch import glob_in
+from .pathmatch import glob_in, listing_each_folder_once
 
 __all__ = ["Options", "generate", "MODES", "STRATEGIES", "HOOK_NAMES", "hook_selection"]
 
@@ -268,7 +268,12 @@ def generate(opts: Options, log=None) -> list[dict]:
 
     ``log`` is anything with ``logging.Logger``'s ``info``/``warning`` (default: the ``cdi``
     logger; :mod:`logging` is imported only then).  Raises :class:`GenerateError`
-    (:class:`cdi.errors.NvmlNotFoundError` when there is no NVML to load) or :class:`UsageError` for bad options."""
+    (:class:`cdi.errors.NvmlNotFoundError` when there is no NVML to load) or :class:`UsageError` for bad options.
+    Each folder is listed at most once (:func:`cdi.pathmatch.listing_each_folder_once`)."""
+    return listing_each_folder_once(lambda: _generate(opts, log))
+
+
+def _generate(opts: Options, log) -> list[dict]:
     if log is None:
         import logging
         log = logging.getLogger("cdi")

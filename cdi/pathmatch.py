@@ -222,13 +222,34 @@ def _run(chunks: tuple, name: str) -> bool:
     return pos == n
 
 
+# folder -> its sorted entries, while listings are kept (:func:`listing_each_folder_once`).
+_listings: dict[str, list[str]] | None = None
+
+
+def listing_each_folder_once(run):
+    """``run()``, with every folder it globs in listed once: a generator looks a dozen library
+    patterns up in the same 11 library folders, and on a real host such a folder has thousands of
+    entries.  For the span of one run only (the tree it reads does not change under it)."""
+    global _listings
+    outer = _listings
+    if outer is None:
+        _listings = {}
+    try:
+        return run()
+    finally:
+        _listings = outer
+
+
 def _names_matching(folder: str, pattern: str) -> list[str]:
     """Go's ``glob(dir, pattern)``: ``folder``'s entries matching ``pattern``, sorted, joined."""
-    try:
-        names = os.listdir(folder)
-    except OSError:  # missing, not a folder, unreadable: Go ignores I/O errors
-        return []
-    names.sort()
+    names = _listings.get(folder) if _listings is not None else None
+    if names is None:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # missing, not a folder, unreadable: Go ignores I/O errors
+            names = []
+        if _listings is not None:
+            _listings[folder] = names
     return [os.path.join(folder, n) if folder != "." else n for n in names if match(pattern, n)]
 
 

@@ -14,6 +14,17 @@ from hypothesis import given, strategies as st
 from cdi import generate as G, output, spec as S
 
 
+def test_a_generation_lists_each_folder_once(driver_root, monkeypatch):
+    """The dozen library patterns are looked up in the same library folders: each is listed once."""
+    import os
+
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: listed.append(p) or real(p))
+    G.generate(G.Options(mode="nvml", driver_root=str(driver_root)))
+    assert listed and len(listed) == len(set(listed))
+
+
 def test_generate_is_a_library_call(driver_root):
     """What the runtime's jit-cdi mode needs: driver root + options → spec values, in memory."""
     specs = G.generate(G.Options(mode="nvml", driver_root=str(driver_root), vendor="runtime.nvidia.com",

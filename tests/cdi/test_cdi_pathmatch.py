@@ -120,3 +120,25 @@ def test_pathmatch_imports_nothing_but_os():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.stdout.strip() == "['__future__', 'cdi', 'cdi.pathmatch']", out.stderr
+
+
+def test_within_one_run_each_folder_is_listed_once(tmp_path, monkeypatch):
+    (tmp_path / "libcuda.so.1").write_text("")
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: listed.append(p) or real(p))
+
+    def run():
+        return [glob_in(str(tmp_path), "libcuda.so.*"), glob_in(str(tmp_path), "lib*.so.1"),
+                pathmatch.listing_each_folder_once(lambda: glob_in(str(tmp_path), "libcu*")),
+                glob_in(str(tmp_path / "missing"), "*"), glob_in(str(tmp_path / "missing"), "x*")]
+
+    want = [[str(tmp_path / "libcuda.so.1")]] * 3 + [[], []]
+    assert pathmatch.listing_each_folder_once(run) == want
+    assert listed == [str(tmp_path), str(tmp_path / "missing")]  # nested runs share the outer one's listings
+    (tmp_path / "libcuda.so.2").write_text("")
+    listed.clear()
+    assert glob_in(str(tmp_path), "libcuda.so.*") == [str(tmp_path / "libcuda.so.1"), str(tmp_path / "libcuda.so.2")]
+    assert pathmatch.listing_each_folder_once(lambda: glob_in(str(tmp_path), "libcuda.so.2")) == [
+        str(tmp_path / "libcuda.so.2")]  # no wildcard: one lstat, no listing
+    assert listed == [str(tmp_path)]  # after the run, folders are listed again
