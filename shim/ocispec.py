@@ -214,19 +214,25 @@ def _goname(kind) -> str:
 # --- editing -------------------------------------------------------------------------------------
 
 def member(obj: Obj, name: str):
-    """The value of member ``name`` (matched case-insensitively, the last one wins), or None."""
+    """The value of member ``name`` (matched case-insensitively, the last one wins), or None.
+
+    A key of another length is no match (folding never shortens a key, and what it lengthens is not
+    ASCII, as every field name is), so most keys are never folded."""
+    want = name.lower()
     found = None
     for key, value in obj:
-        if gojson.fold(key) == name.lower():
+        if len(key) == len(want) and gojson.fold(key) == want:
             found = value
     return found
 
 
 def set_member(obj: Obj, name: str, value) -> None:
     """Replace the value of member ``name`` (the last one that matches), or append it."""
+    want = name.lower()
     for i in range(len(obj) - 1, -1, -1):
-        if gojson.fold(obj[i][0]) == name.lower():
-            obj[i] = (obj[i][0], value)
+        key = obj[i][0]
+        if len(key) == len(want) and gojson.fold(key) == want:
+            obj[i] = (key, value)
             return
     obj.append((name, value))
 
