@@ -464,13 +464,19 @@ def encode_scalar(v) -> str | None:
     return None
 
 
+_encode_basestring = None
+
+
 def encode_string(s: str) -> str:
     """``s`` as a JSON string literal, non-ASCII text kept as it is; a lone surrogate (from a
     ``\\udXXX`` escape) is written as that escape, so that it reads back the same.  The one string
     encoder of the JSON writers (``shim.ocispec``, ``ctk.jsonfmt``)."""
-    from _json import encode_basestring
-
-    out = encode_basestring(s)
+    global _encode_basestring
+    if _encode_basestring is None:
+        from _json import encode_basestring as _encode_basestring
+    out = _encode_basestring(s)
+    if out.isascii():
+        return out
     try:
         out.encode("utf-8")
     except UnicodeEncodeError:
