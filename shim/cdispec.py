@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from hook.gocompat import clean
 from hook.gojson import Obj
 from hook.values import lazy_exception
 
@@ -202,7 +203,6 @@ def _add_hook(tree: Obj, h: dict) -> None:
 
 
 def _mount_depth(m) -> int:
-    from hook.gocompat import clean
 
     dest = ocispec.member(m, "destination") if isinstance(m, Obj) else None
     return len(clean(dest or "").split("/"))
