@@ -203,6 +203,5 @@ def _add_hook(tree: Obj, h: dict) -> None:
 
 
 def _mount_depth(m) -> int:
-
     dest = ocispec.member(m, "destination") if isinstance(m, Obj) else None
     return len(clean(dest or "").split("/"))
