@@ -95,8 +95,7 @@ def _apply(tree: Obj, edits: list[Edits], stat) -> None:
     for e in edits:
         for node in e.device_nodes:
             _add_device(tree, node, uid, gid, stat)
-        for m in e.mounts:
-            _add_mount(tree, m)
+        _add_mounts(tree, e.mounts)
         for h in e.hooks:
             _add_hook(tree, h)
         if e.additional_gids:
@@ -178,16 +177,28 @@ def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
                           ("minor", ocispec.to_tree(minor)), ("access", node.get("permissions") or "rwm")]))
 
 
-def _add_mount(tree: Obj, m: dict) -> None:
-    if not isinstance(m, dict) or not m.get("containerPath"):
-        raise _cdi_error(f"invalid mount {m!r}")
-    entry = Obj([("destination", m["containerPath"]), ("source", m.get("hostPath", ""))])
-    if m.get("type"):
-        entry.append(("type", m["type"]))
-    entry.append(("options", [str(o) for o in (m.get("options") or [])]))
+def _add_mounts(tree: Obj, ms: list) -> None:
+    """One edit's mounts: each replaces any earlier mount with its destination (in the spec or added
+    before it) and goes last.  The spec's mounts are looked at once, not once per mount added."""
+    entries = []
+    for m in ms:
+        if not isinstance(m, dict) or not m.get("containerPath"):
+            raise _cdi_error(f"invalid mount {m!r}")
+        entry = Obj([("destination", m["containerPath"]), ("source", m.get("hostPath", ""))])
+        if m.get("type"):
+            entry.append(("type", m["type"]))
+        entry.append(("options", [str(o) for o in (m.get("options") or [])]))
+        entries.append((m["containerPath"], entry))
+    if not entries:
+        return
+    last = {dest: i for i, (dest, _) in enumerate(entries)}
     mounts = ocispec.array(tree, "mounts")
-    mounts[:] = [x for x in mounts if not (isinstance(x, Obj) and ocispec.member(x, "destination") == m["containerPath"])]
-    mounts.append(entry)
+    kept = [x for x in mounts if not (isinstance(x, Obj) and _is_str_in(ocispec.member(x, "destination"), last))]
+    mounts[:] = kept + [entry for i, (dest, entry) in enumerate(entries) if last[dest] == i]
+
+
+def _is_str_in(value, keys: dict) -> bool:
+    return isinstance(value, str) and value in keys
 
 
 def _add_hook(tree: Obj, h: dict) -> None:

@@ -396,6 +396,19 @@ def test_graphics_request_without_a_driver_fails_as_upstream(tmp_path):
         "mounts discoverer: failed to construct discoverer for graphics libraries: failed to get driver version: ")
 
 
+def test_a_mount_replaces_every_earlier_one_with_its_destination_and_goes_last():
+    """As if added one by one: the spec's /a is replaced, the first /b by the second, the order kept."""
+    t = gpu_spec([], mounts=[{"destination": "/a", "source": "old"}, {"destination": "/x", "source": "x"}])
+    cdispec.apply(t, [cdispec.Edits({"mounts": [{"containerPath": "/b", "hostPath": "b1"},
+                                                {"containerPath": "/a", "hostPath": "a2"},
+                                                {"containerPath": "/b", "hostPath": "b2", "options": ["ro"]}]})])
+    assert plain(t)["mounts"] == [{"destination": "/x", "source": "x"},
+                                  {"destination": "/a", "source": "a2", "options": []},
+                                  {"destination": "/b", "source": "b2", "options": ["ro"]}]
+    with pytest.raises(cdispec.CdiError, match="^invalid mount "):
+        cdispec.apply(t, [cdispec.Edits({"mounts": [{"containerPath": "/c"}, {"hostPath": "/no-destination"}]})])
+
+
 def test_graphics_files_of_the_driver_version_are_mounted(tmp_path):
     lib = tmp_path / "usr/lib/x86_64-linux-gnu"
     lib.mkdir(parents=True)
