@@ -30,6 +30,12 @@ def _bad_char(c: str) -> bool:
     return (o < 0x20 and c != "\t") or o == 0x7F
 
 
+def _has_bad_char(text: str) -> bool:
+    """A control character other than tab in ``text`` (one C call when it is all printable, as the
+    comments of a config.toml are)."""
+    return not text.isprintable() and any(_bad_char(c) for c in text)
+
+
 class _Reader:
     __slots__ = ("s", "i", "n")
 
@@ -46,9 +52,8 @@ class _Reader:
         if self.i < self.n and self.s[self.i] == "#":
             j = self.s.find("\n", self.i)
             end = self.n if j == -1 else j
-            for c in self.s[self.i + 1:end]:
-                if _bad_char(c):
-                    raise __getattr__("Unsupported")()
+            if _has_bad_char(self.s[self.i + 1:end]):
+                raise __getattr__("Unsupported")()
             self.i = end
 
     def end_of_line(self) -> None:
@@ -99,7 +104,7 @@ class _Reader:
             if j == -1:
                 raise __getattr__("Unsupported")()
             text = self.s[self.i + 1:j]
-            if any(_bad_char(ch) for ch in text) or (c == '"' and "\\" in text):
+            if _has_bad_char(text) or (c == '"' and "\\" in text):
                 raise __getattr__("Unsupported")()
             self.i = j + 1
             return text
