@@ -42,11 +42,12 @@ def _unsupported() -> Exception:
 
 def loads(text: str):
     """The document ``text`` as ``yaml.safe_load`` reads it; raises ``Unsupported`` outside the subset."""
-    if not text.isascii() or not text.replace("\n", "").replace("\r", "").isprintable():
-        raise _unsupported()  # tabs, control characters, non-ASCII: PyYAML's rules (and messages)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # a lone CR is a line break too: not in the subset
+    if not text.isascii() or not text.replace("\n", "").isprintable():
+        raise _unsupported()  # tabs, CRs, control characters, non-ASCII: PyYAML's rules (and messages)
     lines = []  # (indent, content) of the lines that hold something
     for raw in text.split("\n"):
-        raw = raw.rstrip("\r")
         content = raw.lstrip(" ")
         if not content or content[0] == "#":
             continue

@@ -106,7 +106,7 @@ def test_cases_read_as_pyyaml_reads_them(text, value):
     "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: |\n  text\n", "a: >\n  text\n",  # anchors, tags, block scalars
     "a: [1, 2]\n", "a: {b: 1}\n", "{a: 1}\n", "? a\n: 1\n",                # flow collections, complex keys
     "a: b # comment\n", "a: b\n  continued\n", 'a: "open\n  close"\n',      # comments after values, folding
-    "a:\tb\n", "a: \x07\n", "a: é\n", "\ufeffa: 1\n",                        # tabs, controls, non-ASCII
+    "a:\tb\n", "a: \x07\n", "a: é\n", "\ufeffa: 1\n", "a: x\rb: y\n", "a: x\r",  # tabs, controls, lone CRs
     "---\na: 1\n---\nb: 2\n", "a: 1\n...\n", "%YAML 1.1\n---\na: 1\n",       # documents, directives
     "1: a\n", "yes: a\n", "null: a\n", "a: =\n", "<<: {}\n",                 # keys that are no strings
     'a: "\\q"\n', 'a: "\\ud800"\n', "a: 'x' y\n", "a:b\n", "a : b\n", "just a scalar\n",
