@@ -121,8 +121,8 @@ def test_nesting_deeper_than_the_stack_is_declined():
         miniyaml.loads(text)
 
 
-_PIECES = st.sampled_from(list("abzAZ019_-./:=,#@&*!|>'\"%`?[]{}~ ") + ["yes", "no", "On", "null", "0x", "1.5",
-                                                                         ": ", " #", "é", "\t", "\r", "\n", "2024-01-01"])
+_PIECES = st.sampled_from(list("abzAZ019_-./:=,#@&*!|>'\"%`?[]{}~ ")
+                          + ["yes", "no", "On", "null", "0x", "1.5", ": ", " #", "é", "\t", "\r", "\n", "2024-01-01"])
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-10**12, max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False),
