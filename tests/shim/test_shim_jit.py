@@ -139,6 +139,10 @@ def test_gpu_jit_cdi_create_generates_and_runs_the_runtime(tmp_path, driver_root
     assert recorded(tmp_path)[1:] == ["create", "--bundle", str(tmp_path / "bundle"), "ctr"]
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert [d["path"] for d in written["linux"]["devices"]][0] == "/dev/nvidia1"
+    (tmp_path / "bundle" / "config.json").write_text(json.dumps(spec(["NVIDIA_VISIBLE_DEVICES=1"])))
+    proc = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle", env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 7 and classes.created(proc.stderr) == []  # no exception class created either
 
 
 def test_gpu_jit_cdi_create_fails_in_one_line_and_leaves_the_spec(tmp_path, driver_root):
