@@ -27,8 +27,7 @@ _BOOLS = {w: v for v, words in ((True, "yes Yes YES true True TRUE on On ON"),
                                 (False, "no No NO false False FALSE off Off OFF")) for w in words.split()}
 _DIGITS = frozenset("0123456789")
 _VERSION_CHARS = frozenset("0123456789.")
-# Characters that start something other than a plain scalar (YAML's indicators), and those that
-# make the scalar a key, an alias, a tag... somewhere inside.
+# YAML's indicators: a scalar starting with one is not plain (a dash followed by a non-space is).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
             "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
