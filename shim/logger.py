@@ -18,14 +18,15 @@ class Logger:
 
     def __init__(self) -> None:
         self.fds: list[int] = []
-        self.paths: list[str] = []  # the files opened, as given
+        self.requested: list[str] = []  # the destinations asked for, opened or not
         self.level = LEVELS["info"]
         self.json = False
-        self.wrote = False  # a line was written
+        self.warned = False  # setup had something to say (a bad level, a file it could not open)
 
     def setup(self, paths: list[str], json_format: bool, debug: bool, level_name: str) -> None:
         """Open the destinations (§5.1) and choose level and format (§5.2)."""
         self.json = json_format
+        self.requested = list(paths)
         warning = None
         if debug:
             self.level = LEVELS["debug"]
@@ -43,7 +44,7 @@ class Logger:
                 warning = warning or f"Failed to open log file {path}"
             else:
                 self.fds.append(fd)
-                self.paths.append(path)
+        self.warned = warning is not None
         if warning:
             self.log("warning", warning)
 
@@ -51,15 +52,17 @@ class Logger:
         return bool(self.fds) and LEVELS[level] <= self.level
 
     def silent(self, opened_anyway: str = "") -> bool:
-        """Nothing written, a pass-through call (``trace`` and ``debug`` lines only) writes nothing, and
-        no file was opened (so maybe created) but ``opened_anyway`` (runc's ``--log``, which runc opens)."""
-        return not self.wrote and not self.enabled("debug") and all(p == opened_anyway for p in self.paths)
+        """Whether a pass-through call with this setup writes nothing anywhere, whatever ``--log`` it
+        is given: its lines are ``trace`` and ``debug`` ones, setup had no warning, and no file is opened
+        (so maybe created) but ``opened_anyway`` (runc's ``--log``, which runc opens).  Decided from the
+        setup, not from what this call happened to write (with no file open it writes nothing)."""
+        return (self.level < LEVELS["debug"] and not self.warned
+                and all(p in ("", "/dev/null", opened_anyway) for p in self.requested))
 
     def log(self, level: str, message: str) -> None:
         if not self.enabled(level):
             return
         line = (format_json if self.json else format_text)(level, message).encode("utf-8", "surrogateescape")
-        self.wrote = True
         for fd in self.fds:
             try:
                 os.write(fd, line + b"\n")

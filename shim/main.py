@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n")
     log.debug(f"Forwarding command to runtime {runtime}")
     # The exec record (a create looks the runtime up as a pass-through call does): see shim.execrecord.
-    if probes is not None and not (inv.version or inv.debug) and log.silent(inv.log_path):
+    if probes is not None and not inv.version and log.silent(inv.log_path):
         from . import execrecord
         execrecord.save(probes, os.environ, runtime)
     return exec_runtime(runtime, argv, log)

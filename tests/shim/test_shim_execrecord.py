@@ -177,6 +177,7 @@ def test_no_record_when_a_pass_through_would_log(tmp_path, config):
     toolkit = Toolkit(tmp_path, config.format(root=tmp_path))
     toolkit.run("--log", str(tmp_path / "log.json"), "state", "ctr")
     toolkit.run("--debug", "state", "ctr")
+    toolkit.run("state", "ctr")  # no log file at all: a later call with --log would still log
     assert not toolkit.record.exists()
 
 
