@@ -33,8 +33,10 @@ import os
 
 RECORD = ".config/nvidia-container-runtime/runtime-exec.record"
 MAGIC = "nvidia-container-runtime exec record 1"
-#: The environment variables the pass-through decision reads (config location, runtime lookup).
-ENVIRONMENT = ("NVIDIA_CTK_CONFIG_FILE_PATH", "XDG_CONFIG_HOME", "PATH")
+#: The environment variables the pass-through decision reads when the config is the toolkit's (the
+#: only case with a record): the one variable that would take precedence over that file, and the
+#: runtime lookup's PATH (``XDG_CONFIG_HOME`` is looked at only when there is no toolkit config).
+ENVIRONMENT = ("NVIDIA_CTK_CONFIG_FILE_PATH", "PATH")
 MAX_SIZE = 64 << 10  # the launcher reads no more
 
 
@@ -64,8 +66,6 @@ def save(probes: list[tuple[str, os.stat_result | None]], environ, runtime: str)
     """Write the record of a pass-through call (see :func:`render`) beside the toolkit's config, the
     first probe, unless it is there already.  Raises nothing: the record is an optimisation, and a
     call that cannot write it has still done its work."""
-    from hook import atomicfile
-
     data = render(environ, probes, runtime)
     if data is None:
         return
@@ -76,6 +76,8 @@ def save(probes: list[tuple[str, os.stat_result | None]], environ, runtime: str)
                 return
     except OSError:
         pass
+    from hook import atomicfile
+
     try:
         atomicfile.write(path, data, atomicfile.Meta(mode=0o600))
     except OSError:
