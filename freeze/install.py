@@ -14,7 +14,7 @@ meson: ``PREFIX`` ``/usr``; ``DATADIR`` ``$PREFIX/share``; ``SYSCONFDIR``
 * ``$PREFIX/bin/nvidia-container-runtime-hook``: the single-file binary (0755);
 * ``$PREFIX/bin/<name>``, a symbolic link to it, for every other program name the
   binary answers to (``nvidia-container-toolkit``, ``nvidia-ctk``, ...: read from
-  the binary, see :mod:`freeze.programs`);
+  the binary's note, see :func:`ctk.toolkit.program_names`);
 * ``$SYSCONFDIR/nvidia-container-runtime/config.toml``: the default config, **only if
   no file is there** (a user's file is never touched);
 * ``$DATADIR/containers/oci/hooks.d/oci-nvidia-hook.json``: the hooks.d registration
@@ -40,7 +40,6 @@ from pathlib import Path
 
 from freeze.programs import PROGRAMS
 from hook import atomicfile
-from hook.atomicfile import sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY_NAME = "nvidia-container-runtime-hook"
@@ -112,10 +111,6 @@ def programs_of(binary: Path, data: bytes) -> list[str]:
     if unknown or BINARY_NAME not in names:
         raise InstallError(f"{binary}: unexpected program names {' '.join(names)!r}")
     return names
-
-
-def _atomic_write(target: Path, data: bytes, mode: int) -> None:
-    atomicfile.write(str(target), data, atomicfile.Meta(mode))
 
 
 def _makedirs(layout: Layout, path: str, record: list[dict]) -> None:
@@ -194,8 +189,8 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
             atomicfile.symlink(payload, str(real))
             entry = {"kind": "symlink", "path": path, "target": payload}
         else:
-            _atomic_write(real, payload, mode)
-            entry = {"kind": "file", "path": path, "sha256": sha256(payload)}
+            atomicfile.write(str(real), payload, atomicfile.Meta(mode))
+            entry = {"kind": "file", "path": path, "sha256": atomicfile.sha256(payload)}
         if backup:
             entry["backup"] = backup
         elif path in owned and "backup" in owned[path]:
@@ -212,8 +207,8 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
         _makedirs(layout, str(Path(config).parent), record)
         from ctk.toolkitconfig import DEFAULT
         data = DEFAULT.encode()
-        _atomic_write(cfg, data, 0o644)
-        record.append({"kind": "file", "path": config, "sha256": sha256(data),
+        atomicfile.write(str(cfg), data, atomicfile.Meta(0o644))
+        record.append({"kind": "file", "path": config, "sha256": atomicfile.sha256(data),
                        "config": True})
         print(f"installed {cfg} (default)", file=out)
     if config != HOOK_CONFIG:
@@ -228,7 +223,8 @@ def install(layout: Layout, binary: Path, force: bool = False, out=sys.stdout) -
             known.add(e["path"])
     manifest = {"prefix": layout.prefix, "sysconfdir": layout.sysconfdir, "localstatedir": layout.localstatedir,
                 "datadir": layout.datadir, "entries": entries}
-    _atomic_write(layout.manifest, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
+    manifest_data = (json.dumps(manifest, indent=2) + "\n").encode()
+    atomicfile.write(str(layout.manifest), manifest_data, atomicfile.Meta(0o644))
     return entries
 
 
@@ -245,7 +241,7 @@ def uninstall(layout: Layout, out=sys.stdout) -> None:
         if e["kind"] == "symlink":
             ours = real.is_symlink() and os.readlink(real) == e["target"]
         else:
-            ours = real.is_file() and not real.is_symlink() and sha256(real.read_bytes()) == e["sha256"]
+            ours = real.is_file() and not real.is_symlink() and atomicfile.sha256(real.read_bytes()) == e["sha256"]
         if ours:
             real.unlink()
             print(f"removed {real}", file=out)

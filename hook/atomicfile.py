@@ -3,7 +3,7 @@
 :func:`write` puts the bytes in a temporary file in the target's directory
 (``.<name>.XXXXXXXX.tmp``, created ``O_EXCL``, mode ``0600``), gives it the owner, extended
 attributes and mode of :class:`Meta` (usually :func:`meta_of` the file it replaces), ``fsync``\\ s
-it, renames it over the target and syncs the directory: whatever happens before the rename, the
+it, renames it over the target and (unless told not to) syncs the directory: whatever happens before the rename, the
 target is intact, and a failed write leaves no temporary file.  :func:`symlink` replaces a symbolic
 link the same way; :func:`sha256` is the fingerprint writers record of what they wrote.
 
@@ -116,10 +116,12 @@ def fsync_dir(d: str) -> None:
         os.close(fd)
 
 
-def write(path: str, data: bytes, meta: Meta, before_rename=None) -> list[tuple[str, str]]:
+def write(path: str, data: bytes, meta: Meta, before_rename=None, sync_dir: bool = True) -> list[tuple[str, str]]:
     """Replace ``path`` (not followed if a symbolic link: callers pass the real path) with ``data``
     carrying ``meta``; its directory must exist.  ``before_rename`` is called once the temporary
-    file is complete.  Returns the extended attributes skipped (see :func:`_apply`)."""
+    file is complete.  ``sync_dir=False`` leaves the rename to the kernel's own time (files read at
+    once and not kept: a bundle's ``config.json``, the exec record).  Returns the extended attributes
+    skipped (see :func:`_apply`)."""
     fds: list[int] = []
     tmp = _create(path, lambda t: fds.append(
         os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)))
@@ -139,7 +141,8 @@ def write(path: str, data: bytes, meta: Meta, before_rename=None) -> list[tuple[
     except BaseException:
         _discard(tmp)
         raise
-    fsync_dir(os.path.dirname(path))
+    if sync_dir:
+        fsync_dir(os.path.dirname(path))
     return skipped
 
 

@@ -77,9 +77,9 @@ def apply(tree: Obj, edits: list[Edits], stat=os.stat) -> None:
     """
     try:
         _apply(tree, edits, stat)
+    except __getattr__("CdiError"):  # evaluated only when something was raised
+        raise
     except (TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, __getattr__("CdiError")):
-            raise
         raise _cdi_error(f"invalid container edits: {exc}") from None
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from hook import gocompat
 from hook.config import HookConfig
 
-from . import lookup, modify, ocispec
-from . import errors
+from . import errors, lookup, modify, ocispec
 
 
 def modify_bundle(bundle: str, config: HookConfig, mode: str, path_env: str, log) -> bool:

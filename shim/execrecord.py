@@ -79,6 +79,6 @@ def save(probes: list[tuple[str, os.stat_result | None]], environ, runtime: str)
     from hook import atomicfile
 
     try:
-        atomicfile.write(path, data, atomicfile.Meta(mode=0o600))
+        atomicfile.write(path, data, atomicfile.Meta(mode=0o600), sync_dir=False)
     except OSError:
         pass

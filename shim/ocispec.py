@@ -341,9 +341,9 @@ def _dump(v, indent: str | None, here: str, out: list[str]) -> None:
 
 def write(path: str, data: bytes) -> None:
     """Replace ``path`` atomically, keeping the original's mode, owner and extended attributes
-    (:func:`hook.atomicfile.write`).  A symbolic link stays a link (its target is replaced).
+    (:func:`hook.atomicfile.write`; the file is synced, not its directory: the runtime reads it at once).  A symbolic link stays a link (its target is replaced).
     Raises OSError; the original is then untouched."""
     from hook import atomicfile
 
     target = os.path.realpath(path)
-    atomicfile.write(target, data, atomicfile.meta_of(target, os.stat(target)))
+    atomicfile.write(target, data, atomicfile.meta_of(target, os.stat(target)), sync_dir=False)
