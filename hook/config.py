@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import errors
-from .gocompat import quote as go_quote
+from . import errors, gocompat
 from .values import Value, lazy_exception
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
@@ -99,8 +98,7 @@ class HookConfig(Value, frozen=True, fields=((attr, default) for _, attr, _, def
 
     @property
     def supported_caps(self) -> frozenset[str]:
-        from .gocompat import split_list
-        return frozenset(split_list(self.supported_driver_capabilities))
+        return frozenset(gocompat.split_list(self.supported_driver_capabilities))
 
 
 def key_kind(key: str) -> str | None:
@@ -167,7 +165,6 @@ def load(location: Location, hook_checks: bool = True) -> HookConfig:
     A missing optional file gives the defaults.  ``hook_checks=False`` (the runtime shim) leaves
     out the validation of keys only the hook uses.  Raises :class:`ConfigError`.
     """
-    from . import gocompat
 
     try:
         with open(location.path, "rb") as f:
@@ -203,7 +200,7 @@ def parse(data: bytes, path: str | None = None, hook_checks: bool = True) -> Hoo
     except __getattr__("_TypeMismatch") as exc:
         raise _error(f"failed to unmarshal config: {exc}") from None
     if not cfg.cli_ldconfig.startswith("@") and not cfg.allow_ldconfig_from_container:
-        raise _error(f"nvidia-container-cli.ldconfig value {go_quote(cfg.cli_ldconfig)} is not host-relative "
+        raise _error(f"nvidia-container-cli.ldconfig value {gocompat.quote(cfg.cli_ldconfig)} is not host-relative "
                      "(does not start with a '@')\ninvalid config value")
     if not hook_checks:
         return cfg
@@ -219,13 +216,12 @@ def validate_supported(cfg: HookConfig) -> HookConfig:
     Returns ``cfg`` with ``all`` expanded.  Raises :class:`ConfigError`.  (The reference exits
     silently here; we name the option, see docs/compatibility.md.)
     """
-    from .gocompat import split_list
 
     value = cfg.supported_driver_capabilities
     if value == "all":
         cfg = cfg.replace(supported_driver_capabilities=ALL_CAPS_TEXT)
         value = ALL_CAPS_TEXT
-    unknown = [c for c in split_list(value) if c not in KNOWN_CAPS]
+    unknown = [c for c in gocompat.split_list(value) if c not in KNOWN_CAPS]
     if unknown:
         raise errors.ConfigError(
             f"Invalid value for config option 'supported-driver-capabilities'; {value} "

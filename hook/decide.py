@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import image
 from .config import HookConfig
 from .spec import Spec
-from .values import Factory, Value
+from .values import Value
 
 
 class Decision(Value):
@@ -23,20 +23,18 @@ class Decision(Value):
 
     ``devices`` is None for a non-GPU container (the hook is a no-op), and
     ``ignored`` then says why a GPU request was not honoured ("" when there was none).
-    ``warnings`` are the logrus warnings the reference prints.
+    ``sink`` hears the logrus warnings the reference prints, as they are raised.
     """
 
     privileged: bool
     legacy: bool
     devices: tuple[str, ...] | None = None
     ignored: str = ""
-    device_variables: tuple[str, ...] = ()
     mig_config: str = ""
     mig_monitor: str = ""
     imex_channels: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
-    warnings: list[str] = Factory(list)
     sink: object = None  # callable(str) that prints a warning as soon as it is raised
 
     @property
@@ -44,7 +42,6 @@ class Decision(Value):
         return self.devices is not None
 
     def warn(self, message: str) -> None:
-        self.warnings.append(message)
         if self.sink is not None:
             self.sink(message)
 
@@ -105,7 +102,6 @@ def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts
                            "(accept-nvidia-visible-devices-as-volume-mounts = true); environment variables ignored")
         return
     names = image.device_variables(env, config.swarm_resource)
-    d.device_variables = tuple(names)
     ids = image.devices_from_env(env, names, d.legacy)
     source = (", ".join(f"{n}={env[n]!r}" for n in names if n in env) or f"{names[0]} unset") if why else ""
     if ids is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from . import errors
-from .gocompat import flag_needs_argument, invalid_bool, parse_bool, undefined_flag
 from .values import Value, lazy_classes
 
 USAGE = """Usage of nvidia-container-runtime-hook:
@@ -89,9 +88,13 @@ def parse(argv: list[str]) -> Invocation:
         if name not in values:
             if name in ("help", "h"):
                 raise __getattr__("HelpRequested")()
+            from .gocompat import undefined_flag  # here: poststart and -version need no hook.gocompat
+
             raise errors.UsageError(undefined_flag(name))
         if name in ("debug", "version"):
             if has_value:
+                from .gocompat import invalid_bool, parse_bool
+
                 b = parse_bool(value)
                 if b is None:
                     raise errors.UsageError(invalid_bool(name, value))
@@ -104,6 +107,8 @@ def parse(argv: list[str]) -> Invocation:
                     value = argv[i]
                     i += 1
                 else:
+                    from .gocompat import flag_needs_argument
+
                     raise errors.UsageError(flag_needs_argument(name))
             values[name] = value
     return Invocation(debug=values["debug"], version=values["version"], config=values["config"],

@@ -98,9 +98,7 @@ def _scanner():
             from _json import make_scanner
             _scan = make_scanner(_context())
         except ImportError:  # a Python without _json
-            import json
-            _scan = json.JSONDecoder(object_pairs_hook=Obj, parse_int=Number, parse_float=Number,
-                                     parse_constant=_reject_constant).scan_once
+            _scan = _py_scanner()
     return _scan
 
 
@@ -142,7 +140,6 @@ def _deep_scan(text: str, i: int):
     limit, and inputs nested deeper than that are scanned by the pure-Python scanner.)
     """
     import gc
-    import sys
 
     scan = _scanner()
     limit = sys.getrecursionlimit()
@@ -199,8 +196,8 @@ _PY_FRAMES_PER_LEVEL = 2  # json.scanner's _scan_once and parse_array/parse_obje
 
 
 def _py_scanner():
-    """``json.scanner``'s pure-Python scanner with :class:`_Context`'s settings (deep inputs on
-    CPython 3.12+ only; imports ``json``)."""
+    """``json.scanner``'s pure-Python scanner with :func:`_context`'s settings (deep inputs on
+    CPython 3.12+, and a Python without ``_json``; imports ``json``)."""
     import json.decoder
     import json.scanner
 

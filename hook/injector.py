@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .plan import Plan
+# ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from .values import Value
 
 

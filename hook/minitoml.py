@@ -25,6 +25,10 @@ __getattr__ = lazy_exception(globals(), "Unsupported", Exception,
                              "Not in the subset (or possibly invalid): parse with tomllib instead.")
 
 
+def _unsupported() -> Exception:
+    return __getattr__("Unsupported")()
+
+
 def _bad_char(c: str) -> bool:
     o = ord(c)
     return (o < 0x20 and c != "\t") or o == 0x7F
@@ -53,7 +57,7 @@ class _Reader:
             j = self.s.find("\n", self.i)
             end = self.n if j == -1 else j
             if _has_bad_char(self.s[self.i + 1:end]):
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             self.i = end
 
     def end_of_line(self) -> None:
@@ -65,7 +69,7 @@ class _Reader:
         if self.s[self.i] == "\n":
             self.i += 1
             return
-        raise __getattr__("Unsupported")()
+        raise _unsupported()
 
     def skip_blank(self) -> None:
         """Whitespace, comments and newlines (inside arrays)."""
@@ -85,7 +89,7 @@ class _Reader:
             while self.i < self.n and self.s[self.i] in _BARE:
                 self.i += 1
             if self.i == start:
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             parts.append(self.s[start:self.i])
             self.skip_ws()
             if self.i < self.n and self.s[self.i] == ".":
@@ -95,17 +99,17 @@ class _Reader:
 
     def value(self, depth: int = 0):
         if self.i >= self.n or depth > _MAX_DEPTH:
-            raise __getattr__("Unsupported")()
+            raise _unsupported()
         c = self.s[self.i]
         if c == '"' or c == "'":
             if self.s.startswith(c * 3, self.i):
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             j = self.s.find(c, self.i + 1)
             if j == -1:
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             text = self.s[self.i + 1:j]
             if _has_bad_char(text) or (c == '"' and "\\" in text):
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             self.i = j + 1
             return text
         if c == "[":
@@ -125,7 +129,7 @@ class _Reader:
                 if self.i < self.n and self.s[self.i] == "]":
                     self.i += 1
                     return items
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
         start = self.i
         while self.i < self.n and self.s[self.i] not in " \t\n,]#":
             self.i += 1
@@ -137,13 +141,13 @@ class _Reader:
         digits = word[1:] if word[:1] in "+-" else word
         if digits and len(digits) < 19 and _DIGITS.issuperset(digits) and (digits == "0" or digits[0] != "0"):
             return int(word)
-        raise __getattr__("Unsupported")()
+        raise _unsupported()
 
 
 def loads(text: str) -> dict:
     """Parse ``text`` (see the module docstring).  Raises :class:`Unsupported`."""
     if "\r" in text:
-        raise __getattr__("Unsupported")()
+        raise _unsupported()
     root: dict = {}
     # How each table (by id) came to be: ("header",) defined by [x], ("implicit",) a prefix of a
     # header, ("dotted", n) made by a dotted key in the n-th section.
@@ -164,11 +168,11 @@ def loads(text: str) -> dict:
             continue
         if c == "[":
             if r.s.startswith("[[", r.i):
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             r.i += 1
             path = r.key()
             if r.i >= r.n or r.s[r.i] != "]":
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             r.i += 1
             r.end_of_line()
             section += 1
@@ -177,13 +181,13 @@ def loads(text: str) -> dict:
             if existing is None:
                 existing = table[path[-1]] = {}
             elif type(existing) is not dict or kinds.get(id(existing)) != ("implicit",):
-                raise __getattr__("Unsupported")()
+                raise _unsupported()
             kinds[id(existing)] = ("header",)
             current = existing
             continue
         path = r.key()
         if r.i >= r.n or r.s[r.i] != "=":
-            raise __getattr__("Unsupported")()
+            raise _unsupported()
         r.i += 1
         r.skip_ws()
         value = r.value()
@@ -191,7 +195,7 @@ def loads(text: str) -> dict:
         here = ("dotted", section)
         table = _descend(current, path[:-1], kinds, here, lambda kind: kind == here)
         if path[-1] in table:
-            raise __getattr__("Unsupported")()
+            raise _unsupported()
         table[path[-1]] = value
 
 
@@ -204,6 +208,6 @@ def _descend(table: dict, names: list[str], kinds: dict[int, tuple], new_kind: t
             nxt = table[name] = {}
             kinds[id(nxt)] = new_kind
         elif type(nxt) is not dict or not usable(kinds.get(id(nxt), ("",))):
-            raise __getattr__("Unsupported")()
+            raise _unsupported()
         table = nxt
     return table

@@ -14,7 +14,7 @@ sequence), and the generated ``_nvc_ffi_*`` module (``_cffi_backend`` only).
 
 from __future__ import annotations
 
-from ..plan import Plan  # cheap: already imported by the hook (no typing, no dataclasses on this path)
+# ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from ..values import lazy_classes
 
 __all__ = ["LibraryUnavailable", "InjectionError", "failure", "unavailable", "reproduce_blocker", "candidates",
@@ -91,21 +91,20 @@ def library_in(root: str) -> str | None:
 
 
 def find_library(library_path: str | None, root: str) -> str | None:
-    """The library file :func:`inject` would try first (explicit path, else under ``root``, else host
-    dirs), or None.  Loads nothing and imports nothing more (``auto`` asks on every GPU container)."""
-    if library_path:
-        import os
+    """The first of :func:`candidates` that is a file (what :func:`inject` tries first), or None.
+    Loads nothing and imports nothing more (``auto`` asks on every GPU container)."""
+    import os
 
-        return library_path if os.path.isfile(library_path) else None
-    return (library_in(root) if root and root.rstrip("/") else None) or library_in("/")
+    return next((p for p in candidates(library_path, root) if os.path.isfile(p)), None)
 
 
 def inject(plan: Plan, *, library_path: str | None, root: str, checked: bool = False) -> None:
     """Perform the whole ``configure`` sequence for ``plan`` through the library.
 
     ``library_path``: explicit library file; else it is searched under ``root``
-    (``nvidia-container-cli.root``) first, then by the dynamic loader.  ``checked``: the caller
-    has already found no :func:`reproduce_blocker` (``auto``'s choice), so it is not looked for again.
+    (``nvidia-container-cli.root``), then in the host's :data:`LIB_DIRS`, then by the dynamic loader.
+    ``checked``: the caller has already found no :func:`reproduce_blocker` (``auto``'s choice), so it is
+    not looked for again.
     Raises LibraryUnavailable if it cannot be loaded, InjectionError for
     refused inputs (a blocker among them), library errors (``nvc_error``) and failed requirements.
 

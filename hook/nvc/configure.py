@@ -24,7 +24,7 @@ import os
 import _signal  # not ``signal``: that one imports enum; only get/set of one handler is needed here
 
 from ..gocompat import DEFAULT_PATH
-from ..plan import Plan
+# ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from ..values import Value
 from . import LIB_NAME, candidates, failure, unavailable
 from .rules import Gpu, Mig, Selection, build, evaluate, parse_imex, select_devices, select_mig_caps
@@ -124,17 +124,20 @@ def _probe(ffi: object, handle: object, path: str) -> tuple[tuple[int, int, int]
 
 
 def load(library_path: str | None, root: str) -> Library:
-    """Load the library (explicit path; else under ``root``; else the dynamic loader's search).
+    """Load the library (explicit path; else :func:`~hook.nvc.candidates` under ``root`` and the host;
+    else the dynamic loader's search).  The candidates are looked at in order, up to the first that loads.
 
     Raises LibraryUnavailable when no candidate loads, a loaded one lacks a symbol of :data:`SYMBOLS`,
     ``nvc_version()`` returns NULL or the version is unsupported.
     """
     boot = _ffi(115)
-    paths = [p for p in candidates(library_path, root) if library_path or os.path.isfile(p)]
+    paths = candidates(library_path, root)
     if not library_path:
         paths.append(LIB_NAME)  # the default loader path (LD_LIBRARY_PATH, ld.so.cache)
     errors: list[str] = []
     for path in paths:
+        if path not in (library_path, LIB_NAME) and not os.path.isfile(path):
+            continue
         try:
             handle = boot.dlopen(path, DLOPEN_MODE)
         except OSError as exc:
@@ -191,9 +194,14 @@ def _cstr(ffi: object, text: str | None, keep: list[object]) -> object:
     return buf
 
 
+def _text(ffi: object, p: object) -> str | None:
+    """A C string from the library, or None for NULL."""
+    return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
+
+
 def _gpus(ffi: object, info: object) -> tuple[Gpu, ...]:
     def s(p: object) -> str | None:
-        return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
+        return _text(ffi, p)
 
     out = []
     for i in range(int(info.ngpus)):
@@ -295,8 +303,8 @@ def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
         cfg_all, cfg_gpus = select_mig_caps("mig-config", plan.mig_config, sel, gpus) if gpus else (False, ())
         mon_all, mon_gpus = select_mig_caps("mig-monitor", plan.mig_monitor, sel, gpus) if gpus else (False, ())
         report.update(selection=sel, mig_config=(cfg_all, cfg_gpus), mig_monitor=(mon_all, mon_gpus), checked=[])
-        s = lambda p: None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")  # noqa: E731
-        check_requirements(plan.requirements, s(drv.cuda_version), s(drv.nvrm_version), gpus, sel, report["checked"])
+        check_requirements(plan.requirements, _text(ffi, drv.cuda_version), _text(ffi, drv.nvrm_version), gpus, sel,
+                           report["checked"])
 
         def mount(rv: int) -> None:
             if rv < 0:

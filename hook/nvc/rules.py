@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from ..plan import Plan
+# ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from ..values import Value
 from . import failure
 
@@ -475,10 +475,10 @@ def referenced(requirement: str) -> list[str]:
 
 def unsatisfied_message(requirement: str, props: dict[str, str | None]) -> str:
     """``unsatisfied condition: REQ (found cuda=12.4[ on GPU 0 (...)])[, please update ...]``."""
-    found = [f"{n}={props.get(n) if props.get(n) is not None else 'unknown'}" for n in referenced(requirement)]
-    detail = ", ".join(found)
+    names = referenced(requirement)
+    detail = ", ".join(f"{n}={props.get(n) if props.get(n) is not None else 'unknown'}" for n in names)
     device = props.get("device")
-    if device and any(n in ("arch", "brand") for n in referenced(requirement)):
+    if device and any(n in ("arch", "brand") for n in names):
         detail += f" on {device}"
     text = requirement.strip(" ")
     msg = f"unsatisfied condition: {text}" + (f" (found {detail})" if detail else "")
