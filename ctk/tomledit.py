@@ -12,6 +12,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.toml_document import TOMLDocument
 
 from hook import tomlcompat
+from hook.values import copy_plain
 
 from . import tomlsections
 from . import errors
@@ -210,7 +211,7 @@ class TomlFile:
 
     def copy_tree(self) -> dict:
         """A copy of ``tree`` to edit (tables and arrays copied; values are immutable)."""
-        return _copy(self.tree)
+        return copy_plain(self.tree)
 
     def render(self, new: dict) -> bytes | None:
         """The file content for tree ``new`` (None: the file should not exist).
@@ -255,15 +256,6 @@ class TomlFile:
                 target[k] = v  # the first table header, unchanged
         apply(doc, part_tree, target)
         return render(doc) + rest
-
-
-def _copy(v: Any) -> Any:
-    """``copy.deepcopy`` for a TOML tree, twice as fast."""
-    if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_copy(x) for x in v]
-    return v
 
 
 def _parse_strict(text: str) -> TOMLDocument:
