@@ -185,15 +185,7 @@ class TomlFile:
                 self.text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise errors.ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
-            import tomllib
-            try:
-                try:
-                    self.tree = tomlcompat.loads_strict(self.text)
-                    self.strict = True
-                except tomllib.TOMLDecodeError:
-                    self.tree = tomlcompat.loads(self.text)
-            except tomlcompat.TOMLError as exc:
-                raise errors.ConfigLoadError(str(exc)) from None
+            self.tree, self.strict = _read(self.text)
 
     @property
     def doc(self) -> TOMLDocument | None:
@@ -256,6 +248,20 @@ class TomlFile:
                 target[k] = v  # the first table header, unchanged
         apply(doc, part_tree, target)
         return render(doc) + rest
+
+
+def _read(text: str) -> tuple[dict, bool]:
+    """``text``'s tree as :func:`hook.tomlcompat.loads` reads it, and whether ``text`` is TOML 1.0 as
+    it stands (the strict parse is done once); raises :class:`ConfigLoadError`."""
+    import tomllib
+    try:
+        try:
+            return tomlcompat.loads_strict(text), True
+        except tomllib.TOMLDecodeError as exc:
+            first = exc
+        return tomlcompat.loads_after(text, first), False
+    except tomlcompat.TOMLError as exc:
+        raise errors.ConfigLoadError(str(exc)) from None
 
 
 def _parse_strict(text: str) -> TOMLDocument:
