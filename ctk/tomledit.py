@@ -264,11 +264,6 @@ def _read(text: str) -> tuple[dict, bool]:
         raise errors.ConfigLoadError(str(exc)) from None
 
 
-def _parse_strict(text: str) -> TOMLDocument:
-    """tomlkit's document for TOML 1.0 text (:mod:`ctk.tomlsections`' reduced documents)."""
-    return tomlkit.parse(text)
-
-
 def _is_tableish(v: Any) -> bool:
     return isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, dict) for x in v))
 
@@ -289,8 +284,7 @@ def _split_top_level(text: str, tree: dict) -> tuple[str, dict, frozenset, str] 
     that tomlkit spaces a key added before it exactly as in the whole document.  A ``[`` that
     starts a line inside a string or an array is not a header: the text before it then does
     not parse, and the next candidate is tried."""
-    import re
-    for tries, m in enumerate(re.finditer(r"(?m)^[ \t]*\[", text)):
+    for tries, m in enumerate(tomlsections.HEADER_CANDIDATE.finditer(text)):
         if tries == 8:
             return None
         start = m.start()
