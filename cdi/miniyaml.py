@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from hook.values import lazy_exception
 
-__all__ = ["loads"]
+__all__ = ["loads", "INDICATORS", "VALUE_AND_MERGE_KEYS"]
 
 __getattr__ = lazy_exception(globals(), "Unsupported", Exception,
                              "Outside the subset (or possibly invalid): parse with PyYAML instead.")
@@ -28,7 +28,9 @@ _BOOLS = {w: v for v, words in ((True, "yes Yes YES true True TRUE on On ON"),
 _DIGITS = frozenset("0123456789")
 _VERSION_CHARS = frozenset("0123456789.")
 # YAML's indicators: a scalar starting with one is not plain (a dash followed by a non-space is).
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# YAML 1.1's value and merge keys: PyYAML refuses them as plain scalars (cdi.spec quotes them).
+VALUE_AND_MERGE_KEYS = frozenset(("=", "<<"))
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
             "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
             "P": "\u2029"}
@@ -170,9 +172,9 @@ def _scalar(text: str):
         return []
     if text == "{}":
         return {}
-    if c in _INDICATORS and not (c == "-" and len(text) > 1 and text[1] != " "):
+    if c in INDICATORS and not (c == "-" and len(text) > 1 and text[1] != " "):
         raise _unsupported()
-    if ": " in text or " #" in text or text.endswith(":") or text in ("=", "<<"):
+    if ": " in text or " #" in text or text.endswith(":") or text in VALUE_AND_MERGE_KEYS:
         raise _unsupported()
     if text in _NULLS:
         return None
