@@ -129,6 +129,35 @@ def test_bad_state_is_one_error_line(tmp_path):
     assert len(lines) == 1 and "failed to load container state: failed to decode container state:" in lines[0]
 
 
+
+@pytest.mark.parametrize("args,made", [(["create-symlinks", "--link", "a::/usr/lib/x"], "/usr/lib"),
+                                       (["update-ldcache", "--folder", "/usr/lib"], "/proc")])
+def test_a_missing_container_root_is_one_error_line(tmp_path, args, made):
+    """root.path naming a missing folder: one error line, exit 1, no traceback (nothing is created)."""
+    b = tmp_path / "bundle"
+    b.mkdir()
+    (b / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": str(tmp_path / "gone")}}))
+    p = run_hook(b, *args)
+    assert p.returncode == 1
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert f'level=error msg="failed to create directory {made} in {tmp_path}/gone: no such file or directory"' \
+        in lines[0]
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_root_error_names_the_host_file_that_failed(tmp_path, monkeypatch):
+    from cdi import errors, rootfs
+    from hook import rootfs as hook_rootfs
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", f"{tmp_path}/etc")
+
+    monkeypatch.setattr(hook_rootfs, "resolve", refuse)
+    with pytest.raises(errors.HookError) as exc:
+        rootfs.secure_join(str(tmp_path), "/etc/x")
+    assert str(exc.value) == f"failed to resolve /etc/x in {tmp_path}: {tmp_path}/etc: permission denied"
+
 @pytest.mark.parametrize("compat_v,driver,cuda,note,want", [
     ("560.28.03", "550.54.14", "", None, True),
     ("550.90.07", "550.54.14", "", None, False),
