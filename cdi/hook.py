@@ -1,6 +1,8 @@
 """``nvidia-cdi-hook`` (also ``nvidia-ctk hook``): the createContainer hooks named in CDI specs
 (spec section 5).  Start-up matters (every CDI container runs these): this module imports only
-``os`` and ``sys``; each subcommand imports its own module, none of them YAML or cffi.
+``os`` and ``sys`` at import; a run then imports :mod:`cdi.errors`, the subcommand's module and the
+flag parser, :mod:`ctk.cli_flags` (with :mod:`hook.gocompat`, :mod:`hook.values` and
+:mod:`ctk.errors`), none of them YAML or cffi.
 
 Usage: ``nvidia-cdi-hook [--debug] [--quiet] [--config F] SUBCOMMAND [flags]``.  An unknown or
 missing subcommand warns and exits 0 (forward compatibility with newer specs).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from hook.values import lazy_exception
 
-__all__ = ["loads"]
+__all__ = ["loads", "INDICATORS", "VALUE_AND_MERGE_KEYS"]
 
 __getattr__ = lazy_exception(globals(), "Unsupported", Exception,
                              "Outside the subset (or possibly invalid): parse with PyYAML instead.")
@@ -28,8 +28,10 @@ _BOOLS = {w: v for v, words in ((True, "yes Yes YES true True TRUE on On ON"),
 _DIGITS = frozenset("0123456789")
 _VERSION_CHARS = frozenset("0123456789.")
 # YAML's indicators: a scalar starting with one is not plain (a dash followed by a non-space is).
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# YAML 1.1's value and merge keys: PyYAML refuses them as plain scalars (cdi.spec quotes them).
+VALUE_AND_MERGE_KEYS = frozenset(("=", "<<"))
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
             "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
             "P": "\u2029"}
 _HEX = {"x": 2, "u": 4, "U": 8}
@@ -69,24 +71,29 @@ def loads(text: str):
 def _block(lines: list, i: int, indent: int):
     """The mapping or sequence whose first line is ``lines[i]``, at ``indent``; ``(value, next line)``."""
     content = lines[i][1]
-    if content == "-" or content.startswith("- "):
+    if _is_item(content):
         return _sequence(lines, i, indent)
-    return _mapping(lines, i, indent, content)
+    return _mapping(lines, i, indent, _entry(content))
+
+
+def _is_item(content: str) -> bool:
+    """Whether ``content`` (a line without its indentation) is a sequence item: a dash, alone or then a space."""
+    return content == "-" or content.startswith("- ")
 
 
 def _sequence(lines: list, i: int, indent: int):
     items = []
     while i < len(lines) and lines[i][0] == indent:
         content = lines[i][1]
-        if content != "-" and not content.startswith("- "):
+        if not _is_item(content):
             break
         rest = content[1:].lstrip(" ")
         if not rest:
             value, i = _nested(lines, i + 1, indent)
-        elif rest == "-" or rest.startswith("- "):
+        elif _is_item(rest):
             raise _unsupported()  # a sequence in a sequence on one line
-        elif _entry(rest) is not None:  # a mapping that starts on the dash's line
-            value, i = _mapping(lines, i, indent + len(content) - len(rest), rest)
+        elif (entry := _entry(rest)) is not None:  # a mapping that starts on the dash's line
+            value, i = _mapping(lines, i, indent + len(content) - len(rest), entry)
         else:
             value = _scalar(rest)
             i = _after_scalar(lines, i + 1, indent)
@@ -94,20 +101,18 @@ def _sequence(lines: list, i: int, indent: int):
     return items, i
 
 
-def _mapping(lines: list, i: int, indent: int, first: str):
-    """A mapping at ``indent``; its first entry is ``first`` (the rest of a line that may start with a dash)."""
+def _mapping(lines: list, i: int, indent: int, entry):
+    """A mapping at ``indent``; ``entry`` is its first entry as :func:`_entry` reads ``lines[i]`` (the rest
+    of that line after the dash when the mapping starts on a dash's line), None being unsupported."""
     out = {}
-    content = first
     while True:
-        entry = _entry(content)
         if entry is None:
             raise _unsupported()
         key, rest = entry
         if rest:
             out[key] = _scalar(rest)
             i = _after_scalar(lines, i + 1, indent)
-        elif i + 1 < len(lines) and lines[i + 1][0] == indent and (lines[i + 1][1] == "-"
-                                                                    or lines[i + 1][1].startswith("- ")):
+        elif i + 1 < len(lines) and lines[i + 1][0] == indent and _is_item(lines[i + 1][1]):
             out[key], i = _sequence(lines, i + 1, indent)  # a sequence not indented under its key
         else:
             out[key], i = _nested(lines, i + 1, indent)
@@ -115,7 +120,7 @@ def _mapping(lines: list, i: int, indent: int, first: str):
             if i < len(lines) and lines[i][0] > indent:
                 raise _unsupported()
             return out, i
-        content = lines[i][1]
+        entry = _entry(lines[i][1])
 
 
 def _nested(lines: list, i: int, indent: int):
@@ -167,9 +172,9 @@ def _scalar(text: str):
         return []
     if text == "{}":
         return {}
-    if c in _INDICATORS and not (c == "-" and len(text) > 1 and text[1] != " "):
+    if c in INDICATORS and not (c == "-" and len(text) > 1 and text[1] != " "):
         raise _unsupported()
-    if ": " in text or " #" in text or text.endswith(":") or text in ("=", "<<"):
+    if ": " in text or " #" in text or text.endswith(":") or text in VALUE_AND_MERGE_KEYS:
         raise _unsupported()
     if text in _NULLS:
         return None

@@ -240,16 +240,19 @@ def listing_each_folder_once(run):
         _listings = outer
 
 
-def _names_matching(folder: str, pattern: str) -> list[str]:
-    """Go's ``glob(dir, pattern)``: ``folder``'s entries matching ``pattern``, sorted, joined."""
-    names = _listings.get(folder) if _listings is not None else None
+def _names_matching(folder: str, pattern: str, listed: str | None = None) -> list[str]:
+    """Go's ``glob(dir, pattern)``: ``folder``'s entries matching ``pattern``, sorted, joined to
+    ``folder``; the entries listed are those of ``listed`` (``folder``'s host path) when given."""
+    if listed is None:
+        listed = folder
+    names = _listings.get(listed) if _listings is not None else None
     if names is None:
         try:
-            names = sorted(os.listdir(folder))
+            names = sorted(os.listdir(listed))
         except OSError:  # missing, not a folder, unreadable: Go ignores I/O errors
             names = []
         if _listings is not None:
-            _listings[folder] = names
+            _listings[listed] = names
     return [os.path.join(folder, n) if folder != "." else n for n in names if match(pattern, n)]
 
 
@@ -264,21 +267,22 @@ def glob_in(folder: str, pattern: str) -> list[str]:
     return _names_matching(folder, pattern)
 
 
-def glob(pattern: str) -> list[str]:
+def glob(pattern: str, resolve=None) -> list[str]:
     """Go's ``filepath.Glob(pattern)``: the paths matching ``pattern`` (folders may have wildcards
-    too), sorted per folder; [] for a malformed pattern or where nothing matches."""
+    too), sorted per folder; [] for a malformed pattern or where nothing matches.
+
+    ``resolve`` (a path of the pattern -> the host path to read, e.g. inside a container root):
+    the folders are listed, and a pattern without wildcards looked up, at the host paths it gives;
+    the paths returned are still the pattern's."""
     if _compile(pattern) is None:
         return []
     if not has_meta(pattern):
-        return [pattern] if os.path.lexists(pattern) else []
+        return [pattern] if os.path.lexists(pattern if resolve is None else resolve(pattern)) else []
     cut = pattern.rfind("/") + 1
     folder, name = pattern[:cut], pattern[cut:]
     folder = "." if not folder else folder if folder == "/" else folder[:-1]
-    if not has_meta(folder):
-        return _names_matching(folder, name)
-    if folder == pattern:
-        return []
+    folders = glob(folder, resolve) if has_meta(folder) else [folder]
     out: list[str] = []
-    for d in glob(folder):
-        out += _names_matching(d, name)
+    for d in folders:
+        out += _names_matching(d, name, None if resolve is None else resolve(d))
     return out

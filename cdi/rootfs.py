@@ -19,25 +19,35 @@ MAX_LINKS = 255  # filepath-securejoin's limit
 def secure_join(root: str, path: str) -> str:
     """``root`` + ``path`` with every symlink of ``path`` resolved inside ``root`` (like
     filepath-securejoin: :func:`hook.rootfs.resolve` keeping missing components).  The last
-    component is resolved too when it is a symlink."""
+    component is resolved too when it is a symlink.  Raises :class:`HookError` (:func:`_failed`)."""
     try:
         return _rootfs.resolve(os.path.abspath(root), path, missing_ok=True, max_links=MAX_LINKS)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise errors.HookError(f"too many symlinks resolving {path}") from None
-        raise
+        raise _failed("failed to resolve", root, path, exc) from None
 
 
 def mkdirs_in(root: str, path: str, mode: int = 0o755) -> str:
-    """Create ``path`` (and missing parents) inside ``root``; returns the host path."""
+    """Create ``path`` (and missing parents) inside ``root``; returns the host path.  Raises
+    :class:`HookError` (:func:`_failed`; a component that is not a directory is named)."""
     try:
         return _rootfs.makedirs(os.path.abspath(root), path, mode, MAX_LINKS)
     except NotADirectoryError as exc:
         raise errors.HookError(f"{exc.filename} exists and is not a directory") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise errors.HookError(f"too many symlinks resolving {path}") from None
-        raise
+        raise _failed("failed to create directory", root, path, exc) from None
+
+
+def _failed(what: str, root: str, path: str, exc: OSError) -> Exception:
+    """The one-line :class:`HookError` for ``exc``, met resolving ``path`` inside ``root``: ``too many
+    symlinks resolving PATH``, else ``WHAT PATH in ROOT: [FILE: ]TEXT`` (Go's errno text; the host
+    file named when it is not the root itself, e.g. a missing root: ``... in /r: no such file or
+    directory``)."""
+    if exc.errno == errno.ELOOP:
+        return errors.HookError(f"too many symlinks resolving {path}")
+    from hook.gocompat import errno_text
+    host_root = os.path.abspath(root).rstrip("/") or "/"
+    where = f"{exc.filename}: " if exc.filename and exc.filename != host_root else ""
+    return errors.HookError(f"{what} {path} in {root}: {where}{errno_text(exc.errno)}")
 
 
 def container_root(stream) -> str:

@@ -269,10 +269,10 @@ _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
 def _needs_quote(s: str) -> bool:
-    if s.lower() in _RESERVED or s != s.strip() or s in ("=", "<<"):  # YAML 1.1's value and merge keys
+    from .miniyaml import INDICATORS, VALUE_AND_MERGE_KEYS  # not plain to the reader either
+    if s.lower() in _RESERVED or s != s.strip() or s in VALUE_AND_MERGE_KEYS:
         return True
-    if s[0] in "-?:,[]{}#&*!|>'\"%@`" and not (s[0] == "-" and len(s) > 1 and s[1] not in " "
-                                               and not _numberish(s)):
+    if s[0] in INDICATORS and not (s[0] == "-" and len(s) > 1 and s[1] not in " " and not _numberish(s)):
         return True
     if ": " in s or " #" in s or s.endswith(":") or "\n" in s or "\t" in s:
         return True

@@ -62,16 +62,17 @@ def parse_bool(name: str, v: str) -> bool:
     return b
 
 
-def split_list(value: str) -> tuple[str, ...]:
+def split_slice_flag(value: str) -> tuple[str, ...]:
     """A ``list`` flag's value (or environment variable) as urfave/cli splits it: at every comma,
-    each item stripped of white space (Go's ``strings.TrimSpace``), empty items kept."""
+    each item stripped of white space (Go's ``strings.TrimSpace``), empty items kept (unlike
+    :func:`hook.gocompat.split_list`, the hook's, which drops them)."""
     return tuple(go_trim_space(item) for item in value.split(","))
 
 
 def _env_value(f: Flag, env: str, raw: str):
     if f.kind == "bool":
         return parse_bool(env, raw)
-    return split_list(raw) if f.kind == "list" else raw
+    return split_slice_flag(raw) if f.kind == "list" else raw
 
 
 def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = False,
@@ -132,7 +133,7 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
                 value = args[i]
                 i += 1
             if f.kind == "list":
-                items = split_list(value)
+                items = split_slice_flag(value)
                 out.values[key] = (*out.values[key], *items) if key in from_args else items
                 from_args.add(key)
             else:

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from hook.atomicfile import sha256
+
 from . import engines, fileio, state
 from .common import log
 from .engines.base import ConfigureRequest, read_config
@@ -62,7 +64,7 @@ def check_problem(prep: Prepared) -> None:
 
 def _record(req: ConfigureRequest, plan: Plan, previous_default: str | None, cdi_added: bool,
             imports_added: str | None, version: int | None, snap: Snapshot) -> state.Record:
-    files = [state.FileRecord(os.path.abspath(c.path), c.role, state.b64(c.before), state.sha(c.after))
+    files = [state.FileRecord(os.path.abspath(c.path), c.role, state.b64(c.before), sha256(c.after))
              for c in plan.changes if c.changed]
     names = [h.name for h in req.opts.handlers]
     cleared = previous_default in names and not any(req.opts.is_default(h) for h in req.opts.handlers)
@@ -179,7 +181,7 @@ def prepare_unconfigure(runtime: str, config: str, drop_in: str, names: list[str
             paths.insert(0, (drop_in, "drop-in", None))
     for path, role, frec in paths:
         cur = read_config(path, runtime)
-        if frec is not None and frec.exact and state.sha(cur) == frec.after_sha256:
+        if frec is not None and frec.exact and sha256(cur) == frec.after_sha256:
             plan.changes.append(FileChange(path, cur, frec.original(), role))
             continue
         if cur is None:

@@ -28,6 +28,8 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
+from hook.atomicfile import sha256
+
 from . import configure as cfgmod
 from . import engines, fileio, installer_cdi, state
 from .cli_flags import Flag, parse_command, usage
@@ -440,7 +442,7 @@ def _hook_plan(o: InstallOptions) -> cfgmod.Prepared:
     after = render(os.path.join(o.toolkit_root, "nvidia-container-runtime-hook")).encode()
     plan = Plan([FileChange(o.hook_path, before, after, "hook")])
     rec = state.Record(o.runtime, os.path.abspath(o.config_path), "", [], None, False, None, None,
-                       [state.FileRecord(o.hook_path, "hook", state.b64(before), state.sha(after))])
+                       [state.FileRecord(o.hook_path, "hook", state.b64(before), sha256(after))])
     return cfgmod.Prepared(o.runtime, o.config_path, plan, rec)
 
 

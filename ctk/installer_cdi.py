@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from hook.atomicfile import sha256
+
 from . import fileio, state
 from .cli_flags import Flag
 from .common import log
@@ -93,7 +95,7 @@ class Record:
 
 
 def record_path(state_dir: str, output_dir: str) -> str:
-    key = state.sha(os.path.abspath(output_dir).encode())[:16]
+    key = sha256(os.path.abspath(output_dir).encode())[:16]
     return os.path.join(state_dir, "install", f"cdi-{key}.json")
 
 
@@ -154,12 +156,12 @@ def commit(change: FileChange, o, state_dir: str) -> Written:
     finally:
         os.umask(umask)
     pf = next((f for f in prev.files if f.path == change.path), None)
-    if pf is not None and pf.after_sha256 == state.sha(change.before):
+    if pf is not None and pf.after_sha256 == sha256(change.before):
         before = pf.before            # still what an earlier install wrote: keep the first original
     else:
         before = state.b64(change.before)
     rec = Record(o.cdi_output_dir, [f for f in prev.files if f.path != change.path]
-                 + [state.FileRecord(change.path, ROLE, before, state.sha(change.after))],
+                 + [state.FileRecord(change.path, ROLE, before, sha256(change.after))],
                  list(dict.fromkeys(prev.created_dirs + list(created))))
     w = Written(change, loaded, created)
     try:
@@ -205,7 +207,7 @@ def remove(o, state_dir: str) -> list[str]:
         cur = fileio.read_optional(f.path)
         if cur is None:
             continue
-        if state.sha(cur) != f.after_sha256:
+        if sha256(cur) != f.after_sha256:
             log.warning("Leaving CDI spec %s: it changed since it was installed", f.path)
             continue
         _restore(f.path, f.original())

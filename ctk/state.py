@@ -43,9 +43,6 @@ def state_dir(explicit: str = "") -> str:
     return os.path.join(base, "nvidia-ctk")
 
 
-sha = sha256  # the fingerprint of a file's content (None: absent)
-
-
 @dataclass(slots=True)
 class FileRecord:
     path: str
@@ -260,7 +257,7 @@ def merge(previous: Record | None, new: Record, current: dict[str, bytes | None]
         pf = previous.file(f.path)
         if pf is None:
             files.append(f)
-        elif pf.exact and sha(current.get(f.path)) == pf.after_sha256:
+        elif pf.exact and sha256(current.get(f.path)) == pf.after_sha256:
             files.append(FileRecord(f.path, f.role, pf.before, f.after_sha256, True))
         else:
             files.append(FileRecord(f.path, f.role, f.before, f.after_sha256, False))

@@ -12,6 +12,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.toml_document import TOMLDocument
 
 from hook import tomlcompat
+from hook.values import copy_plain
 
 from . import tomlsections
 from . import errors
@@ -184,15 +185,7 @@ class TomlFile:
                 self.text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise errors.ConfigLoadError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
-            import tomllib
-            try:
-                try:
-                    self.tree = tomlcompat.loads_strict(self.text)
-                    self.strict = True
-                except tomllib.TOMLDecodeError:
-                    self.tree = tomlcompat.loads(self.text)
-            except tomlcompat.TOMLError as exc:
-                raise errors.ConfigLoadError(str(exc)) from None
+            self.tree, self.strict = _read(self.text)
 
     @property
     def doc(self) -> TOMLDocument | None:
@@ -210,7 +203,7 @@ class TomlFile:
 
     def copy_tree(self) -> dict:
         """A copy of ``tree`` to edit (tables and arrays copied; values are immutable)."""
-        return _copy(self.tree)
+        return copy_plain(self.tree)
 
     def render(self, new: dict) -> bytes | None:
         """The file content for tree ``new`` (None: the file should not exist).
@@ -257,18 +250,18 @@ class TomlFile:
         return render(doc) + rest
 
 
-def _copy(v: Any) -> Any:
-    """``copy.deepcopy`` for a TOML tree, twice as fast."""
-    if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_copy(x) for x in v]
-    return v
-
-
-def _parse_strict(text: str) -> TOMLDocument:
-    """tomlkit's document for TOML 1.0 text (:mod:`ctk.tomlsections`' reduced documents)."""
-    return tomlkit.parse(text)
+def _read(text: str) -> tuple[dict, bool]:
+    """``text``'s tree as :func:`hook.tomlcompat.loads` reads it, and whether ``text`` is TOML 1.0 as
+    it stands (the strict parse is done once); raises :class:`ConfigLoadError`."""
+    import tomllib
+    try:
+        try:
+            return tomlcompat.loads_strict(text), True
+        except tomllib.TOMLDecodeError as exc:
+            first = exc
+        return tomlcompat.loads_after(text, first), False
+    except tomlcompat.TOMLError as exc:
+        raise errors.ConfigLoadError(str(exc)) from None
 
 
 def _is_tableish(v: Any) -> bool:
@@ -291,8 +284,7 @@ def _split_top_level(text: str, tree: dict) -> tuple[str, dict, frozenset, str] 
     that tomlkit spaces a key added before it exactly as in the whole document.  A ``[`` that
     starts a line inside a string or an array is not a header: the text before it then does
     not parse, and the next candidate is tried."""
-    import re
-    for tries, m in enumerate(re.finditer(r"(?m)^[ \t]*\[", text)):
+    for tries, m in enumerate(tomlsections.HEADER_CANDIDATE.finditer(text)):
         if tries == 8:
             return None
         start = m.start()

@@ -21,13 +21,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-__all__ = ["Sections", "scan", "edit"]
+__all__ = ["Sections", "scan", "edit", "HEADER_CANDIDATE"]
 
 _KEY = r'''[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*\''''
 _HEADER = re.compile(r"[ \t]*(\[\[?)[ \t]*((?:%s)(?:[ \t]*\.[ \t]*(?:%s))*)[ \t]*(\]\]?)[ \t]*(?:#[^\n]*)?\n"
                      % (_KEY, _KEY))
 _PART = re.compile(_KEY)
-_CANDIDATE = re.compile(r"(?m)^[ \t]*\[")
+# where a line could start a table header (or be a line of a multi-line array)
+HEADER_CANDIDATE = re.compile(r"(?m)^[ \t]*\[")
 _VALUE_WORDS = frozenset(("true", "false", "inf", "nan"))
 
 
@@ -73,7 +74,7 @@ def scan(text: str) -> Sections | None:
         return None
     starts, paths = [0], [()]
     cache: dict[str, tuple[str, ...] | None] = {}
-    for m in _CANDIDATE.finditer(text):
+    for m in HEADER_CANDIDATE.finditer(text):
         h = _HEADER.match(text, m.start())
         if h is None:
             continue  # not header syntax: a line of a multi-line array
@@ -195,7 +196,8 @@ def edit(text: str, old: dict, new: dict) -> str | None:
     document ``text``, computed on the sections it touches only; None when :func:`scan` or the
     shape checks decline.  ``old`` is ``text``'s tree (as ``tomllib`` reads it, the text being
     TOML 1.0 as it stands)."""
-    from .tomledit import _parse_strict as parse, apply, plain, render, same
+    import tomlkit
+    from .tomledit import apply, plain, render, same
     touched: set = set()
     replaced: list = []
     if not _ops(old, new, (), touched, replaced, same):
@@ -288,7 +290,7 @@ def edit(text: str, old: dict, new: dict) -> str | None:
         return None  # the edit reads every section: nothing to save
     reduced = "".join(pieces)
     try:
-        doc = parse(reduced)
+        doc = tomlkit.parse(reduced)
     except Exception:  # noqa: BLE001 - tomlkit's errors are many; the whole document decides
         return None
     rold = plain(doc)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sys
 
+from hook.gocompat import flag_needs_argument
+
 from .cli_flags import Flag, parse_command, usage
 from . import errors
 
@@ -158,7 +160,7 @@ def _take_sets(args: list[str]) -> tuple[list[str], list[str]]:
         if a in ("--set", "-set"):
             value = next(it, None)
             if value is None:
-                raise errors.UsageError("flag needs an argument: -set")
+                raise errors.UsageError(flag_needs_argument("set"))
             sets.append(value)
         elif a.startswith(("--set=", "-set=")):
             sets.append(a.partition("=")[2])

@@ -24,7 +24,7 @@ imported at module level (the hook imports this only when its fast path declines
 
 from __future__ import annotations
 
-__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "loads_strict", "quote", "too_deep"]
+__all__ = ["TOMLError", "MAX_DEPTH", "normalise", "loads", "loads_strict", "loads_after", "quote", "too_deep"]
 
 # The rewriter refuses arrays and inline tables nested deeper than this.  (Python's TOML parsers
 # recurse per level and stop, with :func:`too_deep`'s message, where the interpreter's recursion
@@ -522,8 +522,10 @@ def _check_integers(text: str, tree: dict) -> dict:
     return tree
 
 
-def _strict(text: str) -> dict:
-    """``tomllib.loads`` with its non-syntax failures as :class:`TOMLError`."""
+def loads_strict(text: str) -> dict:
+    """``tomllib.loads`` for TOML 1.0 as it stands: ``tomllib.TOMLDecodeError`` for anything else, go-toml
+    v1's extensions included; its non-syntax failures are :class:`TOMLError` (nvidia-ctk edits only
+    text that parses so, section by section)."""
     import tomllib
     try:
         tree = tomllib.loads(text)
@@ -536,23 +538,25 @@ def _strict(text: str) -> dict:
     return _check_integers(text, tree)
 
 
-def loads_strict(text: str) -> dict:
-    """:func:`loads` for TOML 1.0 as it stands: ``tomllib.TOMLDecodeError`` for anything else, go-toml
-    v1's extensions included (nvidia-ctk edits only such text section by section)."""
-    return _strict(text)
-
-
 def loads(text: str) -> dict:
     """Parse ``text`` as go-toml v1 reads it; raises :class:`TOMLError` (one line)."""
     import tomllib
     try:
-        return _strict(text)
+        return loads_strict(text)
     except tomllib.TOMLDecodeError as exc:
         first = exc
+    return loads_after(text, first)
+
+
+def loads_after(text: str, first_error: Exception) -> dict:
+    """:func:`loads` for a ``text`` that :func:`loads_strict` refused with ``first_error``: the text with
+    go-toml v1's extensions rewritten, parsed strictly; else :class:`TOMLError` with ``first_error``'s
+    message (the original text's problem)."""
+    import tomllib
     fixed = normalise(text)
     if fixed is not None:
         try:
-            return _strict(fixed)
+            return loads_strict(fixed)
         except tomllib.TOMLDecodeError:
             pass
-    raise TOMLError(str(first)) from None
+    raise TOMLError(str(first_error)) from None

@@ -20,7 +20,7 @@ ones.  See docs/performance.md and docs/architecture.md.
 
 from __future__ import annotations
 
-__all__ = ["Value", "Factory", "REQUIRED", "FrozenError", "lazy_classes", "lazy_exception"]
+__all__ = ["Value", "Factory", "REQUIRED", "FrozenError", "lazy_classes", "lazy_exception", "copy_plain"]
 
 
 class _Required:
@@ -83,6 +83,16 @@ def lazy_exception(namespace: dict, name: str, base: type = Exception, doc: str 
 
 __getattr__ = lazy_exception(globals(), "FrozenError", AttributeError,
                              "Assignment to a field of a frozen value (as ``dataclasses.FrozenInstanceError``).")
+
+
+def copy_plain(value):
+    """A copy of a tree of dicts and lists, leaves shared (several times cheaper than ``copy.deepcopy``;
+    a subclass of dict or list is a leaf)."""
+    if value.__class__ is dict:
+        return {k: copy_plain(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [copy_plain(v) for v in value]
+    return value
 
 
 def _refuse_set(self, name, value) -> None:

@@ -61,19 +61,12 @@ def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) ->
 
 
 def _glob_in_root(root: str, pattern: str) -> list[str]:
-    """The container paths matching ``pattern`` (Go's ``filepath.Glob``: wildcards in any component),
-    every folder listed resolved inside the root."""
-    from ..pathmatch import glob_in, has_meta
+    """The container paths matching the absolute ``pattern`` (Go's ``filepath.Glob``: wildcards in any
+    component; empty components dropped first, so a trailing ``/`` is ignored), every path read
+    resolved inside the root."""
+    from ..pathmatch import glob
     from ..rootfs import secure_join
-    paths = ["/"]
-    for part in pattern.split("/"):
-        if not part:
-            continue
-        if has_meta(part):
-            paths = [os.path.join(p, os.path.basename(m)) for p in paths for m in glob_in(secure_join(root, p), part)]
-        else:
-            paths = [os.path.join(p, part) for p in paths]
-    return paths
+    return glob("/" + "/".join(p for p in pattern.split("/") if p), lambda path: secure_join(root, path))
 
 
 def run(args: list[str], log) -> int:

@@ -129,6 +129,36 @@ def test_bad_state_is_one_error_line(tmp_path):
     assert len(lines) == 1 and "failed to load container state: failed to decode container state:" in lines[0]
 
 
+
+@pytest.mark.parametrize("args,made", [(["create-symlinks", "--link", "a::/usr/lib/x"], "/usr/lib"),
+                                       (["update-ldcache", "--folder", "/usr/lib"], "/proc")])
+def test_a_missing_container_root_is_one_error_line(tmp_path, args, made):
+    """root.path naming a missing folder: one error line, exit 1, no traceback (nothing is created)."""
+    b = tmp_path / "bundle"
+    b.mkdir()
+    (b / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": str(tmp_path / "gone")}}))
+    p = run_hook(b, *args)
+    assert p.returncode == 1
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert f'level=error msg="failed to create directory {made} in {tmp_path}/gone: no such file or directory"' \
+        in lines[0]
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_root_error_names_the_host_file_that_failed(tmp_path, monkeypatch):
+    from cdi import errors, rootfs
+    from hook import rootfs as hook_rootfs
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", f"{tmp_path}/etc")
+
+    monkeypatch.setattr(hook_rootfs, "resolve", refuse)
+    with pytest.raises(errors.HookError) as exc:
+        rootfs.secure_join(str(tmp_path), "/etc/x")
+    assert str(exc.value) == f"failed to resolve /etc/x in {tmp_path}: {tmp_path}/etc: permission denied"
+
+
 @pytest.mark.parametrize("compat_v,driver,cuda,note,want", [
     ("560.28.03", "550.54.14", "", None, True),
     ("550.90.07", "550.54.14", "", None, False),
@@ -176,6 +206,18 @@ def test_ld_so_conf_include_wildcards_in_folders_stay_inside_the_root(tmp_path):
     os.symlink(str(outside), root / "etc" / "escape")
     assert configured_dirs(str(root)) == ["/opt/a1", "/opt/b2"]
 
+
+def test_ld_so_conf_include_names_only_listed_entries_under_a_wildcard(tmp_path):
+    """Go's filepath.Glob lists each folder a wildcard matched: ``.`` or ``..`` after one names no entry
+    (``/etc/*.d/1.conf/.`` is not ``/etc/a.d/1.conf``); a trailing ``/`` is dropped first."""
+    from cdi.hooks.ldcache import configured_dirs
+    root = tmp_path / "root"
+    (root / "etc" / "a.d").mkdir(parents=True)
+    (root / "etc" / "a.d" / "1.conf").write_text("/opt/a1\n")
+    (root / "etc" / "ld.so.conf").write_text("include /etc/*.d/1.conf/. /etc/*.d/x/../1.conf\n")
+    assert configured_dirs(str(root)) == []
+    (root / "etc" / "ld.so.conf").write_text("include /etc/*.d/*.conf/\n")
+    assert configured_dirs(str(root)) == ["/opt/a1"]
 
 def test_hook_flags_follow_urfave_cli_list_rules(tmp_path):
     """The hooks parse their flags with ctk.cli_flags: a list value is split at commas, items trimmed."""

@@ -104,6 +104,16 @@ def test_glob_walks_wildcard_folders(tree):
     assert glob(f"{tree}/[") == []
 
 
+def test_glob_reads_where_resolve_says_and_answers_in_the_patterns_paths(tree):
+    def resolve(path):
+        return str(tree) + path
+
+    assert glob("/*/x.conf", resolve) == ["/sub/x.conf"]
+    assert glob("/s?b/*", resolve) == ["/sub/x.conf"]
+    assert glob("/*.txt", resolve) == ["/c.txt"]
+    assert glob("/a.conf", resolve) == ["/a.conf"] and glob("/zz", resolve) == []
+    assert glob("/[", resolve) == []
+
 def test_a_literal_pattern_costs_one_lstat_and_no_listing(tree, monkeypatch):
     calls = []
     monkeypatch.setattr(pathmatch.os, "listdir", lambda *a: calls.append(("listdir", a)) or [])

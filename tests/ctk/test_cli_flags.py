@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import importtime
-from ctk.cli_flags import Flag, parse_flags, split_list, usage
+from ctk.cli_flags import Flag, parse_flags, split_slice_flag, usage
 from ctk.errors import UsageError
 from paths import CTK_BIN
 
@@ -36,7 +36,7 @@ def test_repeated_values_are_kept_in_order_across_aliases():
 def test_a_value_is_split_at_commas_and_each_item_trimmed_empty_items_kept():
     assert parse("--spec-dir", " /a , /b\t,,/c").values["spec-dir"] == ("/a", "/b", "", "/c")
     assert parse("--spec-dir=").values["spec-dir"] == ("",)
-    assert split_list("x") == ("x",)
+    assert split_slice_flag("x") == ("x",)
 
 
 def test_absent_list_is_its_default_and_not_given():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ctk import state as statemod
+from hook.atomicfile import sha256
 from faults import KILL_BEFORE_RENAME
 from ctk_testlib import ctk
 
@@ -411,7 +412,7 @@ def test_unconfigure_with_empty_runtime_name_is_a_usage_error(tmp_path, state, d
 # --------------------------------------------------------------------------- units
 
 def test_merge_keeps_the_first_original_only_for_untouched_files():
-    a, b = statemod.sha(b"A"), statemod.sha(b"B")
+    a, b = sha256(b"A"), sha256(b"B")
     first = statemod.Record("docker", "/c", "", ["nvidia"], "crun", False, None, None,
                             [statemod.FileRecord("/c", "config", statemod.b64(b"orig"), a)])
     second = statemod.Record("docker", "/c", "", ["nvidia"], "nvidia", True, None, None,

@@ -189,6 +189,16 @@ def test_top_level_file_read_apart_from_the_source_reports_depth(tmp_path):
     assert str(exc.value) == "arrays or inline tables nested too deeply"
 
 
+def test_go_toml_v1_text_is_parsed_strictly_once(monkeypatch):
+    """A file that TOML 1.0 refuses is parsed strictly once as it stands, then once rewritten."""
+    seen = []
+    real = tomllib.loads
+    monkeypatch.setattr(tomllib, "loads", lambda text: (seen.append(text), real(text))[1])
+    f = tomledit.TomlFile("/x", b"a = 01\nb = 'x'\n")
+    assert (f.tree, f.strict) == ({"a": 1, "b": "x"}, False)
+    assert seen == ["a = 01\nb = 'x'\n", "a = 1\nb = 'x'\n"]
+
+
 # --------------------------------------------------------------------------- item 11: the head-only edit
 
 HEAD_LINES = st.sampled_from(["version = 2", "# a comment", "", "imports = ['/a']", 'root = "/var/lib/x"',

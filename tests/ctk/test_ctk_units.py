@@ -179,3 +179,11 @@ def test_flag_parsing_like_the_reference():
         parse_flags(flags, ["--runtime"])
     with pytest.raises(UsageError, match='invalid boolean value "maybe"'):
         parse_flags(flags, ["--dry-run=maybe"])
+
+
+def test_a_set_flag_given_last_without_its_value_is_go_flags_message():
+    from ctk import toolkitconfig
+    assert toolkitconfig._take_sets(["--set=a=1", "-set", "b=2", "x"]) == (["a=1", "b=2"], ["x"])
+    with pytest.raises(UsageError) as exc:
+        toolkitconfig._take_sets(["--set=a=1", "--set"])
+    assert str(exc.value) == "flag needs an argument: -set"

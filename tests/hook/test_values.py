@@ -169,3 +169,14 @@ def test_every_lazy_family_defines_what_it_names(module):
         cls = getattr(mod, name)
         assert isinstance(cls, type) and issubclass(cls, BaseException)
         assert (cls.__module__, cls.__qualname__) == (module, name)
+
+
+def test_copy_plain_copies_dicts_and_lists_and_shares_leaves():
+    from hook.values import copy_plain
+
+    leaf = ("t",)
+    tree = {"a": [1, {"b": leaf}], "c": "s"}
+    copied = copy_plain(tree)
+    assert copied == tree
+    assert copied is not tree and copied["a"] is not tree["a"] and copied["a"][1] is not tree["a"][1]
+    assert copied["a"][1]["b"] is leaf
