@@ -13,7 +13,6 @@ import pytest
 
 import classes
 from importtime import imported
-from paths import DIST
 
 RECORDER = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "$(dirname "$0")/argv.txt"
@@ -121,16 +120,18 @@ def test_pass_through_argv_is_forwarded_verbatim(tmp_path):
 
 
 @pytest.mark.parametrize("frozen", [False, True])
-def test_the_runtime_gets_the_environment_as_given(tmp_path, frozen):
+def test_the_runtime_gets_the_environment_as_given(tmp_path, frozen, request):
     """No entry added, none dropped, order kept: without a locale the interpreter's C-locale coercion
     sets LC_CTYPE=C.UTF-8 in its own environment, which must not reach runc (upstream's Go shim
     passes its environment on unchanged)."""
     env = setup_dir(tmp_path, None, None)
     (tmp_path / "bin" / "runc").write_text('#!/bin/sh\ncat /proc/$$/environ > "$(dirname "$0")/env.bin"\n')
     env = {"ZZ": "last?", **env, "A": "1", "EMPTY": ""}
-    if frozen:
-        proc = subprocess.run([str(DIST / "nvidia-container-runtime"), "state", "ctr"], cwd=tmp_path / "bundle",
-                              env=env, capture_output=True, text=True)
+    if frozen:  # the frozen binary under the runtime's name
+        program = tmp_path / "nvidia-container-runtime"
+        program.symlink_to(request.getfixturevalue("frozen_bin"))
+        proc = subprocess.run([str(program), "state", "ctr"], cwd=tmp_path / "bundle", env=env, capture_output=True,
+                              text=True)
     else:
         proc = run_shim(tmp_path, env, "state", "ctr")
     assert proc.returncode == 0 and proc.stderr == ""
