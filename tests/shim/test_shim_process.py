@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import classes
+from classes import command as record_classes
 from importtime import imported
 
 RECORDER = """#!/bin/sh
@@ -36,8 +37,11 @@ def setup_dir(tmp_path: Path, config: str | None, spec: dict | None) -> dict:
     return env
 
 
-def run_shim(tmp_path, env, *args, importtime=False):
-    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "shim", *args]
+def run_shim(tmp_path, env, *args, importtime=False, classes=False):
+    """``python -m shim ARGS`` in the bundle directory; ``importtime``: under ``-X importtime``; ``classes``:
+    through ``classes.command``, which prints each exception class the run creates."""
+    prog = record_classes("shim.main:main") if classes else [sys.executable, "-m", "shim"]
+    cmd = [prog[0], *(["-X", "importtime"] if importtime else []), *prog[1:], *args]
     return subprocess.run(cmd, cwd=tmp_path / "bundle", env=env, capture_output=True, text=True)
 
 
@@ -86,13 +90,11 @@ def test_a_call_that_succeeds_creates_no_exception_class(tmp_path, args, devices
     (hook.values.lazy_classes); a failing call creates its family."""
     env = setup_dir(tmp_path, '[nvidia-container-runtime]\nmode = "legacy"\n',
                     spec([f"NVIDIA_VISIBLE_DEVICES={devices}"]) if devices else None)
-    proc = subprocess.run([*classes.command("shim.main:main"), *args], cwd=tmp_path / "bundle", env=env,
-                          capture_output=True, text=True)
+    proc = run_shim(tmp_path, env, *args, classes=True)
     assert proc.returncode == 7, proc.stderr  # the recording runc ran
     assert classes.created(proc.stderr) == []
     (tmp_path / "bundle" / "config.json").write_text("{")
-    failed = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle",
-                            env=env, capture_output=True, text=True)
+    failed = run_shim(tmp_path, env, "create", "ctr", classes=True)
     assert failed.returncode == 1 and "shim.errors.ConstructError" in classes.created(failed.stderr)
 
 
