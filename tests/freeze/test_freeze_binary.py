@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from freeze_testlib import CLEAN_ENV, DIST_BIN, SUPPORTED_PYTHONS, corpus, python_for, version_of
+from freeze_testlib import CLEAN_ENV, DIST_BIN, SUPPORTED_PYTHONS, python_for, version_of
 from paths import CTK_BIN as VENV_CTK
-from paths import DIST, ROOT, VENV_PYTHON
+from paths import DIST, FIXTURES, ROOT, VENV_PYTHON
 from paths import HOOK_BIN as VENV_HOOK
 
 
@@ -188,8 +188,7 @@ def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
 
 
 def _golden_cases() -> list[Path]:
-    _, cases = corpus()
-    return sorted(p for p in cases.iterdir() if (p / "expected.json").exists())
+    return sorted(p for p in (FIXTURES / "hook").iterdir() if (p / "expected.json").exists())
 
 
 GOLDEN_CASES = _golden_cases()
