@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ROOT", "FIXTURES", "TESTS", "VENV_BIN", "VENV_PYTHON", "HOOK_BIN", "CTK_BIN",
+__all__ = ["ROOT", "FIXTURES", "TESTS", "BENCH", "VENV_BIN", "VENV_PYTHON", "HOOK_BIN", "CTK_BIN",
            "SHIM_BIN", "CDI_HOOK_BIN", "BUILD", "FAKE_LIB", "DIST", "DIST_BIN"]
 
 #: The repository (the worktree a test runs from).
@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The project's copies of the golden corpora with their checkers (``spec_fixtures/``).
 FIXTURES = ROOT / "spec_fixtures"
 TESTS = ROOT / "tests"
+#: The benchmarks (a test reuses a generator of theirs: ``sys.path.insert(0, str(BENCH))``).
+BENCH = ROOT / "bench"
 #: The virtual environment's entry points (``./build.sh venv``).
 VENV_BIN = ROOT / ".venv" / "bin"
 VENV_PYTHON = VENV_BIN / "python"
