@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from daemons import need
 from freeze_testlib import CLEAN_ENV, DIST_BIN, SUPPORTED_PYTHONS, python_for, version_of
 from paths import CTK_BIN as VENV_CTK
 from paths import DIST, FIXTURES, ROOT, VENV_PYTHON
@@ -162,7 +163,7 @@ def test_prestart_non_gpu_and_bad_state_as_venv(frozen_bin, tmp_path):
 def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
     """chroot holding only the binary, the C library it links and /proc: no Python on disk at all."""
     assert os.geteuid() == 0, "this test needs root (chroot)"
-    assert shutil.which("unshare"), "util-linux missing: ./build.sh deps"
+    need("unshare")
     root = tmp_path / "root"
     for d in ("bin", "proc", "tmp", "etc", "bundle/rootfs"):
         (root / d).mkdir(parents=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.e2e
 def node(tmp_path):
     """A private runc root, a recording nvidia-container-cli and the toolkit config."""
     assert os.geteuid() == 0, "end-to-end tests need root"
-    assert shutil.which("runc"), "runc missing: ./build.sh deps"
+    need("runc")
     assert SHIM.exists() and HOOK.exists(), "run ./build.sh"
     record = tmp_path / "cli-argv"
     cli = tmp_path / "nvidia-container-cli"
