@@ -24,11 +24,12 @@ ROOT=$PWD
 
 # Supported CPython versions, best first (start-up of the frozen hook, docs/performance.md).
 PY_VERSIONS=(3.11 3.12 3.13)
-# Debian packages a fresh machine needs to build (python3 is CPython 3.11 on Debian 12).
-BUILD_PACKAGES=(gcc libc6-dev binutils python3 python3-venv python3-dev)
+# Debian packages a fresh machine needs to build (python3 is CPython 3.11 on Debian 12; libffi-dev:
+# the static libffi that the frozen binary's built-in _cffi_backend links, docs/performance.md).
+BUILD_PACKAGES=(gcc libc6-dev binutils python3 python3-venv python3-dev libffi-dev)
 # Debian packages the test suite drives for real (runtimes, tools); CI installs them.
 APT_PACKAGES=("${BUILD_PACKAGES[@]}" make runc crun docker.io containerd podman busybox-static
-              umoci skopeo iproute2 util-linux procps acl libffi-dev)
+              umoci skopeo iproute2 util-linux procps acl)
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 

@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/exec_record.py [-n 30] [--binary dist/nvidia-container-runtime-hook]
 
-Lays down a toolkit as ``nvidia-ctk install`` does (the frozen binary, the ``nvidia-container-runtime``
-link, the config beside it naming the real ``runc``) in a temporary directory and runs, in
-alternation: the floor (``python -I -S -c pass``), ``runc`` directly, the toolkit's runtime (its
+Lays down a toolkit as ``nvidia-ctk install`` does (``ctk.toolkit.lay_down``: the frozen binary, a
+link to it for each of its other names, the config beside it naming the real ``runc``) in a
+temporary directory and runs, in alternation: the floor (``python -I -S -c pass``), ``runc``
+directly, the toolkit's runtime (its
 exec record written by the first call, so the launcher replays it: shim/execrecord.py), and the same
 runtime with ``NVIDIA_CTK_CONFIG_FILE_PATH`` naming the same config (the interpreter decides: what
 every call cost before the record).  Calls: ``state``, ``delete``, ``kill``, ``start`` of a container
@@ -25,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from specs import DEFAULT_CONFIG  # noqa: E402
 from startup import ROOT, real_python, spawn  # noqa: E402
 
 
@@ -38,17 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         print("exec_record: needs runc (./build.sh deps) and the frozen binary (./build.sh)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    from ctk.toolkitconfig import DEFAULT
+    from ctk.toolkit import CONFIG, lay_down
     from shim.execrecord import RECORD
 
     tmp = Path(tempfile.mkdtemp(prefix="execrecord-"))
     try:
         toolkit = tmp / "toolkit"
-        (toolkit / ".config" / "nvidia-container-runtime").mkdir(parents=True)
-        shutil.copy2(args.binary.resolve(), toolkit / "nvidia-container-runtime-hook")
-        (toolkit / "nvidia-container-runtime").symlink_to("nvidia-container-runtime-hook")
-        config = toolkit / ".config" / "nvidia-container-runtime" / "config.toml"
-        config.write_text(DEFAULT.replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{runc}"]'))
+        toolkit.mkdir()
+        config_text = DEFAULT_CONFIG.replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{runc}"]')
+        lay_down(str(toolkit), str(args.binary.resolve()), config_text.encode())
+        config = toolkit / CONFIG
         (tmp / "runc-root").mkdir()
         shim = str(toolkit / "nvidia-container-runtime")
         env = {"PATH": "/usr/bin:/bin"}

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the fake forks the real library's two helper processes at nvc_init (FAKE_NVC_HELPERS)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--instructions", action="store_true",
-                        help="count instructions instead (one run each under callgrind, children traced)")
+                        help="count instructions instead (-n runs each under callgrind, children traced; the median)")
     args = parser.parse_args(argv)
     if not args.lib.exists():
         print(f"{args.lib} missing: run ./build.sh native", file=sys.stderr)

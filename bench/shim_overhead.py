@@ -14,7 +14,7 @@ in legacy mode, then (on the fake driver of spec_fixtures/fake-driver, built whe
 by ``nvidia-ctk cdi generate``) and in ``jit-cdi`` mode (the spec generated in memory at each
 create), and a non-GPU ``create`` in ``jit-cdi`` mode.  Those cases restore the original
 ``config.json`` before each run (``cp``, in the direct call too).  The config is the shipped
-the default config (``nvidia-ctk config default``) with ``mode = "legacy"`` (or the CDI mode) and the runtime's path, so the
+default config (``nvidia-ctk config default``) with ``mode = "legacy"`` (or the CDI mode) and the runtime's path, so the
 TOML reader runs as on a node.  Prints medians, min and the median difference to the direct call
 and to the floor; every command is run once first and must exit 0.
 
@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from specs import DEFAULT_CONFIG  # noqa: E402
 from startup import ROOT, real_python, spawn  # noqa: E402
 
 GPU_ENV = ["PATH=/usr/bin:/bin", "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]
@@ -66,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         stand_in = tmp / "fake-runtime"
         stand_in.write_text("#!/bin/sh\nexit 0\n")
         stand_in.chmod(0o755)
-        from ctk.toolkitconfig import DEFAULT as base
         configs = {}
         for name, runtime in (("runc", runc), ("fake", str(stand_in))):
             path = tmp / f"{name}.toml"
-            path.write_text(base.replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{runtime}"]')
+            path.write_text(DEFAULT_CONFIG
+                            .replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{runtime}"]')
                             .replace('mode = "auto"', 'mode = "legacy"'))
             configs[name] = path
         driver = args.driver_root or str(tmp / "driver-root")
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                             "--output", str(specs / "nvidia.yaml")], check=True, capture_output=True)
         for mode in ("cdi", "jit-cdi"):  # the spec directory, and the fake driver as driver root
             path = tmp / f"{mode}.toml"
-            path.write_text(base.replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{stand_in}"]')
+            path.write_text(DEFAULT_CONFIG
+                            .replace('runtimes = ["docker-runc", "runc", "crun"]', f'runtimes = ["{stand_in}"]')
                             .replace('mode = "auto"', f'mode = "{mode}"')
                             .replace('spec-dirs = ["/etc/cdi", "/var/run/cdi"]', f'spec-dirs = ["{specs}"]')
                             .replace('#root = "/run/nvidia/driver"', f'root = "{driver}"'))

@@ -231,8 +231,7 @@ class Bench:
         self.dir = Path(tempfile.mkdtemp(prefix="hookbench-"))
         self.recorder = build_recorder(self.dir)
         self.rss_helper = build_rss_helper(self.dir)
-        text = config
-        text = text.replace('#path = "/usr/bin/nvidia-container-cli"', f'path = "{self.recorder}"')
+        text = config.replace('#path = "/usr/bin/nvidia-container-cli"', f'path = "{self.recorder}"')
         self.config = self.dir / "config.toml"
         self.config.write_text(text)
         self.bundles: dict[str, Path] = {}

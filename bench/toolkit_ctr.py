@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT / "bench", ROOT / "tests", ROOT / "tests" / "e2e", ROOT / "tests" / "ctk"):
+for _p in (ROOT / "bench", ROOT / "tests", ROOT / "tests" / "e2e"):
     sys.path.insert(0, str(_p))
 from daemons import CONTAINERD_MAIN, Containerd  # noqa: E402
 from nvc_e2e_lib import make_rootfs  # noqa: E402
@@ -82,11 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         runtimes = {"runc": shutil.which("runc"), "toolkit": f"{tk}/nvidia-container-runtime",
                     "sh-wrapper": str(wrapper)}
         cases: dict[str, list[str]] = {"floor": [real_python(), "-I", "-S", "-c", "pass"]}
-        for kind, opts in (("non-GPU", []), ("GPU", ["--env=NVIDIA_VISIBLE_DEVICES=1"])):
+        for kind, env in (("non-GPU", []), ("GPU", ["NVIDIA_VISIBLE_DEVICES=1"])):
             for name, binary in runtimes.items():
-                cases[f"{kind} {name}"] = ctr + ["run", "--rm", "--snapshotter", "native", "--runc-binary", binary,
-                                                 "--runc-root", f"{t}/runc-root", "--fifo-dir", f"{t}/fifo", *opts,
-                                                 "local/probe:1", "c", "/bin/busybox", "true"]
+                cases[f"{kind} {name}"] = ctr + daemon.run_args(binary, "local/probe:1", "c", env,
+                                                                "/bin/busybox", "true")
         samples: dict[str, list[float]] = {k: [] for k in cases}
         for r in range(args.rounds + 1):
             for key, cmd in cases.items():

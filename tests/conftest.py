@@ -1,10 +1,11 @@
-"""Shared fixtures and hooks: the venv entry points, the golden corpora, the pytest-xdist workers,
-``single_threaded`` tests.
+"""Shared fixtures and hooks: the venv entry points, the frozen binary, the golden corpora, the
+pytest-xdist workers, ``single_threaded`` tests.
 
 Puts ``spec_fixtures`` (the golden checkers), ``tests`` (``paths``, the one place that knows the
 repository's layout; ``oci_bundle``, the busybox rootfs and OCI bundles; ``daemons``, starting and
-stopping real daemons; ``toolkit_source``) and ``tests/e2e`` (``nvc_e2e_lib``, the in-container
-probe) on ``sys.path`` for every test directory."""
+stopping real daemons; ``toolkit_source``), ``tests/e2e`` (``nvc_e2e_lib``, the in-container
+probe) and ``tests/freeze`` (``freeze_testlib``, building and finding the frozen binary) on
+``sys.path`` for every test directory."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ if _TESTS not in sys.path:
 from paths import FIXTURES, HOOK_BIN, TESTS  # noqa: E402
 from single_thread import run_protocol_forked, threads  # noqa: E402
 
-for _path in (FIXTURES, TESTS / "e2e"):
+for _path in (FIXTURES, TESTS / "e2e", TESTS / "freeze"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -31,6 +32,15 @@ def hook_bin() -> Path:
     """The venv console script (built by ./build.sh); its absence is a broken install."""
     assert HOOK_BIN.exists(), f"{HOOK_BIN} missing: run ./build.sh"
     return HOOK_BIN
+
+
+@pytest.fixture(scope="session")
+def frozen_bin(tmp_path_factory) -> Path:
+    """The default frozen binary (dist/, built by ./build.sh), copied alone into a fresh directory;
+    rebuilt first when the sources are newer (``freeze_testlib.current_dist``), so no test judges a
+    stale one.  Its absence is a broken build, not a skip."""
+    from freeze_testlib import current_dist
+    return current_dist(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

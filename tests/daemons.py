@@ -212,7 +212,8 @@ class Containerd(Daemon):
     (e.g. an ``unshare`` command line ending in ``exec``); returns once ``tmp/containerd.sock`` exists
     (stopped again if it does not).  ``ns`` is the containerd namespace for ``ctr -n``: a fresh one unless
     given (a container's cgroup is ``/<namespace>/<name>``, and parallel tests must not share one);
-    ``ctr`` is the ``ctr`` command line for it."""
+    ``ctr`` is the ``ctr`` command line for it.  Containers are run (:meth:`run`) with their runtime's
+    root and the fifos under ``tmp``."""
 
     def __init__(self, tmp: Path, config: Path, env: dict[str, str] | None = None,
                  wrap: Callable[[list[str]], list[str]] | None = None, timeout: float = 30,
@@ -233,6 +234,32 @@ class Containerd(Daemon):
         r = subprocess.run(self.ctr + list(args), capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         return r.stdout
+
+    def run_args(self, runtime: str, image: str, name: str, env: Sequence[str], *cmd: str,
+                 detach: bool = False) -> list[str]:
+        """The ``ctr`` arguments (after :attr:`ctr`) that run ``cmd`` in the container ``name`` of ``image``
+        (imported for the native snapshotter) through the runc-compatible binary ``runtime``, with the
+        variables ``env`` (``K=V``): removed when it exits, or left running when ``detach``."""
+        return ["run", "-d" if detach else "--rm", "--snapshotter", "native", "--runc-binary", runtime,
+                "--runc-root", f"{self.tmp}/runc-root", "--fifo-dir", f"{self.tmp}/fifo",
+                *(f"--env={e}" for e in env), image, name, *cmd]
+
+    def run(self, runtime: str, image: str, name: str, env: Sequence[str], *cmd: str, detach: bool = False) -> str:
+        """``ctr`` :meth:`run_args`; the container's stdout (it must succeed)."""
+        return self.check(*self.run_args(runtime, image, name, env, *cmd, detach=detach))
+
+    def spec_of(self, runtime: str, image: str, name: str, env: Sequence[str]) -> dict:
+        """The spec ``runtime`` handed to runc/crun for a container of ``image`` (kept running to read it,
+        then killed and deleted); the state directory is :data:`CONTAINERD_MAIN`'s."""
+        self.run(runtime, image, name, env, "/bin/busybox", "sleep", "60", detach=True)
+        try:
+            return json.loads((self.tmp / "state/io.containerd.runtime.v2.task" / self.ns / name / "config.json")
+                              .read_text())
+        finally:
+            subprocess.run(self.ctr + ["task", "kill", "-s", "KILL", name], capture_output=True, timeout=30)
+            wait_for(lambda: subprocess.run(self.ctr + ["task", "delete", name], capture_output=True,
+                                            timeout=30).returncode == 0, 30, "the task to stop")
+            self.check("container", "delete", name)
 
     def import_image(self, layer: bytes, name: str) -> None:
         """The one-layer image ``name`` of the tar ``layer`` (:func:`oci_bundle.oci_archive`), imported for

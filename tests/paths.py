@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ROOT", "SHARED", "FIXTURES", "TESTS", "VENV_BIN", "VENV_PYTHON", "HOOK_BIN", "CTK_BIN",
+__all__ = ["ROOT", "FIXTURES", "TESTS", "BENCH", "VENV_BIN", "VENV_PYTHON", "HOOK_BIN", "CTK_BIN",
            "SHIM_BIN", "CDI_HOOK_BIN", "BUILD", "FAKE_LIB", "DIST", "DIST_BIN"]
 
 #: The repository (the worktree a test runs from).
 ROOT = Path(__file__).resolve().parent.parent
-#: The upstream specs and golden corpora beside the repository (``../shared``); absent on a user's
-#: clone, so tests read the copies in FIXTURES.
-SHARED = ROOT.parent / "shared"
 #: The project's copies of the golden corpora with their checkers (``spec_fixtures/``).
 FIXTURES = ROOT / "spec_fixtures"
 TESTS = ROOT / "tests"
+#: The benchmarks (a test reuses a generator of theirs: ``sys.path.insert(0, str(BENCH))``).
+BENCH = ROOT / "bench"
 #: The virtual environment's entry points (``./build.sh venv``).
 VENV_BIN = ROOT / ".venv" / "bin"
 VENV_PYTHON = VENV_BIN / "python"

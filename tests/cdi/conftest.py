@@ -5,15 +5,12 @@ from the venv and from the frozen binary (the fake driver root, ``driver_root``,
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from paths import CDI_HOOK_BIN, CTK_BIN, TESTS
-
-sys.path.insert(0, str(TESTS / "freeze"))
-from freeze_testlib import current_dist  # noqa: E402
+from freeze_testlib import current_dist
+from paths import CDI_HOOK_BIN, CTK_BIN
 
 
 @pytest.fixture(scope="session")

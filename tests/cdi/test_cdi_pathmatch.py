@@ -13,6 +13,8 @@ from cdi import pathmatch
 from cdi.csv import ignored
 from cdi.pathmatch import glob, glob_in, match, matcher
 
+from paths import ROOT
+
 # Go's own table (src/path/filepath/match_test.go); a malformed pattern matches nothing.
 GO_MATCH_TESTS = [
     ("abc", "abc", True), ("*", "abc", True), ("*c", "abc", True), ("a*", "a", True), ("a*", "abc", True),
@@ -128,7 +130,7 @@ def test_a_literal_pattern_costs_one_lstat_and_no_listing(tree, monkeypatch):
 def test_pathmatch_imports_nothing_but_os():
     code = "import sys; before = set(sys.modules); import cdi.pathmatch; print(sorted(set(sys.modules) - before))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+                         cwd=ROOT)
     assert out.stdout.strip() == "['__future__', 'cdi', 'cdi.pathmatch']", out.stderr
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from paths import CTK_BIN
 
-__all__ = ["ctk"]
+__all__ = ["ctk", "ctk_ok"]
 
 
 def ctk(*args: str, state: Path, umask: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -19,3 +19,10 @@ def ctk(*args: str, state: Path, umask: int | None = None, env: dict | None = No
     return subprocess.run([str(CTK_BIN), *args], capture_output=True, text=True, env=e,
                           stdin=subprocess.DEVNULL, timeout=120,
                           preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+
+
+def ctk_ok(*args: str, state: Path, **kw) -> subprocess.CompletedProcess:
+    """:func:`ctk`, which must succeed (exit status 0; its stderr otherwise)."""
+    r = ctk(*args, state=state, **kw)
+    assert r.returncode == 0, r.stderr
+    return r

@@ -7,26 +7,17 @@ A missing component is a failure, not a skip."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tomllib
-from pathlib import Path
 
 import pytest
 
+from ctk_testlib import ctk_ok
 from daemons import CONTAINERD_MAIN, Containerd, Dockerd, need, reap, short_tmpdir
 from oci_bundle import busybox_layer
-from paths import CTK_BIN as CTK
 from toolkit_source import toolkit_source
 
 pytestmark = pytest.mark.e2e
-
-
-def ctk(*args: str, tmp: Path) -> subprocess.CompletedProcess:
-    r = subprocess.run([str(CTK), *args], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, NVIDIA_CTK_STATE_DIR=str(tmp / "ctk-state")))
-    assert r.returncode == 0, r.stderr
-    return r
 
 
 # --------------------------------------------------------------------------- containerd
@@ -40,7 +31,8 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
     drop = t / "conf.d" / "99-nvidia.toml"
     common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}",
               f"--toolkit-install-dir={t}/nv", "--restart-mode=none"]
-    ctk("install", *common, "--config-source=file", f"--toolkit-source={toolkit_source()}", tmp=t)
+    ctk_ok("install", *common, "--config-source=file", f"--toolkit-source={toolkit_source()}",
+           state=t / "ctk-state")
     toolkit = t / "nv" / "toolkit"
 
     dump = subprocess.run([tools["containerd"], "--config", str(main), "config", "dump"],
@@ -64,18 +56,13 @@ def test_containerd_16_loads_our_drop_in_and_runs(tmp_path):
         assert "failed to load plugin io.containerd.grpc.v1.cri" not in daemon.log()
 
         daemon.import_image(busybox_layer(t), "local/busybox:1")
-        ctr = daemon.ctr
         # run through the installed NVIDIA runtime (runs runc directly: no NVIDIA module is loaded here)
-        r = subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native",
-                                  "--runc-binary", f"{toolkit}/nvidia-container-runtime",
-                                  "--runc-root", f"{t}/runc-root", "--fifo-dir", f"{t}/fifo",
-                                  "local/busybox:1", "c1", "/bin/busybox", "echo", "hello from ctr"],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout == "hello from ctr\n"
+        out = daemon.run(f"{toolkit}/nvidia-container-runtime", "local/busybox:1", "c1", [],
+                         "/bin/busybox", "echo", "hello from ctr")
+        assert out == "hello from ctr\n"
     finally:
         daemon.stop()
-    ctk("uninstall", *common, tmp=t)
+    ctk_ok("uninstall", *common, state=t / "ctk-state")
     assert main.read_bytes() == original
     assert not drop.exists() and not toolkit.exists()
 
@@ -94,7 +81,8 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
     try:
         common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv",
                   "--restart-mode=signal", f"--socket={sock}"]
-        ctk("install", *common, f"--toolkit-source={toolkit_source()}", tmp=t)   # SIGHUP via the socket's peer
+        # SIGHUP via the socket's peer
+        ctk_ok("install", *common, f"--toolkit-source={toolkit_source()}", state=t / "ctk-state")
         info = dockerd.wait_for(lambda: (i := dockerd.info()).get("DefaultRuntime") == "nvidia" and i,
                                 30, "dockerd to reload daemon.json")
         assert {"nvidia", "nvidia-cdi", "nvidia-legacy"} <= set(info["Runtimes"])
@@ -109,7 +97,7 @@ def test_dockerd_reloads_our_daemon_json_and_runs_with_nvidia_runtime(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout == "hello from docker\n"
 
-        ctk("uninstall", *common, tmp=t)
+        ctk_ok("uninstall", *common, state=t / "ctk-state")
         assert cfg.read_bytes() == original
         # dockerd's SIGHUP reload never removes runtimes (only keys present are applied):
         # a restart of the daemon shows the original configuration again
@@ -131,8 +119,8 @@ def test_podman_runs_the_hook_from_our_hooks_d_json(tmp_path):
     hook.write_text(f"#!/bin/sh\necho \"$@\" > {t}/hook-args\ncat > {t}/hook-state.json\n")
     hook.chmod(0o755)
     hooks_json = t / "hooks.d" / "oci-nvidia-hook.json"
-    ctk("runtime", "configure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}",
-        f"--nvidia-runtime-hook-path={hook}", tmp=t)
+    ctk_ok("runtime", "configure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}",
+           f"--nvidia-runtime-hook-path={hook}", state=t / "ctk-state")
     with short_tmpdir("ctkpm") as run:   # podman: runroot < 50 characters
         podman = [tools["podman"], "--root", f"{t}/storage", "--runroot", str(run), "--storage-driver", "vfs",
                   "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--hooks-dir", str(hooks_json.parent),
@@ -152,5 +140,6 @@ def test_podman_runs_the_hook_from_our_hooks_d_json(tmp_path):
             assert st["status"] == "creating" and st["bundle"].startswith(str(t))
         finally:
             reap(t)
-    ctk("runtime", "unconfigure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}", tmp=t)
+    ctk_ok("runtime", "unconfigure", "--config-mode=oci-hook", f"--oci-hook-path={hooks_json}",
+           state=t / "ctk-state")
     assert not hooks_json.exists()

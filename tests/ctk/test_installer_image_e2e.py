@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from daemons import CONTAINERD_MAIN, Dockerd, need, wait_for
-from nvc_e2e_lib import PROBE, Probe
+from daemons import CONTAINERD_MAIN, Containerd, Dockerd, need, wait_for
+from nvc_e2e_lib import PROBE, Probe, make_rootfs
+from oci_bundle import rootfs_tar
 from paths import DIST_BIN, ROOT
-from test_toolkit_e2e import Containerd
 from toolkit_source import driver_root
 
 pytestmark = pytest.mark.e2e
@@ -59,12 +59,15 @@ def test_installer_image_as_the_daemonset_runs_it(tmp_path):
                        .replace("[nvidia-container-runtime]\n", f'[nvidia-container-runtime]\ndriver-modules-file = "{t}/modules"\n', 1))
         d = Containerd(c, main)
         try:
+            image = "local/probe:1"
+            d.import_image(rootfs_tar(make_rootfs(c / "rootfs")), image)
             runtime = f"{t}/nv/toolkit/nvidia-container-runtime"
-            Probe(d.run(runtime, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_gpu(["nvidia1"])
-            Probe(d.run(runtime, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
-            assert "hooks" not in d.spec_of(runtime, "plain-spec", [])
+            Probe(d.run(runtime, image, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+                  ).assert_gpu(["nvidia1"])
+            Probe(d.run(runtime, image, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
+            assert "hooks" not in d.spec_of(runtime, image, "plain-spec", [])
         finally:
-            d.close()
+            d.stop()
         r = subprocess.run(docker + ["stop", "-t", "60", "installer"], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert main.read_bytes() == original

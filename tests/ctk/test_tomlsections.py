@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 import tomlkit
@@ -19,8 +18,9 @@ from hypothesis import strategies as st
 
 from ctk import tomledit, tomlsections
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
+from paths import BENCH
+
+sys.path.insert(0, str(BENCH))
 import ctk_toml  # noqa: E402  the benchmark's config generator
 
 CRI = ("plugins", "io.containerd.grpc.v1.cri")

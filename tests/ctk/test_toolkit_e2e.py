@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 
 import daemons
-from daemons import CONTAINERD_MAIN, Dockerd, need, wait_for
+from ctk_testlib import ctk_ok
+from daemons import CONTAINERD_MAIN, Dockerd, need
 from nvc_e2e_lib import PROBE, Probe, make_rootfs
 from oci_bundle import rootfs_tar
-from test_ctk_e2e import ctk
 from toolkit_source import driver_root, toolkit_source
 
 pytestmark = pytest.mark.e2e
 
 HOOK = "nvidia-container-runtime-hook"
+#: The probe image (``nvc_e2e_lib.make_rootfs``).
+IMAGE = "local/probe:1"
 
 
 def install_args(t: Path, *extra: str) -> list[str]:
@@ -34,8 +36,8 @@ def driver_loaded(t: Path) -> None:
     """Point the installed runtime's no-driver check at a modules file listing ``nvidia`` (this
     machine has no NVIDIA kernel module), through ``nvidia-ctk config``."""
     (t / "modules").write_text("nvidia 56623104 2 nvidia_uvm, Live 0x0000000000000000 (POE)\n")
-    ctk("config", "--in-place", f"--config-file={t}/nv/toolkit/.config/nvidia-container-runtime/config.toml",
-        "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules", tmp=t)
+    ctk_ok("config", "--in-place", f"--config-file={t}/nv/toolkit/.config/nvidia-container-runtime/config.toml",
+           "--set", f"nvidia-container-runtime.driver-modules-file={t}/modules", state=t / "ctk-state")
 
 
 def _hide_cgroup_v2(argv: list[str]) -> list[str]:
@@ -45,41 +47,20 @@ def _hide_cgroup_v2(argv: list[str]) -> list[str]:
 
 class Containerd(daemons.Containerd):
     """A private containerd (``daemons.Containerd``) with ``ctr`` in its namespace ``ns``, the probe
-    image imported unless ``import_image`` is false."""
+    image (:data:`IMAGE`) imported unless ``import_image`` is false."""
 
     def __init__(self, t: Path, main: Path, import_image: bool = True, cgroup_v1: bool = False,
                  ns: str | None = None):
         """``cgroup_v1``: run it (and so its shims and crun) with the cgroup v2 mount of this hybrid
         host hidden, as tests/e2e/test_e2e_nvc_crun.py runs crun (crun refuses hybrid mode)."""
-        self.t = t
         need("busybox", "unshare")
         super().__init__(t, main, wrap=_hide_cgroup_v2 if cgroup_v1 else None, ns=ns)
         try:
             if import_image:
-                self.import_image(rootfs_tar(make_rootfs(t / "rootfs")), "local/probe:1")
+                self.import_image(rootfs_tar(make_rootfs(t / "rootfs")), IMAGE)
         except BaseException:
             self.stop()
             raise
-
-    def run(self, runtime: str, name: str, env: list[str], *cmd: str, detach: bool = False) -> str:
-        opts = [f"--env={e}" for e in env]
-        return self.check("run", "-d" if detach else "--rm", "--snapshotter", "native", "--runc-binary", runtime,
-                          "--runc-root", f"{self.t}/runc-root", "--fifo-dir", f"{self.t}/fifo", *opts,
-                          "local/probe:1", name, *cmd)
-
-    def spec_of(self, runtime: str, name: str, env: list[str]) -> dict:
-        """The spec the runtime handed to runc/crun for a container (kept running to read it)."""
-        self.run(runtime, name, env, "/bin/busybox", "sleep", "60", detach=True)
-        try:
-            return json.loads((self.t / "state/io.containerd.runtime.v2.task" / self.ns / name / "config.json").read_text())
-        finally:
-            subprocess.run(self.ctr + ["task", "kill", "-s", "KILL", name], capture_output=True, timeout=30)
-            wait_for(lambda: subprocess.run(self.ctr + ["task", "delete", name], capture_output=True,
-                                            timeout=30).returncode == 0, 30, "the task to stop")
-            self.check("container", "delete", name)
-
-    def close(self) -> None:
-        self.stop()
 
 
 @pytest.mark.parametrize("low_level", ["runc", "crun"])
@@ -92,20 +73,21 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
     drop = t / "conf.d" / "99-nvidia.toml"
     common = ["--runtime=containerd", f"--config={main}", f"--drop-in-config={drop}", "--restart-mode=none",
               f"--toolkit-install-dir={t}/nv"]
-    ctk("install", *common, *install_args(t, f"--nvidia-container-runtime.runtimes={low_level}"),
-        "--config-source=file", tmp=t)
+    ctk_ok("install", *common, *install_args(t, f"--nvidia-container-runtime.runtimes={low_level}"),
+           "--config-source=file", state=t / "ctk-state")
     tk = t / "nv" / "toolkit"
     driver_loaded(t)
     runtime = f"{tk}/nvidia-container-runtime"
     d = Containerd(t, main, cgroup_v1=low_level == "crun")
     try:
-        Probe(d.run(runtime, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_gpu(["nvidia1"])
-        Probe(d.run(runtime, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
-        gpu_spec = d.spec_of(runtime, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
+        Probe(d.run(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+              ).assert_gpu(["nvidia1"])
+        Probe(d.run(runtime, IMAGE, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
+        gpu_spec = d.spec_of(runtime, IMAGE, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
         assert gpu_spec["hooks"]["prestart"] == [{"path": f"{tk}/{HOOK}", "args": [HOOK, "prestart"]}]
-        assert "hooks" not in d.spec_of(runtime, "plain-spec", [])
+        assert "hooks" not in d.spec_of(runtime, IMAGE, "plain-spec", [])
         # the low-level runtime is the one configured: its own state directory holds the containers
-        d.run(runtime, "which", [], "/bin/busybox", "sleep", "60", detach=True)
+        d.run(runtime, IMAGE, "which", [], "/bin/busybox", "sleep", "60", detach=True)
         try:
             r = subprocess.run([low_level, "--root", f"{t}/runc-root/{d.ns}", "state", "which"], capture_output=True,
                                text=True, timeout=30)
@@ -113,17 +95,17 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
         finally:
             subprocess.run(d.ctr + ["task", "kill", "-s", "KILL", "which"], capture_output=True, timeout=30)
     finally:
-        d.close()
-    ctk("uninstall", *common, tmp=t)
+        d.stop()
+    ctk_ok("uninstall", *common, state=t / "ctk-state")
     assert main.read_bytes() == original
     assert not drop.exists() and not tk.exists()
     # a GPU request now gets no GPU (plain runc through the restored configuration)
     d = Containerd(t, main, import_image=False, cgroup_v1=low_level == "crun", ns=d.ns)   # its image
     try:
-        Probe(d.run(need(low_level)[low_level], "after", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+        Probe(d.run(need(low_level)[low_level], IMAGE, "after", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
               ).assert_untouched()
     finally:
-        d.close()
+        d.stop()
 
 
 def test_installed_runtime_without_driver_runs_the_low_level_runtime(tmp_path):
@@ -131,15 +113,15 @@ def test_installed_runtime_without_driver_runs_the_low_level_runtime(tmp_path):
     t = tmp_path
     main = t / "config.toml"
     main.write_text(CONTAINERD_MAIN.format(t=t))
-    ctk("install", "--runtime=containerd", f"--config={main}", f"--drop-in-config={t}/conf.d/99-nvidia.toml",
-        "--restart-mode=none", "--config-source=file", *install_args(t), tmp=t)
+    ctk_ok("install", "--runtime=containerd", f"--config={main}", f"--drop-in-config={t}/conf.d/99-nvidia.toml",
+           "--restart-mode=none", "--config-source=file", *install_args(t), state=t / "ctk-state")
     d = Containerd(t, main)
     try:
         runtime = f"{t}/nv/toolkit/nvidia-container-runtime"
-        Probe(d.run(runtime, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_untouched()
-        assert "hooks" not in d.spec_of(runtime, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
+        Probe(d.run(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_untouched()
+        assert "hooks" not in d.spec_of(runtime, IMAGE, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
     finally:
-        d.close()
+        d.stop()
 
 
 def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
@@ -150,7 +132,7 @@ def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
     cfg.write_bytes(original)
 
     def run(*opts: str) -> Probe:
-        r = subprocess.run(docker + ["run", "--rm", "--network=none", *opts, "local/probe:1", "/bin/sh", "-c", PROBE],
+        r = subprocess.run(docker + ["run", "--rm", "--network=none", *opts, IMAGE, "/bin/sh", "-c", PROBE],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         return Probe(r.stdout)
@@ -159,17 +141,17 @@ def test_docker_install_injects_gpus_and_gpus_flag_still_works(tmp_path):
     sock = dockerd.sock
     docker = [tools["docker"], "-H", dockerd.host]
     try:
-        r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
+        r = subprocess.run(docker + ["import", "-", IMAGE], input=rootfs_tar(make_rootfs(t / "rootfs")),
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         common = ["--runtime=docker", f"--config={cfg}", f"--toolkit-install-dir={t}/nv", "--restart-mode=signal",
                   f"--socket={sock}"]
-        ctk("install", *common, *install_args(t), tmp=t)
+        ctk_ok("install", *common, *install_args(t), state=t / "ctk-state")
         driver_loaded(t)
         dockerd.wait_for(lambda: dockerd.info().get("DefaultRuntime") == "nvidia", 30, "the reload")
         run("--runtime=nvidia", "-e", "NVIDIA_VISIBLE_DEVICES=1").assert_gpu(["nvidia1"])
         run("--runtime=nvidia").assert_untouched()
-        ctk("uninstall", *common, tmp=t)
+        ctk_ok("uninstall", *common, state=t / "ctk-state")
         assert cfg.read_bytes() == original and not (t / "nv" / "toolkit").exists()
     finally:
         dockerd.stop()
@@ -182,15 +164,16 @@ def test_docker_gpus_flag_runs_the_installed_hook(tmp_path):
     t = tmp_path
     cfg = t / "daemon.json"
     cfg.write_text("{}\n")
-    ctk("install", "--runtime=docker", f"--config={cfg}", "--restart-mode=none", *install_args(t), tmp=t)
+    ctk_ok("install", "--runtime=docker", f"--config={cfg}", "--restart-mode=none", *install_args(t),
+           state=t / "ctk-state")
     env = {"PATH": f"{t}/nv/toolkit:/usr/sbin:/usr/bin:/sbin:/bin"}
     dockerd = Dockerd(t, "--ip-masq=false", "--config-file", str(cfg), env=env)
     docker = [tools["docker"], "-H", dockerd.host]
     try:
-        r = subprocess.run(docker + ["import", "-", "local/probe:1"], input=rootfs_tar(make_rootfs(t / "rootfs")),
+        r = subprocess.run(docker + ["import", "-", IMAGE], input=rootfs_tar(make_rootfs(t / "rootfs")),
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        r = subprocess.run(docker + ["run", "--rm", "--network=none", "--gpus", "device=1", "local/probe:1",
+        r = subprocess.run(docker + ["run", "--rm", "--network=none", "--gpus", "device=1", IMAGE,
                                      "/bin/sh", "-c", PROBE], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         Probe(r.stdout).assert_gpu(["nvidia1"])

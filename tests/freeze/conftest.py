@@ -1,20 +1,12 @@
-"""Fixtures of the frozen-binary tests."""
+"""Fixtures of the frozen-binary tests (``frozen_bin``, the default binary, is tests/conftest.py's)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from freeze_testlib import DIST, current, current_dist, python_for, pythons_under_test  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def frozen_bin(tmp_path_factory) -> Path:
-    """The default frozen binary (dist/, built by ./build.sh), copied alone into a fresh directory."""
-    return current_dist(tmp_path_factory)
+from freeze_testlib import DIST, current, python_for, pythons_under_test
 
 
 def pytest_generate_tests(metafunc):

@@ -7,11 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from paths import BUILD, DIST, DIST_BIN, FIXTURES, ROOT, SHARED, VENV_PYTHON
+from paths import BUILD, DIST, DIST_BIN, ROOT, VENV_PYTHON
 
 SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")  # build.sh's PY_VERSIONS, best first
 BUILD_SH = ROOT / "freeze" / "build.sh"
-CORPUS_CANDIDATES = (FIXTURES, SHARED / "golden")
 
 # What a node without Python looks like from the environment: no PYTHON* variables,
 # only the system directories on PATH.
@@ -84,11 +83,3 @@ def fresh_copy(binary: Path, directory: Path) -> Path:
     target = directory / "nvidia-container-runtime-hook"
     shutil.copy2(binary, target)
     return target
-
-
-def corpus() -> tuple[Path, Path]:
-    """(check_hook.py, corpus directory): the repository's copy, else ../shared/golden."""
-    for base in CORPUS_CANDIDATES:
-        if (base / "check_hook.py").exists() and (base / "hook").is_dir():
-            return base / "check_hook.py", base / "hook"
-    raise AssertionError("golden hook corpus missing (spec_fixtures/hook and spec_fixtures/check_hook.py)")

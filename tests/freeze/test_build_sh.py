@@ -10,7 +10,7 @@ from pathlib import Path
 
 from freeze_testlib import ROOT, SUPPORTED_PYTHONS, VENV_PYTHON, pythons_under_test, version_of
 
-DEBIAN = "gcc libc6-dev binutils python3 python3-venv python3-dev"
+DEBIAN = "gcc libc6-dev binutils python3 python3-venv python3-dev libffi-dev"
 
 
 def sh(args, cwd=ROOT, **env):

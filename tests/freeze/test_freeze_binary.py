@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from freeze_testlib import CLEAN_ENV, DIST_BIN, SUPPORTED_PYTHONS, corpus, python_for, version_of
+from daemons import need
+from freeze_testlib import CLEAN_ENV, DIST_BIN, SUPPORTED_PYTHONS, python_for, version_of
 from paths import CTK_BIN as VENV_CTK
-from paths import DIST, ROOT, VENV_PYTHON
+from paths import DIST, FIXTURES, ROOT, VENV_PYTHON
 from paths import HOOK_BIN as VENV_HOOK
 
 
@@ -162,7 +163,7 @@ def test_prestart_non_gpu_and_bad_state_as_venv(frozen_bin, tmp_path):
 def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
     """chroot holding only the binary, the C library it links and /proc: no Python on disk at all."""
     assert os.geteuid() == 0, "this test needs root (chroot)"
-    assert shutil.which("unshare"), "util-linux missing: ./build.sh deps"
+    need("unshare")
     root = tmp_path / "root"
     for d in ("bin", "proc", "tmp", "etc", "bundle/rootfs"):
         (root / d).mkdir(parents=True)
@@ -188,8 +189,7 @@ def test_runs_in_a_root_without_python(frozen_bin, tmp_path):
 
 
 def _golden_cases() -> list[Path]:
-    _, cases = corpus()
-    return sorted(p for p in cases.iterdir() if (p / "expected.json").exists())
+    return sorted(p for p in (FIXTURES / "hook").iterdir() if (p / "expected.json").exists())
 
 
 GOLDEN_CASES = _golden_cases()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import oci_bundle
+from daemons import need
 from paths import FIXTURES, HOOK_BIN, ROOT, TESTS, VENV_PYTHON
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def installed(tmp_path, frozen_bin):
     """The binary installed by ./build.sh install into a DESTDIR (uninstalled afterwards)."""
     assert os.geteuid() == 0, "end-to-end tests need root"
-    assert shutil.which("runc"), "runc missing: ./build.sh deps"
+    need("runc")
     oci_bundle.busybox()  # busybox-static present, or a clear error
     dest = tmp_path / "dest"
     env = dict(os.environ, DESTDIR=str(dest), PREFIX="/usr")

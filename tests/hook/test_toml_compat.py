@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +19,7 @@ from hook import config as C
 from hook import minitoml, tomlcompat
 from hook.errors import ConfigError
 
-from paths import HOOK_BIN, TESTS
+from paths import HOOK_BIN
 from hook_harness import gpu_spec, run, state, write_bundle
 
 PREFIX = ("error getting hook config: failed to load config: couldn't open required configuration file: "
@@ -153,23 +151,13 @@ def test_minitoml_declines_deep_and_long_numbers_instead_of_failing():
             minitoml.loads(text)
 
 
-def _frozen() -> Path:
-    sys.path.insert(0, str(TESTS / "freeze"))
-    from freeze_testlib import DIST_BIN, build, sources_newer_than
-    assert DIST_BIN.exists(), f"{DIST_BIN} missing: run ./build.sh dist"
-    if sources_newer_than(DIST_BIN):
-        import tempfile
-        return build(Path(tempfile.mkdtemp(prefix="toml-frozen-")) / "nvidia-container-runtime-hook")
-    return DIST_BIN
-
-
 @pytest.mark.parametrize("program", ["venv", "frozen"])
 @pytest.mark.parametrize("text,message", [
     (DEEP, "arrays or inline tables nested too deeply"),
     (HUGE, "an integer of thousands of digits is out of the signed 64-bit range"),
 ])
-def test_entry_points_print_one_line_and_exit_1(program, text, message, tmp_path):
-    binary = HOOK_BIN if program == "venv" else _frozen()
+def test_entry_points_print_one_line_and_exit_1(program, text, message, tmp_path, request):
+    binary = HOOK_BIN if program == "venv" else request.getfixturevalue("frozen_bin")
     bundle = tmp_path / "b"
     (bundle / "rootfs").mkdir(parents=True)
     (bundle / "config.json").write_text(json.dumps(gpu_spec(["NVIDIA_VISIBLE_DEVICES=all"])))

@@ -8,6 +8,9 @@ from hook.config import _SCHEMA, HookConfig, parse
 from hook.plan import GlobalOptions, Plan
 from hook.values import REQUIRED, Factory, FrozenError, Value
 
+from classes import PACKAGES
+from paths import ROOT
+
 
 class Point(Value, frozen=True):
     x: int
@@ -123,11 +126,8 @@ LAZY = ["hook.errors", "hook.gojson", "hook.version", "hook.minitoml", "hook.con
 
 
 def test_every_module_with_a_lazy_family_is_listed():
-    import pathlib
-
-    root = pathlib.Path(__file__).resolve().parents[2]
-    found = sorted(".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-                   for package in ("hook", "shim", "cdi", "ctk") for p in (root / package).rglob("*.py")
+    found = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                   for package in PACKAGES for p in (ROOT / package).rglob("*.py")
                    if "__getattr__ = lazy_" in p.read_text())
     assert found == sorted(LAZY)
 
@@ -150,9 +150,8 @@ def test_a_lazy_class_is_never_named_bare(module):
     bare = [(n.id, n.lineno) for n in ast.walk(tree)
             if isinstance(n, ast.Name) and n.id in names and id(n) not in inside]
     assert bare == []
-    root = pathlib.Path(__file__).resolve().parents[2]
-    for package in ("hook", "shim", "cdi", "ctk"):
-        for path in (root / package).rglob("*.py"):
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module and module.endswith(node.module.lstrip(".")):
                     assert not names & {a.name for a in node.names}, (path, node.lineno)

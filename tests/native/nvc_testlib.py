@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from paths import BUILD, ROOT as REPO
+from paths import BUILD, FAKE_LIB
+from paths import ROOT as REPO
 
 FAKE = BUILD / "fake"
-FAKE_LIB = FAKE / "libnvidia-container.so.1"
 FAKE_LIB_105 = FAKE / "abi105" / "libnvidia-container.so.1"
 FAKE_LIB_101 = FAKE / "abi101" / "libnvidia-container.so.1"
 FAKE_DRIVER = FAKE / "driver"

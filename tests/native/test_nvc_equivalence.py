@@ -21,22 +21,17 @@ import pwd
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+import check_hook  # spec_fixtures/check_hook.py (tests/conftest.py puts FIXTURES on sys.path)
 from nvc_testlib import FAKE_LIB, FakeLog, require_build
-from paths import FIXTURES, SHARED
+from paths import FIXTURES
 from paths import HOOK_BIN as HOOK
 
 CORPUS = FIXTURES / "hook"
-if not (CORPUS / "README.md").exists():  # before the lead's copy exists
-    FIXTURES = SHARED / "golden"
-    CORPUS = FIXTURES / "hook"
-sys.path.insert(0, str(FIXTURES))
-import check_hook  # noqa: E402
 
 GPU_UUIDS = ["GPU-fef8089b-4820-abfc-e83e-94318197576e", "GPU-2f7e5c1a-9c3b-4d6e-8f1a-0b2c3d4e5f60",
              "GPU-00000000-0000-0000-0000-000000000002", "GPU-00000000-0000-0000-0000-000000000003"]

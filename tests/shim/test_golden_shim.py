@@ -1,6 +1,7 @@
 """The golden shim corpus (spec_fixtures/runtime-shim, a copy of ../shared/golden/runtime-shim),
 replayed case by case with the corpus's own checker against the venv console script and against
-the frozen binary (``dist/nvidia-container-runtime``, the one binary by that name).  Variant cases
+the frozen binary (the session's ``frozen_bin``, dist/'s rebuilt when stale, under the name
+``nvidia-container-runtime``).  Variant cases
 run the program through a symbolic link named nvidia-container-runtime.cdi / .legacy, as the
 checker does by default; the installed .cdi/.legacy console scripts are checked too."""
 
@@ -11,11 +12,10 @@ import json
 import pytest
 
 from corpus import load_checker
-from paths import DIST, FIXTURES
+from paths import FIXTURES
 from paths import SHIM_BIN as SHIM
 
 CORPUS = FIXTURES / "runtime-shim"
-SHIMS = {"venv": SHIM, "frozen": DIST / "nvidia-container-runtime"}
 CHECK = load_checker(CORPUS / "check_shim.py")
 CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.json"))
 
@@ -24,11 +24,15 @@ def test_corpus_is_complete():
     assert len(CASES) >= 145
 
 
-@pytest.fixture(scope="module", params=sorted(SHIMS))
+@pytest.fixture(scope="module", params=["frozen", "venv"])
 def prefixes(request, tmp_path_factory):
-    shim = SHIMS[request.param]
-    assert shim.exists(), f"{shim} missing: run ./build.sh"
     tmp = tmp_path_factory.mktemp("variants")
+    if request.param == "venv":
+        shim = SHIM
+        assert shim.exists(), f"{shim} missing: run ./build.sh"
+    else:
+        shim = tmp / "nvidia-container-runtime"
+        shim.symlink_to(request.getfixturevalue("frozen_bin"))
     prefixes = {"default": [str(shim)]}
     for variant in ("cdi", "legacy"):
         link = tmp / f"nvidia-container-runtime.{variant}"

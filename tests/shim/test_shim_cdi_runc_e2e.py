@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from test_shim_runc_e2e import HOOK, SHIM, run_container
 
+from daemons import need
 from nvc_e2e_lib import PROBE, Probe, runc_bundle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("host-cdi")]  # the system CDI spec directories
@@ -34,7 +34,7 @@ def _listing() -> dict[str, list[str] | None]:
 @pytest.fixture
 def cdi_node(tmp_path, driver_root):
     assert os.geteuid() == 0, "end-to-end tests need root"
-    assert shutil.which("runc"), "runc missing: ./build.sh deps"
+    need("runc")
     assert SHIM.exists() and HOOK.exists(), "run ./build.sh"
     before = _listing()
     specs = tmp_path / "cdi-specs"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import classes
 import pytest
@@ -140,8 +139,7 @@ def test_gpu_jit_cdi_create_generates_and_runs_the_runtime(tmp_path, driver_root
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert [d["path"] for d in written["linux"]["devices"]][0] == "/dev/nvidia1"
     (tmp_path / "bundle" / "config.json").write_text(json.dumps(spec(["NVIDIA_VISIBLE_DEVICES=1"])))
-    proc = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle", env=env,
-                          capture_output=True, text=True)
+    proc = run_shim(tmp_path, env, "create", "ctr", classes=True)
     assert proc.returncode == 7 and classes.created(proc.stderr) == []  # no exception class created either
 
 
@@ -178,8 +176,7 @@ def test_cdi_create_with_generated_specs_imports_no_yaml_json_or_re(tmp_path, ex
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert written["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=0", "GPU=0"]
     (tmp_path / "bundle" / "config.json").write_text(json.dumps(spec(["NVIDIA_VISIBLE_DEVICES=0"])))
-    proc = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle", env=env,
-                          capture_output=True, text=True)
+    proc = run_shim(tmp_path, env, "create", "ctr", classes=True)
     assert proc.returncode == 7 and classes.created(proc.stderr) == []  # no exception class either
 
 

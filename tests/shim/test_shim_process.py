@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import classes
+from classes import command as record_classes
 from importtime import imported
-from paths import DIST
 
 RECORDER = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "$(dirname "$0")/argv.txt"
@@ -37,8 +37,11 @@ def setup_dir(tmp_path: Path, config: str | None, spec: dict | None) -> dict:
     return env
 
 
-def run_shim(tmp_path, env, *args, importtime=False):
-    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "shim", *args]
+def run_shim(tmp_path, env, *args, importtime=False, classes=False):
+    """``python -m shim ARGS`` in the bundle directory; ``importtime``: under ``-X importtime``; ``classes``:
+    through ``classes.command``, which prints each exception class the run creates."""
+    prog = record_classes("shim.main:main") if classes else [sys.executable, "-m", "shim"]
+    cmd = [prog[0], *(["-X", "importtime"] if importtime else []), *prog[1:], *args]
     return subprocess.run(cmd, cwd=tmp_path / "bundle", env=env, capture_output=True, text=True)
 
 
@@ -87,13 +90,11 @@ def test_a_call_that_succeeds_creates_no_exception_class(tmp_path, args, devices
     (hook.values.lazy_classes); a failing call creates its family."""
     env = setup_dir(tmp_path, '[nvidia-container-runtime]\nmode = "legacy"\n',
                     spec([f"NVIDIA_VISIBLE_DEVICES={devices}"]) if devices else None)
-    proc = subprocess.run([*classes.command("shim.main:main"), *args], cwd=tmp_path / "bundle", env=env,
-                          capture_output=True, text=True)
+    proc = run_shim(tmp_path, env, *args, classes=True)
     assert proc.returncode == 7, proc.stderr  # the recording runc ran
     assert classes.created(proc.stderr) == []
     (tmp_path / "bundle" / "config.json").write_text("{")
-    failed = subprocess.run([*classes.command("shim.main:main"), "create", "ctr"], cwd=tmp_path / "bundle",
-                            env=env, capture_output=True, text=True)
+    failed = run_shim(tmp_path, env, "create", "ctr", classes=True)
     assert failed.returncode == 1 and "shim.errors.ConstructError" in classes.created(failed.stderr)
 
 
@@ -121,16 +122,18 @@ def test_pass_through_argv_is_forwarded_verbatim(tmp_path):
 
 
 @pytest.mark.parametrize("frozen", [False, True])
-def test_the_runtime_gets_the_environment_as_given(tmp_path, frozen):
+def test_the_runtime_gets_the_environment_as_given(tmp_path, frozen, request):
     """No entry added, none dropped, order kept: without a locale the interpreter's C-locale coercion
     sets LC_CTYPE=C.UTF-8 in its own environment, which must not reach runc (upstream's Go shim
     passes its environment on unchanged)."""
     env = setup_dir(tmp_path, None, None)
     (tmp_path / "bin" / "runc").write_text('#!/bin/sh\ncat /proc/$$/environ > "$(dirname "$0")/env.bin"\n')
     env = {"ZZ": "last?", **env, "A": "1", "EMPTY": ""}
-    if frozen:
-        proc = subprocess.run([str(DIST / "nvidia-container-runtime"), "state", "ctr"], cwd=tmp_path / "bundle",
-                              env=env, capture_output=True, text=True)
+    if frozen:  # the frozen binary under the runtime's name
+        program = tmp_path / "nvidia-container-runtime"
+        program.symlink_to(request.getfixturevalue("frozen_bin"))
+        proc = subprocess.run([str(program), "state", "ctr"], cwd=tmp_path / "bundle", env=env, capture_output=True,
+                              text=True)
     else:
         proc = run_shim(tmp_path, env, "state", "ctr")
     assert proc.returncode == 0 and proc.stderr == ""

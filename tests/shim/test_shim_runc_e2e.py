@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.e2e
 def node(tmp_path):
     """A private runc root, a recording nvidia-container-cli and the toolkit config."""
     assert os.geteuid() == 0, "end-to-end tests need root"
-    assert shutil.which("runc"), "runc missing: ./build.sh deps"
+    need("runc")
     assert SHIM.exists() and HOOK.exists(), "run ./build.sh"
     record = tmp_path / "cli-argv"
     cli = tmp_path / "nvidia-container-cli"
@@ -123,19 +122,12 @@ def test_containerd_runs_gpu_and_plain_containers_through_the_shim(node):
     daemon = Containerd(t, main, env=dict(os.environ, **node["env"]))
     try:
         daemon.import_image(busybox_layer(t), "local/busybox:1")
-        ctr = daemon.ctr
 
-        def run(name: str, *env: str) -> subprocess.CompletedProcess:
-            return subprocess.run(ctr + ["run", "--rm", "--snapshotter", "native", "--runc-binary", str(SHIM),
-                                         "--runc-root", f"{t}/runc-root", "--fifo-dir", f"{t}/fifo",
-                                         *(f"--env={e}" for e in env), "local/busybox:1", name,
-                                         "/bin/busybox", "echo", f"hello from {name}"],
-                                  capture_output=True, text=True, timeout=60)
-        r = run("plain")
-        assert (r.returncode, r.stdout) == (0, "hello from plain\n"), r.stderr
+        def run(name: str, *env: str) -> str:
+            return daemon.run(str(SHIM), "local/busybox:1", name, env, "/bin/busybox", "echo", f"hello from {name}")
+        assert run("plain") == "hello from plain\n"
         assert not node["record"].exists()  # no hook ran
-        r = run("gpu", "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility")
-        assert (r.returncode, r.stdout) == (0, "hello from gpu\n"), r.stderr
+        assert run("gpu", "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=utility") == "hello from gpu\n"
         argv = node["record"].read_text().splitlines()
         assert "--device=all" in argv and "--utility" in argv and argv[-1].endswith("/rootfs")
     finally:
