@@ -8,9 +8,7 @@ key of the schema, unknown keys ignored) and validates it.  Errors are
 
 from __future__ import annotations
 
-import os
-
-from . import errors, gocompat
+from . import errors, gocompat, oslite
 from .values import Value, lazy_exception
 
 DEFAULT_CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
@@ -130,7 +128,7 @@ def program_path(argv0: str) -> str:
     import sys
     if "_hookexec" in sys.builtin_module_names:  # the frozen launcher
         try:
-            return os.readlink("/proc/self/exe")
+            return oslite.readlink("/proc/self/exe")
         except OSError:
             pass
     return argv0
@@ -150,8 +148,8 @@ def locate(flag_value: str, environ, program: str = "") -> Location:
     if env_path:
         return Location(env_path, True, "NVIDIA_CTK_CONFIG_FILE_PATH")
     if "/" in program:
-        beside = os.path.join(os.path.dirname(program), TOOLKIT_CONFIG)
-        if os.path.isfile(beside):
+        beside = oslite.join(oslite.dirname(program), TOOLKIT_CONFIG)
+        if oslite.isfile(beside):
             return Location(beside, True, "toolkit")
     xdg = environ.get("XDG_CONFIG_HOME", "")
     if xdg:

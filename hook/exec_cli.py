@@ -9,9 +9,7 @@ returns the :class:`Command` (path, argv, raw environment list) for a
 
 from __future__ import annotations
 
-import os
-
-from . import errors, gocompat
+from . import errors, gocompat, oslite
 from .gocompat import DEFAULT_PATH_DIRS
 from .values import Value
 
@@ -36,7 +34,7 @@ def raw_environ() -> list[str]:
             data = f.read()
         return [e.decode("utf-8", "surrogateescape") for e in data.split(b"\0") if e]
     except OSError:
-        return [f"{k}={v}" for k, v in os.environ.items()]
+        return [f"{k}={v}" for k, v in oslite.environ_items()]
 
 
 def go_environ(raw: list[str]) -> list[str]:
@@ -83,14 +81,13 @@ def search_path(hook_path: str | None, root: str) -> list[str]:
 
 def _is_executable(path: str) -> bool:
     try:
-        st = os.stat(path)
+        st = oslite.stat(path)
     except (OSError, ValueError):
         return False
-    import stat as _stat
-    if _stat.S_ISDIR(st.st_mode):
+    if st.st_mode & 0o170000 == 0o040000:  # a directory
         return False
     try:
-        return os.access(path, os.X_OK, effective_ids=os.access in os.supports_effective_ids)
+        return oslite.access(path, oslite.X_OK, effective_ids=oslite.EFFECTIVE_IDS)
     except (OSError, ValueError):
         return bool(st.st_mode & 0o111)
 
@@ -170,7 +167,7 @@ def execve_raw(path: str, argv: tuple[str, ...] | list[str], env: tuple[str, ...
     entries = [e.partition("=") for e in env]
     if all(name and sep for name, sep, _ in entries) and len({name for name, _, _ in entries}) == len(entries):
         try:  # a mapping says it all (the usual case): no ctypes
-            os.execve(path, list(argv), {name: value for name, _, value in entries})
+            oslite.execve(path, list(argv), {name: value for name, _, value in entries})
         except OSError as exc:
             return exc.errno
     import ctypes

@@ -10,7 +10,8 @@ package errors, the default ``PATH`` of the reference's programs, and errno spel
 from __future__ import annotations
 
 import errno as _errno
-import os
+
+from . import oslite
 
 # unicode.IsSpace: note U+001C..U+001F are NOT spaces in Go (they are for str.strip()).
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -122,16 +123,16 @@ def getwd(directory: str | None = None) -> str:
     Raises OSError when the working directory cannot be determined.
     """
     here = "." if directory is None else directory
-    pwd = os.environ.get("PWD", "")
+    pwd = oslite.getenv("PWD", "")
     if pwd.startswith("/"):
         try:
-            a = os.stat(pwd)
-            b = os.stat(here)
+            a = oslite.stat(pwd)
+            b = oslite.stat(here)
             if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
                 return pwd
         except OSError:
             pass
-    return os.getcwd() if directory is None else os.path.realpath(directory)
+    return oslite.getcwd() if directory is None else oslite.realdir(directory)
 
 
 def abspath(path: str, directory: str | None = None) -> str:
@@ -164,6 +165,6 @@ def errno_text(err: int | None) -> str:
         return "invalid argument"
     text = _ERRNO_TEXT.get(err)
     if text is None:
-        text = os.strerror(err)
+        text = oslite.strerror(err)
         text = text[:1].lower() + text[1:]
     return text

@@ -226,7 +226,8 @@ def _in_thread(fn, *args):
     single-threaded process (``setns``), and a thread outlives its last Python code briefly.
     """
     import _thread
-    import os
+
+    from . import oslite
 
     box: list = []
     tid: list = []
@@ -252,7 +253,7 @@ def _in_thread(fn, *args):
 
     task = f"/proc/self/task/{tid[0]}"
     for attempt in range(10000):  # microseconds in practice; at most about 10 s
-        if not os.path.exists(task):
+        if not oslite.exists(task):
             break
         time.sleep(0.0001 if attempt < 100 else 0.001)
     ok, result = box[0]

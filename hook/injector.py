@@ -10,7 +10,7 @@ load, it execs the CLI as before.  Both read only the :class:`~hook.plan.Plan`.
 
 from __future__ import annotations
 
-import os
+from . import oslite
 
 # ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from .values import Value
@@ -77,18 +77,18 @@ def run(plan: Plan, choice: Choice | None = None) -> int:
 
 
 def _apply_environment(env: list[str]) -> None:
-    """Make ``os.environ`` what the CLI's environment would be (first occurrence wins, as getenv).
+    """Make the process environment what the CLI's would be (first occurrence wins, as getenv).
 
-    Only what differs is changed: the environment is mostly the hook's own, and every change of
-    ``os.environ`` is a ``putenv`` or ``unsetenv``."""
+    Only what differs is changed (``unsetenv``/``putenv``): the environment is mostly the hook's own."""
     wanted: dict[str, str] = {}
     for entry in env:
         name, sep, value = entry.partition("=")
         if sep and name and name not in wanted:
             wanted[name] = value
-    current = os.environ
-    for name in [n for n in current if n not in wanted]:
-        del current[name]
+    current = dict(oslite.environ_items())
+    for name in current:
+        if name not in wanted:
+            oslite.delenv(name)
     for name, value in wanted.items():
         if current.get(name) != value:
-            current[name] = value
+            oslite.setenv(name, value)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from . import oslite
 from .gocompat import quote
 
 
@@ -16,7 +16,7 @@ def line(text: str) -> None:
 def warning(message: str) -> None:
     """A warning in logrus' text format (``WARN[0000]`` on a terminal)."""
     try:
-        tty = os.isatty(2)
+        tty = oslite.isatty(2)
     except OSError:
         tty = False
     if tty:

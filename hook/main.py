@@ -7,10 +7,9 @@ the GPU path alone imports the CLI/library injectors.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from . import VERSION
+from . import VERSION, oslite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +70,7 @@ def entry() -> None:
             stream.flush()
         except (OSError, ValueError):  # closed or broken: nothing more to say
             pass
-    os._exit(rc & 0xFF)
+    oslite._exit(rc & 0xFF)
 
 
 def _fail(message: str, debug: bool) -> None:
@@ -93,7 +92,7 @@ def prestart(inv) -> int:
     from .pipeline import trace
     from .state import read_state
 
-    where = locate(inv.config, os.environ, program_path(sys.argv[0] if sys.argv else ""))
+    where = locate(inv.config, dict(oslite.environ_items()), program_path(sys.argv[0] if sys.argv else ""))
     t = trace(where, lambda: read_state(getattr(sys.stdin, "buffer", None)),
               debug=inv.debug, warn=log.warning)
     for text in t.lines:

@@ -36,9 +36,9 @@ class Platform:
         return _dlopen("libdxcore.so")
 
     def has_tegra_files(self) -> bool:
-        import os
+        from . import oslite
         try:
-            if os.path.exists("/etc/nv_tegra_release") and not os.path.isdir("/etc/nv_tegra_release"):
+            if oslite.exists("/etc/nv_tegra_release") and not oslite.isdir("/etc/nv_tegra_release"):
                 return True
         except OSError:
             pass
@@ -60,13 +60,13 @@ class Platform:
 
 def _dlopen(name: str) -> bool:
     """dlopen(name, RTLD_LAZY) succeeds (through ``_ctypes``: the ``ctypes`` package is slow to import)."""
-    import os
+    from .oslite import RTLD_LAZY, RTLD_LOCAL
     try:
         from _hookexec import dlclose, dlopen  # built into the frozen binary
     except ImportError:
         from _ctypes import dlclose, dlopen
     try:
-        handle = dlopen(name, os.RTLD_LAZY | os.RTLD_LOCAL)
+        handle = dlopen(name, RTLD_LAZY | RTLD_LOCAL)
     except OSError:
         return False
     dlclose(handle)

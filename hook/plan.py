@@ -14,8 +14,7 @@ options that come from the config.
 
 from __future__ import annotations
 
-import os
-
+from . import oslite
 from .values import Value
 
 
@@ -128,12 +127,8 @@ class Host:
 
     def exists(self, path: str) -> bool:
         if self.cwd is not None and not path.startswith("/"):
-            path = os.path.join(self.cwd, path)
-        try:
-            os.stat(path)
-            return True
-        except (OSError, ValueError):
-            return False
+            path = oslite.join(self.cwd, path)
+        return oslite.exists(path)
 
     def default_user(self) -> str:
         from .config import default_user

@@ -18,13 +18,15 @@ missing parents) inside the rootfs.  They raise :class:`OSError` (``ENOENT``, ``
 
 from __future__ import annotations
 
-import os
+from . import oslite
 
 __all__ = ["MAX_LINKS", "resolve", "listdir", "makedirs"]
 
 MAX_LINKS = 40  # Linux's MAXSYMLINKS
 
-_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_FLAGS = oslite.O_PATH | oslite.O_NOFOLLOW | oslite.O_CLOEXEC
+_ROOT_FLAGS = oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC
+_DIR_FLAGS = oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC
 _S_IFMT = 0o170000
 _S_IFLNK = 0o120000
 _S_IFDIR = 0o040000
@@ -37,7 +39,7 @@ class _Walk:
     def __init__(self, rootfs: str, path: str, missing_ok: bool = False, max_links: int = MAX_LINKS) -> None:
         self.rootfs = rootfs.rstrip("/") or "/"
         self.missing_ok = missing_ok
-        self.fds: list[int | None] = [self._open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, None)]
+        self.fds: list[int | None] = [self._open(self.rootfs, _ROOT_FLAGS, None)]
         self.names: list[str] = []
         try:
             self._walk(path, max_links)
@@ -47,7 +49,7 @@ class _Walk:
 
     def _open(self, name: str, flags: int, dir_fd: int | None) -> int | None:
         try:
-            return os.open(name, flags, dir_fd=dir_fd)
+            return oslite.open(name, flags, dir_fd=dir_fd)
         except OSError:
             if not self.missing_ok:
                 raise
@@ -66,16 +68,16 @@ class _Walk:
                 continue
             parent = self.fds[-1]
             fd = None if parent is None else self._open(name, _FLAGS, parent)
-            if fd is None or os.fstat(fd).st_mode & _S_IFMT != _S_IFLNK:
+            if fd is None or oslite.fstat(fd).st_mode & _S_IFMT != _S_IFLNK:
                 self.fds.append(fd)
                 self.names.append(name)
                 continue
-            os.close(fd)
+            oslite.close(fd)
             links += 1
             if links > max_links:
                 import errno
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), self.host_path + "/" + name)
-            target = os.readlink(name, dir_fd=parent)
+                raise OSError(errno.ELOOP, oslite.strerror(errno.ELOOP), self.host_path + "/" + name)
+            target = oslite.readlink(name, dir_fd=parent)
             if target.startswith("/"):
                 while self.names:
                     self._pop()
@@ -84,7 +86,7 @@ class _Walk:
     def _pop(self) -> None:
         fd = self.fds.pop()
         if fd is not None:
-            os.close(fd)
+            oslite.close(fd)
         self.names.pop()
 
     @property
@@ -97,7 +99,7 @@ class _Walk:
         while self.fds:
             fd = self.fds.pop()
             if fd is not None:
-                os.close(fd)
+                oslite.close(fd)
 
 
 def resolve(rootfs: str, path: str, missing_ok: bool = False, max_links: int = MAX_LINKS) -> str:
@@ -112,11 +114,11 @@ def listdir(rootfs: str, path: str) -> tuple[str, list[str]]:
     """``(host path, entry names)`` of the directory ``path`` inside ``rootfs``."""
     walk = _Walk(rootfs, path)
     try:
-        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=walk.fds[-1])
+        fd = oslite.open(".", oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC, dir_fd=walk.fds[-1])
         try:
-            return walk.host_path, os.listdir(fd)
+            return walk.host_path, oslite.listdir(fd)
         finally:
-            os.close(fd)
+            oslite.close(fd)
     finally:
         walk.close()
 
@@ -133,23 +135,23 @@ def makedirs(rootfs: str, path: str, mode: int = 0o755, max_links: int = MAX_LIN
     walk = _Walk(rootfs, path, True, max_links)
     try:
         if walk.fds[0] is None:
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), walk.rootfs)
+            raise FileNotFoundError(errno.ENOENT, oslite.strerror(errno.ENOENT), walk.rootfs)
         prefix = "" if walk.rootfs == "/" else walk.rootfs
         for i in range(1, len(walk.fds)):
             name, parent, fd = walk.names[i - 1], walk.fds[i - 1], walk.fds[i]
             if fd is None:
                 try:
-                    os.mkdir(name, mode, dir_fd=parent)
+                    oslite.mkdir(name, mode, dir_fd=parent)
                 except FileExistsError:
                     pass
                 else:
-                    new = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+                    new = oslite.open(name, _DIR_FLAGS, dir_fd=parent)
                     try:
-                        os.fchmod(new, mode)
+                        oslite.fchmod(new, mode)
                     finally:
-                        os.close(new)
-                fd = walk.fds[i] = os.open(name, _FLAGS, dir_fd=parent)
-            if os.fstat(fd).st_mode & _S_IFMT != _S_IFDIR:
+                        oslite.close(new)
+                fd = walk.fds[i] = oslite.open(name, _FLAGS, dir_fd=parent)
+            if oslite.fstat(fd).st_mode & _S_IFMT != _S_IFDIR:
                 raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory",
                                          prefix + "/" + "/".join(walk.names[:i]))
         return walk.host_path

@@ -49,17 +49,17 @@ def load_value(path: str):
 
     Raises :class:`SpecError` "could not open OCI spec: open P: ..." or "could not decode OCI
     spec: ..."; its ``detail`` is the part after the first colon (Go's error text)."""
-    import os
+    from . import oslite
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
     except (OSError, ValueError) as exc:
         detail = f"open {path}: {gocompat.errno_text(getattr(exc, 'errno', None))}"
         raise errors.SpecError(f"could not open OCI spec: {detail}", detail) from None
     try:
-        st = os.fstat(fd)
+        st = oslite.fstat(fd)
         regular = (st.st_mode & 0o170000) == 0o100000
-        return gojson.read_first(lambda n: os.read(fd, n), stream=not regular,
+        return gojson.read_first(lambda n: oslite.read(fd, n), stream=not regular,
                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:
         detail = f"read {path}: {gocompat.errno_text(exc.errno)}"
@@ -69,7 +69,7 @@ def load_value(path: str):
     except gojson.DecodeError as exc:
         raise errors.SpecError(f"could not decode OCI spec: {exc}", str(exc)) from None
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def root_path(value) -> str | None:

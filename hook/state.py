@@ -48,11 +48,11 @@ def read_state(stream) -> HookState:
     Raises :class:`StateError` ("could not decode container state: ..."; ``detail``: the part
     after the colon).
     """
-    import os
+    from . import oslite
 
     try:
         try:
-            regular = (os.fstat(stream.fileno()).st_mode & 0o170000) == 0o100000
+            regular = (oslite.fstat(stream.fileno()).st_mode & 0o170000) == 0o100000
         except (OSError, ValueError):  # not a file descriptor (io.UnsupportedOperation)
             regular = False
         value = gojson.read_first(stream.read1, stream=not regular)

@@ -67,9 +67,9 @@ LIB_DIRS: tuple[str, ...] = (
 
 
 def _under(root: str) -> list[str]:
-    import os
+    from ..oslite import join
 
-    return [os.path.join(root, d, LIB_NAME) for d in LIB_DIRS]
+    return [join(root, d, LIB_NAME) for d in LIB_DIRS]
 
 
 def candidates(library_path: str | None, root: str) -> list[str]:
@@ -82,10 +82,10 @@ def candidates(library_path: str | None, root: str) -> list[str]:
 def library_in(root: str) -> str | None:
     """The first :data:`LIB_DIRS` entry under ``root`` that holds the library file (a path as found:
     a link stays a link), or None.  One ``stat`` per directory, nothing imported."""
-    import os
+    from ..oslite import isfile
 
     for path in _under(root or "/"):
-        if os.path.isfile(path):
+        if isfile(path):
             return path
     return None
 
@@ -93,9 +93,9 @@ def library_in(root: str) -> str | None:
 def find_library(library_path: str | None, root: str) -> str | None:
     """The first of :func:`candidates` that is a file (what :func:`inject` tries first), or None.
     Loads nothing and imports nothing more (``auto`` asks on every GPU container)."""
-    import os
+    from ..oslite import isfile
 
-    return next((p for p in candidates(library_path, root) if os.path.isfile(p)), None)
+    return next((p for p in candidates(library_path, root) if isfile(p)), None)
 
 
 def inject(plan: Plan, *, library_path: str | None, root: str, checked: bool = False) -> None:

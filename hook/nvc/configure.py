@@ -19,10 +19,10 @@ single-threaded process (the library's mount calls ``setns`` into the container)
 from __future__ import annotations
 
 import errno
-import os
 
 import _signal  # not ``signal``: that one imports enum; only get/set of one handler is needed here
 
+from .. import oslite
 from ..gocompat import DEFAULT_PATH
 # ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
 from ..values import Value
@@ -34,7 +34,7 @@ MIN_VERSION = (1, 1, 0)
 # library's dependencies (libtirpc, the Kerberos libraries, ...) is resolved at load, thousands of symbol
 # lookups that the CLI never makes (docs/injector.md "Cost").  Every function the hook calls is checked
 # with dlsym at load (SYMBOLS).
-DLOPEN_MODE = os.RTLD_LAZY | os.RTLD_LOCAL
+DLOPEN_MODE = oslite.RTLD_LAZY | oslite.RTLD_LOCAL
 # Every function the configure sequence calls (hook/nvc/configure.py), probed at load so that a library
 # that lacks one is "unavailable" (auto falls back to the CLI) instead of failing half-way through.
 SYMBOLS: tuple[str, ...] = (
@@ -136,7 +136,7 @@ def load(library_path: str | None, root: str) -> Library:
         paths.append(LIB_NAME)  # the default loader path (LD_LIBRARY_PATH, ld.so.cache)
     errors: list[str] = []
     for path in paths:
-        if path not in (library_path, LIB_NAME) and not os.path.isfile(path):
+        if path not in (library_path, LIB_NAME) and not oslite.isfile(path):
             continue
         try:
             handle = boot.dlopen(path, DLOPEN_MODE)
@@ -169,7 +169,7 @@ def thread_count() -> int:
     ``/proc/self/status`` is generated whole by the kernel, ten times dearer), else ``Threads:`` of
     ``/proc/self/status``; 1 when neither can be read."""
     try:
-        links = os.stat("/proc/self/task").st_nlink
+        links = oslite.stat("/proc/self/task").st_nlink
         if links > 2:
             return links - 2
     except OSError:
@@ -189,7 +189,7 @@ def thread_count() -> int:
 def _cstr(ffi: object, text: str | None, keep: list[object]) -> object:
     if text is None:
         return ffi.NULL
-    buf = ffi.new("char[]", os.fsencode(text))
+    buf = ffi.new("char[]", oslite.fsencode(text))
     keep.append(buf)
     return buf
 
@@ -255,23 +255,23 @@ def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
     keep: list[object] = []
     ctx = cfg = ccfg = cnt = drv = dev = ffi.NULL
     old_sigchld = _signal.getsignal(_signal.SIGCHLD)
-    old_debug = os.environ.get("NVC_DEBUG_FILE")
+    old_debug = oslite.getenv("NVC_DEBUG_FILE")
     # PATH for the library's binary lookup when the hook has none (runtimes often start hooks with an
     # empty environment; the reference hook always hands the CLI a PATH, hook.md §7.7).
-    set_path = not os.environ.get("PATH")
+    set_path = not oslite.getenv("PATH")
     try:
         if set_path:
-            os.environ["PATH"] = DEFAULT_PATH
+            oslite.setenv("PATH", DEFAULT_PATH)
         if old_sigchld != _signal.SIG_DFL:
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         if req.debug_file:
-            os.environ["NVC_DEBUG_FILE"] = req.debug_file
+            oslite.setenv("NVC_DEBUG_FILE", req.debug_file)
         ctx = lib.nvc_context_new()
         cfg = lib.nvc_config_new()
         rootfs = _cstr(ffi, req.rootfs, keep)
         ccfg = lib.nvc_container_config_new(req.pid, rootfs)
         if ctx == ffi.NULL or cfg == ffi.NULL or ccfg == ffi.NULL:
-            raise failure(f"memory allocation failed: {os.strerror(errno.ENOMEM)}")
+            raise failure(f"memory allocation failed: {oslite.strerror(errno.ENOMEM)}")
         cfg.root = _cstr(ffi, req.root, keep)
         cfg.ldcache = _cstr(ffi, req.ldcache, keep)
         if req.uid is not None:
@@ -342,11 +342,11 @@ def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
         lib.nvc_config_free(cfg)
         lib.nvc_context_free(ctx)
         if set_path:
-            os.environ.pop("PATH", None)
+            oslite.delenv("PATH")
         if req.debug_file:
             if old_debug is None:
-                os.environ.pop("NVC_DEBUG_FILE", None)
+                oslite.delenv("NVC_DEBUG_FILE")
             else:
-                os.environ["NVC_DEBUG_FILE"] = old_debug
+                oslite.setenv("NVC_DEBUG_FILE", old_debug)
         if old_sigchld != _signal.SIG_DFL and old_sigchld is not None:
             _signal.signal(_signal.SIGCHLD, old_sigchld)

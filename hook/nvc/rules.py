@@ -23,9 +23,8 @@ start-up time of a GPU container (docs/injector.md "Cost").
 
 from __future__ import annotations
 
-import os
-
 # ``Plan`` (hook.plan) appears in annotations only (PEP 563, never evaluated): not imported.
+from .. import oslite
 from ..values import Value
 from . import failure
 
@@ -63,7 +62,7 @@ def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[s
         directory, names = listdir(rootfs, cudart_dir + "/compat")
     except (OSError, ValueError):  # ValueError: a NUL in the path (build() refuses it)
         return []
-    return sorted(os.path.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)
+    return sorted(oslite.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)
 
 
 def reproduce_blocker(plan: Plan) -> str | None:
@@ -82,7 +81,7 @@ def reproduce_blocker(plan: Plan) -> str | None:
         libs = compat_libraries(plan.rootfs)
         if libs:
             mode = plan.cuda_compat_mode or "default"
-            return (f"the container has CUDA forward-compat libraries ({os.path.basename(libs[0])}) that only "
+            return (f"the container has CUDA forward-compat libraries ({oslite.basename(libs[0])}) that only "
                     f"the CLI filters (cuda-compat-mode={mode})")
     return None
 

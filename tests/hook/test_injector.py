@@ -21,17 +21,32 @@ class Execed(BaseException):
     pass
 
 
+def c_getenv(name: str) -> str | None:
+    """getenv(3): what the library (and the helpers it forks) would see."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.getenv.restype = ctypes.c_char_p
+    value = libc.getenv(name.encode())
+    return None if value is None else value.decode()
+
+
 @pytest.fixture
 def fake_nvc(monkeypatch):
-    """Replace hook.nvc's entry points; record calls and the environment seen by inject()."""
+    """Replace hook.nvc's entry points; record calls and the environment seen by inject() (the process
+    environment is restored afterwards: the library path changes it with putenv/unsetenv)."""
     import hook.nvc as nvc
+
+    saved = dict(os.environ)
+    monkeypatch.setenv("ONLY_IN_THE_TEST_PROCESS", "1")
 
     calls = []
     state = types.SimpleNamespace(found="/usr/lib/libnvidia-container.so.1", blocker=None, raises=None, calls=calls,
                                   checked=[])
 
     def inject(plan, *, library_path, root, checked=False):
-        calls.append(("inject", library_path, root, dict(os.environ)))
+        calls.append(("inject", library_path, root, dict(os.environ),
+                      {n: c_getenv(n) for n in ("PATH", "HOME", "ONLY_IN_THE_TEST_PROCESS")}))
         state.checked.append(checked)
         if state.raises is not None:
             raise state.raises
@@ -41,8 +56,9 @@ def fake_nvc(monkeypatch):
     monkeypatch.setattr(nvc, "reproduce_blocker", lambda plan: state.blocker)
     monkeypatch.setattr(exec_cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
     monkeypatch.setattr(exec_cli, "raw_environ", lambda: ["HOME=/root", "PATH=/usr/bin", "HOME=/other"])
-    monkeypatch.setattr(os, "environ", os.environ.copy())
-    return state
+    yield state
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def cfg(**kw) -> Plan:
@@ -72,9 +88,10 @@ def test_auto_uses_the_library_and_sets_the_cli_environment(fake_nvc):
     c = cfg(injector="auto", cli_environment=("FOO=1", "HOME=/ignored", "NOEQ"))
     assert injector.choose(c).kind == "library"
     assert injector.run(c) == 0
-    (_, path, root, env), = fake_nvc.calls
+    (_, path, root, env, seen_by_c), = fake_nvc.calls
     assert (path, root) == (None, "/drv")
     assert env == {"HOME": "/root", "PATH": "/usr/bin", "FOO": "1"}
+    assert seen_by_c == {"PATH": "/usr/bin", "HOME": "/root", "ONLY_IN_THE_TEST_PROCESS": None}
     assert fake_nvc.checked == [True]  # auto's choice looked for blockers: inject does not again
 
 
@@ -86,8 +103,8 @@ def test_library_setting_leaves_the_blocker_check_to_inject(fake_nvc):
 def test_library_environment_gets_the_root_prefixed_path_when_the_cli_is_looked_up(fake_nvc):
     c = PLAN.replace(injector="library")
     injector.run(c)
-    env = fake_nvc.calls[0][3]
-    assert env["PATH"] == ":".join(exec_cli.search_path("/usr/bin", "/drv"))
+    env, seen_by_c = fake_nvc.calls[0][3:]
+    assert env["PATH"] == seen_by_c["PATH"] == ":".join(exec_cli.search_path("/usr/bin", "/drv"))
 
 
 def test_auto_falls_back_to_the_cli(fake_nvc):

@@ -117,3 +117,30 @@ def test_auto_injects_in_process_when_the_library_loads(monkeypatch, fake, envir
     monkeypatch.setattr(exec_cli, "execute", lambda cmd: (_ for _ in ()).throw(Execed(cmd)))
     assert injector.run(config(fake, library_path=str(FAKE_LIB))) == 0
     assert "nvc_ldcache_update" in fake.calls()
+
+
+def test_the_library_path_imports_no_os(tmp_path):
+    """A GPU prestart injected in-process (the default ``auto`` with the library found) reads the
+    environment, the rootfs and the library's paths through ``hook.oslite``: ``os`` stays out."""
+    import json
+
+    import importtime
+    from nvc_testlib import FakeLog, require_build
+
+    require_build()
+    bundle = tmp_path / "b"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                                                    "process": {"env": ["NVIDIA_VISIBLE_DEVICES=0"]}}))
+    (tmp_path / "config.toml").write_text(f'[nvidia-container-runtime-hook]\nlibrary-path = "{FAKE_LIB}"\n')
+    state = json.dumps({"ociVersion": "1.0.2", "id": "c", "pid": 42, "bundle": str(bundle)}).encode()
+    log = FakeLog(tmp_path / "nvc.jsonl")
+    env = {"PATH": "/usr/bin:/bin", "FAKE_NVC_DRY_RUN": "1", "FAKE_NVC_LOG": str(log.path)}
+    proc = subprocess.run([*importtime.command("hook.main:main"), "-config", str(tmp_path / "config.toml"),
+                           "prestart"], input=state, capture_output=True, cwd=bundle, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert log.calls()[-1] == "nvc_context_free" and "nvc_device_mount" in log.calls()
+    imported = importtime.imported(proc.stderr)
+    assert {"hook.nvc.configure", "_cffi_backend"} <= imported  # the measurement works
+    for heavy in importtime.OS:
+        assert heavy not in imported, heavy
