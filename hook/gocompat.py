@@ -153,13 +153,16 @@ def under_root(root: str, path: str) -> str:
 
 def strip_root(root: str, path: str) -> str:
     """The inverse of :func:`under_root`: the host ``path`` as seen from inside ``root`` (``/`` and its
-    path relative to ``root``); ``path`` as it is when ``root`` is the host's or ``path`` is not under it."""
+    path relative to ``root``, both made absolute and cleaned lexically first: :func:`abspath`); ``path``
+    as it is when ``root`` is the host's or ``path`` is not under it."""
     if not root.rstrip("/"):
         return path
-    rel = os.path.relpath(path, root)
-    if rel == ".":
+    base, full = abspath(root), abspath(path)
+    if full == base:
         return "/"
-    return path if rel == ".." or rel.startswith("../") else "/" + rel
+    if base == "/":
+        return full
+    return full[len(base):] if full.startswith(base + "/") else path
 
 
 _ERRNO_TEXT = {

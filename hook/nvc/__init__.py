@@ -84,7 +84,7 @@ def library_in(root: str) -> str | None:
     a link stays a link), or None.  One ``stat`` per directory, nothing imported."""
     import os
 
-    for path in _under(root):
+    for path in _under(root or "/"):
         if os.path.isfile(path):
             return path
     return None
