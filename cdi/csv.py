@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+from hook.gocompat import under_root
+
 from . import discover, spec as S
 from .pathmatch import match
 
@@ -62,9 +64,9 @@ def generate_csv(opts, kind: str, log) -> list[dict]:
     hooks = _Hooks(opts)
     nodes, mounts, lib_links, sym_links, folders = [], [], [], [], []
     for typ, path in entries:
-        host = discover.rooted(root, path)
+        host = under_root(root, path)
         if typ == "dev":
-            hp = discover.rooted(dev_root, path)
+            hp = under_root(dev_root, path)
             try:
                 if stat.S_ISCHR(os.stat(hp).st_mode):
                     nodes.append(S.device_node(path, hp))

@@ -6,23 +6,14 @@ from __future__ import annotations
 import os
 import stat
 
+from hook.gocompat import strip_root, under_root
+
 from . import elf
 from .nvml import locate_library
 from .pathmatch import escape, glob_in
 from .spec import device_node, mount
 
 __all__ = ["Discovery", "control_nodes", "driver_libraries", "graphics", "ipc", "firmware", "binaries"]
-
-
-def rooted(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/")) if root not in ("", "/") else path
-
-
-def strip_root(root: str, path: str) -> str:
-    if root in ("", "/"):
-        return path
-    rel = os.path.relpath(path, root)
-    return "/" + rel if not rel.startswith("..") else path
 
 
 class Discovery:
@@ -39,7 +30,7 @@ class Discovery:
 def control_nodes(dev_root: str, log) -> list[dict]:
     nodes = []
     for name in ("/dev/nvidia-modeset", "/dev/nvidia-uvm-tools", "/dev/nvidia-uvm", "/dev/nvidiactl"):
-        host = rooted(dev_root, name)
+        host = under_root(dev_root, name)
         if _is_char(host):
             log.info("Selecting %s as %s", host, name)
             nodes.append(device_node(name, host))
@@ -64,8 +55,8 @@ def _lib_dirs(root: str) -> list[str]:
     from . import ldcache
     dirs: set[str] = set()
     real: dict[str, str] = {}  # folder -> its realpath: a cache lists hundreds of files in a few folders
-    for _name, path in ldcache.entries(rooted(root, "/etc/ld.so.cache")):
-        dirs.add(_real_dir(rooted(root, path), real))
+    for _name, path in ldcache.entries(under_root(root, "/etc/ld.so.cache")):
+        dirs.add(_real_dir(under_root(root, path), real))
     return sorted(dirs)
 
 
@@ -173,7 +164,7 @@ def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str,
     for p in producer:
         d.mounts.append(_mount_file(root, p, log))
         d.graphics_links.append(f"libnvidia-vulkan-producer.so.{version}::{libdir}/libnvidia-vulkan-producer.so")
-    xdirs = [rooted(root, x) for x in (
+    xdirs = [under_root(root, x) for x in (
         libdir + "/nvidia/xorg", libdir + "/xorg/modules/drivers", libdir + "/xorg/modules/extensions",
         libdir + "/xorg/modules/updates/drivers", libdir + "/xorg/modules/updates/extensions",
         "/usr/lib/xorg/modules/drivers", "/usr/lib/xorg/modules/extensions",
@@ -195,7 +186,7 @@ def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str,
         d.mounts.append(_mount_file(root, b, log))
     else:
         log.warning("Could not locate nvidia-xconfig: nvidia-xconfig: not found")
-    cdirs = list(config_dirs) or [rooted(root, x) for x in ("/etc", "/usr/local/share", "/usr/share")]
+    cdirs = list(config_dirs) or [under_root(root, x) for x in ("/etc", "/usr/local/share", "/usr/share")]
     for rel in _CONFIGS:
         p = _first_in(cdirs, rel)
         if p is None:
@@ -216,7 +207,7 @@ _BIN_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/l
 
 def _binary(root: str, name: str) -> str | None:
     for bd in _BIN_DIRS:
-        p = rooted(root, bd + "/" + name)
+        p = under_root(root, bd + "/" + name)
         try:
             st = os.stat(p)
         except OSError:
@@ -239,13 +230,13 @@ def binaries(root: str, log, d: Discovery) -> None:
 def ipc(root: str, log, d: Discovery) -> None:
     for rel in ("/nvidia-persistenced/socket", "/nvidia-fabricmanager/socket"):
         for base in ("/run", "/var/run"):
-            p = rooted(root, base + rel)
+            p = under_root(root, base + rel)
             if os.path.exists(p) and not os.path.isdir(p):
                 d.mounts.append(_mount_file(root, p, log, ipc=True))
                 break
         else:
             log.warning("Could not locate %s: %s: not found", rel, rel)
-    p = rooted(root, "/tmp/nvidia-mps")
+    p = under_root(root, "/tmp/nvidia-mps")
     if os.path.exists(p) and not os.path.isdir(p):
         d.mounts.append(_mount_file(root, p, log, ipc=True))
     else:
@@ -264,7 +255,7 @@ def firmware(root: str, version: str, log, d: Discovery) -> None:
         pass
     dirs += [f"/lib/firmware/updates/{release}", "/lib/firmware/updates", f"/lib/firmware/{release}", "/lib/firmware"]
     for fd in dirs:
-        found = glob_in(os.path.join(rooted(root, fd), "nvidia", version), "gsp*.bin")
+        found = glob_in(os.path.join(under_root(root, fd), "nvidia", version), "gsp*.bin")
         if found:
             for p in found:
                 d.mounts.append(_mount_file(root, p, log))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import stat
 
-from . import discover, spec as S
+from hook.gocompat import strip_root, under_root
 from hook.values import Value, copy_plain
 
-from . import errors
+from . import discover, errors, spec as S
 from .pathmatch import glob_in, listing_each_folder_once
 
 __all__ = ["Options", "generate", "MODES", "STRATEGIES", "HOOK_NAMES", "hook_selection"]
@@ -125,7 +125,7 @@ def _driver_edits(opts: Options, version: str, hooks: _Hooks, log, management: b
 # ----------------------------------------------------------------------------- devices
 
 def _gpu_edits(opts: Options, gpu, hooks: _Hooks, log) -> dict:
-    host = discover.rooted(opts.dev_root, f"/dev/nvidia{gpu.minor}")
+    host = under_root(opts.dev_root, f"/dev/nvidia{gpu.minor}")
     log.info("Selecting %s as /dev/nvidia%d", host, gpu.minor)
     gids: list[int] = []
     nodes = [S.device_node(f"/dev/nvidia{gpu.minor}", host, gids)]
@@ -136,10 +136,10 @@ def _gpu_edits(opts: Options, gpu, hooks: _Hooks, log) -> dict:
         pass
     drm_nodes = [n for n in drm if n.startswith(("card", "renderD"))]
     for n in drm_nodes:
-        nodes.append(S.device_node(f"/dev/dri/{n}", discover.rooted(opts.dev_root, f"/dev/dri/{n}"), gids))
+        nodes.append(S.device_node(f"/dev/dri/{n}", under_root(opts.dev_root, f"/dev/dri/{n}"), gids))
     links = []
     for kind in ("card", "render"):
-        p = discover.rooted(opts.dev_root, f"/dev/dri/by-path/pci-{gpu.bus_id}-{kind}")
+        p = under_root(opts.dev_root, f"/dev/dri/by-path/pci-{gpu.bus_id}-{kind}")
         try:
             target = os.path.realpath(p, strict=True)
         except OSError:
@@ -172,13 +172,13 @@ def _mig_minors() -> dict[str, int]:
 
 def _mig_edits(opts: Options, mig, minors: dict[str, int], hooks: _Hooks, log) -> dict:
     parent = mig.parent
-    host = discover.rooted(opts.dev_root, f"/dev/nvidia{parent.minor}")
+    host = under_root(opts.dev_root, f"/dev/nvidia{parent.minor}")
     gids: list[int] = []
     nodes = [S.device_node(f"/dev/nvidia{parent.minor}", host, gids)]
     for key in (f"gpu{parent.minor}/gi{mig.gi}/access", f"gpu{parent.minor}/gi{mig.gi}/ci{mig.ci}/access"):
         if key in minors:
             p = f"/dev/nvidia-caps/nvidia-cap{minors[key]}"
-            nodes.append(S.device_node(p, discover.rooted(opts.dev_root, p), gids))
+            nodes.append(S.device_node(p, under_root(opts.dev_root, p), gids))
     edits: dict = {"deviceNodes": nodes}
     if gids and "no-additional-gids-for-device-nodes" not in opts.feature_flags:
         edits["additionalGids"] = gids
@@ -249,7 +249,7 @@ def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, 
     nodes = []
     for pat in patterns:
         folder, _, base = pat.rpartition("/")
-        for p in glob_in(discover.rooted(dev_root, folder or "/"), base):
+        for p in glob_in(under_root(dev_root, folder or "/"), base):
             name = os.path.basename(p)
             if any(name.startswith(e) for e in exclude):
                 continue
@@ -258,7 +258,7 @@ def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, 
                     continue
             except OSError:
                 continue
-            cpath = discover.strip_root(dev_root, p)
+            cpath = strip_root(dev_root, p)
             nodes.append(S.device_node(cpath, p))
     return nodes
 
@@ -318,7 +318,7 @@ def _generate(opts: Options, log) -> list[dict]:
             devices, tagged = [], []
             for g in gpus:
                 edits = _gpu_edits(opts, g, hooks, log)
-                log.info("Selecting %s as /dev/nvidia%d", discover.rooted(opts.dev_root, f"/dev/nvidia{g.minor}"),
+                log.info("Selecting %s as /dev/nvidia%d", under_root(opts.dev_root, f"/dev/nvidia{g.minor}"),
                          g.minor)
                 for name in _names(opts.strategies, gpu=g):
                     dev = {"name": name, "containerEdits": copy_plain(edits)}
@@ -373,7 +373,7 @@ def _simple_mode(mode: str, opts: Options) -> dict:
     if mode == "gds":
         mounts = []
         for rel in ("/run/udev", "/etc/cufile.json"):
-            p = discover.rooted(opts.driver_root, rel)
+            p = under_root(opts.driver_root, rel)
             if os.path.exists(p):
                 mounts.append(S.mount(p, rel))
         edits["mounts"] = mounts
@@ -382,12 +382,12 @@ def _simple_mode(mode: str, opts: Options) -> dict:
 
 def _imex(opts: Options, kind: str, common: dict, add_all: bool) -> dict:
     devices = []
-    for p in glob_in(discover.rooted(opts.dev_root, "/dev/nvidia-caps-imex-channels"), "channel*"):
+    for p in glob_in(under_root(opts.dev_root, "/dev/nvidia-caps-imex-channels"), "channel*"):
         n = os.path.basename(p)[len("channel"):]
         if not n.isdigit():
             continue
         if "all" not in opts.device_ids and n not in opts.device_ids:
             continue
-        cpath = discover.strip_root(opts.dev_root, p)
+        cpath = strip_root(opts.dev_root, p)
         devices.append({"name": n, "containerEdits": {"deviceNodes": [S.device_node(cpath, p, path_only=True)]}})
     return _finish(kind, devices, common, add_all)

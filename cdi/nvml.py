@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from hook.gocompat import under_root
 from hook.values import Factory, Value
 
 from . import ldcache
@@ -46,10 +47,6 @@ class Gpu(Value):
     migs: list[Mig] = Factory(list)
 
 
-def _join(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/")) if root not in ("", "/") else path
-
-
 def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) -> list[str]:
     """Paths (resolved) of libraries matching ``pattern``, found as the reference's library locator
     finds them: with ``search_paths`` (``--library-search-path``) in those host folders only, in
@@ -58,14 +55,14 @@ def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) 
     if search_paths:
         return _first_folder_with(pattern, search_paths)
     matches = matcher(pattern)
-    for name, path in ldcache.entries(_join(root, "/etc/ld.so.cache")):
+    for name, path in ldcache.entries(under_root(root, "/etc/ld.so.cache")):
         if matches(name):
-            full = os.path.realpath(_join(root, path))
+            full = os.path.realpath(under_root(root, path))
             if os.path.isfile(full) and full not in found:
                 found.append(full)
     if found:
         return found
-    return _first_folder_with(pattern, tuple(_join(root, d) if d else root for d in LIB_DIRS))
+    return _first_folder_with(pattern, tuple(under_root(root, d) if d else root for d in LIB_DIRS))
 
 
 def _first_folder_with(pattern: str, folders: tuple[str, ...]) -> list[str]:
@@ -191,7 +188,7 @@ def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
     paths = locate_library(root, "libnvidia-ml.so.1", search_paths)
     if not paths:
         log.warning("libnvidia-ml.so.1 not found in %s", ", ".join(search_paths) if search_paths else
-                    f"{_join(root, '/etc/ld.so.cache')} or the library folders under {root}")
+                    f"{under_root(root, '/etc/ld.so.cache')} or the library folders under {root}")
         raise errors.NvmlNotFoundError(NVML_NOT_FOUND)
     try:
         from ._nvml_ffi import ffi

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["has_meta", "escape", "match", "matcher", "glob", "glob_in"]
+__all__ = ["has_meta", "well_formed", "escape", "match", "matcher", "glob", "glob_in"]
 
 _META = "*?[\\"
 
@@ -39,6 +39,13 @@ def has_meta(pattern: str) -> bool:
         if c in pattern:
             return True
     return False
+
+
+def well_formed(pattern: str) -> bool:
+    """Whether Go accepts ``pattern`` (``filepath.Match(pattern, "")`` returns no ``ErrBadPattern``):
+    for a caller that, unlike upstream's cdi, must refuse a malformed pattern rather than match
+    nothing."""
+    return _compile(pattern) is not None
 
 
 def escape(text: str) -> str:

@@ -16,6 +16,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from hook.gocompat import under_root
+
 BINARY = "nvidia-container-runtime-hook"
 #: The line a binary built by freeze/build.sh carries before the program names it answers to
 #: (written by freeze/mkfrozen.py, read by :func:`program_names` and ``./build.sh install``).
@@ -41,10 +43,6 @@ class Backend:
         return "injection back end: " + ", ".join(found)
 
 
-def _rooted(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/")) if root.rstrip("/") else path
-
-
 def find_library(root: str) -> str | None:
     """``libnvidia-container.so.1`` under ``root``: the root's ld.so.cache (read here, at install
     time, never by the hook), then the directories the hook searches (:func:`hook.nvc.library_in`,
@@ -52,9 +50,9 @@ def find_library(root: str) -> str | None:
     it valid)."""
     from cdi import ldcache
     from hook.nvc import LIB_NAME, library_in
-    for name, path in ldcache.entries(_rooted(root, "/etc/ld.so.cache")):
-        if name == LIB_NAME and os.path.isfile(_rooted(root, path)):
-            return _rooted(root, path)
+    for name, path in ldcache.entries(under_root(root, "/etc/ld.so.cache")):
+        if name == LIB_NAME and os.path.isfile(under_root(root, path)):
+            return under_root(root, path)
     return library_in(root)
 
 
@@ -63,7 +61,7 @@ def find_cli(root: str) -> str | None:
     from hook.gocompat import DEFAULT_PATH_DIRS
     from shim.lookup import is_executable_file
     for d in DEFAULT_PATH_DIRS:
-        p = _rooted(root, os.path.join(d, CLI))
+        p = under_root(root, os.path.join(d, CLI))
         if is_executable_file(p):
             return p
     return None
@@ -74,7 +72,7 @@ def find_backend(driver_root: str, host_root: str = "") -> Backend:
     visible to us (``host_root``, the installer container's host mount; ``""``: here); the paths
     returned are the host's."""
     root = driver_root or "/"
-    seen = _rooted(host_root, root) if host_root.rstrip("/") else root
+    seen = under_root(host_root, root)
 
     def host(path: str | None) -> str | None:
         if path is None or seen == root:
@@ -94,7 +92,7 @@ def config_sets(toolkit_root: str, driver_root: str, low_level: list[str], backe
     """The ``nvidia-ctk config --set`` edits of the toolkit config (key path, value)."""
     sets: list[tuple[list[str], object]] = [
         (["nvidia-container-cli", "root"], driver_root),
-        (["nvidia-container-cli", "ldconfig"], "@" + _rooted(driver_root, "/sbin/ldconfig")),
+        (["nvidia-container-cli", "ldconfig"], "@" + under_root(driver_root, "/sbin/ldconfig")),
         (["nvidia-container-runtime", "runtimes"], list(low_level)),
         # The back end is libnvidia-container, which the legacy mode's prestart hook drives.
         (["nvidia-container-runtime", "mode"], "legacy"),

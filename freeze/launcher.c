@@ -26,9 +26,11 @@
  * Built-in module `_hookexec`: execve(path, argv, env) -> errno (env is the
  * raw list of b"KEY=VALUE" entries: duplicates and order kept), and
  * dlopen(name, mode) -> handle / dlclose(handle), as _ctypes has them.
- * Called as nvidia-container-runtime, the launcher first replays the exec
- * record an installed toolkit's runtime keeps (shim/execrecord.py) when its
- * inputs are unchanged: a pass-through call then never starts the interpreter.
+ * Called as nvidia-container-runtime (the rows of freeze/programs.py REPLAYING),
+ * the launcher first replays the exec record an installed toolkit's runtime keeps
+ * (shim/execrecord.py; its name, magic line and size limit are generated into
+ * frozen_table.h) when its inputs are unchanged: a pass-through call then never
+ * starts the interpreter.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -67,6 +69,7 @@ struct program {
     const char *module; /* NULL: its package was not in the tree at build time */
     const char *func;
     int collect;        /* keeps the cyclic GC (freeze/programs.py COLLECTING) */
+    int replay;         /* replays the exec record first (freeze/programs.py REPLAYING) */
 };
 
 /* ---- _hookexec ---------------------------------------------------------- */
@@ -251,7 +254,8 @@ static PyObject *load_embedded(const struct embedded_ext *ext)
 PyMODINIT_FUNC PyInit__cffi_backend(void);
 #endif
 
-/* Generated: frozen_blob, frozen_modules[], embedded_exts[], ext_init_N(), programs[]. */
+/* Generated: frozen_blob, frozen_modules[], embedded_exts[], ext_init_N(), programs[], and the exec
+ * record's RECORD_NAME, RECORD_MAGIC and RECORD_MAX (shim/execrecord.py). */
 #include "frozen_table.h"
 
 /* The row named by argv[0]'s base name; any other name: the first row. */
@@ -273,9 +277,6 @@ static const struct program *choose_program(const char *argv0)
  * the runtime it exec'd.  When all of them are unchanged, the same execve is made
  * here, before the interpreter starts.  Nothing is decided here: anything that
  * does not match, or cannot be checked, leaves the call to the interpreter. */
-#define RECORD_NAME "/.config/nvidia-container-runtime/runtime-exec.record"
-#define RECORD_MAGIC "nvidia-container-runtime exec record 1"
-#define RECORD_MAX (64 << 10)
 
 /* The name of a flag-looking argument without its dashes, up to '=' (shim/argv.py flag_name). */
 static int flag_is(const char *arg, const char *name)
@@ -475,7 +476,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (strcmp(prog->module, "shim.main") == 0)
+    if (prog->replay)
         replay_exec_record(argc, argv); /* returns when the interpreter must decide */
 
     PyImport_FrozenModules = frozen_modules;

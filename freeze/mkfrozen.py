@@ -14,8 +14,10 @@ with :mod:`modulefinder`, over all modules of each package, plus the whole
     the marshalled code objects and embedded extension-module images, end to end;
 ``frozen_table.h``
     the ``PyImport_FrozenModules`` table, the inittab entries of the embedded
-    extension modules, pointing into ``frozen.bin`` (``.incbin``), and the
-    program table (argv[0] name → module, function) with its note for the installer;
+    extension modules, pointing into ``frozen.bin`` (``.incbin``), the
+    program table (argv[0] name → module, function, keeps the cyclic GC, replays
+    the exec record) with its note for the installer, and the exec record's name,
+    magic line and size limit (:mod:`shim.execrecord`'s);
 ``programs.txt``
     the names the binary answers to, one a line;
 ``manifest.txt``
@@ -38,7 +40,7 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freeze.programs import COLLECTING, PROGRAMS, PROGRAMS_NOTE, package_of
+from freeze.programs import COLLECTING, PROGRAMS, PROGRAMS_NOTE, REPLAYING, package_of
 
 # Never frozen: tools and test-only modules that static analysis drags in
 # through optional imports but the hook never reaches.
@@ -166,6 +168,17 @@ def _c_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def exec_record_defines() -> list[str]:
+    """The launcher's constants of the exec record (``replay_exec_record``), from :mod:`shim.execrecord`:
+    the record's path under the program's folder, its first field and the most it reads."""
+    from shim import execrecord
+
+    return ["/* The exec record (shim/execrecord.py RECORD, MAGIC, MAX_SIZE). */",
+            f"#define RECORD_NAME {_c_string('/' + execrecord.RECORD)}",
+            f"#define RECORD_MAGIC {_c_string(execrecord.MAGIC)}",
+            f"#define RECORD_MAX {int(execrecord.MAX_SIZE)}", ""]
+
+
 def write_outputs(plan: Plan, outdir: Path, programs: dict[str, str]) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     blob = bytearray()
@@ -207,17 +220,18 @@ def write_outputs(plan: Plan, outdir: Path, programs: dict[str, str]) -> None:
     for i, e in enumerate(plan.extensions):
         lines.append(f"    {{{_c_string(e.name)}, ext_init_{i}}},")
     lines += ["    {NULL, NULL},", "};", ""]
-    # argv[0] name -> entry and whether it keeps the cyclic GC; rows of packages not built in have no
-    # module (the launcher says so).
+    # argv[0] name -> entry, whether it keeps the cyclic GC and whether it replays the exec record;
+    # rows of packages not built in have no module (the launcher says so).
     lines.append("static const struct program programs[] = {")
     for name, entry in PROGRAMS.items():
         module, _, func = entry.partition(":")
-        collect = int(name in COLLECTING)
+        flags = f"{int(name in COLLECTING)}, {int(name in REPLAYING)}"
         if name in programs:
-            lines.append(f"    {{{_c_string(name)}, {_c_string(module)}, {_c_string(func or 'main')}, {collect}}},")
+            lines.append(f"    {{{_c_string(name)}, {_c_string(module)}, {_c_string(func or 'main')}, {flags}}},")
         else:
-            lines.append(f"    {{{_c_string(name)}, NULL, NULL, {collect}}},")
-    lines += ["    {NULL, NULL, NULL, 0},", "};", ""]
+            lines.append(f"    {{{_c_string(name)}, NULL, NULL, {flags}}},")
+    lines += ["    {NULL, NULL, NULL, 0, 0},", "};", ""]
+    lines += exec_record_defines()
     note = f"{PROGRAMS_NOTE} {' '.join(programs)}\n"
     lines.append(f"__attribute__((used)) static const char programs_note[] = {_c_string(note)};")
     (outdir / "frozen_table.h").write_text("\n".join(lines) + "\n")

@@ -12,7 +12,7 @@ and its console script in ``pyproject.toml``.
 
 from __future__ import annotations
 
-__all__ = ["PROGRAMS", "PROGRAMS_NOTE", "COLLECTING", "package_of"]
+__all__ = ["PROGRAMS", "PROGRAMS_NOTE", "COLLECTING", "REPLAYING", "package_of"]
 
 PROGRAMS: dict[str, str] = {
     "nvidia-container-runtime-hook": "hook.main:entry",
@@ -30,6 +30,12 @@ PROGRAMS: dict[str, str] = {
 # cost 4-5 % of a GPU container's hook run, 0.2 ms; docs/performance.md).  Reference counting frees
 # what they drop; a cycle lives until the process exits, a few milliseconds later.
 COLLECTING: frozenset[str] = frozenset({"nvidia-ctk"})
+
+# The programs whose launcher first replays the exec record of an installed toolkit's runtime
+# (shim/execrecord.py): the runtime shim under each of its names.  A pass-through call whose inputs
+# are unchanged then never starts the interpreter (docs/performance.md, "The runtime's exec record").
+REPLAYING: frozenset[str] = frozenset({"nvidia-container-runtime", "nvidia-container-runtime.legacy",
+                                       "nvidia-container-runtime.cdi"})
 
 # The launcher carries this line, then the names it was built with (space-separated, then a
 # newline): how ``./build.sh install`` and ``nvidia-ctk install`` know which names a binary answers

@@ -4,7 +4,8 @@ The one home of these for every program (hook, ctk, shim, cdi).  Pure functions,
 only, cheap to import (the hook's prestart path imports it): Go's whitespace trimming
 (``strings.TrimSpace``), lexical path cleaning (``path.Clean``), boolean parsing
 (``strconv.ParseBool``), ``%q`` quoting (``strconv.Quote``), the wording of Go's ``flag``
-package errors, the default ``PATH`` of the reference's programs, and errno spelling.
+package errors, the default ``PATH`` of the reference's programs, errno spelling, and a path under
+a host root (:func:`under_root`, :func:`strip_root`: the hook's library lookup, ``cdi`` and ``ctk``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,29 @@ def abspath(path: str, directory: str | None = None) -> str:
     if path.startswith("/"):
         return clean(path)
     return clean(getwd(directory) + "/" + path)
+
+
+def under_root(root: str, path: str) -> str:
+    """``path`` (as seen from inside ``root``) as a host path: ``root`` and ``path`` joined with one
+    ``/``, lexically (the driver and device roots the reference joins with ``filepath.Join``; a
+    container's root file system, whose symlinks are untrusted, is :mod:`hook.rootfs`'s).  A root of
+    ``""`` or of slashes only (``/``, ``//``) is the host's: ``path`` as it is."""
+    base = root.rstrip("/")
+    return base + "/" + path.lstrip("/") if base else path
+
+
+def strip_root(root: str, path: str) -> str:
+    """The inverse of :func:`under_root`: the host ``path`` as seen from inside ``root`` (``/`` and its
+    path relative to ``root``, both made absolute and cleaned lexically first: :func:`abspath`); ``path``
+    as it is when ``root`` is the host's or ``path`` is not under it."""
+    if not root.rstrip("/"):
+        return path
+    base, full = abspath(root), abspath(path)
+    if full == base:
+        return "/"
+    if base == "/":
+        return full
+    return full[len(base):] if full.startswith(base + "/") else path
 
 
 _ERRNO_TEXT = {

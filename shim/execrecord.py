@@ -24,7 +24,10 @@ Format (every field ends with a NUL byte; numbers in decimal)::
     exec PATH               last: the runtime to exec, with argv[1:] and the environment unchanged
 
 The launcher uses a record only if it is a regular file owned by the caller's user and not writable by
-group or others, in directories that are not writable by group or others either.
+group or others, in directories that are not writable by group or others either.  Its copies of
+:data:`RECORD`, :data:`MAGIC` and :data:`MAX_SIZE` are generated from this module at build time
+(``freeze/mkfrozen.py``), and the programs that replay a record are ``freeze/programs.py``'s
+``REPLAYING``.
 """
 
 from __future__ import annotations

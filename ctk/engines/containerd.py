@@ -13,11 +13,11 @@ is written in the reference's layout.
 from __future__ import annotations
 
 import copy
-import glob
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from hook import gocompat
 from hook.atomicfile import sha256
 
 from .. import gotoml
@@ -334,20 +334,31 @@ def merge_containerd(base: dict, overlay: dict, mode: str) -> dict:
     return out
 
 
-def expand_imports(imports: Any, base_dir: str) -> list[str]:
-    """Paths matched by a containerd ``imports`` list (relative entries are relative to the
-    importing file's directory; globs are sorted)."""
+def expand_imports(imports: Any, parent: str) -> list[str]:
+    """The files named by the ``imports`` list of the containerd config file ``parent``, as
+    containerd resolves them (``resolveImports``): an entry with a ``*`` is a pattern, expanded
+    with Go's ``filepath.Glob`` (:func:`cdi.pathmatch.glob`: ``*`` matches a leading dot, ``[^x]``
+    negates, ``[!x]`` is a class holding ``!``; sorted per folder) and taken as it is, a relative
+    one relative to the working directory; any other entry is a path, cleaned and, when relative,
+    joined with ``parent``'s folder.  Non-string entries are ignored.
+
+    Raises :class:`ConfigLoadError` for a malformed pattern (Go's ``ErrBadPattern``: containerd
+    does not start with such a config)."""
     out: list[str] = []
     if not isinstance(imports, list):
         return out
     for entry in imports:
         if not isinstance(entry, str):
             continue
-        pattern = entry if os.path.isabs(entry) else os.path.join(base_dir, entry)
-        if glob.has_magic(pattern):
-            out.extend(sorted(glob.glob(pattern)))
+        if "*" in entry:
+            from cdi import pathmatch
+            if not pathmatch.well_formed(entry):
+                raise errors.ConfigLoadError(f"{parent}: imports entry {gocompat.quote(entry)}: "
+                                             "syntax error in pattern")
+            out.extend(pathmatch.glob(entry))
         else:
-            out.append(pattern)
+            path = gocompat.clean(entry)
+            out.append(path if path.startswith("/") else gocompat.join(os.path.dirname(parent), path))
     return out
 
 
@@ -368,7 +379,7 @@ class ContainerdImportsSource:
         tree = parse_toml(data, self.path)
         seen = {os.path.realpath(self.path)}
         excluded = {os.path.realpath(p) for p in self.exclude}
-        queue = expand_imports(tree.get("imports"), os.path.dirname(self.path))
+        queue = expand_imports(tree.get("imports"), self.path)
         while queue:
             p = queue.pop(0)
             rp = os.path.realpath(p)
@@ -381,7 +392,7 @@ class ContainerdImportsSource:
                 continue
             sub = parse_toml(raw, p)
             tree = merge_containerd(tree, sub, self.mode)
-            queue.extend(expand_imports(sub.get("imports"), os.path.dirname(p)))
+            queue.extend(expand_imports(sub.get("imports"), p))
         return Snapshot.make(tree, self.describe(), inputs)
 
     def describe(self) -> str:
@@ -407,7 +418,12 @@ def warn_shadowed_imports(req: ConfigureRequest, top: dict, version: int) -> Non
         return
     mine = os.path.realpath(req.drop_in) if req.drop_in else None
     cri = plugin_keys(version)
-    for path in expand_imports(top.get("imports"), os.path.dirname(req.config)):
+    try:
+        imported = expand_imports(top.get("imports"), req.config)
+    except errors.ConfigLoadError as exc:  # containerd refuses the file; the file source does not read imports
+        log.warning("%s: containerd cannot load this config", exc)
+        return
+    for path in imported:
         if os.path.realpath(path) == mine or not os.path.isfile(path):
             continue
         try:

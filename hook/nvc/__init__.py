@@ -67,16 +67,16 @@ LIB_DIRS: tuple[str, ...] = (
 
 
 def _under(root: str) -> list[str]:
-    from ..oslite import join
+    from ..gocompat import under_root
 
-    return [join(root, d, LIB_NAME) for d in LIB_DIRS]
+    return [under_root(root, f"/{d}/{LIB_NAME}") for d in LIB_DIRS]
 
 
 def candidates(library_path: str | None, root: str) -> list[str]:
     """Paths to try, in order: the explicit path only; else under ``root`` (when not ``/``), then the host dirs."""
     if library_path:
         return [library_path]
-    return (_under(root) if root and root.rstrip("/") else []) + _under("/")
+    return list(dict.fromkeys(_under(root) + _under("/")))
 
 
 def library_in(root: str) -> str | None:

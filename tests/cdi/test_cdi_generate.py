@@ -37,6 +37,13 @@ def test_generate_is_a_library_call(driver_root):
     assert s["containerEdits"]["env"][-1] == "NVIDIA_VISIBLE_DEVICES=void"
 
 
+def test_an_all_slash_dev_root_is_the_hosts_root(driver_root):
+    """``--dev-root=//`` is ``/`` (hook.gocompat.under_root): the host's device nodes, no ``hostPath``."""
+    specs = {r: G.generate(G.Options(mode="nvml", driver_root=str(driver_root), dev_root=r)) for r in ("/", "//")}
+    assert specs["//"] == specs["/"]
+    assert specs["/"][0]["devices"][1]["containerEdits"]["deviceNodes"][0] == {"path": "/dev/nvidia1"}
+
+
 def test_yaml_writer_matches_the_reference_layout_and_parses_back(driver_root):
     s = G.generate(G.Options(mode="nvml", driver_root=str(driver_root)))[0]
     text = S.to_yaml(s)

@@ -273,7 +273,7 @@ def test_file_changed_between_read_and_write_writes_nothing(tmp_path, state):
 
 def test_source_recheck_reports_changed_import(tmp_path, state):
     top = tmp_path / "config.toml"
-    top.write_text('version = 2\nimports = ["other/*.toml"]\n')
+    top.write_text(f'version = 2\nimports = ["{tmp_path}/other/*.toml"]\n')
     (tmp_path / "other").mkdir()
     other = tmp_path / "other" / "a.toml"
     other.write_text('[plugins."io.containerd.grpc.v1.cri".containerd]\ndefault_runtime_name = "runc"\n')
@@ -372,6 +372,25 @@ def test_command_source_failure_is_one_line(tmp_path, state):
     assert r.stderr.count("\n") == 1
     assert (f"unable to load config for runtime containerd: failed to load config: failed to run "
             f"command {tmp_path}/nope [config dump]") in r.stderr
+
+
+def test_malformed_import_pattern_is_one_line(tmp_path, state):
+    """containerd refuses a config with a malformed ``imports`` pattern: the effective source fails
+    with one line; the file source, which reads no imports, configures and warns."""
+    top = tmp_path / "config.toml"
+    content = f'version = 2\nimports = ["{tmp_path}/conf.d/[*.toml"]\n'
+    top.write_text(content)
+    common = ("runtime", "configure", "--runtime=containerd", f"--config={top}",
+              f"--drop-in-config={tmp_path}/conf.d/99-nvidia.toml")
+    r = ctk(*common, "--config-source=effective", state=state)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert (f'unable to load config for runtime containerd: failed to load config: {top}: imports entry '
+            f'\\"{tmp_path}/conf.d/[*.toml\\": syntax error in pattern') in r.stderr
+    assert top.read_text() == content and not (tmp_path / "conf.d").exists()
+    r = ctk(*common, "--config-source=file", state=state)
+    assert r.returncode == 0, r.stderr
+    assert (f'{top}: imports entry \\"{tmp_path}/conf.d/[*.toml\\": syntax error in pattern: containerd cannot '
+            'load this config') in r.stderr
 
 
 def test_write_error_is_reported(tmp_path, state):

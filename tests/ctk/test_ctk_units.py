@@ -4,6 +4,7 @@ style-preserving TOML/JSON edits, flag parsing."""
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from ctk.errors import ConfigLoadError, SourceError, UsageError
 
 MAIN = """\
 version = 2
-imports = ["conf.d/*.toml"]
+imports = ["{dir}/conf.d/*.toml"]
 [plugins."io.containerd.grpc.v1.cri".containerd]
   default_runtime_name = "runc"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -31,7 +32,7 @@ OTHER = """\
 @pytest.fixture
 def tree_files(tmp_path):
     (tmp_path / "conf.d").mkdir()
-    (tmp_path / "config.toml").write_text(MAIN)
+    (tmp_path / "config.toml").write_text(MAIN.replace("{dir}", str(tmp_path)))
     (tmp_path / "conf.d" / "10-registry.toml").write_text(OTHER)
     (tmp_path / "conf.d" / "99-nvidia.toml").write_text('[plugins."x"]\na = 1\n')
     return tmp_path
@@ -69,6 +70,57 @@ def test_drop_in_from_effective_config_keeps_every_cri_setting(tree_files):
     # re-merging main + drop-ins the containerd 1.6 way keeps the registry setting
     merged = containerd.merge_containerd(snap.tree, di, "replace")
     assert merged["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"] == "/etc/containerd/certs.d"
+
+
+def imported(config: Path) -> list[str]:
+    """The files the effective source read besides ``config``, in order."""
+    snap = containerd.ContainerdImportsSource(str(config)).load()
+    return [k.removeprefix("file:") for k, _ in snap.inputs][1:]
+
+
+def test_containerd_import_pattern_star_matches_dotfiles(tmp_path):
+    """containerd globs with Go's filepath.Glob: ``*`` matches a leading dot (Python's glob skips it)."""
+    (tmp_path / "conf.d").mkdir()
+    for name in (".x.toml", "a.toml"):
+        (tmp_path / "conf.d" / name).write_text("")
+    (tmp_path / "config.toml").write_text(f'version = 2\nimports = ["{tmp_path}/conf.d/*.toml"]\n')
+    assert imported(tmp_path / "config.toml") == [f"{tmp_path}/conf.d/.x.toml", f"{tmp_path}/conf.d/a.toml"]
+
+
+def test_containerd_import_is_a_pattern_only_with_a_star(tmp_path):
+    """``[!a]`` is Go's class of ``!`` and ``a`` (``^`` negates), and an entry without ``*`` is a plain
+    path, even with ``[`` or ``?`` in it (containerd's ``strings.Contains(path, "*")``)."""
+    d = tmp_path / "conf.d"
+    d.mkdir()
+    for name in ("!x.toml", "a.toml", "b.toml", "[!a].toml", "b?.toml"):
+        (d / name).write_text("")
+    (tmp_path / "config.toml").write_text(
+        f'version = 2\nimports = ["{d}/[!a]*.toml", "conf.d/[!a].toml", "{d}/b?.toml"]\n')
+    assert imported(tmp_path / "config.toml") == [f"{d}/!x.toml", f"{d}/a.toml", f"{d}/[!a].toml", f"{d}/b?.toml"]
+
+
+def test_containerd_relative_import_pattern_is_not_joined_with_the_config_folder(tmp_path, monkeypatch):
+    """A relative plain entry is relative to the importing file's folder (cleaned); a relative pattern
+    is globbed as it is, i.e. relative to containerd's working directory."""
+    etc, cwd = tmp_path / "etc", tmp_path / "cwd"
+    for top in (etc, cwd):
+        (top / "conf.d").mkdir(parents=True)
+        (top / "conf.d" / "a.toml").write_text("")
+    (etc / "sub").mkdir()
+    (etc / "config.toml").write_text('version = 2\nimports = ["conf.d/*.toml", "./sub/../conf.d//a.toml"]\n')
+    monkeypatch.chdir(cwd)
+    snap = containerd.ContainerdImportsSource(str(etc / "config.toml")).load()
+    assert [k for k, _ in snap.inputs] == [f"file:{etc}/config.toml", "file:conf.d/a.toml", f"file:{etc}/conf.d/a.toml"]
+    assert containerd.expand_imports(["conf.d/*.toml", "./sub/../conf.d//a.toml"], str(etc / "config.toml")) == [
+        "conf.d/a.toml", f"{etc}/conf.d/a.toml"]
+
+
+def test_containerd_malformed_import_pattern_is_a_load_error(tmp_path):
+    """Go's filepath.Glob returns ErrBadPattern and containerd does not load the config: one line."""
+    (tmp_path / "config.toml").write_text(f'version = 2\nimports = ["{tmp_path}/[*.toml"]\n')
+    with pytest.raises(ConfigLoadError) as exc:
+        containerd.ContainerdImportsSource(str(tmp_path / "config.toml")).load()
+    assert str(exc.value) == f'{tmp_path}/config.toml: imports entry "{tmp_path}/[*.toml": syntax error in pattern'
 
 
 def test_crio_drop_ins_lexical_order_and_handler_replacement(tmp_path):

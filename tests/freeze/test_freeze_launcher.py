@@ -235,6 +235,28 @@ def test_one_shot_programs_run_without_the_cyclic_gc(probe):
     assert (hook.returncode, hook.stdout, ctk.returncode, ctk.stdout) == (0, "false\n", 0, "true\n")
 
 
+def test_the_generated_table_carries_the_exec_records_constants(tmp_path):
+    """freeze/mkfrozen.py writes the exec record's name, magic line and size limit from shim.execrecord,
+    and the "replays the exec record" column from freeze/programs.py REPLAYING: the launcher has no copy."""
+    from freeze.mkfrozen import Plan, write_outputs
+    from freeze.programs import REPLAYING
+    from paths import ROOT
+    from shim import execrecord
+
+    write_outputs(Plan(), tmp_path, dict(PROGRAMS))
+    header = (tmp_path / "frozen_table.h").read_text().splitlines()
+    assert [line for line in header if line.startswith("#define RECORD_")] == [
+        f'#define RECORD_NAME "/{execrecord.RECORD}"', f'#define RECORD_MAGIC "{execrecord.MAGIC}"',
+        f"#define RECORD_MAX {execrecord.MAX_SIZE}"]
+    start = header.index("static const struct program programs[] = {") + 1
+    rows = header[start:start + len(PROGRAMS)]
+    assert {row.split('"')[1]: row.removesuffix("},").rsplit(", ", 1)[1] for row in rows} == {
+        name: str(int(name in REPLAYING)) for name in PROGRAMS}
+    assert REPLAYING == {name for name, entry in PROGRAMS.items() if entry == "shim.main:main"}
+    launcher = (ROOT / "freeze" / "launcher.c").read_text()
+    assert "#define RECORD_" not in launcher and "shim.main" not in launcher
+
+
 def test_a_program_whose_package_was_not_in_the_tree_says_so(probe):
     left_out = [n for n, entry in PROGRAMS.items() if entry.split(".")[0] not in ("hook", "ctk")]
     assert "nvidia-container-runtime" in left_out

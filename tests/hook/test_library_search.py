@@ -40,6 +40,20 @@ def test_hook_tries_the_root_then_the_host_in_list_order(tmp_path):
     assert nvc.candidates("/x/lib.so", root) == ["/x/lib.so"]
 
 
+def test_an_all_slash_root_is_the_hosts_root():
+    """``//`` (any root of slashes only) is ``/`` (hook.gocompat.under_root): the host's folders, once."""
+    assert nvc.candidates(None, "//") == nvc.candidates(None, "") == [f"/{d}/{LIB}" for d in DIRS]
+
+
+def test_hook_and_installer_take_a_root_with_trailing_slashes_as_it(tmp_path):
+    """A root's trailing slashes are dropped (hook.gocompat.under_root), not doubled in the path found."""
+    root = tmp_path / "driver"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / LIB).write_bytes(b"\x7fELF")
+    assert nvc.find_library(None, f"{root}//") == f"{root}/lib/{LIB}"
+    assert toolkit.find_backend(f"{root}//").library == f"{root}/lib/{LIB}"
+
+
 def test_a_directory_named_like_the_library_is_not_it(tmp_path):
     root = tmp_path / "driver"
     (root / "usr/lib64" / LIB).mkdir(parents=True)

@@ -45,6 +45,28 @@ def test_trim_keeps_what_go_does_not_call_space():
     assert gocompat.trim("\u3000\t x \x1c") == "x \x1c"
 
 
+@pytest.mark.parametrize("root, path, want", [
+    ("", "/dev/nvidia0", "/dev/nvidia0"), ("/", "/dev/nvidia0", "/dev/nvidia0"),
+    ("//", "/dev/nvidia0", "/dev/nvidia0"), ("///", "dev/nvidia0", "dev/nvidia0"),   # any all-slash root is /
+    ("/run/nvidia/driver", "/dev/nvidia0", "/run/nvidia/driver/dev/nvidia0"),
+    ("/run/nvidia/driver//", "//dev/nvidia0", "/run/nvidia/driver/dev/nvidia0"),
+    ("/r", "usr/lib", "/r/usr/lib"), ("driver", "/etc", "driver/etc"), ("/r", "", "/r/"),
+])
+def test_under_root_joins_one_slash_and_takes_an_all_slash_root_as_the_host(root, path, want):
+    assert gocompat.under_root(root, path) == want
+
+
+@pytest.mark.parametrize("root, path, want", [
+    ("", "/r/a", "/r/a"), ("/", "/r/a", "/r/a"), ("//", "/r/a", "/r/a"),
+    ("/r", "/r/a/b", "/a/b"), ("/r/", "/r//a", "/a"), ("/r", "/r", "/"),
+    ("/r", "/other/a", "/other/a"), ("/r", "/r/../x", "/r/../x"), ("/r", "/r/..hidden", "/..hidden"),
+])
+def test_strip_root_inverts_under_root(root, path, want):
+    assert gocompat.strip_root(root, path) == want
+    if want != path and root.rstrip("/"):
+        assert os.path.normpath(gocompat.under_root(root, want)) == os.path.normpath(path)
+
+
 # --- rootfs: strict (the hook) and keeping missing components (the CDI hooks) ---------------------
 
 @pytest.fixture
