@@ -271,7 +271,11 @@ def _is_tableish(v: Any) -> bool:
 def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
     """tomlkit's document for ``text``, which must read as ``tree`` (what the sources read)."""
     doc = parse(text)
-    if not same(plain(doc), tree):
+    try:
+        read = plain(doc)
+    except (TOMLKitError, ValueError, RecursionError):  # tomlkit cannot give back what it parsed
+        read = None
+    if read is None or not same(read, tree):
         raise errors.ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
                                      "nothing was changed: edit it by hand")
     return doc

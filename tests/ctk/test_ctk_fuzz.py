@@ -10,7 +10,7 @@ import tempfile
 import tomllib
 from contextlib import redirect_stderr, redirect_stdout
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ctk import cli, gotoml
@@ -138,5 +138,6 @@ def test_containerd_any_bytes(content):
 
 @SETTINGS
 @given(toml_docs() | fragments("crio") | st.binary(max_size=40))
+@example(b"[[crio.runtime]][crio][crio.runtime.runtimes.crun]")  # tomlkit parsed it, then could not unwrap it
 def test_crio_any_bytes(content):
     check("crio", "crio.conf", content)
