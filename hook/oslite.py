@@ -18,38 +18,76 @@ from __future__ import annotations
 import sys
 
 from posix import (  # noqa: F401  (re-exported: the hook calls them as oslite.NAME)
+    O_APPEND,
     O_CLOEXEC,
+    O_CREAT,
     O_DIRECTORY,
+    O_EXCL,
     O_NOFOLLOW,
     O_PATH,
     O_RDONLY,
+    O_TRUNC,
+    O_WRONLY,
     RTLD_LAZY,
     RTLD_LOCAL,
     X_OK,
     _exit,
     _have_functions,
     access,
+    chmod,
     close,
     environ,
+    execv,
     execve,
     fchmod,
+    fchown,
+    fork,
     fstat,
+    fsync,
     getcwd,
+    getxattr,
     isatty,
     listdir,
+    listxattr,
+    lstat,
+    major,
+    minor,
     mkdir,
     open,
+    pread,
     putenv,
     read,
     readlink,
+    rename,
+    setxattr,
     stat,
+    stat_result,
     strerror,
+    symlink,
+    uname,
+    unlink,
     unsetenv,
+    urandom,
+    waitpid,
+    waitstatus_to_exitcode,
+    write,
 )
 
 _ENCODING = sys.getfilesystemencoding()
 _ERRORS = sys.getfilesystemencodeerrors()
-_S_IFMT, _S_IFDIR, _S_IFREG = 0o170000, 0o040000, 0o100000
+#: ``stat``'s file types (``S_IFMT(st_mode) == S_IFDIR`` is ``stat.S_ISDIR(st_mode)``).
+S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO = 0o040000, 0o100000, 0o120000, 0o020000, 0o060000, 0o010000
+
+
+def S_IFMT(mode: int) -> int:  # noqa: N802 (stat's name)
+    """``stat.S_IFMT``: the file type bits of ``mode``."""
+    return mode & 0o170000
+
+
+def S_IMODE(mode: int) -> int:  # noqa: N802 (stat's name)
+    """``stat.S_IMODE``: the permission bits of ``mode`` (setuid, setgid and sticky included)."""
+    return mode & 0o7777
+
 # ``os.access in os.supports_effective_ids``
 EFFECTIVE_IDS = "HAVE_FACCESSAT" in _have_functions
 
@@ -105,12 +143,18 @@ def join(path: str, *more: str) -> str:
     return path
 
 
-def dirname(path: str) -> str:
-    """``os.path.dirname``."""
-    head = path[:path.rfind("/") + 1]
+def split(path: str) -> tuple[str, str]:
+    """``os.path.split``."""
+    i = path.rfind("/") + 1
+    head, tail = path[:i], path[i:]
     if head and head != "/" * len(head):
         head = head.rstrip("/")
-    return head
+    return head, tail
+
+
+def dirname(path: str) -> str:
+    """``os.path.dirname``."""
+    return split(path)[0]
 
 
 def basename(path: str) -> str:
@@ -118,9 +162,76 @@ def basename(path: str) -> str:
     return path[path.rfind("/") + 1:]
 
 
+def normpath(path: str) -> str:
+    """``os.path.normpath``: ``.`` and empty components dropped, ``..`` folded (never above ``/``), two
+    leading slashes kept (POSIX leaves their meaning to the system), three or more made one."""
+    if not path:
+        return "."
+    initial = 2 if path.startswith("//") and not path.startswith("///") else 1 if path.startswith("/") else 0
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part != ".." or (not initial and not parts) or (parts and parts[-1] == ".."):
+            parts.append(part)
+        elif parts:
+            parts.pop()
+    return "/" * initial + "/".join(parts) or "."
+
+
+def abspath(path: str) -> str:
+    """``os.path.abspath``: joined to the current directory, then :func:`normpath`."""
+    return normpath(path if path.startswith("/") else join(getcwd(), path))
+
+
+def relpath(path: str, start: str = ".") -> str:
+    """``os.path.relpath`` (both made absolute first).  Raises ValueError for an empty ``path``."""
+    if not path:
+        raise ValueError("no path specified")
+    start_parts = [p for p in abspath(start).split("/") if p]
+    path_parts = [p for p in abspath(path).split("/") if p]
+    common = 0
+    for a, b in zip(start_parts, path_parts):
+        if a != b:
+            break
+        common += 1
+    rest = [".."] * (len(start_parts) - common) + path_parts[common:]
+    return join(*rest) if rest else "."
+
+
+def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
+    """``os.makedirs``: the missing parents are made with mode ``0o777`` (less the umask), ``name`` with
+    ``mode``.  Raises OSError (FileExistsError for an existing ``name`` unless ``exist_ok`` and it is a
+    directory)."""
+    head, tail = split(name)
+    if not tail:
+        head, tail = split(head)
+    if head and tail and not exists(head):
+        try:
+            makedirs(head, exist_ok=exist_ok)
+        except FileExistsError:  # made meanwhile by another process
+            pass
+        if tail == ".":
+            return
+    try:
+        mkdir(name, mode)
+    except OSError:
+        if not exist_ok or not isdir(name):
+            raise
+
+
+def lexists(path: str) -> bool:
+    """``os.path.lexists``: a dangling symbolic link exists."""
+    try:
+        lstat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _mode(path: str) -> int | None:
     try:
-        return stat(path).st_mode & _S_IFMT
+        return S_IFMT(stat(path).st_mode)
     except (OSError, ValueError):
         return None
 
@@ -132,29 +243,40 @@ def exists(path: str) -> bool:
 
 def isfile(path: str) -> bool:
     """``os.path.isfile``."""
-    return _mode(path) == _S_IFREG
+    return _mode(path) == S_IFREG
 
 
 def isdir(path: str) -> bool:
     """``os.path.isdir``."""
-    return _mode(path) == _S_IFDIR
+    return _mode(path) == S_IFDIR
 
 
 def realdir(directory: str) -> str:
     """``os.path.realpath(directory)`` for a directory: the path the kernel gives for it (what
     ``getcwd`` returns there), read from ``/proc/self/fd``; ``os.path.realpath`` itself where that
     cannot be read (no ``/proc``, not an openable directory)."""
-    path = ""
+    return _real(directory, O_PATH | O_DIRECTORY | O_CLOEXEC)
+
+
+def realpath(path: str) -> str:
+    """``os.path.realpath(path)`` for an existing file or directory, as :func:`realdir` (the path the kernel
+    gives for it once opened, symbolic links followed); ``os.path.realpath`` itself where it cannot be
+    opened (missing, a dangling link, no ``/proc``)."""
+    return _real(path, O_PATH | O_CLOEXEC)
+
+
+def _real(path: str, flags: int) -> str:
+    found = ""
     try:
-        fd = open(directory, O_PATH | O_DIRECTORY | O_CLOEXEC)
+        fd = open(path, flags)
         try:
-            path = readlink(f"/proc/self/fd/{fd}")
+            found = readlink(f"/proc/self/fd/{fd}")
         finally:
             close(fd)
     except (OSError, ValueError):
         pass
-    if path.startswith("/") and not path.endswith(" (deleted)"):
-        return path
+    if found.startswith("/") and not found.endswith(" (deleted)"):
+        return found
     import os.path  # the rare case pays for ``os``
 
-    return os.path.realpath(directory)
+    return os.path.realpath(path)
