@@ -3,7 +3,7 @@ container by bind-mounting a modified copy of the host's params file over the co
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 from .. import errors
 
@@ -25,7 +25,7 @@ def _mount(src: str, dst: str, fstype: str | None, flags: int, data: str | None 
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     if libc.mount(enc(src), enc(dst), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, oslite.strerror(err))
 
 
 def run(args: list[str], log) -> int:
@@ -45,21 +45,21 @@ def run(args: list[str], log) -> int:
     scratch = mkdirs_in(root, "/run/nvidia-ctk-hook" + new_uuid())
     try:
         _mount("tmpfs", scratch, "tmpfs", MS_NODEV, "size=64k,mode=0755")
-        write_new(os.path.join(scratch, "nvct-params"), new.encode(), 0o444)
+        write_new(oslite.join(scratch, "nvct-params"), new.encode(), 0o444)
     except OSError as exc:
         raise errors.HookError(f"failed to create tmpfs for modified params file: {exc.strerror}") from None
     target = secure_join(root, HOST_PARAMS)
     try:
-        fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = oslite.open(target, oslite.O_PATH | oslite.O_NOFOLLOW | oslite.O_CLOEXEC)
     except OSError as exc:
         raise errors.HookError(f"failed to mount modified params file: open o_path procfd: open {target}: "
                                f"{exc.strerror.lower()}") from None
     try:
         dst = f"/proc/self/fd/{fd}"
-        _mount(os.path.join(scratch, "nvct-params"), dst, None, MS_BIND)
+        _mount(oslite.join(scratch, "nvct-params"), dst, None, MS_BIND)
         _mount("", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSYMFOLLOW)
     except OSError as exc:
         raise errors.HookError(f"failed to mount modified params file: {exc.strerror}") from None
     finally:
-        os.close(fd)
+        oslite.close(fd)
     return 0

@@ -12,10 +12,12 @@ import pytest
 
 import classes
 import importtime
+from cdi.hook import HOOKS
 from cdi.hooks import compat, devnode
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
-         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate")
+         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", *importtime.OS)
+IMPORTTIME = importtime.command("cdi.hook:main")
 CTK_ALLOWED = {"ctk", "ctk.errors", "ctk.cli_flags"}  # the flag parser (ctk.cli_flags), nothing of configuration
 
 
@@ -31,10 +33,11 @@ def bundle(tmp_path, entries=()):
 
 
 def run_hook(b, *args, importtime=False):
-    cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + \
-        ["-c", "import sys; from cdi.hook import main; sys.exit(main())", *args]
+    """``nvidia-cdi-hook ARGS`` with the OCI state of bundle ``b`` on stdin; ``importtime``: under
+    ``-X importtime`` as the frozen launcher starts it (``-I -S``: ``site`` imports ``os``)."""
+    cmd = IMPORTTIME if importtime else [sys.executable, "-c", "import sys; from cdi.hook import main; sys.exit(main())"]
     state = json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)})
-    return subprocess.run(cmd, input=state.encode(), capture_output=True)
+    return subprocess.run([*cmd, *args], input=state.encode(), capture_output=True)
 
 
 @pytest.mark.parametrize("args", [
@@ -43,14 +46,20 @@ def run_hook(b, *args, importtime=False):
     ["enable-cuda-compat", "--host-driver-version=550.54.14"],
     ["chmod", "--mode", "755", "--path", "/etc"],
     ["disable-device-node-modification"],
+    ["update-ldcache", "--folder", "/usr/lib/x86_64-linux-gnu"],
+    ["noop"],
     ["frobnicate"],
+    [],
 ])
 def test_hooks_import_only_what_they_need(tmp_path, args):
-    """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing (-X importtime)."""
+    """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing, no ``os`` (-X importtime; the
+    hooks use ``hook.oslite``)."""
     p = run_hook(bundle(tmp_path), *args, importtime=True)
     assert p.returncode == 0, p.stderr
     imported = importtime.imported(p.stderr)
     assert "cdi.hook" in imported  # the measurement works
+    if args and args[0] in HOOKS:
+        assert HOOKS[args[0]] in imported
     for heavy in HEAVY:
         assert heavy not in imported, heavy
     assert {m for m in imported if m.split(".")[0] == "ctk"} <= CTK_ALLOWED
