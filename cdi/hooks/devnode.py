@@ -19,12 +19,39 @@ def modified(text: str) -> str | None:
     return "".join(("ModifyDeviceFiles: 0" if line == "ModifyDeviceFiles: 1" else line) + "\n" for line in lines)
 
 
+_libc_mount = None
+
+
 def _mount(src: str, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    import ctypes  # only here: this path runs only when the host's driver modifies device files
-    libc = ctypes.CDLL(None, use_errno=True)
+    """``mount(2)``; raises OSError.  Through ``_ctypes``, as ``ctypes.CDLL(None, use_errno=True).mount``
+    with its argument types declared: the ``ctypes`` package imports ``os`` and creates some fifty classes
+    (about 2 ms, docs/performance.md), and this path runs on every host whose driver modifies device files."""
+    global _libc_mount
+    from _ctypes import get_errno
+    if _libc_mount is None:
+        from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, CFuncPtr, _SimpleCData, dlopen
+
+        class CInt(_SimpleCData):
+            _type_ = "i"
+
+        class CULong(_SimpleCData):
+            _type_ = "L"
+
+        class CCharP(_SimpleCData):  # bytes or None (NULL)
+            _type_ = "z"
+
+        class Mount(CFuncPtr):
+            _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
+            _restype_ = CInt
+            _argtypes_ = (CCharP, CCharP, CCharP, CULong, CCharP)
+
+        class Process:  # what CFuncPtr looks a symbol up in: the handle of dlopen(NULL), as ctypes.CDLL(None)
+            _handle = dlopen(None)
+
+        _libc_mount = Mount(("mount", Process()))
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    if libc.mount(enc(src), enc(dst), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
-        err = ctypes.get_errno()
+    if _libc_mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
+        err = get_errno()
         raise OSError(err, oslite.strerror(err))
 
 

@@ -254,3 +254,29 @@ def test_hook_help_prints_the_subcommands_flags(tmp_path):
     out = p.stdout.decode()
     assert out.startswith("NAME:\n   nvidia-cdi-hook create-symlinks\n\nOPTIONS:\n")
     assert "--link string [ --link string ]" in out
+
+
+def test_device_node_modification_is_hidden_by_a_read_only_bind_mount(tmp_path):
+    """A host whose driver modifies device files (``ModifyDeviceFiles: 1``; a params file put over
+    ``/proc/driver`` in a private mount namespace): the container's params file reads 0 afterwards, read-only,
+    and the file itself is not changed.  ``mount(2)`` is called through ``_ctypes``: neither ``ctypes`` nor
+    ``os`` is imported (-X importtime, as the launcher runs the hook)."""
+    b = bundle(tmp_path)
+    params = b / "rootfs" / "proc" / "driver" / "nvidia" / "params"
+    params.parent.mkdir(parents=True)
+    params.write_text("ModifyDeviceFiles: 1\nDeviceFileMode: 438\n")
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)}))
+    script = ('mount -t tmpfs none /proc/driver && mkdir /proc/driver/nvidia'
+              ' && printf "ModifyDeviceFiles: 1\\nDeviceFileMode: 438\\n" > /proc/driver/nvidia/params'
+              ' && "$@" < "$STATE" && cat "$PARAMS" && if (: >> "$PARAMS") 2>/dev/null; then echo writable; fi')
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *IMPORTTIME,
+                        "disable-device-node-modification"], capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "STATE": str(state), "PARAMS": str(params)})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n"
+    assert params.read_text() == "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"
+    imported = importtime.imported(p.stderr)
+    assert "cdi.hooks.devnode" in imported
+    for heavy in HEAVY:
+        assert heavy not in imported, heavy
