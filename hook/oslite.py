@@ -220,6 +220,14 @@ def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
             raise
 
 
+def islink(path: str) -> bool:
+    """``os.path.islink``."""
+    try:
+        return S_IFMT(lstat(path).st_mode) == S_IFLNK
+    except (OSError, ValueError):
+        return False
+
+
 def lexists(path: str) -> bool:
     """``os.path.lexists``: a dangling symbolic link exists."""
     try:
@@ -253,19 +261,20 @@ def isdir(path: str) -> bool:
 
 def realdir(directory: str) -> str:
     """``os.path.realpath(directory)`` for a directory: the path the kernel gives for it (what
-    ``getcwd`` returns there), read from ``/proc/self/fd``; ``os.path.realpath`` itself where that
-    cannot be read (no ``/proc``, not an openable directory)."""
-    return _real(directory, O_PATH | O_DIRECTORY | O_CLOEXEC)
+    ``getcwd`` returns there), read from ``/proc/self/fd``; :func:`realpath` where that cannot be read
+    (no ``/proc``, not an openable directory)."""
+    return _real(directory, O_PATH | O_DIRECTORY | O_CLOEXEC) or realpath(directory)
 
 
-def realpath(path: str) -> str:
-    """``os.path.realpath(path)`` for an existing file or directory, as :func:`realdir` (the path the kernel
-    gives for it once opened, symbolic links followed); ``os.path.realpath`` itself where it cannot be
-    opened (missing, a dangling link, no ``/proc``)."""
-    return _real(path, O_PATH | O_CLOEXEC)
+def realpath(path: str, *, strict: bool = False) -> str:
+    """``os.path.realpath`` (CPython 3.11's): the path the kernel gives for ``path`` once opened (symbolic
+    links followed) when it can be opened, else ``os.path.realpath``'s walk (below).  ``strict``: raise
+    OSError for a missing component or a symbolic link loop."""
+    return _real(path, O_PATH | O_CLOEXEC) or abspath(_joinrealpath("", path, strict, {})[0])
 
 
-def _real(path: str, flags: int) -> str:
+def _real(path: str, flags: int) -> str | None:
+    """The path ``/proc/self/fd`` gives for ``path`` opened with ``flags``, or None."""
     found = ""
     try:
         fd = open(path, flags)
@@ -275,8 +284,50 @@ def _real(path: str, flags: int) -> str:
             close(fd)
     except (OSError, ValueError):
         pass
-    if found.startswith("/") and not found.endswith(" (deleted)"):
-        return found
-    import os.path  # the rare case pays for ``os``
+    return found if found.startswith("/") and not found.endswith(" (deleted)") else None
 
-    return os.path.realpath(path)
+
+def _joinrealpath(path: str, rest: str, strict: bool, seen: dict) -> tuple[str, bool]:
+    """``posixpath._joinrealpath`` (CPython 3.11): ``path`` joined with ``rest``, every symbolic link of
+    ``rest`` resolved (``seen``: link -> its resolution, None while being resolved: a loop)."""
+    if rest.startswith("/"):
+        rest = rest[1:]
+        path = "/"
+    while rest:
+        name, _, rest = rest.partition("/")
+        if not name or name == ".":
+            continue
+        if name == "..":
+            if path:
+                path, name = split(path)
+                if name == "..":
+                    path = join(path, "..", "..")
+            else:
+                path = ".."
+            continue
+        newpath = join(path, name)
+        try:
+            st = lstat(newpath)
+        except OSError:
+            if strict:
+                raise
+            is_link = False
+        else:
+            is_link = S_IFMT(st.st_mode) == S_IFLNK
+        if not is_link:
+            path = newpath
+            continue
+        if newpath in seen:
+            path = seen[newpath]
+            if path is not None:
+                continue
+            if strict:
+                stat(newpath)  # raises OSError(ELOOP)
+            else:
+                return join(newpath, rest), False
+        seen[newpath] = None
+        path, ok = _joinrealpath(path, readlink(newpath), strict, seen)
+        if not ok:
+            return join(path, rest), False
+        seen[newpath] = path
+    return path, True

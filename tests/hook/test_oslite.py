@@ -66,8 +66,9 @@ def test_file_kind_probes(tmp_path):
     (tmp_path / "dangling").symlink_to("nowhere")
     for name in ("f", "d", "l", "dangling", "missing", "f/below", "nul\0"):
         path = str(tmp_path / name)
-        assert (oslite.exists(path), oslite.isfile(path), oslite.isdir(path), oslite.lexists(path)) == \
-            (os.path.exists(path), os.path.isfile(path), os.path.isdir(path), os.path.lexists(path)), name
+        assert (oslite.exists(path), oslite.isfile(path), oslite.isdir(path), oslite.lexists(path),
+                oslite.islink(path)) == (os.path.exists(path), os.path.isfile(path), os.path.isdir(path),
+                                         os.path.lexists(path), os.path.islink(path)), name
 
 
 def test_realdir_resolves_links_as_realpath(tmp_path):
@@ -77,6 +78,42 @@ def test_realdir_resolves_links_as_realpath(tmp_path):
         assert oslite.realdir(str(path)) == os.path.realpath(path)
     missing = str(tmp_path / "link" / "missing")  # not openable: os.path.realpath's answer
     assert oslite.realdir(missing) == os.path.realpath(missing)
+
+
+@pytest.fixture(scope="module")
+def link_tree(tmp_path_factory):
+    """Folders, files and symbolic links of every kind: relative, absolute, dangling, through ``..``, loops."""
+    root = tmp_path_factory.mktemp("links")
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "d" / "f").write_text("")
+    for name, target in (("rel", "d/e"), ("abs", str(root / "d")), ("dangling", "nowhere/x"), ("up", "d/e/../.."),
+                         ("loop1", "loop2"), ("loop2", "loop1"), ("self", "self"), ("file", "d/f"),
+                         ("chain", "rel/../f"), ("d/e/back", "../../rel")):
+        (root / name).symlink_to(target)
+    return root
+
+
+NAMES = st.sampled_from(["d", "e", "f", "rel", "abs", "dangling", "up", "loop1", "self", "file", "chain", "back", ".",
+                         "..", "", "missing"])
+
+
+@given(st.lists(NAMES, max_size=5), st.booleans(), st.booleans())
+def test_realpath_is_os_path_realpath(link_tree, names, absolute, strict):
+    path = (str(link_tree) + "/" if absolute else "") + "/".join(names)
+    cwd = os.getcwd()
+    os.chdir(link_tree)  # relative paths start there
+    try:
+        try:
+            want = os.path.realpath(path, strict=strict)
+        except OSError as exc:
+            with pytest.raises(OSError) as got:
+                oslite.realpath(path, strict=strict)
+            assert (type(got.value), got.value.errno) == (type(exc), exc.errno)
+        else:
+            assert oslite.realpath(path, strict=strict) == want
+            assert oslite._joinrealpath("", path, strict, {})[0] == posixpath._joinrealpath("", path, strict, {})[0]
+    finally:
+        os.chdir(cwd)
 
 
 def test_realpath_resolves_files_and_links_as_realpath(tmp_path):
