@@ -7,8 +7,7 @@ an :class:`Nvml` whose methods return plain values (:class:`Gpu`, :class:`Mig`).
 
 from __future__ import annotations
 
-import os
-
+from hook import oslite
 from hook.values import Factory, Value
 
 from . import ldcache
@@ -47,7 +46,7 @@ class Gpu(Value):
 
 
 def _join(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/")) if root not in ("", "/") else path
+    return oslite.join(root, path.lstrip("/")) if root not in ("", "/") else path
 
 
 def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) -> list[str]:
@@ -60,8 +59,8 @@ def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) 
     matches = matcher(pattern)
     for name, path in ldcache.entries(_join(root, "/etc/ld.so.cache")):
         if matches(name):
-            full = os.path.realpath(_join(root, path))
-            if os.path.isfile(full) and full not in found:
+            full = oslite.realpath(_join(root, path))
+            if oslite.isfile(full) and full not in found:
                 found.append(full)
     if found:
         return found
@@ -73,8 +72,8 @@ def _first_folder_with(pattern: str, folders: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     for d in folders:
         for p in glob_in(d, pattern):
-            full = os.path.realpath(p)
-            if os.path.isfile(full) and full not in found:
+            full = oslite.realpath(p)
+            if oslite.isfile(full) and full not in found:
                 found.append(full)
         if found:
             return found
