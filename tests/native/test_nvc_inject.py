@@ -367,7 +367,7 @@ def test_thread_count_follows_the_threads(monkeypatch, proc_task):
 
     if not proc_task:
         real_stat = os.stat
-        monkeypatch.setattr(c.os, "stat", lambda p, *a, **k: (_ for _ in ()).throw(PermissionError(p))
+        monkeypatch.setattr(c.oslite, "stat", lambda p, *a, **k: (_ for _ in ()).throw(PermissionError(p))
                             if p == "/proc/self/task" else real_stat(p, *a, **k))
     before = c.thread_count()
     done = threading.Event()
