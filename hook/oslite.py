@@ -4,12 +4,14 @@
 ``_collections_abc`` (about 25 abstract base classes and their registrations), ``posixpath``,
 ``genericpath`` and ``stat``: 6.4 Mi instructions, 0.9 ms of CPU on this machine kind, 15 % of
 the interpreter's own start (``python -I -S -c pass`` does not import it).  ``posix``, the C module
-``os`` re-exports, is loaded by every interpreter at start.  The prestart paths (non-GPU, and the
-GPU path up to the CLI's exec or through the library) import this module instead, and a test keeps
-``os`` out of them (docs/performance.md "What each import costs").
+``os`` re-exports, is loaded by every interpreter at start.  The hook's prestart paths (non-GPU, and
+the GPU path up to the CLI's exec or through the library), the runtime shim's (pass-through, ``create``
+in every mode, the ``jit-cdi`` generator included) and every ``nvidia-cdi-hook`` subcommand import this
+module instead, and tests keep ``os`` out of them (docs/performance.md "What each import costs", "The
+runtime shim").
 
-The functions are ``posix``'s own (same arguments, same errors) or small copies of ``os.path``'s
-for the cases the hook uses (``str`` paths).  The environment is ``posix.environ``, the very dict
+The functions are ``posix``'s own (same arguments, same errors) or small copies of ``os.path``'s and
+``stat``'s for the cases the programs use (``str`` paths; CPython 3.11's behaviour).  The environment is ``posix.environ``, the very dict
 ``os.environ`` wraps: a process that also imported ``os`` (the tests) sees one environment.
 """
 
