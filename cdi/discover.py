@@ -3,8 +3,7 @@ management modes, as pure functions of the root's files.  Missing files are only
 
 from __future__ import annotations
 
-import os
-import stat
+from hook import oslite
 
 from hook.gocompat import strip_root, under_root
 
@@ -39,7 +38,7 @@ def control_nodes(dev_root: str, log) -> list[dict]:
 
 def _is_char(path: str) -> bool:
     try:
-        return stat.S_ISCHR(os.stat(path).st_mode)
+        return oslite.S_IFMT(oslite.stat(path).st_mode) == oslite.S_IFCHR
     except OSError:
         return False
 
@@ -64,21 +63,21 @@ def _real_dir(path: str, real: dict[str, str]) -> str:
     """``os.path.dirname(os.path.realpath(path))``, resolving each folder once: links to a bare
     name (``libcuda.so.1 -> libcuda.so.550.54.14``) are followed within the folder, any other
     link by ``realpath``."""
-    folder, name = os.path.split(path)
+    folder, name = oslite.split(path)
     if name in ("", ".", ".."):
-        return os.path.dirname(os.path.realpath(path))
+        return oslite.dirname(oslite.realpath(path))
     d = real.get(folder)
     if d is None:
-        d = real[folder] = os.path.realpath(folder)
+        d = real[folder] = oslite.realpath(folder)
     for _ in range(40):
         try:
-            target = os.readlink(os.path.join(d, name))
+            target = oslite.readlink(oslite.join(d, name))
         except OSError:  # not a link (or missing): realpath stops here too
             return d
         if "/" in target or target in (".", ".."):
-            return os.path.dirname(os.path.realpath(path))
+            return oslite.dirname(oslite.realpath(path))
         name = target
-    return os.path.dirname(os.path.realpath(path))
+    return oslite.dirname(oslite.realpath(path))
 
 
 def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool = False,
@@ -86,11 +85,11 @@ def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool 
     """2.2 items 3, 4, 6, 8: version libraries (+ vdpau), nvvm70, their links and folders; with
     ``search_paths`` (``--library-search-path``) those host folders instead of the root's ld.so.cache."""
     libs: list[str] = []
-    folders = list(dict.fromkeys(os.path.realpath(p) for p in search_paths)) if search_paths else _lib_dirs(root)
+    folders = list(dict.fromkeys(oslite.realpath(p) for p in search_paths)) if search_paths else _lib_dirs(root)
     for folder in folders:
-        for sub in (folder, os.path.join(folder, "vdpau")):
+        for sub in (folder, oslite.join(folder, "vdpau")):
             for p in glob_in(sub, "*.so." + escape(version)):
-                if os.path.isfile(p) and not os.path.islink(p) and p not in libs:
+                if oslite.isfile(p) and not oslite.islink(p) and p not in libs:
                     libs.append(p)
     nvvm = locate_library(root, "libnvidia-nvvm70.so.*", search_paths)
     if not nvvm:
@@ -106,7 +105,7 @@ def driver_libraries(root: str, version: str, log, d: Discovery, explicit: bool 
         cpath = strip_root(root, p)
         log.info("Selecting %s as %s", p, cpath)
         d.mounts.append(mount(p, cpath))
-        cdir, base = os.path.dirname(cpath), os.path.basename(p)
+        cdir, base = oslite.dirname(cpath), oslite.basename(p)
         if cdir not in d.library_folders:
             d.library_folders.append(cdir)
         wanted = []
@@ -137,8 +136,8 @@ _CONFIGS = ("glvnd/egl_vendor.d/10_nvidia.json", "egl/egl_external_platform.d/15
 
 def _first_in(dirs: list[str], name: str) -> str | None:
     for dd in dirs:
-        p = os.path.join(dd, name)
-        if os.path.isfile(p):
+        p = oslite.join(dd, name)
+        if oslite.isfile(p):
             return p
     return None
 
@@ -150,7 +149,7 @@ def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str,
     libdir = "/usr/lib/x86_64-linux-gnu"
     cuda = locate_library(root, "libcuda.so.*", search_paths)
     if cuda:
-        libdir = strip_root(root, os.path.dirname(cuda[0]))
+        libdir = strip_root(root, oslite.dirname(cuda[0]))
     for pattern in _GRAPHICS_LIBS:
         found = locate_library(root, pattern, search_paths)
         if not found:
@@ -180,7 +179,7 @@ def graphics(root: str, version: str, log, d: Discovery, config_dirs: tuple[str,
             continue
         d.mounts.append(_mount_file(root, p, log))
         if name.startswith("libglxserver"):
-            d.graphics_links.append(f"{name}::{strip_root(root, os.path.dirname(p))}/libglxserver_nvidia.so")
+            d.graphics_links.append(f"{name}::{strip_root(root, oslite.dirname(p))}/libglxserver_nvidia.so")
     b = _binary(root, "nvidia-xconfig")
     if b:
         d.mounts.append(_mount_file(root, b, log))
@@ -209,10 +208,10 @@ def _binary(root: str, name: str) -> str | None:
     for bd in _BIN_DIRS:
         p = under_root(root, bd + "/" + name)
         try:
-            st = os.stat(p)
+            st = oslite.stat(p)
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+        if oslite.S_IFMT(st.st_mode) == oslite.S_IFREG and st.st_mode & 0o111:
             return p
     return None
 
@@ -231,20 +230,20 @@ def ipc(root: str, log, d: Discovery) -> None:
     for rel in ("/nvidia-persistenced/socket", "/nvidia-fabricmanager/socket"):
         for base in ("/run", "/var/run"):
             p = under_root(root, base + rel)
-            if os.path.exists(p) and not os.path.isdir(p):
+            if oslite.exists(p) and not oslite.isdir(p):
                 d.mounts.append(_mount_file(root, p, log, ipc=True))
                 break
         else:
             log.warning("Could not locate %s: %s: not found", rel, rel)
     p = under_root(root, "/tmp/nvidia-mps")
-    if os.path.exists(p) and not os.path.isdir(p):
+    if oslite.exists(p) and not oslite.isdir(p):
         d.mounts.append(_mount_file(root, p, log, ipc=True))
     else:
         log.warning("Could not locate /tmp/nvidia-mps: /tmp/nvidia-mps: not found")
 
 
 def firmware(root: str, version: str, log, d: Discovery) -> None:
-    release = os.uname().release
+    release = oslite.uname().release
     dirs = []
     try:
         with open("/sys/module/firmware_class/parameters/path") as f:
@@ -255,7 +254,7 @@ def firmware(root: str, version: str, log, d: Discovery) -> None:
         pass
     dirs += [f"/lib/firmware/updates/{release}", "/lib/firmware/updates", f"/lib/firmware/{release}", "/lib/firmware"]
     for fd in dirs:
-        found = glob_in(os.path.join(under_root(root, fd), "nvidia", version), "gsp*.bin")
+        found = glob_in(oslite.join(under_root(root, fd), "nvidia", version), "gsp*.bin")
         if found:
             for p in found:
                 d.mounts.append(_mount_file(root, p, log))

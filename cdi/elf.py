@@ -1,14 +1,15 @@
 """Minimal ELF64 little-endian reader: the DT_SONAME of a shared object and a named section.
 
-Reads only the headers and the sections it needs (``os.pread``, each read bounded by
+Reads only the headers and the sections it needs (``pread``, each read bounded by
 :data:`MAX_SECTION`), so a large library costs a few small reads; anything malformed yields None
 (callers treat it as "no soname" / "no note"), never an exception.
 """
 
 from __future__ import annotations
 
-import os
 import struct
+
+from hook import oslite
 
 __all__ = ["soname", "section", "cuda_note"]
 
@@ -19,14 +20,14 @@ MAX_SECTIONS = 4096
 class _Elf:
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        head = os.pread(fd, 64, 0)
+        head = oslite.pread(fd, 64, 0)
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             raise ValueError("not a little-endian ELF64 file")
         shoff, = struct.unpack_from("<Q", head, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
         if shentsize < 64 or shnum > MAX_SECTIONS:
             raise ValueError("bad section header table")
-        table = os.pread(fd, shentsize * shnum, shoff)
+        table = oslite.pread(fd, shentsize * shnum, shoff)
         self.sections = []
         for i in range(shnum):
             if (i + 1) * shentsize > len(table):
@@ -37,18 +38,18 @@ class _Elf:
 
     def read(self, index: int) -> bytes:
         _n, _t, off, size, _l = self.sections[index]
-        return os.pread(self.fd, min(size, MAX_SECTION), off)
+        return oslite.pread(self.fd, min(size, MAX_SECTION), off)
 
 
 def _open(path: str):
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
     except OSError:
         return None
     try:
         return _Elf(fd)
     except (OSError, ValueError, struct.error):
-        os.close(fd)
+        oslite.close(fd)
         return None
 
 
@@ -76,7 +77,7 @@ def soname(path: str) -> str | None:
     except (OSError, IndexError, struct.error):
         return None
     finally:
-        os.close(elf.fd)
+        oslite.close(elf.fd)
     return None
 
 
@@ -93,7 +94,7 @@ def section(path: str, name: str) -> tuple[int, bytes] | None:
     except (OSError, IndexError, struct.error):
         return None
     finally:
-        os.close(elf.fd)
+        oslite.close(elf.fd)
     return None
 
 

@@ -6,8 +6,7 @@ reads); nothing is written here — :mod:`cdi.output` saves the result.
 
 from __future__ import annotations
 
-import os
-import stat
+from hook import oslite
 
 from hook.gocompat import strip_root, under_root
 from hook.values import Value, copy_plain
@@ -65,7 +64,7 @@ def hook_selection(disabled: tuple[str, ...], enabled: tuple[str, ...]) -> froze
 class _Hooks:
     def __init__(self, opts: Options) -> None:
         self.path = opts.hook_path
-        base = os.path.basename(self.path)
+        base = oslite.basename(self.path)
         self.prefix = [base, "hook"] if base == "nvidia-ctk" else [base]
         self.enabled = hook_selection(opts.disabled_hooks, opts.enabled_hooks)
 
@@ -131,7 +130,7 @@ def _gpu_edits(opts: Options, gpu, hooks: _Hooks, log) -> dict:
     nodes = [S.device_node(f"/dev/nvidia{gpu.minor}", host, gids)]
     drm = []
     try:
-        drm = sorted(os.listdir(f"/sys/bus/pci/devices/{gpu.bus_id}/drm"))
+        drm = sorted(oslite.listdir(f"/sys/bus/pci/devices/{gpu.bus_id}/drm"))
     except OSError:
         pass
     drm_nodes = [n for n in drm if n.startswith(("card", "renderD"))]
@@ -141,12 +140,12 @@ def _gpu_edits(opts: Options, gpu, hooks: _Hooks, log) -> dict:
     for kind in ("card", "render"):
         p = under_root(opts.dev_root, f"/dev/dri/by-path/pci-{gpu.bus_id}-{kind}")
         try:
-            target = os.path.realpath(p, strict=True)
+            target = oslite.realpath(p, strict=True)
         except OSError:
             log.warning("Failed to evaluate symlink %s; ignoring", p)
             continue
-        if os.path.basename(target) in drm_nodes:
-            links.append(f"../{os.path.basename(target)}::/dev/dri/by-path/pci-{gpu.bus_id}-{kind}")
+        if oslite.basename(target) in drm_nodes:
+            links.append(f"../{oslite.basename(target)}::/dev/dri/by-path/pci-{gpu.bus_id}-{kind}")
     edits: dict = {"deviceNodes": nodes, "hooks": hooks.links(links)}
     edits["hooks"] += hooks.make("chmod", "--mode", "755", *(["--path", "/dev/dri"] if drm_nodes else []))
     if gids and "no-additional-gids-for-device-nodes" not in opts.feature_flags:
@@ -250,11 +249,11 @@ def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, 
     for pat in patterns:
         folder, _, base = pat.rpartition("/")
         for p in glob_in(under_root(dev_root, folder or "/"), base):
-            name = os.path.basename(p)
+            name = oslite.basename(p)
             if any(name.startswith(e) for e in exclude):
                 continue
             try:
-                if not stat.S_ISCHR(os.stat(p).st_mode):
+                if oslite.S_IFMT(oslite.stat(p).st_mode) != oslite.S_IFCHR:
                     continue
             except OSError:
                 continue
@@ -345,7 +344,7 @@ def _generate(opts: Options, log) -> list[dict]:
 
 
 def _detect_mode(log) -> str:
-    if os.path.exists("/dev/dxg"):
+    if oslite.exists("/dev/dxg"):
         return "wsl"
     from hook.mode import Platform
     p = Platform()
@@ -374,7 +373,7 @@ def _simple_mode(mode: str, opts: Options) -> dict:
         mounts = []
         for rel in ("/run/udev", "/etc/cufile.json"):
             p = under_root(opts.driver_root, rel)
-            if os.path.exists(p):
+            if oslite.exists(p):
                 mounts.append(S.mount(p, rel))
         edits["mounts"] = mounts
     return edits
@@ -383,7 +382,7 @@ def _simple_mode(mode: str, opts: Options) -> dict:
 def _imex(opts: Options, kind: str, common: dict, add_all: bool) -> dict:
     devices = []
     for p in glob_in(under_root(opts.dev_root, "/dev/nvidia-caps-imex-channels"), "channel*"):
-        n = os.path.basename(p)[len("channel"):]
+        n = oslite.basename(p)[len("channel"):]
         if not n.isdigit():
             continue
         if "all" not in opts.device_ids and n not in opts.device_ids:

@@ -1,6 +1,6 @@
 """``nvidia-cdi-hook`` (also ``nvidia-ctk hook``): the createContainer hooks named in CDI specs
 (spec section 5).  Start-up matters (every CDI container runs these): this module imports only
-``os`` and ``sys`` at import; a run then imports :mod:`cdi.errors`, the subcommand's module and the
+``sys`` and :mod:`hook.oslite` at import; a run then imports :mod:`cdi.errors`, the subcommand's module and the
 flag parser, :mod:`ctk.cli_flags` (with :mod:`hook.gocompat`, :mod:`hook.values` and
 :mod:`ctk.errors`), none of them YAML or cffi.
 
@@ -10,8 +10,9 @@ missing subcommand warns and exits 0 (forward compatibility with newer specs).
 
 from __future__ import annotations
 
-import os
 import sys
+
+from hook import oslite
 
 __all__ = ["main", "run", "HOOKS"]
 
@@ -99,8 +100,8 @@ def read_root(flags: dict) -> str:
 
 def run(argv: list[str]) -> int:
     """Run ``argv`` (after the program name); the exit status."""
-    quiet = os.environ.get("NVIDIA_CTK_QUIET", "").lower() in ("1", "true", "t")
-    debug = os.environ.get("NVIDIA_CTK_DEBUG", "").lower() in ("1", "true", "t")
+    quiet = oslite.getenv("NVIDIA_CTK_QUIET", "").lower() in ("1", "true", "t")
+    debug = oslite.getenv("NVIDIA_CTK_DEBUG", "").lower() in ("1", "true", "t")
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         name, eq, value = argv[i].lstrip("-").partition("=")

@@ -7,8 +7,7 @@ an :class:`Nvml` whose methods return plain values (:class:`Gpu`, :class:`Mig`).
 
 from __future__ import annotations
 
-import os
-
+from hook import oslite
 from hook.gocompat import under_root
 from hook.values import Factory, Value
 
@@ -57,8 +56,8 @@ def locate_library(root: str, pattern: str, search_paths: tuple[str, ...] = ()) 
     matches = matcher(pattern)
     for name, path in ldcache.entries(under_root(root, "/etc/ld.so.cache")):
         if matches(name):
-            full = os.path.realpath(under_root(root, path))
-            if os.path.isfile(full) and full not in found:
+            full = oslite.realpath(under_root(root, path))
+            if oslite.isfile(full) and full not in found:
                 found.append(full)
     if found:
         return found
@@ -70,8 +69,8 @@ def _first_folder_with(pattern: str, folders: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     for d in folders:
         for p in glob_in(d, pattern):
-            full = os.path.realpath(p)
-            if os.path.isfile(full) and full not in found:
+            full = oslite.realpath(p)
+            if oslite.isfile(full) and full not in found:
                 found.append(full)
         if found:
             return found

@@ -17,7 +17,7 @@ A pattern without ``*``, ``?``, ``[`` or ``\\`` costs one ``lstat``, never a dir
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 __all__ = ["has_meta", "well_formed", "escape", "match", "matcher", "glob", "glob_in"]
 
@@ -255,20 +255,20 @@ def _names_matching(folder: str, pattern: str, listed: str | None = None) -> lis
     names = _listings.get(listed) if _listings is not None else None
     if names is None:
         try:
-            names = sorted(os.listdir(listed))
+            names = sorted(oslite.listdir(listed))
         except OSError:  # missing, not a folder, unreadable: Go ignores I/O errors
             names = []
         if _listings is not None:
             _listings[listed] = names
-    return [os.path.join(folder, n) if folder != "." else n for n in names if match(pattern, n)]
+    return [oslite.join(folder, n) if folder != "." else n for n in names if match(pattern, n)]
 
 
 def glob_in(folder: str, pattern: str) -> list[str]:
     """The sorted paths of ``folder``'s entries matching the one-component ``pattern``, ``folder``
     taken literally (never a pattern); a ``pattern`` without wildcards is one ``lstat``."""
     if not has_meta(pattern):
-        path = os.path.join(folder, pattern)
-        return [path] if os.path.lexists(path) else []
+        path = oslite.join(folder, pattern)
+        return [path] if oslite.lexists(path) else []
     if _compile(pattern) is None:
         return []
     return _names_matching(folder, pattern)
@@ -284,7 +284,7 @@ def glob(pattern: str, resolve=None) -> list[str]:
     if _compile(pattern) is None:
         return []
     if not has_meta(pattern):
-        return [pattern] if os.path.lexists(pattern if resolve is None else resolve(pattern)) else []
+        return [pattern] if oslite.lexists(pattern if resolve is None else resolve(pattern)) else []
     cut = pattern.rfind("/") + 1
     folder, name = pattern[:cut], pattern[cut:]
     folder = "." if not folder else folder if folder == "/" else folder[:-1]

@@ -9,7 +9,7 @@ YAML file (or JSON that only YAML reads)."""
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 from . import errors
 from . import spec as S
@@ -126,13 +126,13 @@ class Registry:
         conflicts: set[str] = set()
         for prio, d in enumerate(dirs):
             try:
-                names = sorted(os.listdir(d))
+                names = sorted(oslite.listdir(d))
             except OSError:
                 continue
             for n in names:
                 if not n.endswith(extensions):
                     continue
-                path = os.path.join(d, n)
+                path = oslite.join(d, n)
                 try:
                     with open(path, "rb") as f:
                         data = f.read(MAX_SPEC + 1)

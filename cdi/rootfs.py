@@ -4,9 +4,9 @@ out of the root, ``..`` clamped at the root), and the container root of a hook's
 from __future__ import annotations
 
 import errno
-import os
 
 from hook import errors as hook_errors
+from hook import oslite
 from hook import rootfs as _rootfs
 
 from . import errors
@@ -21,7 +21,7 @@ def secure_join(root: str, path: str) -> str:
     filepath-securejoin: :func:`hook.rootfs.resolve` keeping missing components).  The last
     component is resolved too when it is a symlink.  Raises :class:`HookError` (:func:`_failed`)."""
     try:
-        return _rootfs.resolve(os.path.abspath(root), path, missing_ok=True, max_links=MAX_LINKS)
+        return _rootfs.resolve(oslite.abspath(root), path, missing_ok=True, max_links=MAX_LINKS)
     except OSError as exc:
         raise _failed("failed to resolve", root, path, exc) from None
 
@@ -30,7 +30,7 @@ def mkdirs_in(root: str, path: str, mode: int = 0o755) -> str:
     """Create ``path`` (and missing parents) inside ``root``; returns the host path.  Raises
     :class:`HookError` (:func:`_failed`; a component that is not a directory is named)."""
     try:
-        return _rootfs.makedirs(os.path.abspath(root), path, mode, MAX_LINKS)
+        return _rootfs.makedirs(oslite.abspath(root), path, mode, MAX_LINKS)
     except NotADirectoryError as exc:
         raise errors.HookError(f"{exc.filename} exists and is not a directory") from None
     except OSError as exc:
@@ -45,7 +45,7 @@ def _failed(what: str, root: str, path: str, exc: OSError) -> Exception:
     if exc.errno == errno.ELOOP:
         return errors.HookError(f"too many symlinks resolving {path}")
     from hook.gocompat import errno_text
-    host_root = os.path.abspath(root).rstrip("/") or "/"
+    host_root = oslite.abspath(root).rstrip("/") or "/"
     where = f"{exc.filename}: " if exc.filename and exc.filename != host_root else ""
     return errors.HookError(f"{what} {path} in {root}: {where}{errno_text(exc.errno)}")
 

@@ -8,9 +8,7 @@ A spec is ``{"cdiVersion", "kind", "devices": [{"name", "containerEdits", "annot
 
 from __future__ import annotations
 
-import os
-import stat
-
+from hook import oslite
 from hook.values import lazy_exception
 
 __all__ = ["SpecError", "device_node", "mount", "merge_edits", "normalise",
@@ -42,15 +40,15 @@ def device_node(path: str, host_path: str, extra_gids: list[int] | None = None,
     if path_only:
         return node
     try:
-        st = os.stat(host_path)
+        st = oslite.stat(host_path)
     except OSError:
         return node
-    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    major, minor = oslite.major(st.st_rdev), oslite.minor(st.st_rdev)
     if major:
         node["major"] = major
     if minor:
         node["minor"] = minor
-    mode = stat.S_IMODE(st.st_mode)
+    mode = oslite.S_IMODE(st.st_mode)
     if mode:
         node["fileMode"] = mode
     node["permissions"] = "rwm"
@@ -86,7 +84,7 @@ def _dedup(items: list) -> list:
 
 def _depth_key(path_key: str):
     def key(entity: dict):
-        p = os.path.normpath(entity.get(path_key, "")) if entity.get(path_key) else ""
+        p = oslite.normpath(entity.get(path_key, "")) if entity.get(path_key) else ""
         return (p.count("/"), p)
     return key
 

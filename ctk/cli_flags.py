@@ -11,15 +11,14 @@ commas and every item is stripped of white space (``--device-id "0, 1" --device-
 ``("0", "1", "2")``; empty items are kept); its environment variable is split the same way, and the
 command line replaces the environment's list rather than adding to it.
 
-The CDI hooks (``cdi.hook``) parse their flags here too: this module imports only ``os``,
+The CDI hooks (``cdi.hook``) parse their flags here too: this module imports only ``hook.oslite``,
 ``hook.gocompat``, ``hook.values`` and ``ctk.errors`` (no ``dataclasses``, no ``logging``), so
 that every container's hooks do not pay for a flag parser.
 """
 
 from __future__ import annotations
 
-import os
-
+from hook import oslite
 from hook.gocompat import flag_needs_argument, invalid_bool, trim as go_trim_space, undefined_flag
 from hook.gocompat import parse_bool as _go_parse_bool
 from hook.values import Factory, Value, lazy_exception
@@ -89,8 +88,8 @@ def parse_flags(flags: list[Flag], args: list[str], stop_at_positional: bool = F
     out = Parsed({f.names[0]: f.default for f in (*flags, *extra)})
     for f in (*flags, *extra):
         for env in f.env:
-            if env in os.environ:
-                raw = os.environ[env]
+            raw = oslite.getenv(env)
+            if raw is not None:
                 if raw or f.kind != "list":  # urfave/cli: an empty variable leaves a list's default
                     out.values[f.names[0]] = _env_value(f, env, raw)
                     out.given.add(f.names[0])

@@ -7,16 +7,16 @@ it, renames it over the target and (unless told not to) syncs the directory: wha
 target is intact, and a failed write leaves no temporary file.  :func:`symlink` replaces a symbolic
 link the same way; :func:`sha256` is the fingerprint writers record of what they wrote.
 
-Cheap to import (``os`` only, no ``tempfile``): the runtime shim rewrites ``config.json`` with it
-on its ``create`` path.  :mod:`ctk.fileio` adds backups, locks and symlink-following on top;
+Cheap to import (:mod:`hook.oslite` only: no ``os``, no ``tempfile``): the runtime shim rewrites
+``config.json`` with it on its ``create`` path.  :mod:`ctk.fileio` adds backups, locks and symlink-following on top;
 ``shim.ocispec``, ``cdi`` and ``freeze.install`` use it directly.  Raises :class:`OSError`.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 
+from . import oslite
 from .values import Value
 
 __all__ = ["Meta", "meta_of", "write", "symlink", "links_to", "fsync_dir", "sha256", "TEMP_SUFFIX", "TEMP_RANDOM"]
@@ -37,16 +37,16 @@ class Meta(Value, frozen=True):
     xattrs: tuple[tuple[str, bytes], ...] = ()
 
 
-def meta_of(path: str, st: os.stat_result) -> Meta:
+def meta_of(path: str, st: oslite.stat_result) -> Meta:
     """The :class:`Meta` of the existing file ``path`` (``st``: its ``stat``)."""
     xattrs = []
     try:
-        names = os.listxattr(path)
+        names = oslite.listxattr(path)
     except OSError:
         names = []
     for name in names:
         try:
-            xattrs.append((name, os.getxattr(path, name)))
+            xattrs.append((name, oslite.getxattr(path, name)))
         except OSError:
             continue
     return Meta(st.st_mode & 0o7777, st.st_uid, st.st_gid, tuple(xattrs))
@@ -58,28 +58,28 @@ def _apply(fd: int, meta: Meta) -> list[tuple[str, str]]:
     the attributes skipped, with the reason: the ``security.*``/``trusted.*`` ones an unprivileged
     writer cannot set."""
     if meta.uid is not None and meta.gid is not None:
-        st = os.fstat(fd)
+        st = oslite.fstat(fd)
         if (st.st_uid, st.st_gid) != (meta.uid, meta.gid):
             try:
-                os.fchown(fd, meta.uid, meta.gid)
+                oslite.fchown(fd, meta.uid, meta.gid)
             except PermissionError:
                 pass
     skipped = []
     for name, value in meta.xattrs:
         try:
-            os.setxattr(fd, name, value)
+            oslite.setxattr(fd, name, value)
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EACCES, errno.ENOTSUP) or name.startswith("user."):
                 raise
             skipped.append((name, exc.strerror))
-    os.fchmod(fd, meta.mode)
+    oslite.fchmod(fd, meta.mode)
     return skipped
 
 
 def _temp_name(path: str) -> str:
-    d, name = os.path.split(path)
-    rand = "".join(_ALPHABET[b % len(_ALPHABET)] for b in os.urandom(8))
-    return os.path.join(d, f".{name}.{rand}{TEMP_SUFFIX}")
+    d, name = oslite.split(path)
+    rand = "".join(_ALPHABET[b % len(_ALPHABET)] for b in oslite.urandom(8))
+    return oslite.join(d, f".{name}.{rand}{TEMP_SUFFIX}")
 
 
 def _create(path: str, make) -> str:
@@ -97,7 +97,7 @@ def _create(path: str, make) -> str:
 
 def _discard(tmp: str) -> None:
     try:
-        os.unlink(tmp)
+        oslite.unlink(tmp)
     except OSError:
         pass
 
@@ -105,15 +105,15 @@ def _discard(tmp: str) -> None:
 def fsync_dir(d: str) -> None:
     """Sync directory ``d`` (a rename or unlink in it made durable); errors are ignored."""
     try:
-        fd = os.open(d or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = oslite.open(d or ".", oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_CLOEXEC)
     except OSError:
         return
     try:
-        os.fsync(fd)
+        oslite.fsync(fd)
     except OSError:
         pass
     finally:
-        os.close(fd)
+        oslite.close(fd)
 
 
 def write(path: str, data: bytes, meta: Meta, before_rename=None, sync_dir: bool = True) -> list[tuple[str, str]]:
@@ -124,32 +124,32 @@ def write(path: str, data: bytes, meta: Meta, before_rename=None, sync_dir: bool
     skipped (see :func:`_apply`)."""
     fds: list[int] = []
     tmp = _create(path, lambda t: fds.append(
-        os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)))
+        oslite.open(t, oslite.O_WRONLY | oslite.O_CREAT | oslite.O_EXCL | oslite.O_NOFOLLOW | oslite.O_CLOEXEC, 0o600)))
     try:
         fd = fds[0]
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[oslite.write(fd, view):]
             skipped = _apply(fd, meta)
-            os.fsync(fd)
+            oslite.fsync(fd)
         finally:
-            os.close(fd)
+            oslite.close(fd)
         if before_rename is not None:
             before_rename()
-        os.rename(tmp, path)
+        oslite.rename(tmp, path)
     except BaseException:
         _discard(tmp)
         raise
     if sync_dir:
-        fsync_dir(os.path.dirname(path))
+        fsync_dir(oslite.dirname(path))
     return skipped
 
 
 def links_to(link: str, target: str) -> bool:
     """Whether ``link`` is a symbolic link whose text is ``target``."""
     try:
-        return os.readlink(link) == target
+        return oslite.readlink(link) == target
     except OSError:
         return False
 
@@ -159,9 +159,9 @@ def symlink(target: str, link: str) -> bool:
     (nothing done) when it already is one."""
     if links_to(link, target):
         return False
-    tmp = _create(link, lambda t: os.symlink(target, t))
+    tmp = _create(link, lambda t: oslite.symlink(target, t))
     try:
-        os.rename(tmp, link)
+        oslite.rename(tmp, link)
     except BaseException:
         _discard(tmp)
         raise

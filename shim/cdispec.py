@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-import os
-
+from hook import oslite
 from hook.gocompat import clean
 from hook.gojson import Obj
 from hook.values import lazy_exception
@@ -69,7 +68,7 @@ def from_generated(spec: dict) -> list[Edits]:
 
 # --- applying edits -------------------------------------------------------------------------------
 
-def apply(tree: Obj, edits: list[Edits], stat=os.stat) -> None:
+def apply(tree: Obj, edits: list[Edits], stat=oslite.stat) -> None:
     """Apply ``edits`` in order to the spec ``tree`` (CDI semantics, runtime.md §11.2 step 4).
 
     ``stat`` looks up host device nodes.  Raises :class:`CdiError`, also for values of the wrong
@@ -145,18 +144,18 @@ def _add_device(tree: Obj, node: dict, uid: int, gid: int, stat) -> None:
             st = stat(host)
         except OSError as exc:
             raise _cdi_error(f"failed to stat CDI host device {host!r}: {exc.strerror}") from None
-        import stat as _stat
-        found = ("b" if _stat.S_ISBLK(st.st_mode) else "c" if _stat.S_ISCHR(st.st_mode)
-                 else "p" if _stat.S_ISFIFO(st.st_mode) else "")
+        kind = oslite.S_IFMT(st.st_mode)
+        found = ("b" if kind == oslite.S_IFBLK else "c" if kind == oslite.S_IFCHR
+                 else "p" if kind == oslite.S_IFIFO else "")
         if not found:
             raise _cdi_error(f"CDI host device {host!r} is not a device node")
         if dtype and dtype != found and not (dtype == "u" and found == "c"):
             raise _cdi_error(f"CDI device ({path}, {host}), host type mismatch ({dtype}, {found})")
         dtype = dtype or found
         if dtype != "p" and major == 0 and minor == 0:
-            major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+            major, minor = oslite.major(st.st_rdev), oslite.minor(st.st_rdev)
         if mode is None:
-            mode = _stat.S_IMODE(st.st_mode)
+            mode = oslite.S_IMODE(st.st_mode)
     entry = Obj([("path", path), ("type", dtype), ("major", ocispec.to_tree(major)),
                  ("minor", ocispec.to_tree(minor))])
     if mode is not None:

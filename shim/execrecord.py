@@ -32,7 +32,7 @@ group or others, in directories that are not writable by group or others either.
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 RECORD = ".config/nvidia-container-runtime/runtime-exec.record"
 MAGIC = "nvidia-container-runtime exec record 1"
@@ -43,7 +43,7 @@ ENVIRONMENT = ("NVIDIA_CTK_CONFIG_FILE_PATH", "PATH")
 MAX_SIZE = 64 << 10  # the launcher reads no more
 
 
-def render(environ, probes: list[tuple[str, os.stat_result | None]], runtime: str) -> bytes | None:
+def render(environ, probes: list[tuple[str, oslite.stat_result | None]], runtime: str) -> bytes | None:
     """The record's bytes, or None when something cannot be written in it (a NUL byte, too long).
 
     ``probes``: the ``stat`` results the decision was made on, in order (``shim.lookup.stat_probe``):
@@ -59,20 +59,20 @@ def render(environ, probes: list[tuple[str, os.stat_result | None]], runtime: st
             fields += ["stat", path, *(str(v) for v in (st.st_dev, st.st_ino, st.st_mode, st.st_size,
                                                         st.st_mtime_ns, st.st_ctime_ns))]
     fields += ["exec", runtime]
-    data = b"".join(os.fsencode(f) + b"\0" for f in fields)
+    data = b"".join(oslite.fsencode(f) + b"\0" for f in fields)
     if any("\0" in f for f in fields) or len(data) > MAX_SIZE:
         return None
     return data
 
 
-def save(probes: list[tuple[str, os.stat_result | None]], environ, runtime: str) -> None:
+def save(probes: list[tuple[str, oslite.stat_result | None]], environ, runtime: str) -> None:
     """Write the record of a pass-through call (see :func:`render`) beside the toolkit's config, the
     first probe, unless it is there already.  Raises nothing: the record is an optimisation, and a
     call that cannot write it has still done its work."""
     data = render(environ, probes, runtime)
     if data is None:
         return
-    path = os.path.join(os.path.dirname(probes[0][0]), os.path.basename(RECORD))
+    path = oslite.join(oslite.dirname(probes[0][0]), oslite.basename(RECORD))
     try:
         with open(path, "rb") as f:
             if f.read(MAX_SIZE + 1) == data:

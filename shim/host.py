@@ -5,7 +5,7 @@ Only legacy-mode feature, CUDA-compat and graphics edits use it (runtime.md §8.
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 LIB_DIRS = ("/usr/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64",
             "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib", "/lib")
@@ -39,7 +39,7 @@ class DriverRoot:
 
     def _glob(self, directory: str, prefix: str) -> list[str]:
         try:
-            names = sorted(os.listdir(self.path(directory)))
+            names = sorted(oslite.listdir(self.path(directory)))
         except OSError:
             return []
         return [f"{directory}/{n}" for n in names if n.startswith(prefix)]
@@ -49,7 +49,7 @@ class DriverRoot:
         for d in LIB_DIRS:
             for p in self._glob(d, "libcuda.so."):
                 version = p.rsplit("libcuda.so.", 1)[1]
-                if "." in version and os.path.isfile(self.path(p)):
+                if "." in version and oslite.isfile(self.path(p)):
                     return version
         raise LookupError("failed to locate libcuda.so.*.*: pattern libcuda.so.*.* not found")
 
@@ -59,9 +59,9 @@ class DriverRoot:
         for d in LIB_DIRS:
             for lib in GRAPHICS_LIBS:
                 p = f"{d}/{lib}.{version}"
-                if os.path.isfile(self.path(p)):
+                if oslite.isfile(self.path(p)):
                     found.append(p)
-        found += [p for p in GRAPHICS_CONFIGS if os.path.isfile(self.path(p))]
+        found += [p for p in GRAPHICS_CONFIGS if oslite.isfile(self.path(p))]
         return found
 
     def feature_devices(self, feature: str) -> list[str]:
@@ -70,6 +70,6 @@ class DriverRoot:
             directory, _, name = ("/dev/" + pattern).rpartition("/")
             if name.endswith("*"):
                 out += self._glob(directory, name[:-1])
-            elif os.path.exists(self.path(f"{directory}/{name}")):
+            elif oslite.exists(self.path(f"{directory}/{name}")):
                 out.append(f"{directory}/{name}")
         return out

@@ -9,7 +9,7 @@ jit-cdi mode.
 
 from __future__ import annotations
 
-from hook import image
+from hook import image, oslite
 from hook.config import HookConfig
 from hook.values import Value, lazy_exception
 
@@ -109,14 +109,12 @@ def options(req: Request, config: HookConfig, ctk_path: str, csv: tuple[str, ...
 def edits(reqs: list[Request], config: HookConfig, ctk_path: str, env: dict[str, str], log) -> list[Edits]:
     """Generate the spec of each request and return its edits: every device in spec order, then
     the common edits.  ``env`` is the container's environment.  Raises :class:`JitError`."""
-    import os
-
     from cdi import errors as cdi_errors
     from cdi.generate import generate
 
     from .cdispec import from_generated
 
-    csv = csv_files(config, env, os.listdir)
+    csv = csv_files(config, env, oslite.listdir)
     out: list[Edits] = []
     for req in reqs:
         try:

@@ -6,8 +6,9 @@ Nothing is written to stdout or stderr on success; with no log file, log lines a
 
 from __future__ import annotations
 
-import os
 import sys
+
+from hook import oslite
 
 LEVELS = {"panic": 0, "fatal": 1, "error": 2, "warn": 3, "warning": 3, "info": 4, "debug": 5, "trace": 6}
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
@@ -65,7 +66,7 @@ class Logger:
         line = (format_json if self.json else format_text)(level, message).encode("utf-8", "surrogateescape")
         for fd in self.fds:
             try:
-                os.write(fd, line + b"\n")
+                oslite.write(fd, line + b"\n")
             except OSError:
                 pass
 
@@ -84,7 +85,7 @@ class Logger:
     def close(self) -> None:
         for fd in self.fds:
             try:
-                os.close(fd)
+                oslite.close(fd)
             except OSError:
                 pass
         self.fds = []
@@ -105,11 +106,11 @@ def _open_append(path: str) -> int | None:
     from hook.gocompat import clean
 
     cleaned = clean(path)
-    parent = os.path.dirname(cleaned)
+    parent = oslite.dirname(cleaned)
     try:
-        if parent and not os.path.isdir(parent):
-            os.makedirs(parent, mode=0o755, exist_ok=True)
-        return os.open(cleaned, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if parent and not oslite.isdir(parent):
+            oslite.makedirs(parent, mode=0o755, exist_ok=True)
+        return oslite.open(cleaned, oslite.O_WRONLY | oslite.O_APPEND | oslite.O_CREAT | oslite.O_CLOEXEC, 0o644)
     except (OSError, ValueError):
         return None
 

@@ -11,19 +11,17 @@ stat_result or None)`` (a directory that was listed included): the inputs of the
 
 from __future__ import annotations
 
-import os
-import stat
-
+from hook import oslite
 from hook.gocompat import DEFAULT_PATH_DIRS
 
 
 _MAGIC = frozenset("*?[\\")
 
 
-def stat_probe(path: str, probes: list | None = None) -> os.stat_result | None:
+def stat_probe(path: str, probes: list | None = None) -> oslite.stat_result | None:
     """``os.stat(path)``, None when it fails; appended to ``probes`` (see the module docstring)."""
     try:
-        st = os.stat(path)
+        st = oslite.stat(path)
     except (OSError, ValueError):
         st = None
     if probes is not None:
@@ -34,7 +32,7 @@ def stat_probe(path: str, probes: list | None = None) -> os.stat_result | None:
 def is_executable_file(path: str, probes: list | None = None) -> bool:
     """An existing non-directory with at least one execute bit (symbolic links followed)."""
     st = stat_probe(path, probes)
-    return st is not None and not stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
+    return st is not None and oslite.S_IFMT(st.st_mode) != oslite.S_IFDIR and bool(st.st_mode & 0o111)
 
 
 def search_dirs(path_env: str) -> list[str]:
@@ -72,7 +70,7 @@ def _glob(directory: str, pattern: str, probes: list | None = None) -> list[str]
     if probes is not None:
         stat_probe(directory, probes)  # its entries changed: its times did
     try:
-        names = sorted(os.listdir(directory))
+        names = sorted(oslite.listdir(directory))
     except OSError:
         return []
     base = directory.rstrip("/") + "/"

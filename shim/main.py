@@ -8,8 +8,9 @@ of the low-level runtime, importing nothing else; ``create`` first modifies the 
 
 from __future__ import annotations
 
-import os
 import sys
+
+from hook import oslite
 
 SPEC_VERSION = "1.3.0"
 
@@ -26,11 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         from hook import VERSION
         sys.stdout.write(f"NVIDIA Container Runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
     log = Logger()
+    environ = dict(oslite.environ_items())
     try:
-        config, probes = load_config(os.environ, argv[0] if argv else "")  # step 2: errors reach stderr only
+        config, probes = load_config(environ, argv[0] if argv else "")  # step 2: errors reach stderr only
         log.setup([] if inv.version else [config.runtime_debug, inv.log_path], inv.log_json, inv.debug,
                   config.runtime_log_level)
-        path_env = os.environ.get("PATH", "")
+        path_env = environ.get("PATH", "")
         from .lookup import find_runtime
         runtime = find_runtime(config.runtimes, path_env, probes)
         log.trace(f"Using low-level runtime {runtime}")
@@ -53,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     # The exec record (a create looks the runtime up as a pass-through call does): see shim.execrecord.
     if probes is not None and not inv.version and log.silent(inv.log_path):
         from . import execrecord
-        execrecord.save(probes, os.environ, runtime)
+        execrecord.save(probes, environ, runtime)
     return exec_runtime(runtime, argv, log)
 
 
 def variant_mode(argv: list[str]) -> str | None:
     """The mode forced by the program name (§1): ``….legacy`` or ``….cdi``."""
-    name = os.path.basename(argv[0]) if argv else ""
+    name = oslite.basename(argv[0]) if argv else ""
     if name.endswith(".legacy"):
         return "legacy"
     if name.endswith(".cdi"):

@@ -7,10 +7,9 @@ changed the tree) that raises :class:`ApplyError` on the application pass.
 
 from __future__ import annotations
 
-import posixpath
-
 from hook.config import HookConfig
 from hook import errors as hook_errors
+from hook import oslite
 from hook.gojson import Obj
 
 from . import devices as device_requests, ocispec
@@ -110,14 +109,14 @@ def add_prestart_hook(tree: Obj, ctx: Context, wanted: bool = True) -> bool:
     hooks = ocispec.member(tree, "hooks")
     for h in (ocispec.member(hooks, "prestart") or []) if isinstance(hooks, Obj) else []:
         path = ocispec.member(h, "path") if isinstance(h, Obj) else None
-        if isinstance(path, str) and posixpath.basename(path) in NVIDIA_HOOKS:
+        if isinstance(path, str) and oslite.basename(path) in NVIDIA_HOOKS:
             ctx.log.info(f"Existing nvidia prestart hook ({path}) found in OCI spec")
             return False
     ctx.log.info(f"Using prestart hook path: {ctx.hook_path}")
     if not wanted:
         ctx.log.info("Not adding the prestart hook: the hook's decision finds no GPU request in this container")
         return False
-    entry = Obj([("path", ctx.hook_path), ("args", [posixpath.basename(ctx.hook_path), "prestart"])])
+    entry = Obj([("path", ctx.hook_path), ("args", [oslite.basename(ctx.hook_path), "prestart"])])
     ocispec.array(ocispec.child(tree, "hooks"), "prestart").append(entry)
     return True
 
@@ -220,7 +219,7 @@ def remove_nvidia_hooks(tree: Obj) -> bool:
     if not prestart:
         return False
     kept = [h for h in prestart if not (isinstance(h, Obj) and isinstance(ocispec.member(h, "path"), str)
-                                        and posixpath.basename(ocispec.member(h, "path")) in NVIDIA_HOOKS)]
+                                        and oslite.basename(ocispec.member(h, "path")) in NVIDIA_HOOKS)]
     if len(kept) == len(prestart):
         return False
     prestart[:] = kept
@@ -289,11 +288,10 @@ def _csv(tree: Obj, devices: list[str], ctx: Context) -> list:
         return mods
 
     def csv(t: Obj) -> bool:
-        import os
         from .cdispec import Edits
         path = ctx.config.csv_mount_spec_path
         try:
-            files = [n for n in os.listdir(path) if n.endswith(".csv")]
+            files = [n for n in oslite.listdir(path) if n.endswith(".csv")]
         except OSError:
             files = []
         if files:

@@ -10,9 +10,7 @@ spelling and indentation kept, and :func:`write` replaces the file atomically.
 
 from __future__ import annotations
 
-import os
-
-from hook import gojson
+from hook import gojson, oslite
 from hook.gojson import Number, Obj
 from hook.values import lazy_exception
 
@@ -107,7 +105,7 @@ def load(path: str) -> tuple[Obj, "Style"]:
     from hook.gocompat import errno_text
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = oslite.open(path, oslite.O_RDONLY | oslite.O_CLOEXEC)
     except (OSError, ValueError) as exc:
         raise __getattr__("SpecFileError")(f"error opening OCI specification file: open {path}: "
                                            f"{errno_text(getattr(exc, 'errno', None))}") from None
@@ -115,14 +113,14 @@ def load(path: str) -> tuple[Obj, "Style"]:
     try:
         chunks = []
         while True:
-            chunk = os.read(fd, 1 << 16)
+            chunk = oslite.read(fd, 1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
     except OSError as exc:
         raise __getattr__("SpecFileError")(prefix + f"read {path}: {errno_text(exc.errno)}") from None
     finally:
-        os.close(fd)
+        oslite.close(fd)
     data = b"".join(chunks)
     try:
         tree = gojson.decode_first(data)
@@ -345,5 +343,5 @@ def write(path: str, data: bytes) -> None:
     Raises OSError; the original is then untouched."""
     from hook import atomicfile
 
-    target = os.path.realpath(path)
-    atomicfile.write(target, data, atomicfile.meta_of(target, os.stat(target)), sync_dir=False)
+    target = oslite.realpath(path)
+    atomicfile.write(target, data, atomicfile.meta_of(target, oslite.stat(target)), sync_dir=False)

@@ -14,6 +14,6 @@ __all__ = ["KILL_BEFORE_RENAME"]
 
 _SITES = TESTS / "fault_sites"
 
-#: The process SIGKILLs itself at its first ``os.rename``/``os.replace``: after a temporary file is
+#: The process SIGKILLs itself at its first ``rename``/``replace`` (``os``'s or ``posix``'s): after a temporary file is
 #: complete, before it replaces its target (``hook/atomicfile.py``).
 KILL_BEFORE_RENAME = {"PYTHONPATH": str(_SITES / "kill_before_rename")}

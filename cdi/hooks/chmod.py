@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import stat
+from hook import oslite
 
 from .. import errors
 
@@ -31,13 +30,13 @@ def run(args: list[str], log) -> int:
     for p in paths:
         full = secure_join(root, p)
         try:
-            st = os.stat(full)
+            st = oslite.stat(full)
         except OSError:
             continue
-        if stat.S_IMODE(st.st_mode) == perm:
+        if oslite.S_IMODE(st.st_mode) == perm:
             continue
         try:
-            os.chmod(full, perm)
+            oslite.chmod(full, perm)
         except OSError as exc:
             last = f"failed to chmod {p}: {exc.strerror}"
     if last:

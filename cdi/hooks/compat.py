@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from hook import oslite
 
 DEFAULT_ROOT = "/usr/local/cuda/compat"
 
@@ -45,24 +45,24 @@ def run(args: list[str], log) -> int:
     from ..rootfs import mkdirs_in, secure_join
     croot = flags.get("cuda-compat-container-root") or DEFAULT_ROOT
     folder = secure_join(root, croot)
-    if not os.path.isdir(folder):
+    if not oslite.isdir(folder):
         return 0
     from ..pathmatch import glob_in
     libs = glob_in(folder, "libcuda.so.*.*")
     if not libs:
         return 0
-    inside = "/" + os.path.relpath(folder, root) if folder != root else "/"
+    inside = "/" + oslite.relpath(folder, root) if folder != root else "/"
     if len(libs) > 1:
-        shown = " ".join(os.path.join(inside, os.path.basename(p)) for p in libs)
+        shown = " ".join(oslite.join(inside, oslite.basename(p)) for p in libs)
         log.warning(f"Unexpected number of CUDA compat libraries in container: [{shown}]")
         return 0
-    compat = os.path.basename(libs[0])[len("libcuda.so."):]
+    compat = oslite.basename(libs[0])[len("libcuda.so."):]
     note = _note(libs[0])
     if not use_compat(compat, driver, cuda, note, log):
         return 0
     from .util import new_uuid, write_new
     conf = mkdirs_in(root, "/etc/ld.so.conf.d")
-    write_new(os.path.join(conf, f"00-compat-{new_uuid()}.conf"), (inside + "\n").encode(), 0o644)
+    write_new(oslite.join(conf, f"00-compat-{new_uuid()}.conf"), (inside + "\n").encode(), 0o644)
     return 0
 
 

@@ -7,8 +7,7 @@ are read and written as if the root were ``/``.
 
 from __future__ import annotations
 
-import os
-import stat
+from hook import oslite
 
 from .. import errors
 
@@ -19,14 +18,14 @@ MAX_CONF = 1 << 20
 
 def _is_file(path: str) -> bool:
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        return oslite.S_IFMT(oslite.stat(path).st_mode) == oslite.S_IFREG
     except OSError:
         return False
 
 
 def system_dirs(root: str) -> tuple[str, ...]:
     from ..rootfs import secure_join
-    if os.uname().machine == "aarch64":
+    if oslite.uname().machine == "aarch64":
         deb = ("/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib", "/usr/lib")
         other = ("/lib", "/usr/lib", "/lib64", "/usr/lib64")
     else:
@@ -52,7 +51,7 @@ def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) ->
         if line.startswith("include") and line[7:8] in (" ", "\t"):
             for pat in line[8:].split():
                 if not pat.startswith("/"):
-                    pat = os.path.join(os.path.dirname(conf), pat)
+                    pat = oslite.join(oslite.dirname(conf), pat)
                 for included in _glob_in_root(root, pat):
                     out += configured_dirs(root, included, depth + 1)
         else:
@@ -82,13 +81,13 @@ def run(args: list[str], log) -> int:
     from .util import new_uuid, random_digits, write_new
     mkdirs_in(root, "/proc")
     try:
-        os.stat(ldconfig)
+        oslite.stat(ldconfig)
     except OSError as exc:
         raise errors.HookError(f"Error updating ldcache: error mounting host ldconfig: error reading host ldconfig: "
                                f"stat {ldconfig}: {(exc.strerror or '').lower()}") from None
     mkdirs_in(root, "/run/nvidia-ctk-hook/" + new_uuid())
     conf = secure_join(root, "/etc/ld.so.conf")
-    if not os.path.lexists(conf):
+    if not oslite.lexists(conf):
         mkdirs_in(root, "/etc")
         write_new(conf, b"include /etc/ld.so.conf.d/*.conf\n", 0o644)
     sysdirs = system_dirs(root)
@@ -99,22 +98,22 @@ def run(args: list[str], log) -> int:
             wanted.append(f)
     confd = mkdirs_in(root, "/etc/ld.so.conf.d")
     if wanted:
-        write_new(os.path.join(confd, f"00-nvcr-{random_digits()}.conf"),
+        write_new(oslite.join(confd, f"00-nvcr-{random_digits()}.conf"),
                   "".join(d + "\n" for d in wanted).encode(), 0o644)
-    write_new(os.path.join(confd, f"zz-nvcr-{random_digits()}.conf"),
+    write_new(oslite.join(confd, f"zz-nvcr-{random_digits()}.conf"),
               "".join(d + "\n" for d in sysdirs).encode(), 0o644)
     if _is_file(secure_join(root, "/etc/alpine-release")):
         musl = list(dict.fromkeys(wanted + list(sysdirs)))
         write_new(secure_join(root, "/etc/ld-musl-x86_64.path"), "".join(d + "\n" for d in musl).encode(),
                   0o644, append=True)
-    pid = os.fork()
+    pid = oslite.fork()
     if pid == 0:  # pragma: no cover - child
         try:
-            os.execv(ldconfig, [ldconfig, "-r", root, "-f", "/etc/ld.so.conf", "-C", "/etc/ld.so.cache"])
+            oslite.execv(ldconfig, [ldconfig, "-r", root, "-f", "/etc/ld.so.conf", "-C", "/etc/ld.so.cache"])
         finally:
-            os._exit(127)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+            oslite._exit(127)
+    _, status = oslite.waitpid(pid, 0)
+    code = oslite.waitstatus_to_exitcode(status)
     if code != 0:
         raise errors.HookError(f"Error updating ldcache: exit status {code}")
     return 0

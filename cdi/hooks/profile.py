@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import stat
+from hook import oslite
 
 RC_DIR = "/etc/nvidia/nvidia-application-profiles-rc.d"
 
@@ -16,19 +15,19 @@ def run(args: list[str], log) -> int:
     dev = secure_join(root, "/dev")
     mask = 0
     try:
-        names = sorted(os.listdir(dev))
+        names = sorted(oslite.listdir(dev))
     except OSError:
         names = []
     for n in names:
         if not n.startswith("nvidia") or not n[6:].isdigit():
             continue
         try:
-            st = os.lstat(os.path.join(dev, n))
+            st = oslite.lstat(oslite.join(dev, n))
         except OSError:
             continue
-        if not stat.S_ISCHR(st.st_mode):
+        if oslite.S_IFMT(st.st_mode) != oslite.S_IFCHR:
             continue
-        minor = os.minor(st.st_rdev)
+        minor = oslite.minor(st.st_rdev)
         if minor >= 64:
             log.warning(f"dropping invalid minor number {minor}: must be in range [0, 63]")
             continue
@@ -39,5 +38,5 @@ def run(args: list[str], log) -> int:
     from .util import write_new
     text = ('{"profiles":[{"name":"_container_","settings":["EGLVisibleDGPUDevices",0x%x]}],'
             '"rules":[{"pattern":[],"profile":"_container_"}]}' % mask)
-    write_new(os.path.join(folder, "10-container.conf"), text.encode(), 0o444)
+    write_new(oslite.join(folder, "10-container.conf"), text.encode(), 0o444)
     return 0

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from hook import atomicfile
+from hook import atomicfile, oslite
 
 from .. import errors
 from ..rootfs import mkdirs_in
@@ -23,9 +21,9 @@ def run(args: list[str], log) -> int:
         if len(parts) != 2:
             raise errors.HookError(f"invalid symlink specification {spec}")
         target, link = parts
-        parent = mkdirs_in(root, os.path.dirname(link) or "/")
-        name = os.path.basename(link)
-        full = os.path.join(parent, name)
+        parent = mkdirs_in(root, oslite.dirname(link) or "/")
+        name = oslite.basename(link)
+        full = oslite.join(parent, name)
         try:
             atomicfile.symlink(target, full)
         except OSError as exc:

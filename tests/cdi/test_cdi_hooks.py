@@ -12,10 +12,12 @@ import pytest
 
 import classes
 import importtime
+from cdi.hook import HOOKS
 from cdi.hooks import compat, devnode
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
-         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate")
+         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", *importtime.OS)
+IMPORTTIME = importtime.command("cdi.hook:main")
 CTK_ALLOWED = {"ctk", "ctk.errors", "ctk.cli_flags"}  # the flag parser (ctk.cli_flags), nothing of configuration
 
 
@@ -31,10 +33,11 @@ def bundle(tmp_path, entries=()):
 
 
 def run_hook(b, *args, importtime=False):
-    cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + \
-        ["-c", "import sys; from cdi.hook import main; sys.exit(main())", *args]
+    """``nvidia-cdi-hook ARGS`` with the OCI state of bundle ``b`` on stdin; ``importtime``: under
+    ``-X importtime`` as the frozen launcher starts it (``-I -S``: ``site`` imports ``os``)."""
+    cmd = IMPORTTIME if importtime else [sys.executable, "-c", "import sys; from cdi.hook import main; sys.exit(main())"]
     state = json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)})
-    return subprocess.run(cmd, input=state.encode(), capture_output=True)
+    return subprocess.run([*cmd, *args], input=state.encode(), capture_output=True)
 
 
 @pytest.mark.parametrize("args", [
@@ -43,14 +46,20 @@ def run_hook(b, *args, importtime=False):
     ["enable-cuda-compat", "--host-driver-version=550.54.14"],
     ["chmod", "--mode", "755", "--path", "/etc"],
     ["disable-device-node-modification"],
+    ["update-ldcache", "--folder", "/usr/lib/x86_64-linux-gnu"],
+    ["noop"],
     ["frobnicate"],
+    [],
 ])
 def test_hooks_import_only_what_they_need(tmp_path, args):
-    """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing (-X importtime)."""
+    """Every CDI container runs these hooks: no YAML, no cffi, no re/json/typing, no ``os`` (-X importtime; the
+    hooks use ``hook.oslite``)."""
     p = run_hook(bundle(tmp_path), *args, importtime=True)
     assert p.returncode == 0, p.stderr
     imported = importtime.imported(p.stderr)
     assert "cdi.hook" in imported  # the measurement works
+    if args and args[0] in HOOKS:
+        assert HOOKS[args[0]] in imported
     for heavy in HEAVY:
         assert heavy not in imported, heavy
     assert {m for m in imported if m.split(".")[0] == "ctk"} <= CTK_ALLOWED
@@ -245,3 +254,29 @@ def test_hook_help_prints_the_subcommands_flags(tmp_path):
     out = p.stdout.decode()
     assert out.startswith("NAME:\n   nvidia-cdi-hook create-symlinks\n\nOPTIONS:\n")
     assert "--link string [ --link string ]" in out
+
+
+def test_device_node_modification_is_hidden_by_a_read_only_bind_mount(tmp_path):
+    """A host whose driver modifies device files (``ModifyDeviceFiles: 1``; a params file put over
+    ``/proc/driver`` in a private mount namespace): the container's params file reads 0 afterwards, read-only,
+    and the file itself is not changed.  ``mount(2)`` is called through ``_ctypes``: neither ``ctypes`` nor
+    ``os`` is imported (-X importtime, as the launcher runs the hook)."""
+    b = bundle(tmp_path)
+    params = b / "rootfs" / "proc" / "driver" / "nvidia" / "params"
+    params.parent.mkdir(parents=True)
+    params.write_text("ModifyDeviceFiles: 1\nDeviceFileMode: 438\n")
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"ociVersion": "1.0.2", "id": "x", "pid": 1, "bundle": str(b)}))
+    script = ('mount -t tmpfs none /proc/driver && mkdir /proc/driver/nvidia'
+              ' && printf "ModifyDeviceFiles: 1\\nDeviceFileMode: 438\\n" > /proc/driver/nvidia/params'
+              ' && "$@" < "$STATE" && cat "$PARAMS" && if (: >> "$PARAMS") 2>/dev/null; then echo writable; fi')
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *IMPORTTIME,
+                        "disable-device-node-modification"], capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "STATE": str(state), "PARAMS": str(params)})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n"
+    assert params.read_text() == "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"
+    imported = importtime.imported(p.stderr)
+    assert "cdi.hooks.devnode" in imported
+    for heavy in HEAVY:
+        assert heavy not in imported, heavy

@@ -9,7 +9,7 @@ import os
 
 import classes
 import pytest
-from importtime import imported
+from importtime import OS, imported
 from test_shim_process import HEAVY, recorded, run_shim, setup_dir, spec
 from test_shim_units import Log, gpu_spec, plain
 
@@ -125,7 +125,7 @@ def test_non_gpu_jit_cdi_create_imports_no_generator(tmp_path, driver_root):
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
     assert "shim.modify" in mods
-    for name in (*HEAVY, *GENERATOR):
+    for name in (*HEAVY, *GENERATOR, *OS):
         assert name not in mods, name
 
 
@@ -134,7 +134,10 @@ def test_gpu_jit_cdi_create_generates_and_runs_the_runtime(tmp_path, driver_root
                               '[nvidia-container-runtime]\nmode = "jit-cdi"\n', spec(["NVIDIA_VISIBLE_DEVICES=1"]))
     proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
     assert proc.returncode == 7, proc.stderr
-    assert {"shim.jitcdi", "cdi.generate", "cdi._nvml_ffi"} <= imported(proc.stderr)  # the guard above can fail
+    mods = imported(proc.stderr)
+    assert {"shim.jitcdi", "cdi.generate", "cdi._nvml_ffi"} <= mods  # the guard above can fail
+    for name in OS:  # the generator reads the driver root through hook.oslite too
+        assert name not in mods, name
     assert recorded(tmp_path)[1:] == ["create", "--bundle", str(tmp_path / "bundle"), "ctr"]
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert [d["path"] for d in written["linux"]["devices"]][0] == "/dev/nvidia1"
@@ -170,8 +173,8 @@ def test_cdi_create_with_generated_specs_imports_no_yaml_json_or_re(tmp_path, ex
     proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
-    assert "cdi.registry" in mods
-    for name in (*HEAVY, *GENERATOR):
+    assert {"cdi.registry", "hook.atomicfile"} <= mods
+    for name in (*HEAVY, *GENERATOR, *OS):
         assert name not in mods, name
     written = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert written["process"]["env"] == ["NVIDIA_VISIBLE_DEVICES=0", "GPU=0"]

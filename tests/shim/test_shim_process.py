@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import classes
+import importtime as imports
 from classes import command as record_classes
 from importtime import imported
 
@@ -38,11 +39,14 @@ def setup_dir(tmp_path: Path, config: str | None, spec: dict | None) -> dict:
 
 
 def run_shim(tmp_path, env, *args, importtime=False, classes=False):
-    """``python -m shim ARGS`` in the bundle directory; ``importtime``: under ``-X importtime``; ``classes``:
-    through ``classes.command``, which prints each exception class the run creates."""
-    prog = record_classes("shim.main:main") if classes else [sys.executable, "-m", "shim"]
-    cmd = [prog[0], *(["-X", "importtime"] if importtime else []), *prog[1:], *args]
-    return subprocess.run(cmd, cwd=tmp_path / "bundle", env=env, capture_output=True, text=True)
+    """``python -m shim ARGS`` in the bundle directory; ``importtime``: ``shim.main:main`` under ``-X importtime``
+    as the frozen launcher starts it (``importtime.command``: ``-I -S``, no ``runpy``, which imports ``os``);
+    ``classes``: through ``classes.command``, which prints each exception class the run creates."""
+    if importtime:
+        prog = imports.command("shim.main:main")
+    else:
+        prog = record_classes("shim.main:main") if classes else [sys.executable, "-m", "shim"]
+    return subprocess.run([*prog, *args], cwd=tmp_path / "bundle", env=env, capture_output=True, text=True)
 
 
 def recorded(tmp_path) -> list[str]:
@@ -66,7 +70,7 @@ def test_pass_through_imports_only_the_config_reader(tmp_path, with_config):
     assert {"shim.main", "shim.argv", "hook.config"} <= mods  # the measurement works
     assert ("hook.minitoml" in mods) is with_config
     for name in ("shim.create", "shim.ocispec", "shim.modify", "shim.cdispec", "shim.devices", "hook.spec",
-                 "hook.decide", "hook.image", "hook.gojson", "hook.mode", "hook.plan", *HEAVY):
+                 "hook.decide", "hook.image", "hook.gojson", "hook.mode", "hook.plan", *HEAVY, *imports.OS):
         assert name not in mods, name
 
 
@@ -78,9 +82,25 @@ def test_non_gpu_create_imports_no_heavy_module_and_leaves_the_spec_alone(tmp_pa
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
     assert {"shim.create", "hook.decide"} <= mods
-    for name in HEAVY:
+    for name in (*HEAVY, *imports.OS):
         assert name not in mods, name
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == before
+
+
+def test_gpu_create_imports_no_heavy_module_nor_os(tmp_path):
+    """A legacy GPU create (spec read, hook added, spec written back atomically, runtime exec'd) goes
+    through ``hook.oslite``: ``os`` stays out as on the hook's own prestart path."""
+    env = setup_dir(tmp_path, '[nvidia-container-runtime]\nmode = "legacy"\n', spec(["NVIDIA_VISIBLE_DEVICES=0"]))
+    hook = tmp_path / "bin" / "nvidia-container-runtime-hook"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o755)
+    proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
+    assert proc.returncode == 7, proc.stderr
+    assert json.loads((tmp_path / "bundle" / "config.json").read_text())["hooks"]["prestart"][0]["path"] == str(hook)
+    mods = imported(proc.stderr)
+    assert {"shim.create", "shim.modify", "hook.atomicfile"} <= mods  # the measurement works
+    for name in (*HEAVY, *imports.OS):
+        assert name not in mods, name
 
 
 @pytest.mark.parametrize("args, devices", [(("--root", "/r", "state", "ctr"), None), (("create", "ctr"), "void"),

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from hook import oslite
 from hook.config import HookConfig, parse
 from hook.gojson import Number, Obj, decode_first
 from shim import argv, cdispec, lookup, modify, ocispec
@@ -216,7 +217,7 @@ def test_failed_rename_leaves_the_original_and_no_temporary_file(tmp_path, monke
 
     def broken(*a):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(os, "rename", broken)
+    monkeypatch.setattr(oslite, "rename", broken)  # what hook.atomicfile calls
     with pytest.raises(OSError):
         ocispec.write(str(path), b"{}")
     assert path.read_text() == '{"ociVersion": "1"}' and [p.name for p in tmp_path.iterdir()] == ["config.json"]
