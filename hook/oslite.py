@@ -269,15 +269,10 @@ def realdir(directory: str) -> str:
 
 
 def realpath(path: str, *, strict: bool = False) -> str:
-    """``os.path.realpath``: the path the kernel gives for ``path`` once opened (symbolic links
-    followed); ``os.path.realpath`` itself for a path that cannot be opened (a missing component, a
-    loop: the rare case pays for ``os``).  ``strict``: raise OSError for those."""
-    found = _real(path, O_PATH | O_CLOEXEC)
-    if found is not None:
-        return found
-    import os.path
-
-    return os.path.realpath(path, strict=strict)
+    """``os.path.realpath`` (CPython 3.11's): the path the kernel gives for ``path`` once opened (symbolic
+    links followed) when it can be opened, else ``os.path.realpath``'s walk (below).  ``strict``: raise
+    OSError for a missing component or a symbolic link loop."""
+    return _real(path, O_PATH | O_CLOEXEC) or abspath(_joinrealpath("", path, strict, {})[0])
 
 
 def _real(path: str, flags: int) -> str | None:
@@ -292,3 +287,49 @@ def _real(path: str, flags: int) -> str | None:
     except (OSError, ValueError):
         pass
     return found if found.startswith("/") and not found.endswith(" (deleted)") else None
+
+
+def _joinrealpath(path: str, rest: str, strict: bool, seen: dict) -> tuple[str, bool]:
+    """``posixpath._joinrealpath`` (CPython 3.11): ``path`` joined with ``rest``, every symbolic link of
+    ``rest`` resolved (``seen``: link -> its resolution, None while being resolved: a loop)."""
+    if rest.startswith("/"):
+        rest = rest[1:]
+        path = "/"
+    while rest:
+        name, _, rest = rest.partition("/")
+        if not name or name == ".":
+            continue
+        if name == "..":
+            if path:
+                path, name = split(path)
+                if name == "..":
+                    path = join(path, "..", "..")
+            else:
+                path = ".."
+            continue
+        newpath = join(path, name)
+        try:
+            st = lstat(newpath)
+        except OSError:
+            if strict:
+                raise
+            is_link = False
+        else:
+            is_link = S_IFMT(st.st_mode) == S_IFLNK
+        if not is_link:
+            path = newpath
+            continue
+        if newpath in seen:
+            path = seen[newpath]
+            if path is not None:
+                continue
+            if strict:
+                stat(newpath)  # raises OSError(ELOOP)
+            else:
+                return join(newpath, rest), False
+        seen[newpath] = None
+        path, ok = _joinrealpath(path, readlink(newpath), strict, seen)
+        if not ok:
+            return join(path, rest), False
+        seen[newpath] = path
+    return path, True

@@ -111,6 +111,7 @@ def test_realpath_is_os_path_realpath(link_tree, names, absolute, strict):
             assert (type(got.value), got.value.errno) == (type(exc), exc.errno)
         else:
             assert oslite.realpath(path, strict=strict) == want
+            assert oslite._joinrealpath("", path, strict, {})[0] == posixpath._joinrealpath("", path, strict, {})[0]
     finally:
         os.chdir(cwd)
 
