@@ -7,8 +7,6 @@ Reads only the headers and the sections it needs (``pread``, each read bounded b
 
 from __future__ import annotations
 
-import struct
-
 from hook import oslite
 
 __all__ = ["soname", "section", "cuda_note"]
@@ -17,14 +15,20 @@ MAX_SECTION = 16 << 20
 MAX_SECTIONS = 4096
 
 
+def _le(data: bytes, off: int, size: int, signed: bool = False) -> int:
+    """The little-endian integer of ``size`` bytes at ``off`` (not ``struct``: an extension module the
+    frozen binary would load from memory for these few fields)."""
+    return int.from_bytes(data[off:off + size], "little", signed=signed)
+
+
 class _Elf:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         head = oslite.pread(fd, 64, 0)
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             raise ValueError("not a little-endian ELF64 file")
-        shoff, = struct.unpack_from("<Q", head, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+        shoff = _le(head, 0x28, 8)
+        shentsize, shnum, shstrndx = _le(head, 0x3A, 2), _le(head, 0x3C, 2), _le(head, 0x3E, 2)
         if shentsize < 64 or shnum > MAX_SECTIONS:
             raise ValueError("bad section header table")
         table = oslite.pread(fd, shentsize * shnum, shoff)
@@ -32,8 +36,9 @@ class _Elf:
         for i in range(shnum):
             if (i + 1) * shentsize > len(table):
                 break
-            name, typ, _f, _a, off, size, link = struct.unpack_from("<IIQQQQI", table, i * shentsize)
-            self.sections.append((name, typ, off, size, link))
+            at = i * shentsize  # Elf64_Shdr: name, type (4 bytes each), flags, addr, offset, size (8), link (4)
+            self.sections.append((_le(table, at, 4), _le(table, at + 4, 4), _le(table, at + 24, 8),
+                                  _le(table, at + 32, 8), _le(table, at + 40, 4)))
         self.shstrndx = shstrndx
 
     def read(self, index: int) -> bytes:
@@ -48,7 +53,7 @@ def _open(path: str):
         return None
     try:
         return _Elf(fd)
-    except (OSError, ValueError, struct.error):
+    except (OSError, ValueError):
         oslite.close(fd)
         return None
 
@@ -69,12 +74,12 @@ def soname(path: str) -> str | None:
                 continue
             dyn, strtab = elf.read(i), elf.read(link)
             for j in range(0, len(dyn) - 15, 16):
-                tag, val = struct.unpack_from("<qQ", dyn, j)
+                tag, val = _le(dyn, j, 8, signed=True), _le(dyn, j + 8, 8)
                 if tag == 0:
                     break
                 if tag == 14:  # DT_SONAME
                     return _cstr(strtab, val)
-    except (OSError, IndexError, struct.error):
+    except (OSError, IndexError):
         return None
     finally:
         oslite.close(elf.fd)
@@ -91,7 +96,7 @@ def section(path: str, name: str) -> tuple[int, bytes] | None:
         for i, (n, typ, _off, _size, _link) in enumerate(elf.sections):
             if _cstr(names, n) == name:
                 return typ, elf.read(i)
-    except (OSError, IndexError, struct.error):
+    except (OSError, IndexError):
         return None
     finally:
         oslite.close(elf.fd)
@@ -106,7 +111,7 @@ def cuda_note(path: str) -> bytes | None:
     data = sec[1]
     i = 0
     while i + 12 <= len(data):
-        namesz, descsz, _typ = struct.unpack_from("<III", data, i)
+        namesz, descsz = _le(data, i, 4), _le(data, i + 4, 4)
         i += 12
         name = data[i:i + namesz].rstrip(b"\0")
         i += (namesz + 3) & ~3

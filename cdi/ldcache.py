@@ -3,8 +3,6 @@ old ``ld.so-1.7.0`` table): the (library name, path) entries in file order."""
 
 from __future__ import annotations
 
-import struct
-
 from .elf import _cstr   # a string cut before its NUL ends at the end of the data
 
 __all__ = ["entries"]
@@ -34,15 +32,14 @@ def entries(path: str) -> list[tuple[str, str]]:
 
 
 def _parse(data: bytes) -> list[tuple[str, str]]:
+    """The entries of a ``glibc-ld.so.cache1.1`` table (24 bytes each: flags, key and value offsets
+    from the table, os version, hwcap), as far as the data holds them.  The cache is in the host's byte
+    order: its words are read as native ``unsigned int`` (``memoryview.cast``, not ``struct``, an
+    extension module the frozen binary would load from memory)."""
     base = data.find(_MAGIC)
-    if base < 0:
+    if base < 0 or len(data) < base + 24:
         return []
-    out = []
-    try:
-        nlibs, = struct.unpack_from("<I", data, base + 20)
-        for i in range(nlibs):
-            _flags, key, value = struct.unpack_from("<iII", data, base + 48 + i * 24)
-            out.append((_cstr(data, base + key), _cstr(data, base + value)))
-    except struct.error:
-        return out
-    return out
+    start = base + 48
+    count = min(memoryview(data)[base + 20:base + 24].cast("I")[0], max(0, len(data) - start) // 24)
+    words = memoryview(data)[start:start + count * 24].cast("I")
+    return [(_cstr(data, base + words[i + 1]), _cstr(data, base + words[i + 2])) for i in range(0, count * 6, 6)]

@@ -16,7 +16,7 @@ from cdi.hook import HOOKS
 from cdi.hooks import compat, devnode
 
 HEAVY = ("re", "json", "yaml", "cffi", "_cffi_backend", "ctypes", "subprocess", "typing", "dataclasses", "glob",
-         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", *importtime.OS)
+         "fnmatch", "enum", "logging", "cdi.spec", "cdi.generate", "struct", *importtime.OS)
 IMPORTTIME = importtime.command("cdi.hook:main")
 CTK_ALLOWED = {"ctk", "ctk.errors", "ctk.cli_flags"}  # the flag parser (ctk.cli_flags), nothing of configuration
 

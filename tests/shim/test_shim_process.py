@@ -21,7 +21,8 @@ printf '%s\\n' "$0" "$@" > "$(dirname "$0")/argv.txt"
 exit 7
 """
 HEAVY = ("re", "json", "dataclasses", "typing", "inspect", "enum", "tomllib", "datetime", "ctypes", "yaml",
-         "subprocess", "signal", "traceback", "tempfile", "glob", "fnmatch", "cffi", "_cffi_backend", "tomlkit")
+         "subprocess", "signal", "traceback", "tempfile", "glob", "fnmatch", "cffi", "_cffi_backend", "tomlkit",
+         "struct")  # struct: an extension module the frozen binary loads from memory (memfd + dlopen)
 
 
 def setup_dir(tmp_path: Path, config: str | None, spec: dict | None) -> dict:
