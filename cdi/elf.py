@@ -15,35 +15,40 @@ MAX_SECTION = 16 << 20
 MAX_SECTIONS = 4096
 
 
-def _le(data: bytes, off: int, size: int, signed: bool = False) -> int:
-    """The little-endian integer of ``size`` bytes at ``off`` (not ``struct``: an extension module the
-    frozen binary would load from memory for these few fields)."""
-    return int.from_bytes(data[off:off + size], "little", signed=signed)
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``pread``, and nothing for an offset past any file (a damaged header's: ``pread`` would raise
+    OverflowError)."""
+    return oslite.pread(fd, size, offset) if offset < 1 << 63 else b""
 
 
 class _Elf:
+    """The section header table of an ELF64 little-endian file, its fields read as they are needed
+    (``int.from_bytes``, not ``struct``: an extension module the frozen binary would load from memory
+    for the few fields a lookup reads)."""
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
         head = oslite.pread(fd, 64, 0)
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             raise ValueError("not a little-endian ELF64 file")
-        shoff = _le(head, 0x28, 8)
-        shentsize, shnum, shstrndx = _le(head, 0x3A, 2), _le(head, 0x3C, 2), _le(head, 0x3E, 2)
+        shoff = int.from_bytes(head[0x28:0x30], "little")
+        shentsize, shnum, self.shstrndx = (int.from_bytes(head[i:i + 2], "little") for i in (0x3A, 0x3C, 0x3E))
         if shentsize < 64 or shnum > MAX_SECTIONS:
             raise ValueError("bad section header table")
-        table = oslite.pread(fd, shentsize * shnum, shoff)
-        self.sections = []
-        for i in range(shnum):
-            if (i + 1) * shentsize > len(table):
-                break
-            at = i * shentsize  # Elf64_Shdr: name, type (4 bytes each), flags, addr, offset, size (8), link (4)
-            self.sections.append((_le(table, at, 4), _le(table, at + 4, 4), _le(table, at + 24, 8),
-                                  _le(table, at + 32, 8), _le(table, at + 40, 4)))
-        self.shstrndx = shstrndx
+        table = _pread(fd, shentsize * shnum, shoff)
+        self.entry, self.count = shentsize, len(table) // shentsize  # the whole entries read
+        self.table = table
+
+    def field(self, index: int, offset: int, size: int) -> int:
+        """A field of section ``index``'s Elf64_Shdr: name 0 and type 4 (4 bytes), offset 24 and size 32
+        (8 bytes), link 40 (4 bytes).  Raises IndexError for a section the table does not hold."""
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        at = index * self.entry + offset
+        return int.from_bytes(self.table[at:at + size], "little")
 
     def read(self, index: int) -> bytes:
-        _n, _t, off, size, _l = self.sections[index]
-        return oslite.pread(self.fd, min(size, MAX_SECTION), off)
+        return _pread(self.fd, min(self.field(index, 32, 8), MAX_SECTION), self.field(index, 24, 8))
 
 
 def _open(path: str):
@@ -69,12 +74,13 @@ def soname(path: str) -> str | None:
     if elf is None:
         return None
     try:
-        for i, (_n, typ, _off, _size, link) in enumerate(elf.sections):
-            if typ != 6:  # SHT_DYNAMIC
+        for i in range(elf.count):
+            if elf.field(i, 4, 4) != 6:  # SHT_DYNAMIC
                 continue
-            dyn, strtab = elf.read(i), elf.read(link)
+            dyn, strtab = elf.read(i), elf.read(elf.field(i, 40, 4))
             for j in range(0, len(dyn) - 15, 16):
-                tag, val = _le(dyn, j, 8, signed=True), _le(dyn, j + 8, 8)
+                tag = int.from_bytes(dyn[j:j + 8], "little", signed=True)
+                val = int.from_bytes(dyn[j + 8:j + 16], "little")
                 if tag == 0:
                     break
                 if tag == 14:  # DT_SONAME
@@ -93,9 +99,9 @@ def section(path: str, name: str) -> tuple[int, bytes] | None:
         return None
     try:
         names = elf.read(elf.shstrndx)
-        for i, (n, typ, _off, _size, _link) in enumerate(elf.sections):
-            if _cstr(names, n) == name:
-                return typ, elf.read(i)
+        for i in range(elf.count):
+            if _cstr(names, elf.field(i, 0, 4)) == name:
+                return elf.field(i, 4, 4), elf.read(i)
     except (OSError, IndexError):
         return None
     finally:
@@ -111,7 +117,7 @@ def cuda_note(path: str) -> bytes | None:
     data = sec[1]
     i = 0
     while i + 12 <= len(data):
-        namesz, descsz = _le(data, i, 4), _le(data, i + 4, 4)
+        namesz, descsz = int.from_bytes(data[i:i + 4], "little"), int.from_bytes(data[i + 4:i + 8], "little")
         i += 12
         name = data[i:i + namesz].rstrip(b"\0")
         i += (namesz + 3) & ~3
