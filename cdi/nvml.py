@@ -1,5 +1,5 @@
 """GPU discovery through NVML (``libnvidia-ml.so.1`` from the driver root), via the generated
-out-of-line cffi module ``cdi._nvml_ffi`` (``_cffi_backend`` only, built by native/build_ffi.py).
+out-of-line cffi module ``hook._nvml_ffi`` (``_cffi_backend`` only, built by native/build_ffi.py).
 
 :func:`open_nvml` loads the library the way the reference's library locator finds it and returns
 an :class:`Nvml` whose methods return plain values (:class:`Gpu`, :class:`Mig`).
@@ -190,7 +190,7 @@ def open_nvml(root: str, log, search_paths: tuple[str, ...] = ()) -> Nvml:
                     f"{under_root(root, '/etc/ld.so.cache')} or the library folders under {root}")
         raise errors.NvmlNotFoundError(NVML_NOT_FOUND)
     try:
-        from ._nvml_ffi import ffi
+        from hook._nvml_ffi import ffi
     except ImportError as exc:
         raise errors.NvmlNotFoundError(f"the NVML cffi module is not built (run ./build.sh native): {exc}") from None
     log.info("Using %s", paths[0])

@@ -54,7 +54,7 @@ class Platform:
         return self._nvml
 
     def has_integrated_gpu(self) -> bool:
-        # Needs NVML; checking for it first avoids importing ctypes where it cannot load.
+        # Needs NVML; checking for it first avoids loading the cffi binding where NVML cannot load.
         return self.has_nvml() and _nvml_integrated()
 
 
@@ -74,36 +74,40 @@ def _dlopen(name: str) -> bool:
 
 
 def _nvml_integrated() -> bool:
-    import ctypes
+    """An integrated GPU (``nvgpu`` or Thor) among NVML's devices, through the out-of-line cffi binding
+    ``hook._nvml_ffi`` (``_cffi_backend`` is built into the frozen binary; ``ctypes`` would cost 2.5 ms
+    and import ``os``).  False when NVML cannot be loaded or any call fails."""
     try:
-        nvml = ctypes.CDLL("libnvidia-ml.so.1")
-        if nvml.nvmlInit_v2() != 0:
-            return False
-    except (OSError, AttributeError):
+        from ._nvml_ffi import ffi
+        nvml = ffi.dlopen("libnvidia-ml.so.1")
+    except (ImportError, OSError):
         return False
     try:
-        count = ctypes.c_uint(0)
-        if nvml.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
+        if nvml.nvmlInit_v2() != 0:
             return False
-        for i in range(count.value):
-            handle = ctypes.c_void_p()
-            if nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) != 0:
+    except (AttributeError, ffi.error):  # a library without the symbol
+        return False
+    try:
+        count = ffi.new("unsigned int *")
+        if nvml.nvmlDeviceGetCount_v2(count) != 0:
+            return False
+        handle = ffi.new("nvmlDevice_t *")
+        buf = ffi.new("char[96]")
+        for i in range(count[0]):
+            if nvml.nvmlDeviceGetHandleByIndex_v2(i, handle) != 0 or nvml.nvmlDeviceGetName(handle[0], buf, 96) != 0:
                 return False
-            buf = ctypes.create_string_buffer(96)
-            if nvml.nvmlDeviceGetName(handle, buf, 96) != 0:
-                return False
-            name = buf.value.decode("utf-8", "replace")
+            name = ffi.string(buf).decode("utf-8", "replace")
             if name in ("DGX Display", "NVIDIA DGX Display"):
                 continue
             if "(nvgpu)" in name or "NVIDIA Thor" in name:
                 return True
         return False
-    except (OSError, AttributeError):
+    except (AttributeError, ffi.error):
         return False
     finally:
         try:
             nvml.nvmlShutdown()
-        except (OSError, AttributeError):
+        except (AttributeError, ffi.error):
             pass
 
 

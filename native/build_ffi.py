@@ -1,5 +1,5 @@
 """Generate the out-of-line ABI-mode cffi modules ``hook/nvc/_nvc_ffi_<variant>.py`` and
-``cdi/_nvml_ffi.py`` (NVML, for the CDI generator).
+``hook/_nvml_ffi.py`` (NVML, for the CDI generator and the mode probe of the hook and the runtime).
 
 Run at build time (``native/build.sh``); the generated modules need only
 ``_cffi_backend`` at run time (no ``cffi``, no pycparser).

@@ -1,12 +1,12 @@
-"""cdef text of the NVML subset the CDI generator calls (``libnvidia-ml.so.1``).
+"""cdef text of the NVML subset the CDI generator and the hook's platform probe call (``libnvidia-ml.so.1``).
 
 Only build-time code imports this module (``native/build_ffi.py``); the generated module
-``cdi._nvml_ffi`` needs only ``_cffi_backend`` at run time.
+``hook._nvml_ffi`` needs only ``_cffi_backend`` at run time.
 """
 
 from __future__ import annotations
 
-MODULE = "cdi._nvml_ffi"
+MODULE = "hook._nvml_ffi"
 
 CDEF = """
 typedef int nvmlReturn_t;

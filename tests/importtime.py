@@ -11,19 +11,22 @@ from paths import ROOT
 #: (``python -I -S``) does not pay; the hook's prestart paths use ``hook.oslite`` instead.
 OS = ("os", "_collections_abc", "posixpath", "genericpath", "stat")
 
-_DRIVER = """import sys
-sys.path[:0] = {paths!r}
-module, _, function = sys.argv.pop(1).partition(":")
+_ENTRY = """module, _, function = sys.argv.pop(1).partition(":")
 sys.exit(getattr(__import__(module, fromlist=[function]), function)())
 """
 
 
+def code_command(code: str) -> list[str]:
+    """The command line that runs the Python ``code`` under ``-X importtime`` as the frozen launcher runs
+    a program: ``-I -S`` (``site`` and ``runpy``, which ``-m`` needs, import ``os``), with the repository
+    and the venv's packages on ``sys.path``."""
+    paths = [str(ROOT), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    return [sys.executable, "-I", "-S", "-X", "importtime", "-c", f"import sys\nsys.path[:0] = {paths!r}\n{code}"]
+
+
 def command(entry: str) -> list[str]:
-    """The command line that runs ``module:function`` (reading ``sys.argv[1:]``) under ``-X importtime``
-    as the frozen launcher runs it: ``-I -S`` (``site`` and ``runpy``, which ``-m`` needs, import
-    ``os``), with the repository and the venv's packages on ``sys.path``."""
-    driver = _DRIVER.format(paths=[str(ROOT), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
-    return [sys.executable, "-I", "-S", "-X", "importtime", "-c", driver, entry]
+    """:func:`code_command` that runs ``module:function`` (which reads ``sys.argv[1:]``)."""
+    return [*code_command(_ENTRY), entry]
 
 
 def importers(stderr: str | bytes) -> dict[str, str]:

@@ -92,3 +92,47 @@ def test_one_letter_vendor_or_class_is_a_clean_error_B85(name):
     with pytest.raises(CdiNameError) as exc:
         is_qualified(name)
     assert "runtime error: slice bounds out of range [1:0]" in str(exc.value)
+
+
+STUB_NVML = r"""
+#include <stdlib.h>
+#include <string.h>
+static const char *names[] = {NAMES};
+int nvmlInit_v2(void) { return getenv("STUB_INIT_FAILS") ? 1 : 0; }
+int nvmlShutdown(void) { return 0; }
+int nvmlDeviceGetCount_v2(unsigned int *n) { *n = sizeof names / sizeof names[0]; return 0; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **h) { *h = (void *)(names + i); return 0; }
+int nvmlDeviceGetName(void *h, char *buf, unsigned int len) {
+    const char *name = *(const char **)h;
+    if (strlen(name) + 1 > len) return 7;
+    strcpy(buf, name);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("names, init_fails, integrated", [
+    (["NVIDIA H100 80GB HBM3"], False, False),
+    (["NVIDIA DGX Display", "NVIDIA Thor"], False, True),
+    (["DGX Display", "Orin (nvgpu)"], False, True),
+    (["Orin (nvgpu)"], True, False),
+])
+def test_integrated_gpu_probe_calls_nvml_through_cffi(tmp_path, names, init_fails, integrated):
+    """The platform probe of auto mode asks NVML for its devices' names through the cffi binding
+    (``hook._nvml_ffi``): no ``ctypes``, no ``os`` (checked -I -S with the hook's import rules)."""
+    import subprocess
+
+    import importtime
+
+    src = tmp_path / "nvml.c"
+    src.write_text(STUB_NVML.replace("NAMES", ", ".join(f'"{n}"' for n in names)))
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libnvidia-ml.so.1"), str(src)], check=True)
+    env = {"LD_LIBRARY_PATH": str(tmp_path), **({"STUB_INIT_FAILS": "1"} if init_fails else {})}
+    code = "from hook.mode import Platform\np = Platform()\nprint(p.has_nvml(), p.has_integrated_gpu())"
+    proc = subprocess.run(importtime.code_command(code), capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"True {integrated}\n"
+    imported = importtime.imported(proc.stderr)
+    assert "hook._nvml_ffi" in imported
+    for heavy in ("ctypes", *importtime.OS):
+        assert heavy not in imported, heavy

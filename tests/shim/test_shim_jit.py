@@ -115,7 +115,7 @@ def test_without_nvml_the_error_is_upstreams(tmp_path):
                                    "generators: failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND")
 
 
-GENERATOR = ("cdi.generate", "cdi.nvml", "cdi.discover", "cdi._nvml_ffi", "_cffi_backend", "shim.jitcdi")
+GENERATOR = ("cdi.generate", "cdi.nvml", "cdi.discover", "hook._nvml_ffi", "_cffi_backend", "shim.jitcdi")
 
 
 def test_non_gpu_jit_cdi_create_imports_no_generator(tmp_path, driver_root):
@@ -135,7 +135,7 @@ def test_gpu_jit_cdi_create_generates_and_runs_the_runtime(tmp_path, driver_root
     proc = run_shim(tmp_path, env, "create", "--bundle", str(tmp_path / "bundle"), "ctr", importtime=True)
     assert proc.returncode == 7, proc.stderr
     mods = imported(proc.stderr)
-    assert {"shim.jitcdi", "cdi.generate", "cdi._nvml_ffi"} <= mods  # the guard above can fail
+    assert {"shim.jitcdi", "cdi.generate", "hook._nvml_ffi"} <= mods  # the guard above can fail
     for name in (*OS, "struct"):  # the generator reads the driver root through hook.oslite, ld.so.cache and
         assert name not in mods, name  # ELF headers without struct (an extension module loaded from memory)
     assert recorded(tmp_path)[1:] == ["create", "--bundle", str(tmp_path / "bundle"), "ctr"]
