@@ -8,9 +8,7 @@ full GPU with its device node and the control nodes in its own edits (unless the
 
 from __future__ import annotations
 
-import os
-import stat
-
+from hook import oslite
 from hook.gocompat import under_root
 
 from . import discover, spec as S
@@ -68,23 +66,23 @@ def generate_csv(opts, kind: str, log) -> list[dict]:
         if typ == "dev":
             hp = under_root(dev_root, path)
             try:
-                if stat.S_ISCHR(os.stat(hp).st_mode):
+                if oslite.S_IFMT(oslite.stat(hp).st_mode) == oslite.S_IFCHR:
                     nodes.append(S.device_node(path, hp))
             except OSError:
                 log.warning("Could not locate %s", path)
         elif typ == "sym":
             try:
-                sym_links.append(f"{os.readlink(host)}::{host}")
+                sym_links.append(f"{oslite.readlink(host)}::{host}")
             except OSError:
                 log.warning("Could not locate %s", path)
         elif typ in ("lib", "dir"):
-            if not os.path.exists(host):
+            if not oslite.exists(host):
                 log.warning("Could not locate %s", path)
                 continue
             mounts.append(S.mount(host, path))
-            base = os.path.basename(path)
+            base = oslite.basename(path)
             if typ == "lib" and ".so" in base:
-                d = os.path.dirname(path)
+                d = oslite.dirname(path)
                 if d not in folders:
                     folders.append(d)
                 from . import elf

@@ -252,10 +252,7 @@ def _simple_nodes(dev_root: str, patterns: tuple[str, ...], exclude: tuple[str, 
             name = oslite.basename(p)
             if any(name.startswith(e) for e in exclude):
                 continue
-            try:
-                if oslite.S_IFMT(oslite.stat(p).st_mode) != oslite.S_IFCHR:
-                    continue
-            except OSError:
+            if not discover._is_char(p):
                 continue
             cpath = strip_root(dev_root, p)
             nodes.append(S.device_node(cpath, p))

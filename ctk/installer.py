@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from hook.atomicfile import sha256
+from hook.gocompat import under_root
 
 from . import configure as cfgmod
 from . import engines, fileio, installer_cdi, state
@@ -260,8 +261,8 @@ def check_daemon(o: InstallOptions, pid: int, verb: str = "signal") -> None:
         raise errors.RestartError(f"refusing to {verb} {svc} (pid {pid}): cannot read its command line "
                                   f"({exc.strerror}) to check that it reads {ours}; {how}") from None
     candidates = [theirs]
-    if o.host_root not in ("", "/"):
-        candidates.append(os.path.join(o.host_root, theirs.lstrip("/")))
+    if o.host_root.rstrip("/"):
+        candidates.append(under_root(o.host_root, theirs))
     if not any(_same_file(c, ours) for c in candidates):
         raise errors.RestartError(f"refusing to {verb} {svc} (pid {pid}): it reads {theirs}, not {ours}; {how}")
 

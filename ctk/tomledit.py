@@ -272,10 +272,10 @@ def _parse_as(text: str, tree: dict, path: str) -> TOMLDocument:
     """tomlkit's document for ``text``, which must read as ``tree`` (what the sources read)."""
     doc = parse(text)
     try:
-        read = plain(doc)
+        as_read = same(plain(doc), tree)
     except (TOMLKitError, ValueError, RecursionError):  # tomlkit cannot give back what it parsed
-        read = None
-    if read is None or not same(read, tree):
+        as_read = False
+    if not as_read:
         raise errors.ConfigLoadError(f"{path}: the file reads differently to tomlkit and to tomllib; "
                                      "nothing was changed: edit it by hand")
     return doc

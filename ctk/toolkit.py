@@ -16,7 +16,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 
-from hook.gocompat import under_root
+from hook.gocompat import strip_root, under_root
 
 BINARY = "nvidia-container-runtime-hook"
 #: The line a binary built by freeze/build.sh carries before the program names it answers to
@@ -75,9 +75,7 @@ def find_backend(driver_root: str, host_root: str = "") -> Backend:
     seen = under_root(host_root, root)
 
     def host(path: str | None) -> str | None:
-        if path is None or seen == root:
-            return path
-        return os.path.join(root, os.path.relpath(path, seen))
+        return None if path is None else strip_root(host_root, path)
     return Backend(root, host(find_library(seen)), host(find_cli(seen)))
 
 

@@ -32,10 +32,10 @@ PROGRAMS: dict[str, str] = {
 COLLECTING: frozenset[str] = frozenset({"nvidia-ctk"})
 
 # The programs whose launcher first replays the exec record of an installed toolkit's runtime
-# (shim/execrecord.py): the runtime shim under each of its names.  A pass-through call whose inputs
-# are unchanged then never starts the interpreter (docs/performance.md, "The runtime's exec record").
-REPLAYING: frozenset[str] = frozenset({"nvidia-container-runtime", "nvidia-container-runtime.legacy",
-                                       "nvidia-container-runtime.cdi"})
+# (shim/execrecord.py): the runtime shim under each of its names (every name whose entry is
+# ``shim.main``).  A pass-through call whose inputs are unchanged then never starts the interpreter
+# (docs/performance.md, "The runtime's exec record").
+REPLAYING: frozenset[str] = frozenset(name for name, entry in PROGRAMS.items() if entry.startswith("shim.main:"))
 
 # The launcher carries this line, then the names it was built with (space-separated, then a
 # newline): how ``./build.sh install`` and ``nvidia-ctk install`` know which names a binary answers

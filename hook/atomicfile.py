@@ -49,7 +49,7 @@ def meta_of(path: str, st: oslite.stat_result) -> Meta:
             xattrs.append((name, oslite.getxattr(path, name)))
         except OSError:
             continue
-    return Meta(st.st_mode & 0o7777, st.st_uid, st.st_gid, tuple(xattrs))
+    return Meta(oslite.S_IMODE(st.st_mode), st.st_uid, st.st_gid, tuple(xattrs))
 
 
 def _apply(fd: int, meta: Meta) -> list[tuple[str, str]]:

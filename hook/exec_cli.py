@@ -84,7 +84,7 @@ def _is_executable(path: str) -> bool:
         st = oslite.stat(path)
     except (OSError, ValueError):
         return False
-    if st.st_mode & 0o170000 == 0o040000:  # a directory
+    if oslite.S_IFMT(st.st_mode) == oslite.S_IFDIR:
         return False
     try:
         return oslite.access(path, oslite.X_OK, effective_ids=oslite.EFFECTIVE_IDS)

@@ -1,7 +1,8 @@
 """Small re-implementations of Go standard-library behaviour the reference relies on.
 
-The one home of these for every program (hook, ctk, shim, cdi).  Pure functions, stdlib
-only, cheap to import (the hook's prestart path imports it): Go's whitespace trimming
+The one home of these for every program (hook, ctk, shim, cdi).  Pure functions but for
+:func:`getwd`/:func:`abspath`/:func:`strip_root` (they ask the file system where the working directory
+is) and cheap to import (the hook's prestart path imports it; no ``os``): Go's whitespace trimming
 (``strings.TrimSpace``), lexical path cleaning (``path.Clean``), boolean parsing
 (``strconv.ParseBool``), ``%q`` quoting (``strconv.Quote``), the wording of Go's ``flag``
 package errors, the default ``PATH`` of the reference's programs, errno spelling, and a path under
@@ -133,7 +134,7 @@ def getwd(directory: str | None = None) -> str:
                 return pwd
         except OSError:
             pass
-    return oslite.getcwd() if directory is None else oslite.realdir(directory)
+    return oslite.getcwd() if directory is None else oslite.realpath(directory)
 
 
 def abspath(path: str, directory: str | None = None) -> str:

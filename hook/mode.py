@@ -38,9 +38,9 @@ class Platform:
     def has_tegra_files(self) -> bool:
         from . import oslite
         try:
-            if oslite.exists("/etc/nv_tegra_release") and not oslite.isdir("/etc/nv_tegra_release"):
+            if oslite.S_IFMT(oslite.stat("/etc/nv_tegra_release").st_mode) != oslite.S_IFDIR:
                 return True
-        except OSError:
+        except (OSError, ValueError):
             pass
         try:
             with open("/sys/devices/soc0/family", "rb") as f:

@@ -99,11 +99,6 @@ def fsencode(text: str) -> bytes:
     return text.encode(_ENCODING, _ERRORS)
 
 
-def fsdecode(data: bytes) -> str:
-    """``os.fsdecode`` of ``bytes``."""
-    return data.decode(_ENCODING, _ERRORS)
-
-
 # --- the environment (``os.environ``'s view of ``posix.environ``) ---
 
 def getenv(name: str, default: str | None = None) -> str | None:
@@ -120,10 +115,11 @@ def setenv(name: str, value: str) -> None:
 
 
 def delenv(name: str) -> None:
-    """``os.environ.pop(name, None)`` (``unsetenv``, then the dict)."""
+    """``os.environ.pop(name, None)`` (``unsetenv``, then the dict; nothing when it is not set)."""
     key = name.encode(_ENCODING, _ERRORS)
-    unsetenv(key)
-    environ.pop(key, None)
+    if key in environ:
+        unsetenv(key)
+        del environ[key]
 
 
 def environ_items() -> list[tuple[str, str]]:
@@ -186,21 +182,6 @@ def abspath(path: str) -> str:
     return normpath(path if path.startswith("/") else join(getcwd(), path))
 
 
-def relpath(path: str, start: str = ".") -> str:
-    """``os.path.relpath`` (both made absolute first).  Raises ValueError for an empty ``path``."""
-    if not path:
-        raise ValueError("no path specified")
-    start_parts = [p for p in abspath(start).split("/") if p]
-    path_parts = [p for p in abspath(path).split("/") if p]
-    common = 0
-    for a, b in zip(start_parts, path_parts):
-        if a != b:
-            break
-        common += 1
-    rest = [".."] * (len(start_parts) - common) + path_parts[common:]
-    return join(*rest) if rest else "."
-
-
 def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
     """``os.makedirs``: the missing parents are made with mode ``0o777`` (less the umask), ``name`` with
     ``mode``.  Raises OSError (FileExistsError for an existing ``name`` unless ``exist_ok`` and it is a
@@ -259,13 +240,6 @@ def isfile(path: str) -> bool:
 def isdir(path: str) -> bool:
     """``os.path.isdir``."""
     return _mode(path) == S_IFDIR
-
-
-def realdir(directory: str) -> str:
-    """``os.path.realpath(directory)`` for a directory: the path the kernel gives for it (what
-    ``getcwd`` returns there), read from ``/proc/self/fd``; :func:`realpath` where that cannot be read
-    (no ``/proc``, not an openable directory)."""
-    return _real(directory, O_PATH | O_DIRECTORY | O_CLOEXEC) or realpath(directory)
 
 
 def realpath(path: str, *, strict: bool = False) -> str:

@@ -27,9 +27,6 @@ MAX_LINKS = 40  # Linux's MAXSYMLINKS
 _FLAGS = oslite.O_PATH | oslite.O_NOFOLLOW | oslite.O_CLOEXEC
 _ROOT_FLAGS = oslite.O_PATH | oslite.O_DIRECTORY | oslite.O_CLOEXEC
 _DIR_FLAGS = oslite.O_RDONLY | oslite.O_DIRECTORY | oslite.O_NOFOLLOW | oslite.O_CLOEXEC
-_S_IFMT = 0o170000
-_S_IFLNK = 0o120000
-_S_IFDIR = 0o040000
 
 
 class _Walk:
@@ -68,7 +65,7 @@ class _Walk:
                 continue
             parent = self.fds[-1]
             fd = None if parent is None else self._open(name, _FLAGS, parent)
-            if fd is None or oslite.fstat(fd).st_mode & _S_IFMT != _S_IFLNK:
+            if fd is None or oslite.S_IFMT(oslite.fstat(fd).st_mode) != oslite.S_IFLNK:
                 self.fds.append(fd)
                 self.names.append(name)
                 continue
@@ -151,7 +148,7 @@ def makedirs(rootfs: str, path: str, mode: int = 0o755, max_links: int = MAX_LIN
                     finally:
                         oslite.close(new)
                 fd = walk.fds[i] = oslite.open(name, _FLAGS, dir_fd=parent)
-            if oslite.fstat(fd).st_mode & _S_IFMT != _S_IFDIR:
+            if oslite.S_IFMT(oslite.fstat(fd).st_mode) != oslite.S_IFDIR:
                 raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory",
                                          prefix + "/" + "/".join(walk.names[:i]))
         return walk.host_path

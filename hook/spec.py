@@ -58,7 +58,7 @@ def load_value(path: str):
         raise errors.SpecError(f"could not open OCI spec: {detail}", detail) from None
     try:
         st = oslite.fstat(fd)
-        regular = (st.st_mode & 0o170000) == 0o100000
+        regular = oslite.S_IFMT(st.st_mode) == oslite.S_IFREG
         return gojson.read_first(lambda n: oslite.read(fd, n), stream=not regular,
                                  chunk=max(st.st_size + 1, 1 << 16) if regular else 1 << 16)
     except OSError as exc:

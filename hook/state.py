@@ -52,7 +52,7 @@ def read_state(stream) -> HookState:
 
     try:
         try:
-            regular = (oslite.fstat(stream.fileno()).st_mode & 0o170000) == 0o100000
+            regular = oslite.S_IFMT(oslite.fstat(stream.fileno()).st_mode) == oslite.S_IFREG
         except (OSError, ValueError):  # not a file descriptor (io.UnsupportedOperation)
             regular = False
         value = gojson.read_first(stream.read1, stream=not regular)

@@ -51,7 +51,8 @@ def run(args: list[str], log) -> int:
     libs = glob_in(folder, "libcuda.so.*.*")
     if not libs:
         return 0
-    inside = "/" + oslite.relpath(folder, root) if folder != root else "/"
+    from hook.gocompat import strip_root
+    inside = strip_root(root, folder)
     if len(libs) > 1:
         shown = " ".join(oslite.join(inside, oslite.basename(p)) for p in libs)
         log.warning(f"Unexpected number of CUDA compat libraries in container: [{shown}]")

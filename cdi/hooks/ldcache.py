@@ -16,13 +16,6 @@ OTHER_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/libx32", "/usr/libx3
 MAX_CONF = 1 << 20
 
 
-def _is_file(path: str) -> bool:
-    try:
-        return oslite.S_IFMT(oslite.stat(path).st_mode) == oslite.S_IFREG
-    except OSError:
-        return False
-
-
 def system_dirs(root: str) -> tuple[str, ...]:
     from ..rootfs import secure_join
     if oslite.uname().machine == "aarch64":
@@ -30,7 +23,7 @@ def system_dirs(root: str) -> tuple[str, ...]:
         other = ("/lib", "/usr/lib", "/lib64", "/usr/lib64")
     else:
         deb, other = DEBIAN_DIRS, OTHER_DIRS
-    return deb if _is_file(secure_join(root, "/etc/debian_version")) else other
+    return deb if oslite.isfile(secure_join(root, "/etc/debian_version")) else other
 
 
 def configured_dirs(root: str, conf: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]:
@@ -102,7 +95,7 @@ def run(args: list[str], log) -> int:
                   "".join(d + "\n" for d in wanted).encode(), 0o644)
     write_new(oslite.join(confd, f"zz-nvcr-{random_digits()}.conf"),
               "".join(d + "\n" for d in sysdirs).encode(), 0o644)
-    if _is_file(secure_join(root, "/etc/alpine-release")):
+    if oslite.isfile(secure_join(root, "/etc/alpine-release")):
         musl = list(dict.fromkeys(wanted + list(sysdirs)))
         write_new(secure_join(root, "/etc/ld-musl-x86_64.path"), "".join(d + "\n" for d in musl).encode(),
                   0o644, append=True)

@@ -84,7 +84,7 @@ def library_in(root: str) -> str | None:
     a link stays a link), or None.  One ``stat`` per directory, nothing imported."""
     from ..oslite import isfile
 
-    for path in _under(root or "/"):
+    for path in _under(root):
         if isfile(path):
             return path
     return None

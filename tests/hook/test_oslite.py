@@ -32,16 +32,6 @@ def test_normpath_and_abspath_are_os_paths(path):
     assert oslite.abspath(path) == posixpath.abspath(path)
 
 
-@given(PATHS, PATHS)
-def test_relpath_is_os_paths(path, start):
-    if not path:
-        with pytest.raises(ValueError, match="^no path specified$"):
-            oslite.relpath(path, start)
-        return
-    assert oslite.relpath(path, start) == posixpath.relpath(path, start)
-    assert oslite.relpath(path) == posixpath.relpath(path)
-
-
 def test_makedirs_is_os_makedirs(tmp_path):
     (tmp_path / "file").write_text("")
     for made, name in ((oslite.makedirs, "lite"), (os.makedirs, "os")):
@@ -69,15 +59,6 @@ def test_file_kind_probes(tmp_path):
         assert (oslite.exists(path), oslite.isfile(path), oslite.isdir(path), oslite.lexists(path),
                 oslite.islink(path)) == (os.path.exists(path), os.path.isfile(path), os.path.isdir(path),
                                          os.path.lexists(path), os.path.islink(path)), name
-
-
-def test_realdir_resolves_links_as_realpath(tmp_path):
-    (tmp_path / "real" / "sub").mkdir(parents=True)
-    (tmp_path / "link").symlink_to("real")
-    for path in (tmp_path / "link" / "sub", tmp_path / "link" / "sub" / ".." / "sub", tmp_path / "real"):
-        assert oslite.realdir(str(path)) == os.path.realpath(path)
-    missing = str(tmp_path / "link" / "missing")  # not openable: os.path.realpath's answer
-    assert oslite.realdir(missing) == os.path.realpath(missing)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +117,7 @@ def test_environment_is_the_one_os_environ_sees(monkeypatch):
         assert ("OSLITE_B", "x y") in oslite.environ_items()
         oslite.delenv("OSLITE_B")
         oslite.delenv("OSLITE_B")  # absent: nothing to do, as os.environ.pop(name, None)
+        assert oslite.delenv("") is oslite.delenv("A=B") is os.environ.pop("A=B", None) is None  # not even unsetenv
         assert "OSLITE_B" not in os.environ
     finally:
         os.environ.pop("OSLITE_B", None)
@@ -146,7 +128,7 @@ def test_bytes_that_are_not_utf8_round_trip():
     os.environb[b"OSLITE_RAW"] = b"\xff"
     try:
         assert oslite.getenv("OSLITE_RAW") == os.environ["OSLITE_RAW"] == "\udcff"
-        assert oslite.fsencode(oslite.getenv("OSLITE_RAW")) == b"\xff" and oslite.fsdecode(b"\xff") == "\udcff"
+        assert oslite.fsencode(oslite.getenv("OSLITE_RAW")) == b"\xff"
     finally:
         del os.environb[b"OSLITE_RAW"]
 

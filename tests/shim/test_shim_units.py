@@ -4,7 +4,6 @@ layout), the legacy and CDI modifiers."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
