@@ -31,7 +31,9 @@ which the launcher links in itself (``_cffi_backend``, see freeze/build.sh).
 
 from __future__ import annotations
 
+import __future__
 import argparse
+import ast
 import importlib.machinery
 import marshal
 import modulefinder
@@ -104,9 +106,23 @@ def _package_modules(root: Path, package: str) -> list[str]:
 
 
 def _compile(name: str, path: str, optimize: int) -> bytes:
+    """The module's code, marshalled.  A ``from __future__ import ...`` statement becomes the compiler
+    flags it stands for: the statement would import the ``__future__`` module at run time (a class
+    and a dozen instances, in every program: each of our modules starts with one), for no effect
+    the flags do not already have (the name it binds, ``annotations``, is read by nothing)."""
     with open(path, "rb") as f:
         source = f.read()
-    code = compile(source, f"<frozen {name}>", "exec", dont_inherit=True, optimize=optimize)
+    tree = ast.parse(source, path)
+    flags = 0
+    body = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                flags |= getattr(__future__, alias.name).compiler_flag
+        else:
+            body.append(node)
+    tree.body = body
+    code = compile(tree, f"<frozen {name}>", "exec", flags=flags, dont_inherit=True, optimize=optimize)
     return marshal.dumps(code)
 
 

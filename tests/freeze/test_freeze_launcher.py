@@ -284,3 +284,24 @@ def test_console_scripts_are_the_programs_table():
     assert scripts == PROGRAMS
     for name in PROGRAMS:
         assert (VENV_BIN / name).exists(), name
+
+
+def test_future_imports_become_compiler_flags(tmp_path):
+    """mkfrozen compiles ``from __future__ import annotations`` as the flag it stands for: the frozen code
+    never imports ``__future__`` (a class and a dozen instances in every program), annotations stay
+    strings, line numbers stay those of the file."""
+    import dis
+    import marshal
+
+    from freeze.mkfrozen import _compile
+
+    src = tmp_path / "m.py"
+    src.write_text('"""Doc."""\n\nfrom __future__ import annotations\n\n\ndef f(x: Undefined) -> list[int]:\n'
+                   '    raise ValueError\n')
+    code = marshal.loads(_compile("m", str(src), 0))
+    assert not [i for i in dis.get_instructions(code) if i.opname == "IMPORT_NAME"]
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["__doc__"] == "Doc." and "annotations" not in namespace
+    assert namespace["f"].__annotations__ == {"x": "Undefined", "return": "list[int]"}
+    assert namespace["f"].__code__.co_firstlineno == 6
