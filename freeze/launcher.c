@@ -524,15 +524,24 @@ int main(int argc, char **argv)
     status = PyConfig_SetBytesString(&config, &config.program_name, argc > 0 ? argv[0] : prog->name);
     if (PyStatus_Exception(status))
         goto config_fail;
+    /* A one-shot program (freeze/programs.py COLLECTING) runs without the cyclic GC from the end of
+       the core phase on: the main phase (importlib's path machinery, encodings, io) ran six
+       collections before the program could disable it.  _init_main = 0 stops Py_InitializeFromConfig
+       after the core phase (PEP 587's multi-phase initialisation), _Py_InitializeMain() finishes it. */
+    config._init_main = prog->collect;
     status = Py_InitializeFromConfig(&config);
     if (PyStatus_Exception(status))
         goto config_fail;
     PyConfig_Clear(&config);
+    if (!prog->collect) {
+        PyGC_Disable(); /* no collection runs (freeze/programs.py) */
+        status = _Py_InitializeMain();
+        if (PyStatus_Exception(status))
+            return fail_status(status);
+    }
 
     int rc;
     PyObject *result = NULL;
-    if (!prog->collect)
-        PyGC_Disable(); /* a one-shot program: no collection runs (freeze/programs.py) */
     PyObject *mod = PyImport_ImportModule(prog->module);
     if (mod != NULL) {
         PyObject *fn = PyObject_GetAttrString(mod, prog->func);
