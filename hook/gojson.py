@@ -311,8 +311,6 @@ def _decode(data, final: bool):
         if not _truncated(text, exc.value):
             raise _decode_error(_literal_error(text, exc.value)
                                 or f"invalid character {text[exc.value]!r} looking for beginning of value") from None
-    except __getattr__("_TooDeep"):
-        raise _decode_error(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # json.JSONDecodeError (has .pos), or a rejected constant
         pos = getattr(exc, "pos", None)
         if pos is None:
@@ -320,6 +318,8 @@ def _decode(data, final: bool):
         message = getattr(exc, "msg", str(exc))
         if not _truncated(text, pos, message):
             raise _decode_error(_literal_error(text, pos) or f"invalid character {text[pos]!r} ({message})") from None
+    except __getattr__("_TooDeep"):  # after ValueError: naming it creates the family, which a cut prefix must not
+        raise _decode_error(f"exceeded max depth (nested deeper than {MAX_DEPTH} levels)") from None
     else:
         # A scalar ends only at the next byte (Go's scanner needs it too): "12" may go on.
         if final or isinstance(value, list) or (end < n and not (isinstance(value, Number)

@@ -308,3 +308,17 @@ def test_a_large_value_through_a_pipe_is_decoded_a_bounded_number_of_times(monke
 def test_a_top_level_number_ends_at_the_white_space_after_it():
     """Go's decoder returns a number once a delimiter follows it, without waiting for EOF."""
     assert gojson.read_first(Chunks(b"123", b" "), stream=True) == "123"
+
+
+def test_a_state_read_in_pieces_creates_no_exception_class():
+    """A stream that delivers a value in several reads makes read_first decode unfinished prefixes,
+    on which the C scanner raises ValueError: that must not name (and so create) gojson's lazily
+    created error classes (hook.values.lazy_classes) on a run that succeeds."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from hook import gojson\n"
+            "pieces = [b'{\"a\": {\"b\": 1}, \"c\": \"x', b'y\", \"d\": [1, 2', b']}']\n"
+            "value = gojson.read_first(lambda n: pieces.pop(0) if pieces else b'', stream=True)\n"
+            "print(value, sorted(n for n in ('DecodeError', 'InputTooLarge', '_TooDeep') if n in vars(gojson)))")
+    from paths import ROOT
+
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(ROOT)], capture_output=True, text=True, check=True)
+    assert out.stdout == "[('a', [('b', '1')]), ('c', 'xy'), ('d', ['1', '2'])] []\n"  # numbers stay text (Number)
