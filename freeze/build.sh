@@ -67,7 +67,10 @@ if sys.version_info < (3, 11) or sys.implementation.name != "cpython":
              f"{sys.implementation.name} {sys.version.split()[0]}")
 for key, val in (("PYVER", "%d.%d" % sys.version_info[:2]), ("LIBPL", v("LIBPL")),
                  ("LIBRARY", v("LIBRARY")), ("INCLUDEPY", v("INCLUDEPY")),
-                 ("PYLIBS", " ".join(filter(None, (v("LIBS"), v("SYSLIBS"), v("MODLIBS")))))):
+                 # libpython is linked statically: its build's run-time search path (pyenv's -Wl,-rpath)
+                 # would only make the loader look for libc there first, on every start of every program.
+                 ("PYLIBS", " ".join(w for w in " ".join(filter(None, (v("LIBS"), v("SYSLIBS"), v("MODLIBS")))).split()
+                                     if not w.startswith(("-Wl,-rpath", "-Wl,-R", "-Wl,--enable-new-dtags"))))):
     print(f"{key}={shlex.quote(val or '')}")
 EOF
 )

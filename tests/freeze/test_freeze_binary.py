@@ -41,6 +41,10 @@ def test_is_one_static_libpython_executable(py_frozen_bin, request):
         lib = line.split()[0]
         m = re.match(r"lib([\w+-]+)\.so", lib)
         assert re.match(r"(linux-vdso|/lib64/ld-linux)", lib) or (m and m.group(1) in allowed), line
+    # No run-time search path (pyenv's libpython build carries one): the loader would look for libc
+    # there first, a score of failed opens on every start of every program.
+    dynamic = subprocess.run(["readelf", "-d", str(py_frozen_bin)], capture_output=True, text=True, check=True).stdout
+    assert "(RUNPATH)" not in dynamic and "(RPATH)" not in dynamic
 
 
 def test_version_matches_venv_without_python_around(py_frozen_bin, tmp_path):

@@ -320,5 +320,6 @@ def test_a_state_read_in_pieces_creates_no_exception_class():
             "print(value, sorted(n for n in ('DecodeError', 'InputTooLarge', '_TooDeep') if n in vars(gojson)))")
     from paths import ROOT
 
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(ROOT)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(ROOT)], capture_output=True, text=True,
+                         check=True)
     assert out.stdout == "[('a', [('b', '1')]), ('c', 'xy'), ('d', ['1', '2'])] []\n"  # numbers stay text (Number)
