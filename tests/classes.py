@@ -1,22 +1,39 @@
-"""Which exception classes a run of one of the programs creates (printed as it happens, so that a run
-that ends in an ``exec`` is measured too).  A run that succeeds creates none: each family is created
-when first named (``hook.values.lazy_classes``), and a class costs 60-100 k instructions to create."""
+"""Which exception classes a run of one of the programs creates (listed when the run ends, and before
+an ``exec``, so that a run that ends in one is measured too).  A run that succeeds creates none: each
+family is created when first named (``hook.values.lazy_classes``, ``lazy_exception``), and a class costs
+60-100 k instructions to create."""
 
 from __future__ import annotations
 
 import sys
 
+# Every exception class of the programs' packages is listed by walking BaseException's subclasses
+# (whatever made it: a class statement or ``type()``, as lazy_exception does); nothing of those
+# packages exists before the program is imported.
 _DRIVER = r"""
-import builtins, os, sys
-_build = builtins.__build_class__
-def _record(func, name, *bases, **kwargs):
-    cls = _build(func, name, *bases, **kwargs)
-    if isinstance(cls, type) and issubclass(cls, BaseException) and func.__module__.split(".")[0] in PACKAGES:
-        os.write(2, f"exception class: {func.__module__}.{name}\n".encode())
-    return cls
-builtins.__build_class__ = _record
+import posix, sys
+_listed = set()
+def _list():
+    todo = [BaseException]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__module__.split(".")[0] in PACKAGES and name not in _listed:
+            _listed.add(name)
+            posix.write(2, f"exception class: {name}\n".encode())
+def _listing_first(call):
+    def wrapper(*args, **kwargs):
+        _list()
+        return call(*args, **kwargs)
+    return wrapper
+for _name in ("execv", "execve", "_exit"):  # before the programs bind them (hook.oslite)
+    setattr(posix, _name, _listing_first(getattr(posix, _name)))
 module, _, function = sys.argv.pop(1).partition(":")
-sys.exit(getattr(__import__(module, fromlist=[function]), function)())
+try:
+    sys.exit(getattr(__import__(module, fromlist=[function]), function)())
+finally:
+    _list()
 """
 
 PACKAGES = ("hook", "shim", "cdi", "ctk")
@@ -28,7 +45,7 @@ def command(entry: str) -> list[str]:
 
 
 def created(stderr: str | bytes) -> list[str]:
-    """The exception classes the run created, in order (``module.Name``)."""
+    """The exception classes the run created (``module.Name``)."""
     if isinstance(stderr, bytes):
         stderr = stderr.decode(errors="replace")
     return [line.split(": ", 1)[1] for line in stderr.splitlines() if line.startswith("exception class: ")]

@@ -128,3 +128,19 @@ def test_auto_starts_one_worker_per_cpu(monkeypatch, pytestconfig):
     assert conftest.pytest_xdist_auto_num_workers(None) == 2
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "x")
     assert conftest.pytest_xdist_auto_num_workers(None) == 0
+
+
+def test_classes_lists_every_exception_class_a_run_creates(tmp_path):
+    """tests/classes.py lists classes made by a class statement (hook.errors' family) and by ``type()``
+    (hook.values.lazy_exception's), also when the run ends in an exec."""
+    import classes
+
+    (tmp_path / "probe.py").write_text("import posix\n"
+                                       "def main():\n"
+                                       "    import hook.errors, hook.values\n"
+                                       "    hook.values.FrozenError, hook.errors.StateError\n"
+                                       "    posix.execv('/bin/true', ['true'])\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{paths.ROOT}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(classes.command("probe:main"), capture_output=True, env=env, check=True)
+    created = classes.created(proc.stderr)
+    assert {"hook.values.FrozenError", "hook.errors.StateError"} <= set(created) and len(created) == len(set(created))
