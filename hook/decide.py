@@ -23,7 +23,6 @@ class Decision(Value):
 
     ``devices`` is None for a non-GPU container (the hook is a no-op), and
     ``ignored`` then says why a GPU request was not honoured ("" when there was none).
-    ``sink`` hears the logrus warnings the reference prints, as they are raised.
     """
 
     privileged: bool
@@ -35,15 +34,14 @@ class Decision(Value):
     imex_channels: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
-    sink: object = None  # callable(str) that prints a warning as soon as it is raised
 
     @property
     def is_gpu(self) -> bool:
         return self.devices is not None
 
-    def warn(self, message: str) -> None:
-        if self.sink is not None:
-            self.sink(message)
+
+def _unheard(message: str) -> None:
+    """The ``warn`` of a caller that does not print warnings."""
 
 
 def decide(config: HookConfig, spec: Spec, *, warn=None, why=None) -> Decision:
@@ -58,7 +56,8 @@ def decide(config: HookConfig, spec: Spec, *, warn=None, why=None) -> Decision:
     privileged = spec.privileged
     env = image.env_map(spec.env, config.disable_require)
     legacy = image.is_legacy(env)
-    d = Decision(privileged=privileged, legacy=legacy, sink=warn)
+    warn = warn or _unheard
+    d = Decision(privileged=privileged, legacy=legacy)
     if why:
         why("privileged", "yes: CAP_SYS_ADMIN is in the bounding set" if privileged
             else "no: CAP_SYS_ADMIN is not in the capability set")
@@ -69,8 +68,8 @@ def decide(config: HookConfig, spec: Spec, *, warn=None, why=None) -> Decision:
     if config.accept_volume_mounts:
         mounts = image.mount_requests(spec.mounts)
         for message in mounts.warnings:
-            d.warn(message)
-    _select_devices(d, config, env, mounts, why)
+            warn(message)
+    _select_devices(d, config, env, mounts, warn, why)
     if d.devices is None:
         return d
 
@@ -89,12 +88,12 @@ def decide(config: HookConfig, spec: Spec, *, warn=None, why=None) -> Decision:
         (lambda text: why("requirements", "none: disable-require = true in the hook config"))
         if config.disable_require else (lambda text: why("requirements", text))))
 
-    _select_imex(d, config, env, mounts, why)
+    _select_imex(d, config, env, mounts, warn, why)
     return d
 
 
 def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests,
-                    why) -> None:
+                    warn, why) -> None:
     if mounts.devices:
         d.devices = mounts.devices
         if why:
@@ -109,7 +108,7 @@ def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts
             why("devices", f"none requested ({source}): not a GPU container, the hook does nothing")
         return
     if not d.privileged and not config.accept_envvar_unprivileged:
-        d.warn("Ignoring devices requested by environment variable(s) in unprivileged container: "
+        warn("Ignoring devices requested by environment variable(s) in unprivileged container: "
                f"[{' '.join(names)}]")
         d.ignored = ("the container is unprivileged and accept-nvidia-visible-devices-envvar-when-unprivileged "
                      "= false")
@@ -128,7 +127,8 @@ def _select_devices(d: Decision, config: HookConfig, env: dict[str, str], mounts
         why("devices", f"from {source}{extra}")
 
 
-def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests, why) -> None:
+def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: image.MountRequests,
+                 warn, why) -> None:
     if config.ignore_imex_channel_requests:
         if why:
             why("imex", "ignored: features.ignore-imex-channel-requests = true")
@@ -149,7 +149,7 @@ def _select_imex(d: Decision, config: HookConfig, env: dict[str, str], mounts: i
         if why:
             why("imex", f"from NVIDIA_IMEX_CHANNELS={env[image.IMEX_CHANNELS]!r}")
         return
-    d.warn("Ignoring request by environment variable(s) in unprivileged container: [NVIDIA_IMEX_CHANNELS]")
+    warn("Ignoring request by environment variable(s) in unprivileged container: [NVIDIA_IMEX_CHANNELS]")
     if why:
         why("imex", "NVIDIA_IMEX_CHANNELS ignored: unprivileged container and "
                     "accept-nvidia-visible-devices-envvar-when-unprivileged = false")

@@ -226,7 +226,7 @@ def check_requirements(requirements: tuple[str, ...], cuda: str | None, driver: 
             evaluate(req, props)
 
 
-def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
+def configure(plan: Plan, library: Library) -> dict:
     """Run the whole configure sequence for ``plan`` with a loaded ``library``.
 
     The caller has checked that the plan has no :func:`~.rules.reproduce_blocker` (:func:`hook.nvc.inject`).
@@ -235,13 +235,12 @@ def configure(plan: Plan, library: Library, report: dict | None = None) -> dict:
     mig-config, mig-monitor, requirement, mount, ldcache) for refused inputs,
     library failures (detail = ``nvc_error``) and failed requirements.
 
-    Returns ``report`` (a new dict if None), what the run decided and called, for tests and logs:
+    Returns a report of what the run decided and called (for tests):
     ``library``, ``version``, ``request``, ``imex``, ``gpus``, ``selection``, ``mig_config`` and
     ``mig_monitor`` (``(all active, GPU indices)``), ``checked`` ((requirement, device label or None)
     in evaluation order).  A dict, not a class: nothing on the hook's path reads it.
     """
-    report = {} if report is None else report
-    report.update(library=library.path, version=library.version_string)
+    report = {"library": library.path, "version": library.version_string}
     req = build(plan, library.version)
     imex = parse_imex(plan.imex_list)
     report.update(request=req, imex=imex)

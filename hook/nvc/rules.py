@@ -53,13 +53,13 @@ class Request(Value, frozen=True):
     debug_file: str | None
 
 
-def compat_libraries(rootfs: str, cudart_dir: str = "/usr/local/cuda") -> list[str]:
+def compat_libraries(rootfs: str) -> list[str]:
     """Container CUDA forward-compat libraries the library would discover (``/usr/local/cuda/compat/lib*.so.*``
     of the image, its symlinks resolved inside the rootfs as the library resolves them)."""
     from ..rootfs import listdir
 
     try:
-        directory, names = listdir(rootfs, cudart_dir + "/compat")
+        directory, names = listdir(rootfs, "/usr/local/cuda/compat")
     except (OSError, ValueError):  # ValueError: a NUL in the path (build() refuses it)
         return []
     return sorted(oslite.join(directory, n) for n in names if n.startswith("lib") and ".so." in n)
