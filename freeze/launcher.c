@@ -525,8 +525,8 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(status))
         goto config_fail;
     /* A one-shot program (freeze/programs.py COLLECTING) runs without the cyclic GC from the end of
-       the core phase on: the main phase (importlib's path machinery, encodings, io) ran six
-       collections before the program could disable it.  _init_main = 0 stops Py_InitializeFromConfig
+       the core phase on: the main phase (importlib's path machinery, encodings, io) ran two of the
+       initialisation's six collections (the four of the core phase come before anything can be called).  _init_main = 0 stops Py_InitializeFromConfig
        after the core phase (PEP 587's multi-phase initialisation), _Py_InitializeMain() finishes it. */
     config._init_main = prog->collect;
     status = Py_InitializeFromConfig(&config);

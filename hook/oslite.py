@@ -47,6 +47,7 @@ from posix import (  # noqa: F401  (re-exported: the hook calls them as oslite.N
     fstat,
     fsync,
     getcwd,
+    geteuid,
     getxattr,
     isatty,
     listdir,

@@ -192,12 +192,9 @@ def _add_mounts(tree: Obj, ms: list) -> None:
         return
     last = {dest: i for i, (dest, _) in enumerate(entries)}
     mounts = ocispec.array(tree, "mounts")
-    kept = [x for x in mounts if not (isinstance(x, Obj) and _is_str_in(ocispec.member(x, "destination"), last))]
+    kept = [x for x in mounts if not (isinstance(x, Obj) and isinstance(d := ocispec.member(x, "destination"), str)
+                                      and d in last)]
     mounts[:] = kept + [entry for i, (dest, entry) in enumerate(entries) if last[dest] == i]
-
-
-def _is_str_in(value, keys: dict) -> bool:
-    return isinstance(value, str) and value in keys
 
 
 def _add_hook(tree: Obj, h: dict) -> None:

@@ -2,8 +2,8 @@
 
 runc's argv is scanned, never parsed (runtime.md §3); the config file is read for every command
 (§2 step 2, with the hook's loader); a command other than ``create`` goes straight to the exec
-of the low-level runtime, importing nothing else; ``create`` first modifies the bundle's spec
-(:mod:`shim.create`).
+of the low-level runtime (in an installed toolkit, after writing the exec record the launcher
+replays: :mod:`shim.execrecord`); ``create`` first modifies the bundle's spec (:mod:`shim.create`).
 """
 
 from __future__ import annotations

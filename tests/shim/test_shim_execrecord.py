@@ -32,7 +32,7 @@ class Toolkit:
         lay_down(str(self.dir), str(binary), config.encode())
         self.config = self.dir / CONFIG
         self.conf_dir = self.config.parent
-        self.record = self.conf_dir / "runtime-exec.record"
+        self.record = self.dir / execrecord.RECORD
         self.out = root / "ran.txt"
         (root / "bin").mkdir()
         for name in ("runc", "marker"):
@@ -190,8 +190,8 @@ def test_no_record_for_a_config_found_elsewhere_or_the_venv(toolkit):
 
 
 def test_render_refuses_what_a_field_cannot_carry():
-    assert execrecord.render({"PATH": "/bin"}, [], "/bin/run\0c") is None
-    assert execrecord.render({"PATH": "/b" * execrecord.MAX_SIZE}, [], "/bin/runc") is None
+    assert execrecord.render([], {"PATH": "/bin"}, "/bin/run\0c") is None
+    assert execrecord.render([], {"PATH": "/b" * execrecord.MAX_SIZE}, "/bin/runc") is None
 
 
 def test_a_glob_candidate_records_the_directories_it_listed(tmp_path, frozen_bin):
@@ -226,3 +226,18 @@ def test_the_record_lists_every_variable_the_decision_reads(tmp_path):
     (tmp_path / config.TOOLKIT_CONFIG).write_text("")
     found = config.locate("", Recording(PATH="/bin", HOME="/root", XDG_CONFIG_HOME="/x"), str(program))
     assert found.source == "toolkit" and read <= set(execrecord.ENVIRONMENT)
+
+
+@pytest.mark.parametrize("change", [lambda r: r.chmod(0o644), lambda r: (r.unlink(), r.symlink_to("elsewhere"))])
+def test_a_record_the_launcher_refuses_is_written_again(toolkit, change):
+    """The interpreter rewrites a record the launcher would not read (a mode for others, a link), even
+    when its bytes are those it would write: else no later call would be replayed until an input changed."""
+    toolkit.run("state", "ctr")
+    content = toolkit.record.read_bytes()
+    (toolkit.record.parent / "elsewhere").write_bytes(content)
+    change(toolkit.record)
+    assert toolkit.run("state", "ctr")[0] == "runc"  # the interpreter decided
+    st = os.lstat(toolkit.record)
+    assert (st.st_mode, toolkit.record.read_bytes()) == (0o100600, content)
+    toolkit.point_record_at_marker()
+    assert toolkit.run("state", "ctr") == ["marker", "state", "ctr"]
