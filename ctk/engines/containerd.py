@@ -336,11 +336,11 @@ def merge_containerd(base: dict, overlay: dict, mode: str) -> dict:
 
 def expand_imports(imports: Any, parent: str) -> list[str]:
     """The files named by the ``imports`` list of the containerd config file ``parent``, as
-    containerd resolves them (``resolveImports``): an entry with a ``*`` is a pattern, expanded
-    with Go's ``filepath.Glob`` (:func:`cdi.pathmatch.glob`: ``*`` matches a leading dot, ``[^x]``
-    negates, ``[!x]`` is a class holding ``!``; sorted per folder) and taken as it is, a relative
-    one relative to the working directory; any other entry is a path, cleaned and, when relative,
-    joined with ``parent``'s folder.  Non-string entries are ignored.
+    containerd resolves them (``resolveImports`` of containerd 2.x; 1.6 globbed a relative
+    pattern from its own working directory): each entry is cleaned and, when relative, joined with
+    ``parent``'s folder; one with a ``*`` is then a pattern, expanded with Go's ``filepath.Glob``
+    (:func:`cdi.pathmatch.glob`: ``*`` matches a leading dot, ``[^x]`` negates, ``[!x]`` is a class
+    holding ``!``; sorted per folder).  Non-string entries are ignored.
 
     Raises :class:`ConfigLoadError` for a malformed pattern (Go's ``ErrBadPattern``: containerd
     does not start with such a config)."""
@@ -350,15 +350,16 @@ def expand_imports(imports: Any, parent: str) -> list[str]:
     for entry in imports:
         if not isinstance(entry, str):
             continue
-        if "*" in entry:
-            from cdi import pathmatch
-            if not pathmatch.well_formed(entry):
-                raise errors.ConfigLoadError(f"{parent}: imports entry {gocompat.quote(entry)}: "
-                                             "syntax error in pattern")
-            out.extend(pathmatch.glob(entry))
-        else:
-            path = gocompat.clean(entry)
-            out.append(path if path.startswith("/") else gocompat.join(os.path.dirname(parent), path))
+        path = gocompat.clean(entry)
+        if not path.startswith("/"):
+            path = gocompat.join(os.path.dirname(parent), path)
+        if "*" not in path:
+            out.append(path)
+            continue
+        from cdi import pathmatch
+        if not pathmatch.well_formed(path):
+            raise errors.ConfigLoadError(f"{parent}: imports entry {gocompat.quote(entry)}: syntax error in pattern")
+        out.extend(pathmatch.glob(path))
     return out
 
 
