@@ -98,6 +98,15 @@ def read_root(flags: dict) -> str:
         return container_root(f)
 
 
+def usage() -> str:
+    """``nvidia-cdi-hook --help``: the subcommands and the global options (``ctk.cli_flags``' layout)."""
+    from ctk import cli_flags
+
+    commands = "\n".join(f"   {name}" for name in HOOKS)
+    return cli_flags.usage(f"NAME:\n   nvidia-cdi-hook - the createContainer hooks that CDI specs name\n\n"
+                           f"COMMANDS:\n{commands}", [], "nvidia-cdi-hook [global options] command [command options]")
+
+
 def run(argv: list[str]) -> int:
     """Run ``argv`` (after the program name); the exit status."""
     quiet = oslite.getenv("NVIDIA_CTK_QUIET", "").lower() in ("1", "true", "t")
@@ -112,7 +121,7 @@ def run(argv: list[str]) -> int:
         elif name == "config" and not eq:
             i += 1
         elif name in ("h", "help"):
-            sys.stdout.write(__doc__)
+            sys.stdout.write(usage())
             return 0
         i += 1
     log = Log(quiet, debug)

@@ -256,6 +256,15 @@ def test_hook_help_prints_the_subcommands_flags(tmp_path):
     assert "--link string [ --link string ]" in out
 
 
+def test_top_level_help_lists_the_subcommands_and_global_flags(tmp_path):
+    p = run_hook(bundle(tmp_path), "--help")
+    assert p.returncode == 0 and p.stderr == b""
+    out = p.stdout.decode()
+    assert out.startswith("NAME:\n   nvidia-cdi-hook - ") and "``" not in out  # a usage text, not the docstring
+    assert all(f"\n   {name}\n" in out for name in HOOKS)
+    assert "--debug, -d" in out and "--config string" in out
+
+
 def test_device_node_modification_is_hidden_by_a_read_only_bind_mount(tmp_path):
     """A host whose driver modifies device files (``ModifyDeviceFiles: 1``; a params file put over
     ``/proc/driver`` in a private mount namespace): the container's params file reads 0 afterwards, read-only,
