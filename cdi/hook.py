@@ -95,7 +95,7 @@ def read_root(flags: dict) -> str:
         raise errors.HookError(f"failed to load container state: failed to open file: open {src}: "
                                f"{errno_text(exc.errno)}") from None
     with f:
-        return container_root(f)
+        return container_root(f, src)
 
 
 def usage() -> str:

@@ -1,7 +1,8 @@
 """Path patterns as upstream matches them: Go's ``filepath.Match`` and ``filepath.Glob`` (Unix).
 
 Upstream's locators, device-node lookups, CSV ignore patterns and hooks all use these two Go
-functions, so the whole ``cdi`` package matches with this module and nothing else (no ``re``,
+functions (and containerd its ``imports``: ``ctk.engines.containerd``), so the whole ``cdi`` package
+matches with this module and nothing else (no ``re``,
 ``fnmatch`` or ``glob``: every GPU ``create`` in ``jit-cdi`` mode runs the generator).  Go's rules,
 which are not Python's:
 
@@ -184,9 +185,7 @@ def _match_chunk(items: tuple, name: str, pos: int) -> int:
 
 def match(pattern: str, name: str) -> bool:
     """Go's ``filepath.Match(pattern, name)`` (the whole of ``name``); False for a malformed pattern."""
-    prog = _compiled.get(pattern, _MISSING)
-    if prog is _MISSING:
-        prog = _compile(pattern)
+    prog = _compile(pattern)
     if prog is None:
         return False
     prefix, suffix, chunks = prog

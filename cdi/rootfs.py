@@ -50,9 +50,10 @@ def _failed(what: str, root: str, path: str, exc: OSError) -> Exception:
     return errors.HookError(f"{what} {path} in {root}: {where}{errno_text(exc.errno)}")
 
 
-def container_root(stream) -> str:
+def container_root(stream, name: str = "/dev/stdin") -> str:
     """The container's root folder from the OCI state read from the binary ``stream`` (stdin, or
-    the hooks' ``--container-spec`` file) and ``<bundle>/config.json`` (spec section 5).
+    the hooks' ``--container-spec`` file, called ``name`` in the errors) and ``<bundle>/config.json``
+    (spec section 5).
 
     Both are read by the hook's readers (:func:`hook.state.read_state`,
     :func:`hook.spec.load_value`: bounded, Go's JSON rules).  A relative ``root.path`` is joined
@@ -65,7 +66,7 @@ def container_root(stream) -> str:
     from hook.state import read_state
 
     try:
-        state = read_state(stream)
+        state = read_state(stream, name)
     except hook_errors.StateError as exc:
         raise errors.HookError("failed to load container state: failed to decode container state: "
                                f"{exc.detail}") from None

@@ -40,10 +40,10 @@ def parse_state(data: bytes) -> HookState:
         raise errors.StateError(f"could not decode container state: {exc}", str(exc)) from None
 
 
-def read_state(stream) -> HookState:
-    """Read the state from a binary ``stream`` (stdin) as Go's ``json.Decoder`` does: up to the end of
-    its first JSON value, at most :data:`~hook.gojson.INPUT_LIMIT` bytes, never waiting for the end
-    of the stream.
+def read_state(stream, name: str = "/dev/stdin") -> HookState:
+    """Read the state from a binary ``stream`` (stdin; a file called ``name`` in the errors) as Go's
+    ``json.Decoder`` does: up to the end of its first JSON value, at most
+    :data:`~hook.gojson.INPUT_LIMIT` bytes, never waiting for the end of the stream.
 
     Raises :class:`StateError` ("could not decode container state: ..."; ``detail``: the part
     after the colon).
@@ -59,10 +59,10 @@ def read_state(stream) -> HookState:
         return _decode(value)
     except (OSError, AttributeError, ValueError) as exc:
         if isinstance(exc, gojson.DecodeError):
-            detail = f"read /dev/stdin: {exc}" if isinstance(exc, gojson.InputTooLarge) else str(exc)
+            detail = f"read {name}: {exc}" if isinstance(exc, gojson.InputTooLarge) else str(exc)
         else:
             import errno
-            detail = f"read /dev/stdin: {gocompat.errno_text(getattr(exc, 'errno', None) or errno.EBADF)}"
+            detail = f"read {name}: {gocompat.errno_text(getattr(exc, 'errno', None) or errno.EBADF)}"
         raise errors.StateError(f"could not decode container state: {detail}", detail) from None
 
 

@@ -127,3 +127,13 @@ def test_hook_reads_the_state_from_a_container_spec_file(tmp_path):
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "bundle" / "rootfs" / "l").readlink().as_posix() == "t"
+
+
+def test_an_oversized_container_spec_file_is_named_in_the_error(tmp_path):
+    spec = tmp_path / "state.json"
+    spec.write_bytes(b" " * (gojson.INPUT_LIMIT + 1) + b"{}")
+    p = subprocess.run([sys.executable, "-c", "import sys; from cdi.hook import main; sys.exit(main())",
+                        "create-symlinks", "--container-spec", str(spec), "--link", "t::/l"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    assert f'failed to decode container state: read {spec}: no complete JSON value in the first' in p.stderr
