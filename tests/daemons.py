@@ -236,17 +236,30 @@ class Containerd(Daemon):
         return r.stdout
 
     def run_args(self, runtime: str, image: str, name: str, env: Sequence[str], *cmd: str,
-                 detach: bool = False) -> list[str]:
+                 detach: bool = False, mounts: Sequence[tuple[str, str]] = ()) -> list[str]:
         """The ``ctr`` arguments (after :attr:`ctr`) that run ``cmd`` in the container ``name`` of ``image``
         (imported for the native snapshotter) through the runc-compatible binary ``runtime``, with the
-        variables ``env`` (``K=V``): removed when it exits, or left running when ``detach``."""
+        variables ``env`` (``K=V``) and the read-write bind ``mounts`` (host, container): removed when it
+        exits, or left running when ``detach``."""
         return ["run", "-d" if detach else "--rm", "--snapshotter", "native", "--runc-binary", runtime,
                 "--runc-root", f"{self.tmp}/runc-root", "--fifo-dir", f"{self.tmp}/fifo",
-                *(f"--env={e}" for e in env), image, name, *cmd]
+                *(f"--env={e}" for e in env),
+                *(f"--mount=type=bind,src={host},dst={inside},options=rbind:rw" for host, inside in mounts),
+                image, name, *cmd]
 
     def run(self, runtime: str, image: str, name: str, env: Sequence[str], *cmd: str, detach: bool = False) -> str:
         """``ctr`` :meth:`run_args`; the container's stdout (it must succeed)."""
         return self.check(*self.run_args(runtime, image, name, env, *cmd, detach=detach))
+
+    def run_script(self, runtime: str, image: str, name: str, env: Sequence[str], script: str) -> str:
+        """:meth:`run` of ``/bin/sh -c script``; its stdout as written to a file of a bind mount, not as
+        ``ctr`` relays it: ``ctr run --rm`` (containerd 1.6) can drop the end of a
+        short-lived container's output when it deletes the task on a loaded machine."""
+        out = self.tmp / f"out-{name}"
+        out.mkdir(exist_ok=True)
+        self.check(*self.run_args(runtime, image, name, env, "/bin/sh", "-c", f"( {script} ) > /run-out/out",
+                                  mounts=[(str(out), "/run-out")]))
+        return (out / "out").read_text()
 
     def spec_of(self, runtime: str, image: str, name: str, env: Sequence[str]) -> dict:
         """The spec ``runtime`` handed to runc/crun for a container of ``image`` (kept running to read it,

@@ -62,9 +62,9 @@ def test_installer_image_as_the_daemonset_runs_it(tmp_path):
             image = "local/probe:1"
             d.import_image(rootfs_tar(make_rootfs(c / "rootfs")), image)
             runtime = f"{t}/nv/toolkit/nvidia-container-runtime"
-            Probe(d.run(runtime, image, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+            Probe(d.run_script(runtime, image, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], PROBE)
                   ).assert_gpu(["nvidia1"])
-            Probe(d.run(runtime, image, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
+            Probe(d.run_script(runtime, image, "plain", [], PROBE)).assert_untouched()
             assert "hooks" not in d.spec_of(runtime, image, "plain-spec", [])
         finally:
             d.stop()

@@ -80,9 +80,9 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
     runtime = f"{tk}/nvidia-container-runtime"
     d = Containerd(t, main, cgroup_v1=low_level == "crun")
     try:
-        Probe(d.run(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+        Probe(d.run_script(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], PROBE)
               ).assert_gpu(["nvidia1"])
-        Probe(d.run(runtime, IMAGE, "plain", [], "/bin/sh", "-c", PROBE)).assert_untouched()
+        Probe(d.run_script(runtime, IMAGE, "plain", [], PROBE)).assert_untouched()
         gpu_spec = d.spec_of(runtime, IMAGE, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
         assert gpu_spec["hooks"]["prestart"] == [{"path": f"{tk}/{HOOK}", "args": [HOOK, "prestart"]}]
         assert "hooks" not in d.spec_of(runtime, IMAGE, "plain-spec", [])
@@ -102,7 +102,7 @@ def test_containerd_install_injects_gpus_and_uninstall_restores(tmp_path, low_le
     # a GPU request now gets no GPU (plain runc through the restored configuration)
     d = Containerd(t, main, import_image=False, cgroup_v1=low_level == "crun", ns=d.ns)   # its image
     try:
-        Probe(d.run(need(low_level)[low_level], IMAGE, "after", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)
+        Probe(d.run_script(need(low_level)[low_level], IMAGE, "after", ["NVIDIA_VISIBLE_DEVICES=1"], PROBE)
               ).assert_untouched()
     finally:
         d.stop()
@@ -118,7 +118,7 @@ def test_installed_runtime_without_driver_runs_the_low_level_runtime(tmp_path):
     d = Containerd(t, main)
     try:
         runtime = f"{t}/nv/toolkit/nvidia-container-runtime"
-        Probe(d.run(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], "/bin/sh", "-c", PROBE)).assert_untouched()
+        Probe(d.run_script(runtime, IMAGE, "gpu", ["NVIDIA_VISIBLE_DEVICES=1"], PROBE)).assert_untouched()
         assert "hooks" not in d.spec_of(runtime, IMAGE, "gpu-spec", ["NVIDIA_VISIBLE_DEVICES=1"])
     finally:
         d.stop()
